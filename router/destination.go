@@ -1,0 +1,101 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+)
+
+// Destination delivers messages to one configured place (a webhook, a file,
+// Customer.io, a warehouse, ...).
+//
+// Dispatch calls Send with batches read from the log, from one goroutine per
+// partition, so Send must be safe for concurrent use. Send makes exactly one
+// attempt: it does not retry or sleep. It returns nil when every message was
+// delivered; otherwise an error classified with [Permanent] or [RetryAfter]
+// (an unclassified error is retryable), or a [*BatchError] naming the
+// messages that failed. Send must honour ctx's cancellation.
+//
+// Close is called once, after the last Send has returned, and flushes and
+// releases what the destination holds.
+type Destination interface {
+	Send(ctx context.Context, batch []Message) error
+	Close(ctx context.Context) error
+}
+
+// Validator is implemented by destination config structs that can check
+// themselves. Validate returns every problem at once, joined with
+// errors.Join; each problem names its key (for example "url: required"), and
+// the config loader prefixes the key path of the destination.
+type Validator interface {
+	Validate() error
+}
+
+// Settings are what a factory gets besides its own config when it builds a
+// destination.
+type Settings struct {
+	// Name is the destination's name in the config (its key under
+	// "destinations").
+	Name string
+	// DataDir is the server's data directory, for destinations that keep
+	// local state.
+	DataDir string
+	// Logger is a logger already tagged with the destination's name.
+	Logger *slog.Logger
+}
+
+// Factory builds destinations of one type. Each destination package has a
+// NewFactory function returning its Factory; destinations.Builtin lists
+// them all.
+type Factory interface {
+	// Type is the value of "type" in the config that selects this factory;
+	// it equals the destination's package name.
+	Type() string
+	// DefaultConfig returns a pointer to a new config struct holding every
+	// default. The config loader decodes the destination's YAML block into
+	// it with unknown keys rejected, then calls Validate if the struct
+	// implements [Validator].
+	DefaultConfig() any
+	// New builds a destination from a config returned by DefaultConfig and
+	// filled by the loader. Errors are reported before the server starts.
+	New(ctx context.Context, cfg any, set Settings) (Destination, error)
+}
+
+// Registry is the set of known destination factories, by type.
+type Registry struct {
+	factories map[string]Factory
+}
+
+// NewRegistry returns a registry of the given factories. Two factories with
+// the same type are an error.
+func NewRegistry(factories ...Factory) (*Registry, error) {
+	r := &Registry{factories: make(map[string]Factory, len(factories))}
+	for _, f := range factories {
+		if _, dup := r.factories[f.Type()]; dup {
+			return nil, fmt.Errorf("registering destinations: type %q registered twice", f.Type())
+		}
+		r.factories[f.Type()] = f
+	}
+	return r, nil
+}
+
+// Lookup returns the factory of a type. An unknown type is an error that
+// lists the known ones.
+func (r *Registry) Lookup(typ string) (Factory, error) {
+	if f, ok := r.factories[typ]; ok {
+		return f, nil
+	}
+	return nil, fmt.Errorf("unknown destination type %q (known types: %s)", typ, strings.Join(r.Types(), ", "))
+}
+
+// Types returns the known types, sorted.
+func (r *Registry) Types() []string {
+	out := make([]string, 0, len(r.factories))
+	for t := range r.factories {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
