@@ -1,0 +1,49 @@
+# eventrouter — see README.md.
+GO       ?= go
+BIN      := bin/eventrouter
+CONFIG   ?= configs/eventrouter.yaml
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+
+.PHONY: run build test test-short bench fuzz vet fmt check clean
+
+## run: serve on the embedded defaults (embedded NATS, ./data, file destination)
+run:
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/eventrouter serve --config $(CONFIG)
+
+## build: build bin/eventrouter
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/eventrouter
+
+## test: vet, gofmt check and every test with the race detector (fuzz seed corpora included)
+test: vet fmt
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+## test-short: the tests without the race detector, for a quick loop
+test-short:
+	$(GO) test -count=1 ./...
+
+## bench: the end-to-end load benchmark (figures in README.md) and the ingest micro-benchmarks
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./router/ingest/
+	$(GO) run ./bench/loadgen -bin $(BIN) -duration 20s
+
+## fuzz: run the request-decoder fuzzers for a while (FUZZTIME=1m)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./router/ingest/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeGzip$$' -fuzztime $(FUZZTIME) ./router/ingest/
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+## check: validate the config file (CONFIG=...)
+check:
+	$(GO) run ./cmd/eventrouter check --config $(CONFIG)
+
+clean:
+	rm -rf bin data

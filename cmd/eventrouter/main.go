@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `eventrouter: a Segment-compatible event router.
+
+Usage:
+  eventrouter serve   [--config FILE]   run the server (Segment API in, durable log, destinations out)
+  eventrouter check   [--config FILE]   validate a config file; exit 1 and list every problem if it is invalid
+  eventrouter version                   print the version
+  eventrouter help                      show this help
+
+Run 'eventrouter <command> --help' for a command's flags.
+`
+
+// run executes one subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, stdout, stderr)
+	case "check":
+		return runCheck(rest, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "eventrouter", versionString(), runtime.Version())
+		return 0
+	case "help", "--help", "-h", "-help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "eventrouter: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "dev"
+}
+
+// newFlagSet returns a flag set for a subcommand with a --config flag.
+func newFlagSet(name, summary string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := os.Getenv("EVENTROUTER_CONFIG")
+	if def == "" {
+		def = "configs/eventrouter.yaml"
+	}
+	cfg := fs.String("config", def, "config file (default $EVENTROUTER_CONFIG or configs/eventrouter.yaml)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: eventrouter %s [--config FILE]\n\n%s\n\nFlags:\n", name, summary)
+		fs.PrintDefaults()
+	}
+	return fs, cfg
+}
+
+// parseFlags parses args; it returns the exit code to use and false when the
+// command must stop (help asked for, or bad flags).
+func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", fs.Args())
+		fs.Usage()
+		return 2, false
+	}
+	return 0, true
+}
