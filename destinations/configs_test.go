@@ -1,0 +1,175 @@
+package destinations
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/eventrouter/eventrouter/router/config"
+)
+
+const configsDir = "../configs"
+
+// TestLoadEveryConfig loads every file in configs/ with the built-in
+// registry: each must be valid with no environment variable set.
+func TestLoadEveryConfig(t *testing.T) {
+	reg, err := Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(configsDir, "*.y*ml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 2 {
+		t.Fatalf("found %d config files in %s, want at least eventrouter.yaml and eventrouter.example.yaml", len(files), configsDir)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			cfg, err := config.Load(f, reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cfg.Sources) == 0 {
+				t.Fatal("no sources")
+			}
+		})
+	}
+}
+
+// TestDefaultConfigRunsWithNothingSet checks what `make run` relies on.
+func TestDefaultConfigRunsWithNothingSet(t *testing.T) {
+	for _, v := range []string{"EVENTROUTER_WRITE_KEY", "EVENTROUTER_LISTEN"} {
+		t.Setenv(v, "")
+	}
+	reg, err := Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(filepath.Join(configsDir, "eventrouter.yaml"), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Queue.URL != "" || cfg.DataDir != "./data" || cfg.HTTP.Listen != "127.0.0.1:8080" {
+		t.Fatalf("queue.url %q, data_dir %q, listen %q", cfg.Queue.URL, cfg.DataDir, cfg.HTTP.Listen)
+	}
+	src, ok := cfg.Sources["default"]
+	if !ok || src.Type != "segment" || len(src.WriteKeys) != 1 || src.WriteKeys[0] != "dev-write-key" {
+		t.Fatalf("source default = %+v", src)
+	}
+	var files int
+	for _, d := range cfg.Destinations {
+		if d.Type == "file" {
+			files++
+		}
+	}
+	if files == 0 {
+		t.Fatal("no file destination")
+	}
+}
+
+// TestExampleConfigHasEveryKey checks that eventrouter.example.yaml sets
+// every key the loader knows: every top-level section's keys, the source
+// keys, the common dispatch keys, and every key of every built-in
+// destination type.
+func TestExampleConfigHasEveryKey(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(configsDir, "eventrouter.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	root := doc.Content[0]
+	have := map[string]bool{}
+	var typeOf = map[string]string{} // "destinations.<name>" -> type
+	collectKeys(root, "", have, typeOf)
+
+	var missing []string
+	need := func(path string) {
+		if !have[path] {
+			missing = append(missing, path)
+		}
+	}
+	for _, k := range yamlKeys(reflect.TypeFor[config.Config]()) {
+		need(k)
+	}
+	need("sources")
+	need("destinations")
+	for _, k := range yamlKeys(reflect.TypeFor[config.Source]()) {
+		need("sources.*." + k)
+	}
+	for _, k := range yamlKeys(reflect.TypeFor[config.Dispatch]()) {
+		need("destinations.*." + k)
+	}
+	for _, f := range Builtin() {
+		for _, k := range yamlKeys(reflect.TypeOf(f.DefaultConfig()).Elem()) {
+			need("destinations.<" + f.Type() + ">." + k)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Fatalf("eventrouter.example.yaml lacks keys:\n  %s", strings.Join(missing, "\n  "))
+	}
+}
+
+// collectKeys records every key path of the tree, also with the source or
+// destination name replaced by "*", and for destinations by "<type>".
+func collectKeys(n *yaml.Node, path string, have map[string]bool, typeOf map[string]string) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i].Value, n.Content[i+1]
+		p := k
+		if path != "" {
+			p = path + "." + k
+		}
+		have[p] = true
+		if (path == "sources" || path == "destinations") && v.Kind == yaml.MappingNode {
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				key := v.Content[j].Value
+				have[path+".*."+key] = true
+				if path == "destinations" && key == "type" {
+					typeOf[p] = v.Content[j+1].Value
+				}
+			}
+			if typ := typeOf[p]; typ != "" {
+				for j := 0; j+1 < len(v.Content); j += 2 {
+					have["destinations.<"+typ+">."+v.Content[j].Value] = true
+				}
+			}
+		}
+		collectKeys(v, p, have, typeOf)
+	}
+}
+
+// yamlKeys returns the key paths of struct type t, descending into nested
+// structs (but not into maps, slices or types with their own decoding).
+func yamlKeys(t reflect.Type) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		name, _, _ := strings.Cut(tag, ",")
+		if tag == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out = append(out, name)
+		if f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == t.PkgPath() {
+			for _, sub := range yamlKeys(f.Type) {
+				out = append(out, name+"."+sub)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,9 @@
+// Package destinations lists eventrouter's built-in destination types.
+//
+// [Builtin] is the one explicit list of destination factories: nothing
+// registers itself in init(). Each destination lives in its own package
+// under destinations/<type> (factory.go, config.go, <type>.go, tests and a
+// README.md) and imports only package router. The package's tests run one
+// conformance suite over every factory in Builtin, and load every sample
+// file in configs/ with the built-in registry.
+package destinations

@@ -1,0 +1,255 @@
+package webhook
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/eventrouter/eventrouter/router"
+)
+
+// snippetLen is how much of an error answer's body is quoted in the error.
+const snippetLen = 256
+
+// drainLimit is how much of a successful answer's body is read so that the
+// connection can be reused.
+const drainLimit = 64 << 10
+
+// webhook is the router.Destination that sends batches to one URL.
+type webhook struct {
+	cfg    Config
+	name   string
+	client *http.Client
+	now    func() time.Time // for sentAt and Retry-After dates
+	bufs   sync.Pool        // *bytes.Buffer
+}
+
+func newWebhook(cfg Config, name string) *webhook {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// Dispatch sends from one goroutine per partition; keep enough idle
+	// connections to reuse them.
+	tr.MaxIdleConnsPerHost = 32
+	return &webhook{
+		cfg:  cfg,
+		name: name,
+		client: &http.Client{
+			Transport: tr,
+			// A redirect would turn a POST into a GET (301, 302, 303) or
+			// hide a misconfigured URL; report it instead of following it.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		now:  time.Now,
+		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }},
+	}
+}
+
+// Send makes one request carrying the whole batch and classifies the
+// answer: nil for 2xx; retryable (with the Retry-After delay when given) for
+// 408, 429, 5xx and network errors; permanent for anything else. A message
+// with an empty body is left out of the request and reported as a permanent
+// failure in a *router.BatchError.
+func (w *webhook) Send(ctx context.Context, batch []router.Message) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sending batch to webhook %q: %w", w.name, err)
+	}
+	buf := w.bufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 8<<20 {
+			buf.Reset()
+			w.bufs.Put(buf)
+		}
+	}()
+	buf.Reset()
+	failed, err := w.encode(buf, batch)
+	if err != nil {
+		return router.Permanent(fmt.Errorf("encoding batch for webhook %q: %w", w.name, err))
+	}
+	if len(failed) == len(batch) {
+		return &router.BatchError{Failed: failed}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, w.cfg.Method, w.cfg.URL, bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		// Validate accepted the URL, so this does not happen; never quote it.
+		return router.Permanent(fmt.Errorf("building request for webhook %q: invalid url or method", w.name))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "eventrouter-webhook")
+	for k, v := range w.cfg.Headers {
+		req.Header.Set(k, v)
+	}
+	if w.cfg.Gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+
+	resp, err := w.client.Do(req)
+	if err != nil {
+		// *url.Error quotes the URL, which may hold credentials: keep only
+		// the cause.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return fmt.Errorf("sending batch to webhook %q: %w", w.name, err)
+	}
+	defer resp.Body.Close()
+
+	code := resp.StatusCode
+	if code >= 200 && code < 300 {
+		_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
+		if len(failed) > 0 {
+			return &router.BatchError{Failed: failed}
+		}
+		return nil
+	}
+	snippet := readSnippet(resp.Body)
+	err = fmt.Errorf("sending batch to webhook %q: answered %s%s", w.name, statusText(code), snippet)
+	switch {
+	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), w.now()); ok {
+			return router.RetryAfter(err, d)
+		}
+		return err
+	case code >= 300 && code < 400:
+		return router.Permanent(fmt.Errorf("%w (redirects are not followed: set url to the final address)", err))
+	case code >= 400:
+		return router.Permanent(err)
+	}
+	// 1xx and other oddities: let dispatch try again.
+	return err
+}
+
+// encode writes {"batch":[...],"sentAt":"..."} to buf, gzipped if
+// configured. Messages with an empty body cannot be sent: they are left out
+// and returned as permanent failures, by index.
+func (w *webhook) encode(buf *bytes.Buffer, batch []router.Message) (map[int]error, error) {
+	var out io.Writer = buf
+	var zw *gzip.Writer
+	if w.cfg.Gzip {
+		zw = gzip.NewWriter(buf)
+		out = zw
+	}
+	var failed map[int]error
+	if _, err := io.WriteString(out, `{"batch":[`); err != nil {
+		return nil, err
+	}
+	first := true
+	for i, m := range batch {
+		if len(bytes.TrimSpace(m.Body)) == 0 {
+			if failed == nil {
+				failed = map[int]error{}
+			}
+			failed[i] = router.Permanent(fmt.Errorf("message %s has an empty body", m.ID))
+			continue
+		}
+		if !first {
+			if _, err := io.WriteString(out, ","); err != nil {
+				return nil, err
+			}
+		}
+		first = false
+		if _, err := out.Write(m.Body); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := io.WriteString(out, `],"sentAt":"`+router.FormatTime(w.now())+`"}`); err != nil {
+		return nil, err
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return failed, nil
+}
+
+// Close releases idle connections. It may be called more than once.
+func (w *webhook) Close(context.Context) error {
+	w.client.CloseIdleConnections()
+	return nil
+}
+
+func statusText(code int) string {
+	if t := http.StatusText(code); t != "" {
+		return fmt.Sprintf("%d %s", code, t)
+	}
+	return strconv.Itoa(code)
+}
+
+// readSnippet returns ": <first bytes of the body>" with control characters
+// replaced, or "" for an empty body.
+func readSnippet(r io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(r, snippetLen+1))
+	truncated := len(b) > snippetLen
+	if truncated {
+		b = b[:snippetLen]
+	}
+	if truncated {
+		// Do not end in the middle of a rune.
+		if i := lastRuneStart(b); !utf8.FullRune(b[i:]) {
+			b = b[:i]
+		}
+	}
+	s := strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if s == "" {
+		return ""
+	}
+	if truncated {
+		s += "…"
+	}
+	return ": " + strconv.Quote(s)
+}
+
+func lastRuneStart(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if utf8.RuneStart(b[i]) {
+			return i
+		}
+	}
+	return 0
+}
+
+// maxRetryAfter caps the delay a remote may ask for.
+const maxRetryAfter = 24 * time.Hour
+
+// retryAfter parses a Retry-After header: a number of seconds or an HTTP
+// date (RFC 9110 §10.2.3). A date in the past means no delay; delays are
+// capped at 24h.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(t.Sub(now), 0), maxRetryAfter), true
+}

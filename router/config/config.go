@@ -1,0 +1,244 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/eventrouter/eventrouter/router"
+)
+
+// Config is a complete, valid eventrouter configuration. [Load] and [Parse]
+// return it with every default applied; [Default] returns the defaults alone.
+type Config struct {
+	// HTTP configures the HTTP server (key "http").
+	HTTP HTTP `yaml:"http"`
+	// DataDir is the directory for local state: the embedded NATS server's
+	// JetStream files and anything a destination keeps (key "data_dir",
+	// default "./data", relative to the working directory).
+	DataDir string `yaml:"data_dir"`
+	// Log configures logging (key "log").
+	Log Log `yaml:"log"`
+	// Queue configures the durable log (key "queue").
+	Queue Queue `yaml:"queue"`
+	// Auth configures write-key checks (key "auth").
+	Auth Auth `yaml:"auth"`
+	// Ingest configures request handling (key "ingest").
+	Ingest Ingest `yaml:"ingest"`
+	// Sources are the configured sources by name (key "sources"); at least
+	// one is required.
+	Sources map[string]Source `yaml:"-"`
+	// Destinations are the configured destinations by name (key
+	// "destinations"); there may be none.
+	Destinations map[string]Destination `yaml:"-"`
+}
+
+// HTTP configures the HTTP server that serves the Tracking API, the source
+// webhooks, health checks and metrics.
+type HTTP struct {
+	// Listen is the TCP address to listen on (default "127.0.0.1:8080").
+	Listen string `yaml:"listen"`
+	// AdminToken is the bearer token for administrative endpoints (a
+	// secret; default empty, which disables them).
+	AdminToken string `yaml:"admin_token"`
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
+	// whose X-Forwarded-For header is believed when recording a client's
+	// IP (default none: the peer address is used).
+	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
+	// ReadTimeout bounds reading a whole request (default 10s).
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds handling a request and writing its response
+	// (default 10s).
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// ShutdownTimeout bounds the graceful shutdown on SIGTERM: finishing
+	// requests in flight and draining dispatch (default 30s).
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MaxHeaderBytes limits the size of request headers (default 16KiB).
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+}
+
+// Log configures logging to standard error.
+type Log struct {
+	// Level is the minimum level logged: debug, info, warn or error
+	// (default info).
+	Level string `yaml:"level"`
+	// Format is json or text (default json).
+	Format string `yaml:"format"`
+}
+
+// Queue configures the durable log on NATS JetStream.
+type Queue struct {
+	// URL is the address of an external NATS cluster, as accepted by the
+	// NATS client ("nats://host:4222", several separated by commas). When
+	// empty (the default) a NATS server with JetStream runs inside the
+	// process, storing its files under DataDir. It may hold credentials and
+	// is never logged.
+	URL string `yaml:"url"`
+	// Listen, when set, also exposes the embedded NATS server on this TCP
+	// address, for tools such as the nats CLI (default empty: in-process
+	// only). It is an error together with URL.
+	Listen string `yaml:"listen"`
+	// StreamPrefix prefixes the names of the streams and subjects eventrouter
+	// creates, so several deployments can share one cluster (default
+	// "EVENTROUTER").
+	StreamPrefix string `yaml:"stream_prefix"`
+	// Partitions is the number of partitions messages are spread over by a
+	// hash of userId (else anonymousId), between 1 and 1024 (default 16).
+	// Changing it for a log that holds messages breaks per-user order of
+	// those messages.
+	Partitions int `yaml:"partitions"`
+	// DedupeWindow is how long a messageId is remembered to drop repeats
+	// (default 24h); at most Retention when Retention is set.
+	DedupeWindow time.Duration `yaml:"dedupe_window"`
+	// Retention is how long messages are kept in the log (default 168h, 7
+	// days; 0 keeps them until MaxBytes forces them out).
+	Retention time.Duration `yaml:"retention"`
+	// MaxBytes caps the log's size on disk; when it is full, ingest answers
+	// 503 rather than dropping data (default 0, unlimited).
+	MaxBytes ByteSize `yaml:"max_bytes"`
+	// Replicas is the number of copies JetStream keeps of each stream, 1 to
+	// 5; more than 1 needs a cluster (default 1).
+	Replicas int `yaml:"replicas"`
+	// SyncAlways makes the embedded server fsync every write before
+	// acknowledging it (default false: writes are flushed every
+	// SyncInterval, and a machine crash, unlike a process crash, may lose
+	// the most recent ones).
+	SyncAlways bool `yaml:"sync_always"`
+	// SyncInterval is how often the embedded server fsyncs when SyncAlways
+	// is false (default 2m).
+	SyncInterval time.Duration `yaml:"sync_interval"`
+	// StoreTimeout bounds waiting for the log to acknowledge a store; past
+	// it ingest answers 503 (default 5s).
+	StoreTimeout time.Duration `yaml:"store_timeout"`
+}
+
+// Auth configures how write keys are checked.
+type Auth struct {
+	// UnknownKey decides what happens to a request whose write key belongs
+	// to no source: "reject" answers 401 with code "invalid_write_key" (the
+	// default); "accept" behaves like Segment, answering 200 and keeping the
+	// request in the rejected stream with reason "unknown_source".
+	UnknownKey string `yaml:"unknown_key"`
+}
+
+// Ingest configures request handling.
+type Ingest struct {
+	// StrictBatchItemSize answers 400 to a whole /v1/batch request when one
+	// of its items exceeds the 32 KiB message limit, as Segment documents;
+	// when false (the default) only that item is rejected (kept with reason
+	// "message_too_large") and the others are accepted.
+	StrictBatchItemSize bool `yaml:"strict_batch_item_size"`
+}
+
+// Source is one configured source. Its key under "sources" is its name,
+// which matches ^[a-z][a-z0-9_-]*$.
+type Source struct {
+	// Name is the source's key under "sources".
+	Name string `yaml:"-"`
+	// Type is the kind of source (key "type", required); known types are
+	// listed by [SourceTypes].
+	Type string `yaml:"type"`
+	// WriteKeys are the secrets clients authenticate with (key
+	// "write_keys"): at least one, none empty, each unique across all
+	// sources.
+	WriteKeys []string `yaml:"write_keys"`
+	// Disabled makes the source answer 403 while keeping it configured
+	// (key "disabled", default false).
+	Disabled bool `yaml:"disabled"`
+	// Settings holds the settings specific to the source's type, or nil
+	// for types without any (such as "segment").
+	Settings any `yaml:"-"`
+}
+
+// Dispatch holds the keys every destination block accepts besides its own:
+// how dispatch batches, paces and retries deliveries to it.
+type Dispatch struct {
+	// BatchSize is the largest number of messages per Send, 1 to 10000
+	// (default 100).
+	BatchSize int `yaml:"batch_size"`
+	// BatchTimeout is how long dispatch waits to fill a batch before
+	// sending a smaller one (default 1s).
+	BatchTimeout time.Duration `yaml:"batch_timeout"`
+	// MaxAttempts is the number of attempts after which a message goes to
+	// the dead-letter stream (default 10).
+	MaxAttempts int `yaml:"max_attempts"`
+	// MaxAge is the age (since it was accepted) after which a message that
+	// still fails goes to the dead-letter stream (default 24h).
+	MaxAge time.Duration `yaml:"max_age"`
+	// InitialBackoff is the delay before the first retry; it doubles with
+	// each attempt, with jitter (default 500ms).
+	InitialBackoff time.Duration `yaml:"initial_backoff"`
+	// MaxBackoff caps the delay between attempts (default 60s).
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// RateLimit caps deliveries in messages per second (default 0,
+	// unlimited).
+	RateLimit float64 `yaml:"rate_limit"`
+	// Disabled stops delivering to the destination; its consumer keeps its
+	// position, so messages accumulate in the log until it is enabled
+	// (default false).
+	Disabled bool `yaml:"disabled"`
+}
+
+// Destination is one configured destination. Its key under "destinations"
+// is its name, which matches ^[a-z][a-z0-9_-]*$ (it names the destination's
+// NATS consumer).
+type Destination struct {
+	// Name is the destination's key under "destinations".
+	Name string
+	// Type is the destination type (key "type", required), the Type of a
+	// factory in the registry given to the loader.
+	Type string
+	// Dispatch holds the common dispatch keys.
+	Dispatch Dispatch
+	// Settings is the pointer returned by the factory's DefaultConfig,
+	// filled from the block's other keys and validated; pass it to
+	// Factory.New.
+	Settings any
+	// Factory is the registry's factory for Type.
+	Factory router.Factory
+}
+
+// Default returns the configuration with every default and no sources or
+// destinations.
+func Default() *Config {
+	return &Config{
+		HTTP: HTTP{
+			Listen:          "127.0.0.1:8080",
+			ReadTimeout:     10 * time.Second,
+			WriteTimeout:    10 * time.Second,
+			ShutdownTimeout: 30 * time.Second,
+			MaxHeaderBytes:  16 << 10,
+		},
+		DataDir: "./data",
+		Log:     Log{Level: "info", Format: "json"},
+		Queue: Queue{
+			StreamPrefix: "EVENTROUTER",
+			Partitions:   16,
+			DedupeWindow: 24 * time.Hour,
+			Retention:    168 * time.Hour,
+			Replicas:     1,
+			SyncInterval: 2 * time.Minute,
+			StoreTimeout: 5 * time.Second,
+		},
+		Auth:         Auth{UnknownKey: "reject"},
+		Sources:      map[string]Source{},
+		Destinations: map[string]Destination{},
+	}
+}
+
+// DefaultDispatch returns the defaults of the common destination keys.
+func DefaultDispatch() Dispatch {
+	return Dispatch{
+		BatchSize:      100,
+		BatchTimeout:   time.Second,
+		MaxAttempts:    10,
+		MaxAge:         24 * time.Hour,
+		InitialBackoff: 500 * time.Millisecond,
+		MaxBackoff:     60 * time.Second,
+	}
+}
+
+// SourceNames returns the names of the sources, sorted.
+func (c *Config) SourceNames() []string { return sortedKeys(c.Sources) }
+
+// DestinationNames returns the names of the destinations, sorted.
+func (c *Config) DestinationNames() []string { return sortedKeys(c.Destinations) }

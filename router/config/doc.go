@@ -1,0 +1,46 @@
+// Package config loads eventrouter's YAML configuration file.
+//
+// Loading is strict and complete: [Load] and [Parse] expand ${ENV} references
+// in values, decode the file with unknown keys rejected (also inside each
+// source and destination block), apply defaults, and check every value. All
+// problems are reported at once in one [*Error], each with its key path, for
+// example
+//
+//	destinations.hook.url: required
+//	queue.partitions: must be between 1 and 1024
+//	sources.web.write_keys[0]: duplicate write key (also used by sources.app)
+//
+// so that nothing starts until the whole file is valid.
+//
+// # Environment variables
+//
+// Every scalar value (never a key, never a comment) may reference environment
+// variables: ${NAME} expands to the variable's value, or to the empty string
+// when it is unset; ${NAME:-default} expands to default when the variable is
+// unset or empty. $${ is a literal "${". A reference that expands to nothing
+// makes the value an empty string, so a required field reports "required"
+// (naming the variable) and a number or duration reports that it is not one.
+// Secrets such as write keys, tokens and header values should come from the
+// environment; they never appear in error messages.
+//
+// # Values
+//
+// Durations are Go duration strings ("500ms", "24h"). Sizes ([ByteSize]) are
+// an integer number of bytes or an integer with a unit: B, KB, MB, GB, TB
+// (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), as in "512MiB".
+//
+// # Destinations
+//
+// Each destination block has a type, looked up in the [router.Registry]
+// given to the loader; the dispatch keys common to every destination
+// ([Dispatch]) are decoded into a shared struct, and every other key into the
+// struct returned by the factory's DefaultConfig, then checked by its Validate
+// method if it implements [router.Validator], whose problems ("url:
+// required") are reported under the destination's path
+// ("destinations.hook.url: required"). A type's own keys never reuse the
+// names of the common keys or "type" (the destinations conformance suite
+// checks this).
+//
+// The package imports only package router from the project, so that the
+// command can map a [Config] into the settings of each part.
+package config

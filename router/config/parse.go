@@ -1,0 +1,494 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/eventrouter/eventrouter/router"
+)
+
+// namePattern is what source and destination names must match: they become
+// parts of NATS consumer and subject names.
+var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+
+// streamPrefixPattern is what queue.stream_prefix must match to be usable in
+// JetStream stream names and NATS subjects.
+var streamPrefixPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
+// Load reads the configuration file at path and parses it as [Parse] does.
+// An invalid file yields an [*Error] whose File is path.
+func Load(path string, reg *router.Registry) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	cfg, err := parse(data, reg, os.LookupEnv)
+	var cerr *Error
+	if errors.As(err, &cerr) {
+		cerr.File = path
+	}
+	return cfg, err
+}
+
+// Parse parses a configuration file: it expands environment references in
+// values, decodes strictly, applies defaults and checks everything, looking
+// destination types up in reg. If anything is wrong it returns an [*Error]
+// listing every problem; the returned Config is then nil.
+func Parse(data []byte, reg *router.Registry) (*Config, error) {
+	return parse(data, reg, os.LookupEnv)
+}
+
+// sourceType describes one known source type.
+type sourceType struct {
+	// newSettings returns a pointer to the type's own settings, holding
+	// their defaults; nil when the type has no keys of its own.
+	newSettings func() any
+	// needsWriteKeys tells whether write_keys is required.
+	needsWriteKeys bool
+}
+
+// sourceTypes are the known source types. A new type adds an entry here
+// (and, if it has keys of its own, a settings struct, which may implement
+// router.Validator).
+var sourceTypes = map[string]sourceType{
+	"segment": {needsWriteKeys: true},
+}
+
+// SourceTypes returns the known source types, sorted.
+func SourceTypes() []string { return sortedKeys(sourceTypes) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func parse(data []byte, reg *router.Registry, lookup func(string) (string, bool)) (*Config, error) {
+	if reg == nil {
+		var err error
+		if reg, err = router.NewRegistry(); err != nil {
+			return nil, fmt.Errorf("creating empty registry: %w", err)
+		}
+	}
+	ps := newProblems()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		ps.add("", "parsing YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, ps.err("")
+	}
+	cfg := Default()
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	root = resolveAlias(root)
+	switch {
+	case root.Kind == 0 || isNull(root):
+		// An empty file: every default, and the checks below report what
+		// is required.
+	case root.Kind != yaml.MappingNode:
+		ps.add("", "the file must be a mapping of keys to values")
+		return nil, ps.err("")
+	default:
+		prepare(root, "", ps, lookup, map[*yaml.Node]bool{})
+		decodeRoot(root, cfg, reg, ps)
+	}
+	validate(cfg, ps)
+	if err := ps.err(""); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func decodeRoot(root *yaml.Node, cfg *Config, reg *router.Registry, ps *problems) {
+	v := reflect.ValueOf(cfg).Elem()
+	fields := structFields(v.Type())
+	for _, p := range pairs(root, "", ps) {
+		switch p.key {
+		case "sources":
+			decodeSources(p.value, cfg, ps)
+			continue
+		case "destinations":
+			decodeDestinations(p.value, cfg, reg, ps)
+			continue
+		}
+		idx, ok := fields[p.key]
+		if !ok {
+			ps.add(p.key, "unknown key (known keys: %s, sources, destinations)", knownKeys(v.Type()))
+			continue
+		}
+		decodeStrict(p.value, v.FieldByIndex(idx), p.key, ps)
+	}
+}
+
+// blockPairs returns the entries of the block at path, which must be a
+// mapping (or empty).
+func blockPairs(n *yaml.Node, path string, ps *problems) ([]pair, bool) {
+	n = resolveAlias(n)
+	if isNull(n) {
+		return nil, true
+	}
+	if n.Kind != yaml.MappingNode {
+		ps.add(path, "must be a mapping of keys to values")
+		return nil, false
+	}
+	return pairs(n, path, ps), true
+}
+
+func checkName(name, path string, ps *problems) {
+	if !namePattern.MatchString(name) {
+		ps.add(path, "invalid name: must start with a lower-case letter and contain only lower-case letters, digits, '_' and '-'")
+	}
+}
+
+// scalarString decodes the value of a "type" key.
+func scalarString(n *yaml.Node, path string, ps *problems) string {
+	var s string
+	decodeStrict(n, reflect.ValueOf(&s).Elem(), path, ps)
+	return strings.TrimSpace(s)
+}
+
+func decodeSources(n *yaml.Node, cfg *Config, ps *problems) {
+	entries, ok := blockPairs(n, "sources", ps)
+	if !ok {
+		return
+	}
+	for _, e := range entries {
+		path := joinPath("sources", e.key)
+		checkName(e.key, path, ps)
+		body, ok := blockPairs(e.value, path, ps)
+		if !ok {
+			continue
+		}
+		src := Source{Name: e.key}
+		var st *sourceType
+		for _, p := range body {
+			if p.key != "type" {
+				continue
+			}
+			src.Type = scalarString(p.value, joinPath(path, "type"), ps)
+		}
+		if src.Type == "" {
+			ps.required(joinPath(path, "type"))
+		} else if t, known := sourceTypes[src.Type]; known {
+			st = &t
+			if t.newSettings != nil {
+				src.Settings = t.newSettings()
+			}
+		} else {
+			ps.add(joinPath(path, "type"), "unknown source type %q (known types: %s)", src.Type, strings.Join(SourceTypes(), ", "))
+		}
+		common := reflect.ValueOf(&src).Elem()
+		commonFields := structFields(common.Type())
+		commonFields["type"] = nil // handled above
+		rest := splitBlock(body, commonFields, common, path, ps)
+		decodeSettings(rest, src.Settings, st != nil, path, "source type "+src.Type, knownKeys(common.Type()), ps)
+		if st != nil && st.needsWriteKeys && len(src.WriteKeys) == 0 {
+			ps.add(joinPath(path, "write_keys"), "required: at least one write key")
+		}
+		cfg.Sources[e.key] = src
+	}
+}
+
+func decodeDestinations(n *yaml.Node, cfg *Config, reg *router.Registry, ps *problems) {
+	entries, ok := blockPairs(n, "destinations", ps)
+	if !ok {
+		return
+	}
+	for _, e := range entries {
+		path := joinPath("destinations", e.key)
+		checkName(e.key, path, ps)
+		body, ok := blockPairs(e.value, path, ps)
+		if !ok {
+			continue
+		}
+		dst := Destination{Name: e.key, Dispatch: DefaultDispatch()}
+		var typeN *yaml.Node
+		for _, p := range body {
+			if p.key == "type" {
+				typeN = p.value
+			}
+		}
+		if typeN != nil {
+			dst.Type = scalarString(typeN, joinPath(path, "type"), ps)
+		}
+		if dst.Type == "" {
+			ps.required(joinPath(path, "type"))
+		} else if f, err := reg.Lookup(dst.Type); err != nil {
+			ps.add(joinPath(path, "type"), "%v", err)
+		} else {
+			dst.Factory = f
+			dst.Settings = f.DefaultConfig()
+			if dst.Settings == nil || reflect.ValueOf(dst.Settings).Kind() != reflect.Pointer || reflect.ValueOf(dst.Settings).IsNil() {
+				ps.add(joinPath(path, "type"), "destination type %q is broken: DefaultConfig must return a non-nil pointer", dst.Type)
+				dst.Settings = nil
+			}
+		}
+		common := reflect.ValueOf(&dst.Dispatch).Elem()
+		commonFields := structFields(common.Type())
+		commonFields["type"] = nil // handled above
+		rest := splitBlock(body, commonFields, common, path, ps)
+		decodeSettings(rest, dst.Settings, dst.Factory != nil, path, "destination type "+dst.Type, "type, "+knownKeys(common.Type()), ps)
+		cfg.Destinations[e.key] = dst
+	}
+}
+
+// splitBlock decodes the entries of a block whose keys are in common into
+// the struct value common (entries with a nil index are skipped), and returns
+// the other entries.
+func splitBlock(body []pair, common map[string][]int, v reflect.Value, path string, ps *problems) []pair {
+	var rest []pair
+	for _, p := range body {
+		idx, ok := common[p.key]
+		if !ok {
+			rest = append(rest, p)
+			continue
+		}
+		if idx != nil {
+			decodeStrict(p.value, v.FieldByIndex(idx), joinPath(path, p.key), ps)
+		}
+	}
+	return rest
+}
+
+// decodeSettings decodes the type-specific entries of a source or
+// destination block strictly into settings (a pointer) and validates it.
+// When the type is unknown (typeKnown false) the entries cannot be checked
+// and are ignored.
+func decodeSettings(rest []pair, settings any, typeKnown bool, path, what, commonKeys string, ps *problems) {
+	if !typeKnown {
+		return
+	}
+	before := len(ps.list)
+	if settings == nil {
+		for _, p := range rest {
+			ps.add(joinPath(path, p.key), "unknown key (known keys: %s)", commonKeys)
+		}
+		return
+	}
+	sv := reflect.ValueOf(settings).Elem()
+	switch {
+	case reflect.PointerTo(sv.Type()).Implements(unmarshaler) || sv.Kind() != reflect.Struct:
+		m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		for _, p := range rest {
+			m.Content = append(m.Content, p.keyN, p.value)
+		}
+		decodeStrict(m, sv, path, ps)
+	default:
+		fields := structFields(sv.Type())
+		for _, p := range rest {
+			idx, ok := fields[p.key]
+			if !ok {
+				ps.add(joinPath(path, p.key), "unknown key for %s (known keys: %s, %s)", what, commonKeys, knownKeys(sv.Type()))
+				continue
+			}
+			decodeStrict(p.value, sv.FieldByIndex(idx), joinPath(path, p.key), ps)
+		}
+	}
+	val, ok := settings.(router.Validator)
+	if !ok {
+		return
+	}
+	reported := map[string]bool{}
+	for _, p := range ps.list[before:] {
+		reported[p.Path] = true
+	}
+	for _, err := range flatten(val.Validate()) {
+		key, msg := splitKey(err.Error())
+		p := path
+		if key != "" {
+			p = joinPath(path, key)
+		}
+		if reported[p] {
+			continue // already reported while decoding
+		}
+		if msg == "required" {
+			ps.required(p)
+		} else {
+			ps.add(p, "%s", msg)
+		}
+	}
+}
+
+// flatten returns the leaves of an error tree built with errors.Join.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+var keyPrefix = regexp.MustCompile(`^([A-Za-z0-9_\-]+(?:\[[0-9]+\]|\.[A-Za-z0-9_\-]+)*): (.*)$`)
+
+// splitKey splits "url: required" into "url" and "required"; a message
+// without a key path yields an empty key.
+func splitKey(s string) (string, string) {
+	if m := keyPrefix.FindStringSubmatch(s); m != nil {
+		return m[1], m[2]
+	}
+	return "", s
+}
+
+// validate checks every value of cfg that decoding could not.
+func validate(cfg *Config, ps *problems) {
+	h := &cfg.HTTP
+	checkHostPort(h.Listen, "http.listen", true, ps)
+	positive(h.ReadTimeout, "http.read_timeout", ps)
+	positive(h.WriteTimeout, "http.write_timeout", ps)
+	positive(h.ShutdownTimeout, "http.shutdown_timeout", ps)
+	if h.MaxHeaderBytes < 1024 || h.MaxHeaderBytes > 1<<20 {
+		ps.add("http.max_header_bytes", "must be between 1KiB and 1MiB")
+	}
+
+	if strings.TrimSpace(cfg.DataDir) == "" {
+		ps.required("data_dir")
+	}
+	oneOf(cfg.Log.Level, "log.level", ps, "debug", "info", "warn", "error")
+	oneOf(cfg.Log.Format, "log.format", ps, "json", "text")
+
+	q := &cfg.Queue
+	if q.URL != "" {
+		checkNATSURLs(q.URL, ps)
+		if q.Listen != "" {
+			ps.add("queue.listen", "only allowed with the embedded server (queue.url empty)")
+		}
+	}
+	if q.Listen != "" {
+		checkHostPort(q.Listen, "queue.listen", false, ps)
+	}
+	if !streamPrefixPattern.MatchString(q.StreamPrefix) {
+		ps.add("queue.stream_prefix", "must start with a letter and contain only letters, digits, '_' and '-'")
+	}
+	if q.Partitions < 1 || q.Partitions > 1024 {
+		ps.add("queue.partitions", "must be between 1 and 1024")
+	}
+	positive(q.DedupeWindow, "queue.dedupe_window", ps)
+	if q.Retention < 0 {
+		ps.add("queue.retention", "must not be negative (0 keeps messages until max_bytes forces them out)")
+	} else if q.Retention > 0 && q.DedupeWindow > q.Retention {
+		ps.add("queue.dedupe_window", "must not be longer than queue.retention")
+	}
+	if q.MaxBytes < 0 {
+		ps.add("queue.max_bytes", "must not be negative (0 is unlimited)")
+	} else if q.MaxBytes > 0 && q.MaxBytes < 1<<20 {
+		ps.add("queue.max_bytes", "must be at least 1MiB (or 0, unlimited)")
+	}
+	if q.Replicas < 1 || q.Replicas > 5 {
+		ps.add("queue.replicas", "must be between 1 and 5")
+	} else if q.Replicas > 1 && q.URL == "" {
+		ps.add("queue.replicas", "more than 1 needs an external NATS cluster (queue.url)")
+	}
+	positive(q.SyncInterval, "queue.sync_interval", ps)
+	positive(q.StoreTimeout, "queue.store_timeout", ps)
+
+	oneOf(cfg.Auth.UnknownKey, "auth.unknown_key", ps, "reject", "accept")
+
+	if len(cfg.Sources) == 0 {
+		ps.add("sources", "required: at least one source")
+	}
+	// Write keys must be unique across all sources; never print them.
+	owner := map[string]string{}
+	for _, name := range cfg.SourceNames() {
+		src := cfg.Sources[name]
+		own := map[string]bool{}
+		for i, k := range src.WriteKeys {
+			path := indexPath("sources."+name+".write_keys", i)
+			switch prev, dup := owner[k]; {
+			case strings.TrimSpace(k) == "":
+				ps.required(path)
+			case own[k]:
+				ps.add(path, "duplicate write key (listed twice in sources.%s)", name)
+			case dup:
+				ps.add(path, "duplicate write key (also used by sources.%s)", prev)
+			default:
+				owner[k] = name
+			}
+			own[k] = true
+		}
+	}
+
+	for _, name := range cfg.DestinationNames() {
+		d := cfg.Destinations[name].Dispatch
+		path := "destinations." + name + "."
+		if d.BatchSize < 1 || d.BatchSize > 10000 {
+			ps.add(path+"batch_size", "must be between 1 and 10000")
+		}
+		positive(d.BatchTimeout, path+"batch_timeout", ps)
+		if d.MaxAttempts < 1 {
+			ps.add(path+"max_attempts", "must be at least 1")
+		}
+		positive(d.MaxAge, path+"max_age", ps)
+		positive(d.InitialBackoff, path+"initial_backoff", ps)
+		positive(d.MaxBackoff, path+"max_backoff", ps)
+		if d.InitialBackoff > 0 && d.MaxBackoff > 0 && d.MaxBackoff < d.InitialBackoff {
+			ps.add(path+"max_backoff", "must not be shorter than initial_backoff")
+		}
+		if d.RateLimit < 0 {
+			ps.add(path+"rate_limit", "must not be negative (0 is unlimited)")
+		}
+	}
+}
+
+func positive[T ~int64](v T, path string, ps *problems) {
+	if v <= 0 {
+		ps.add(path, "must be greater than zero")
+	}
+}
+
+func oneOf(v, path string, ps *problems, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	ps.add(path, "must be one of %s", strings.Join(allowed, ", "))
+}
+
+func checkHostPort(addr, path string, required bool, ps *problems) {
+	if addr == "" {
+		if required {
+			ps.required(path)
+		}
+		return
+	}
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		ps.add(path, `must be a host:port address such as "127.0.0.1:8080" or ":8080"`)
+	}
+}
+
+// checkNATSURLs checks a comma-separated list of NATS server URLs without
+// ever printing them (they may hold credentials).
+func checkNATSURLs(list string, ps *problems) {
+	for i, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" {
+			ps.add("queue.url", "server %d of the list is not a URL such as nats://host:4222", i+1)
+			continue
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			ps.add("queue.url", "server %d of the list must use the nats, tls, ws or wss scheme", i+1)
+		}
+	}
+}
