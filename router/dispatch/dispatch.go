@@ -1,0 +1,471 @@
+package dispatch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/eventrouter/eventrouter/router"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+)
+
+// Dispatcher feeds every configured destination from the log.
+type Dispatcher struct {
+	log     router.Log
+	routes  []*route
+	logger  *slog.Logger
+	metrics *metrics
+
+	// acquireEvery is how often a worker tries to take a partition another
+	// process holds; pendingEvery how often the pending gauge is refreshed.
+	acquireEvery time.Duration
+	pendingEvery time.Duration
+}
+
+// route is one destination with its cursors and limits.
+type route struct {
+	name    string
+	dest    router.Destination
+	opts    Options
+	limiter *rate.Limiter // nil when unlimited
+	readers []router.PartitionReader
+	m       routeMetrics
+	log     *slog.Logger
+}
+
+// New prepares a dispatcher for routes: it checks them, and creates or
+// opens the durable cursor of every (destination, partition) in the log, so
+// that a destination that is new starts with the messages accepted from now
+// on. Call it before accepting traffic. Metrics are registered on reg when it
+// is not nil; logger nil means slog.Default().
+func New(log router.Log, routes []Route, logger *slog.Logger, reg prometheus.Registerer) (*Dispatcher, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("registering dispatch metrics: %w", err)
+	}
+	d := &Dispatcher{log: log, logger: logger, metrics: m, acquireEvery: time.Second, pendingEvery: 5 * time.Second}
+	var errs []error
+	seen := map[string]bool{}
+	for _, rt := range routes {
+		switch {
+		case rt.Name == "":
+			errs = append(errs, errors.New("route without a name"))
+			continue
+		case seen[rt.Name]:
+			errs = append(errs, fmt.Errorf("%s: destination named twice", rt.Name))
+			continue
+		case rt.Destination == nil:
+			errs = append(errs, fmt.Errorf("%s: no destination", rt.Name))
+			continue
+		}
+		seen[rt.Name] = true
+		opts, err := rt.Options.withDefaults(rt.Name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", rt.Name, err))
+			continue
+		}
+		r := &route{name: rt.Name, dest: rt.Destination, opts: opts, m: m.route(rt.Name), log: logger.With("destination", rt.Name)}
+		if opts.RateLimit > 0 {
+			burst := max(opts.BatchSize, int(math.Ceil(opts.RateLimit)))
+			r.limiter = rate.NewLimiter(rate.Limit(opts.RateLimit), burst)
+		}
+		d.routes = append(d.routes, r)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("configuring dispatch: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, r := range d.routes {
+		for p := range log.Partitions() {
+			rd, err := log.Reader(ctx, router.ReaderConfig{Destination: r.name, Partition: p, AckWait: r.opts.AckWait, FromStart: r.opts.FromStart})
+			if err != nil {
+				return nil, fmt.Errorf("opening cursor of %s: %w", r.name, err)
+			}
+			r.readers = append(r.readers, rd)
+		}
+	}
+	return d, nil
+}
+
+// Run delivers until ctx is cancelled. For every (destination, partition)
+// it takes the partition's lease in the log (so that, with several processes
+// sharing the log, one at a time works it) and feeds the destination from
+// it. When ctx is cancelled, Run lets the Send calls in flight finish (up to
+// each destination's DrainTimeout), acknowledges what they delivered, makes
+// no further Send call (unfinished messages stay in the log for the next
+// run), releases its leases, closes every destination and returns nil.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, r := range d.routes {
+		hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+		stop := context.AfterFunc(ctx, func() { time.AfterFunc(r.opts.DrainTimeout, cancelHard) })
+		var rwg sync.WaitGroup
+		for p := range r.readers {
+			rwg.Go(func() { d.work(ctx, hard, r, p) })
+		}
+		wg.Go(func() {
+			rwg.Wait()
+			stop()
+			cancelHard()
+		})
+	}
+	wg.Go(func() { d.reportPending(ctx) })
+	wg.Wait()
+
+	var errs []error
+	for _, r := range d.routes {
+		cctx, cancel := context.WithTimeout(context.Background(), r.opts.DrainTimeout)
+		if err := r.dest.Close(cctx); err != nil {
+			errs = append(errs, fmt.Errorf("closing destination %s: %w", r.name, err))
+		}
+		cancel()
+	}
+	if err := errors.Join(errs...); err != nil {
+		d.logger.Warn("closing destinations", "err", err)
+	}
+	return nil
+}
+
+// sleep waits d or until ctx is done; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// jitter returns d ± 20%.
+func jitter(d time.Duration) time.Duration {
+	return d*4/5 + rand.N(d*2/5+1)
+}
+
+// work runs one (destination, partition) for as long as ctx lives: it takes
+// the partition's lease whenever it is free and works the partition while
+// the lease is held.
+func (d *Dispatcher) work(ctx, hard context.Context, r *route, p int) {
+	name := r.name + "/" + strconv.Itoa(p)
+	for ctx.Err() == nil {
+		lease, err := d.log.Acquire(ctx, name)
+		if err != nil {
+			if !errors.Is(err, router.ErrLeaseHeld) && ctx.Err() == nil {
+				r.log.Warn("acquiring partition", "partition", p, "err", err)
+			}
+			sleep(ctx, jitter(d.acquireEvery))
+			continue
+		}
+		r.log.Debug("partition taken", "partition", p)
+		d.own(ctx, hard, r, p, lease)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err := lease.Release(rctx); err != nil {
+			r.log.Warn("releasing partition", "partition", p, "err", err)
+		}
+		cancel()
+		r.log.Debug("partition released", "partition", p)
+	}
+}
+
+// own works a partition whose lease is held, until ctx is done or the lease
+// is lost.
+func (d *Dispatcher) own(ctx, hard context.Context, r *route, p int, lease router.Lease) {
+	rd := r.readers[p]
+	if !d.waitPrevious(ctx, r, rd, lease) {
+		return
+	}
+	for ctx.Err() == nil && lease.Held() {
+		ds, err := rd.Fetch(ctx, r.opts.BatchSize, r.opts.BatchTimeout)
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("reading the log", "partition", p, "err", err)
+		}
+		if len(ds) == 0 {
+			if err != nil {
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		if ctx.Err() != nil || !lease.Held() {
+			// Not in flight yet: hand the batch back.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = rd.Release(rctx, ds)
+			cancel()
+			return
+		}
+		d.process(ctx, hard, r, rd, lease, ds)
+	}
+}
+
+// waitPrevious keeps per-user order when a partition changes hands: if the
+// previous holder left messages in flight (it died, or stopped in the middle
+// of retries), they are delivered again only after the cursor's AckWait, and
+// then before any newer message. So it waits until nothing is in flight or
+// AckWait has passed since the lease was taken (by then the previous holder,
+// which stopped when it lost the lease, cannot have kept them alive).
+// It reports false if the lease was lost or ctx ended meanwhile.
+func (d *Dispatcher) waitPrevious(ctx context.Context, r *route, rd router.PartitionReader, lease router.Lease) bool {
+	deadline := time.Now().Add(r.opts.AckWait + 500*time.Millisecond)
+	for {
+		pend, err := rd.Pending(ctx)
+		if err == nil && pend.InFlight == 0 || time.Now().After(deadline) {
+			return lease.Held()
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-lease.Lost():
+			return false
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// item is one message of a batch being worked on.
+type item struct {
+	d        router.Delivery
+	attempts int
+	first    time.Time
+	lastErr  error
+	dead     bool // to be dead-lettered; storing it failed so far
+}
+
+// process works one batch until every message is delivered or
+// dead-lettered, retrying the failed ones (and only them, in their order)
+// with backoff, and acknowledges the batch. It stops early, leaving the
+// unfinished messages unacknowledged for delivery again, when the lease is
+// lost, when ctx is cancelled (after at most the Send in flight) or when the
+// drain timeout (hard) ends.
+func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.PartitionReader, lease router.Lease, ds []router.Delivery) {
+	bctx, cancel := context.WithCancel(hard)
+	defer cancel()
+	go func() {
+		keep := time.NewTicker(r.opts.AckWait / 3)
+		defer keep.Stop()
+		for {
+			select {
+			case <-lease.Lost():
+				cancel()
+				return
+			case <-bctx.Done():
+				return
+			case <-keep.C:
+				if err := rd.InProgress(bctx, ds); err != nil && bctx.Err() == nil {
+					r.log.Warn("keeping batch in flight", "err", err)
+				}
+			}
+		}
+	}()
+
+	var done []router.Delivery
+	todo := make([]*item, 0, len(ds))
+	filtered := 0
+	for _, dl := range ds {
+		if !enabled(&dl.Message, r.opts.Integration) {
+			filtered++
+			done = append(done, dl)
+			continue
+		}
+		todo = append(todo, &item{d: dl, attempts: max(dl.Delivered-1, 0)})
+	}
+	r.m.filtered.Add(float64(filtered))
+
+	sent := false
+	for len(todo) > 0 && lease.Held() && bctx.Err() == nil && !(sent && ctx.Err() != nil) {
+		// Dead letters whose storing failed before go first.
+		send := todo[:0:0]
+		var keep []*item
+		for _, it := range todo {
+			if !it.dead {
+				send = append(send, it)
+			} else if d.deadLetter(bctx, r, it) {
+				done = append(done, it.d)
+			} else {
+				keep = append(keep, it)
+			}
+		}
+		var retryAfter time.Duration
+		if len(send) > 0 {
+			if r.limiter != nil {
+				if err := r.limiter.WaitN(bctx, len(send)); err != nil {
+					break
+				}
+			}
+			msgs := make([]router.Message, len(send))
+			for i, it := range send {
+				msgs[i] = it.d.Message
+			}
+			sctx, scancel := context.WithTimeout(bctx, r.opts.SendTimeout)
+			start := time.Now()
+			err := r.dest.Send(sctx, msgs)
+			scancel()
+			r.m.sendSeconds.Observe(time.Since(start).Seconds())
+			sent = true
+			if err != nil && bctx.Err() != nil {
+				// Cut short by a lost lease or the drain timeout: not an
+				// attempt the message should be charged for.
+				break
+			}
+			var be *router.BatchError
+			isBatch := errors.As(err, &be)
+			now := time.Now()
+			delivered, retried := 0, 0
+			var lastErr error
+			for i, it := range send {
+				e := err
+				if isBatch {
+					e = be.Failed[i]
+				}
+				kind, after := router.Classify(e)
+				if kind == router.KindOK {
+					delivered++
+					done = append(done, it.d)
+					continue
+				}
+				lastErr = e
+				it.attempts++
+				it.lastErr = e
+				if it.first.IsZero() {
+					it.first = now
+				}
+				tooOld := !it.d.Message.ReceivedAt.IsZero() && now.Sub(it.d.Message.ReceivedAt) > r.opts.MaxAge
+				if kind == router.KindPermanent || it.attempts >= r.opts.MaxAttempts || tooOld {
+					it.dead = true
+					if d.deadLetter(bctx, r, it) {
+						done = append(done, it.d)
+					} else {
+						keep = append(keep, it)
+					}
+					continue
+				}
+				retried++
+				retryAfter = max(retryAfter, min(after, r.opts.MaxRetryAfter))
+				keep = append(keep, it)
+			}
+			r.m.delivered.Add(float64(delivered))
+			r.m.retried.Add(float64(retried))
+			if lastErr != nil {
+				r.log.Warn("delivery failed", "partition", send[0].d.Partition, "messages", len(send), "failed", len(send)-delivered, "err", lastErr)
+			}
+		}
+		todo = keep
+		if len(todo) == 0 || ctx.Err() != nil {
+			break
+		}
+		attempts := 0
+		for _, it := range todo {
+			attempts = max(attempts, it.attempts)
+		}
+		wait := max(r.backoff(attempts), retryAfter)
+		select {
+		case <-time.After(wait):
+		case <-bctx.Done():
+		case <-ctx.Done():
+		}
+	}
+
+	if len(done) > 0 {
+		actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := rd.Ack(actx, done); err != nil {
+			r.log.Warn("acknowledging batch", "err", err)
+		}
+		acancel()
+	}
+	if len(todo) > 0 {
+		r.log.Info("batch left for later delivery", "messages", len(todo), "lease_held", lease.Held(), "stopping", ctx.Err() != nil)
+	}
+}
+
+// deadLetter stores it in the destination's dead-letter stream and reports
+// whether that worked.
+func (d *Dispatcher) deadLetter(ctx context.Context, r *route, it *item) bool {
+	msg := ""
+	if it.lastErr != nil {
+		msg = it.lastErr.Error()
+	}
+	err := d.log.DeadLetter(ctx, router.DeadLetter{
+		Destination:  r.name,
+		Message:      it.d.Message,
+		Seq:          it.d.Seq,
+		Attempts:     it.attempts,
+		FirstFailure: it.first,
+		LastError:    msg,
+	})
+	if err != nil {
+		r.log.Warn("dead-lettering message", "message_id", it.d.Message.ID, "err", err)
+		return false
+	}
+	r.m.deadLettered.Inc()
+	r.log.Warn("message dead-lettered", "message_id", it.d.Message.ID, "source", it.d.Message.Source, "attempts", it.attempts, "err", msg)
+	return true
+}
+
+// backoff returns the delay before the attempt after the attempt-th failed
+// one: InitialBackoff doubled per attempt, capped at MaxBackoff, with equal
+// jitter (between half and all of it).
+func (r *route) backoff(attempt int) time.Duration {
+	b := r.opts.InitialBackoff
+	for i := 1; i < attempt && b < r.opts.MaxBackoff; i++ {
+		b *= 2
+	}
+	b = min(b, r.opts.MaxBackoff)
+	half := b / 2
+	return half + rand.N(b-half+1)
+}
+
+var integrationsKey = []byte(`"integrations"`)
+
+// enabled applies the integrations rule of spec §3.5 to m for the
+// destination called name. Only bodies that mention integrations are decoded.
+func enabled(m *router.Message, name string) bool {
+	if !bytes.Contains(m.Body, integrationsKey) {
+		return true
+	}
+	var v struct {
+		Integrations map[string]any `json:"integrations"`
+	}
+	if err := json.Unmarshal(m.Body, &v); err != nil {
+		return true
+	}
+	return router.IntegrationEnabled(v.Integrations, name)
+}
+
+// reportPending refreshes the pending gauge of every destination until ctx
+// is done.
+func (d *Dispatcher) reportPending(ctx context.Context) {
+	for {
+		for _, r := range d.routes {
+			var sum uint64
+			ok := true
+			for _, rd := range r.readers {
+				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				p, err := rd.Pending(pctx)
+				cancel()
+				if err != nil {
+					ok = false
+					break
+				}
+				sum += p.Waiting + p.InFlight
+			}
+			if ok {
+				r.m.pending.Set(float64(sum))
+			}
+		}
+		if !sleep(ctx, d.pendingEvery) {
+			return
+		}
+	}
+}

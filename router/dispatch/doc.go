@@ -1,0 +1,53 @@
+// Package dispatch feeds each configured destination from the log: one
+// durable cursor per (destination, partition), batching by size and time,
+// per-user order, retries with backoff and jitter, a per-destination rate
+// limit, and dead-lettering.
+//
+// # Independence
+//
+// Every destination has its own cursors in the log, so a slow or broken
+// destination holds back only itself.
+//
+// # Order
+//
+// Messages are spread over partitions by user (router.Partition), and a
+// partition of a destination is worked by one goroutine, in log order: it
+// fetches a batch, sends it, and fetches the next batch only when every
+// message of the current one is delivered or dead-lettered. Retries resend
+// the failed messages of the batch (only those a router.BatchError names,
+// when the destination reports one) without reading anything newer.
+//
+// With several processes sharing one log, each (destination, partition) is
+// worked by one process at a time: the worker holds a lease from the log
+// (router.Log.Acquire). It stops sending as soon as it cannot renew the
+// lease; a process that takes a partition over first waits until the
+// previous holder's unacknowledged messages are either acknowledged or due
+// again (the cursor's AckWait), and the log redelivers them before newer
+// ones. After a crash, a partition is therefore taken over within the
+// log's lease TTL and resumes within AckWait more.
+//
+// # Retries and dead letters
+//
+// A destination makes one attempt per Send and classifies the outcome
+// (router.Classify). Permanent failures are dead-lettered at once.
+// Retryable ones wait InitialBackoff doubled per attempt up to MaxBackoff,
+// with equal jitter, or the destination's router.RetryAfter delay when
+// longer (capped at MaxRetryAfter). A message that has failed MaxAttempts
+// times, or fails when older than MaxAge, is dead-lettered
+// (router.Log.DeadLetter) with its last error, attempt count and first
+// failure time, and then acknowledged. Nothing is dropped: a dead letter that
+// cannot be stored is retried. Attempts made before a crash are counted from
+// the log's delivery count. While a batch is being worked on it is kept in
+// flight (InProgress every AckWait/3), so the log does not hand it out again.
+//
+// Messages whose integrations object disables the destination (spec §3.5,
+// by Options.Integration) are acknowledged without being sent.
+//
+// # Metrics
+//
+// Labelled by destination: eventrouter_dispatch_delivered_total,
+// eventrouter_dispatch_retried_total, eventrouter_dispatch_dead_lettered_total,
+// eventrouter_dispatch_filtered_total, eventrouter_dispatch_pending (lag:
+// waiting plus in-flight messages over all partitions, refreshed every 5s)
+// and eventrouter_dispatch_send_seconds.
+package dispatch

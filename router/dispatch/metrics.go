@@ -1,0 +1,71 @@
+package dispatch
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the dispatcher's Prometheus metrics, labelled by destination.
+type metrics struct {
+	delivered    *prometheus.CounterVec
+	retried      *prometheus.CounterVec
+	deadLettered *prometheus.CounterVec
+	filtered     *prometheus.CounterVec
+	pending      *prometheus.GaugeVec
+	sendSeconds  *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_dispatch_delivered_total",
+			Help: "Messages a destination accepted.",
+		}, []string{"destination"}),
+		retried: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_dispatch_retried_total",
+			Help: "Messages scheduled for another attempt after a retryable failure.",
+		}, []string{"destination"}),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_dispatch_dead_lettered_total",
+			Help: "Messages moved to the destination's dead-letter stream.",
+		}, []string{"destination"}),
+		filtered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_dispatch_filtered_total",
+			Help: "Messages not sent because their integrations object disables the destination.",
+		}, []string{"destination"}),
+		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "eventrouter_dispatch_pending",
+			Help: "Consumer lag: messages in the log not yet delivered to the destination (waiting plus in flight), over all partitions.",
+		}, []string{"destination"}),
+		sendSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "eventrouter_dispatch_send_seconds",
+			Help:    "Duration of one Send call to a destination.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}, []string{"destination"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.delivered, m.retried, m.deadLettered, m.filtered, m.pending, m.sendSeconds} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+// routeMetrics are the metrics of one destination.
+type routeMetrics struct {
+	delivered, retried, deadLettered, filtered prometheus.Counter
+	pending                                    prometheus.Gauge
+	sendSeconds                                prometheus.Observer
+}
+
+func (m *metrics) route(name string) routeMetrics {
+	return routeMetrics{
+		delivered:    m.delivered.WithLabelValues(name),
+		retried:      m.retried.WithLabelValues(name),
+		deadLettered: m.deadLettered.WithLabelValues(name),
+		filtered:     m.filtered.WithLabelValues(name),
+		pending:      m.pending.WithLabelValues(name),
+		sendSeconds:  m.sendSeconds.WithLabelValues(name),
+	}
+}

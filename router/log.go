@@ -1,0 +1,142 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Log is the durable log as the dispatcher sees it: partitioned, with one
+// cursor per (destination, partition), leases that give one process at a
+// time the right to work a cursor, and a dead-letter store. The queue
+// package implements it on NATS JetStream; the rest of the code depends on
+// this interface only.
+//
+// A Log is safe for concurrent use.
+type Log interface {
+	// Partitions returns the number of partitions messages are spread over
+	// with [Partition].
+	Partitions() int
+
+	// Reader returns the reader of one (destination, partition) cursor,
+	// creating the durable cursor the first time. Every process that opens
+	// the same cursor shares its position: a message acknowledged through
+	// one reader is not delivered again through another.
+	Reader(ctx context.Context, cfg ReaderConfig) (PartitionReader, error)
+
+	// Acquire takes the lease called name, which is held until it is
+	// released, or lost because it could not be renewed in time. It returns
+	// an error matching [ErrLeaseHeld] when another holder has it.
+	Acquire(ctx context.Context, name string) (Lease, error)
+
+	// DeadLetter stores a message that dispatch gave up on in the
+	// destination's dead-letter store, with its last error and attempt
+	// count. Storing the same (destination, Seq) twice within the dedupe
+	// window keeps one copy. Errors wrap [ErrUnavailable].
+	DeadLetter(ctx context.Context, dl DeadLetter) error
+}
+
+// ReaderConfig selects and configures one cursor of the log.
+type ReaderConfig struct {
+	// Destination is the name of the destination the cursor belongs to.
+	Destination string
+	// Partition is the partition the cursor reads, in [0, Partitions()).
+	Partition int
+	// AckWait is how long a fetched message may stay unacknowledged (and
+	// without [PartitionReader.InProgress]) before the log delivers it
+	// again. Zero means 30 seconds.
+	AckWait time.Duration
+	// FromStart makes a cursor that does not exist yet start at the oldest
+	// message the log retains; by default a new cursor starts with the
+	// messages stored after its creation. An existing cursor always resumes
+	// where it stopped.
+	FromStart bool
+}
+
+// Delivery is one message read from the log through a [PartitionReader].
+type Delivery struct {
+	// Message is the message as ingest stored it.
+	Message Message
+	// Partition is the partition the message was read from.
+	Partition int
+	// Seq is the message's position in the log; it increases with the
+	// order in which messages were stored.
+	Seq uint64
+	// Delivered counts how many times the log has handed this message out,
+	// this time included: 1 on the first delivery, more after a reader
+	// stopped without acknowledging it (a crash, a lost lease).
+	Delivered int
+}
+
+// PartitionReader reads one (destination, partition) cursor in the order
+// messages were stored.
+//
+// A reader is safe for concurrent use (dispatch keeps a batch alive with
+// InProgress while it is being sent, and reads Pending for metrics), but one
+// goroutine at a time calls Fetch. Fetch returns messages the log then
+// considers in flight: they are delivered again after the cursor's AckWait
+// unless acknowledged with Ack or kept with InProgress.
+type PartitionReader interface {
+	// Fetch returns up to max messages, waiting up to wait for the batch to
+	// fill; it returns fewer, possibly none, when wait ends first. Messages
+	// delivered again (see [Delivery.Delivered]) come before new ones.
+	Fetch(ctx context.Context, max int, wait time.Duration) ([]Delivery, error)
+	// Ack acknowledges ds for good and returns once the log has confirmed.
+	Ack(ctx context.Context, ds []Delivery) error
+	// InProgress resets the AckWait clock of ds, so that they are not
+	// delivered again while the caller is still working on them.
+	InProgress(ctx context.Context, ds []Delivery) error
+	// Release hands ds back to the log for delivery again right away.
+	Release(ctx context.Context, ds []Delivery) error
+	// Pending reports the cursor's lag.
+	Pending(ctx context.Context) (Pending, error)
+}
+
+// Pending is the lag of one cursor.
+type Pending struct {
+	// Waiting is the number of stored messages not yet delivered.
+	Waiting uint64
+	// InFlight is the number of delivered messages not yet acknowledged.
+	InFlight uint64
+}
+
+// ErrLeaseHeld is matched by errors.Is when [Log.Acquire] finds the lease
+// held by someone else.
+var ErrLeaseHeld = errors.New("lease held by another owner")
+
+// Lease is exclusive ownership of a name among every process sharing a log.
+// Its holder renews it in the background; when it cannot renew it before it
+// expires, the lease is lost and another process may acquire it.
+type Lease interface {
+	// Held reports whether the lease is still held: it was renewed
+	// recently enough that no other process can have acquired it.
+	Held() bool
+	// Lost returns a channel that is closed when the lease stops being
+	// held, lost or released.
+	Lost() <-chan struct{}
+	// TTL returns how long the lease lasts without renewal.
+	TTL() time.Duration
+	// Release gives the lease up so that another process can take it at
+	// once. Releasing twice is harmless.
+	Release(ctx context.Context) error
+}
+
+// DeadLetter is a message that dispatch gave up delivering to one
+// destination, kept with why.
+type DeadLetter struct {
+	// Destination is the destination that could not take the message.
+	Destination string
+	// Message is the message, as stored by ingest.
+	Message Message
+	// Seq is the message's position in the log (see [Delivery.Seq]).
+	Seq uint64
+	// Attempts is how many delivery attempts were made.
+	Attempts int
+	// FirstFailure is when the first attempt failed.
+	FirstFailure time.Time
+	// LastError is the error of the last attempt.
+	LastError string
+	// DeadAt is when the message was dead-lettered; set by the log when
+	// zero.
+	DeadAt time.Time
+}

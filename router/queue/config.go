@@ -1,0 +1,140 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures the log. The zero value of every field but DataDir
+// (needed by the embedded server) selects its default.
+type Config struct {
+	// URL lists the NATS servers of an external cluster, comma separated.
+	// Empty (the default) runs a NATS server with JetStream inside the
+	// process.
+	URL string
+	// DataDir is the data directory; the embedded server keeps its file
+	// store in DataDir/nats. Required when URL is empty.
+	DataDir string
+	// Listen is an optional "host:port" on which the embedded server also
+	// accepts TCP clients (other eventrouter processes, the nats CLI).
+	// Empty (the default) means the embedded server accepts no network
+	// clients; the process talks to it in memory. Port 0 picks a free port
+	// (see Log.ClientURL).
+	Listen string
+	// StreamPrefix names the streams, subjects, consumers' stream and the
+	// lease bucket, so that several deployments can share one cluster.
+	// Default "EVENTROUTER". It may hold letters, digits, '-' and '_'.
+	StreamPrefix string
+	// Partitions is the number of partitions messages are spread over by
+	// router.Partition. Default 16. Changing it on a log that holds
+	// undelivered messages breaks per-user order for those messages.
+	Partitions int
+	// DedupeWindow is how long a (source, messageId) pair is remembered to
+	// drop repeats. Default 24h. It must not exceed Retention.
+	DedupeWindow time.Duration
+	// Retention is how long messages are kept (events, rejected and dead
+	// letters alike). Default 168h (7 days).
+	Retention time.Duration
+	// MaxBytes caps the disk used by each of the events, rejected and
+	// dead-letter streams. 0 (the default) means no cap. A full stream
+	// refuses new messages (Append fails with router.ErrUnavailable); it
+	// never drops old ones to make room.
+	MaxBytes int64
+	// Replicas is the number of copies of each stream on an external
+	// cluster. Default 1; the embedded server always uses 1.
+	Replicas int
+	// SyncAlways makes the embedded server fsync every write before
+	// acknowledging it. Default false: a write reaches the operating system
+	// before the acknowledgement (it survives the process being killed) and
+	// is fsynced every SyncInterval (see the package documentation).
+	SyncAlways bool
+	// SyncInterval is how often the embedded server fsyncs its files.
+	// Default 2m, NATS's default.
+	SyncInterval time.Duration
+	// StoreTimeout bounds how long Append, Reject and DeadLetter wait for
+	// JetStream's acknowledgements. Default 5s.
+	StoreTimeout time.Duration
+	// LeaseTTL is how long a lease (router.Log.Acquire) lasts without being
+	// renewed; a holder renews it every LeaseTTL/4. A process that dies
+	// holds its leases for at most this long. Default 10s.
+	LeaseTTL time.Duration
+	// Logger receives the log's and the embedded server's messages.
+	// Default slog.Default().
+	Logger *slog.Logger
+	// Registerer, when not nil, registers the log's metrics.
+	Registerer prometheus.Registerer
+}
+
+// Defaults of Config.
+const (
+	DefaultStreamPrefix = "EVENTROUTER"
+	DefaultPartitions   = 16
+	DefaultDedupeWindow = 24 * time.Hour
+	DefaultRetention    = 168 * time.Hour
+	DefaultSyncInterval = 2 * time.Minute
+	DefaultStoreTimeout = 5 * time.Second
+	DefaultLeaseTTL     = 10 * time.Second
+)
+
+// withDefaults returns cfg with its defaults filled in, or every problem
+// found.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.StreamPrefix == "" {
+		cfg.StreamPrefix = DefaultStreamPrefix
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = DefaultPartitions
+	}
+	if cfg.DedupeWindow == 0 {
+		cfg.DedupeWindow = DefaultDedupeWindow
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.SyncInterval == 0 {
+		cfg.SyncInterval = DefaultSyncInterval
+	}
+	if cfg.StoreTimeout == 0 {
+		cfg.StoreTimeout = DefaultStoreTimeout
+	}
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	var errs []error
+	if strings.TrimSpace(cfg.URL) == "" && cfg.DataDir == "" {
+		errs = append(errs, errors.New("data_dir: required for the embedded server"))
+	}
+	for _, r := range cfg.StreamPrefix {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			errs = append(errs, fmt.Errorf("stream_prefix: %q may hold only letters, digits, '-' and '_'", cfg.StreamPrefix))
+			break
+		}
+	}
+	if cfg.Partitions < 1 || cfg.Partitions > 1024 {
+		errs = append(errs, fmt.Errorf("partitions: %d is not in [1, 1024]", cfg.Partitions))
+	}
+	if cfg.DedupeWindow < 0 || cfg.Retention < 0 || cfg.MaxBytes < 0 || cfg.SyncInterval < 0 || cfg.StoreTimeout < 0 || cfg.LeaseTTL < 0 {
+		errs = append(errs, errors.New("durations and sizes must not be negative"))
+	}
+	if cfg.DedupeWindow > cfg.Retention {
+		errs = append(errs, fmt.Errorf("dedupe_window: %s exceeds retention %s", cfg.DedupeWindow, cfg.Retention))
+	}
+	if cfg.Replicas < 1 || cfg.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("replicas: %d is not in [1, 5]", cfg.Replicas))
+	}
+	if cfg.LeaseTTL > 0 && cfg.LeaseTTL < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("lease_ttl: %s is shorter than 100ms", cfg.LeaseTTL))
+	}
+	return cfg, errors.Join(errs...)
+}

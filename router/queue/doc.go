@@ -1,0 +1,75 @@
+// Package queue is eventrouter's durable log on NATS JetStream.
+//
+// With an empty Config.URL, [Open] runs a real NATS server with JetStream
+// inside the process, with file storage under Config.DataDir/nats, and talks
+// to it over an in-memory connection (optionally also accepting TCP clients
+// on Config.Listen). With a URL it connects to an external NATS cluster. The
+// code path is the same in both cases.
+//
+// # Streams and subjects
+//
+// With the default prefix EVENTROUTER:
+//
+//	EVENTROUTER_EVENTS    EVENTROUTER.events.<partition>   accepted messages
+//	EVENTROUTER_REJECTED  EVENTROUTER.rejected.<reason>    items answered 200 but not accepted (router.Rejected as JSON)
+//	EVENTROUTER_DLQ       EVENTROUTER.dlq.<destination>    messages dispatch gave up on
+//	KV EVENTROUTER_leases <destination>-p<partition> ...   leases (see Log.Acquire)
+//
+// Every stream uses file storage, Config.Retention as its maximum age,
+// Config.MaxBytes as its size cap with the DiscardNew policy (a full stream
+// refuses writes, which [Log.Append] reports as router.ErrUnavailable, so
+// ingest answers 503; it never drops old undelivered data), and
+// Config.DedupeWindow as its duplicate window. A <reason> or <destination>
+// token keeps letters, digits, '-' and '_' and encodes any other byte as
+// "=XX".
+//
+// A message is stored on the subject of partition
+// router.Partition(msg.PartitionKey(), Config.Partitions). Its routing
+// fields travel in headers (Er-Message-Id, Er-Source, Er-Type, Er-Event,
+// Er-User-Id, Er-Anonymous-Id, Er-Received-At in RFC 3339), percent-encoding
+// control bytes, '%' and edge spaces, and its body is the payload exactly as
+// ingest produced it, so that a reader rebuilds the router.Message without
+// decoding JSON. Nats-Msg-Id is "<len(source)>:<source>:<messageId>", so
+// JetStream drops a repeated (source, messageId) within the dedupe window
+// and never confuses two sources.
+//
+// Dispatch reads the events stream through durable pull consumers, one per
+// (destination, partition), named by [ConsumerName] (see [Log.Reader]).
+//
+// # Durability of an acknowledged write
+//
+// [Log.Append] returns only when JetStream acknowledged every message. With
+// the embedded server (a single R1 stream) this is what an acknowledgement
+// means, as read in nats-server v2.15.2's server/filestore.go and stream.go:
+//
+//   - stream.go sets the file store's AsyncFlush to
+//     "!SyncAlways && Replicas > 1", so it is false for an R1 stream, and
+//     filestore.go sets flush-in-place, fs.fip = !AsyncFlush, to true.
+//   - With fs.fip, writeMsgRecordLocked calls flushPendingMsgsLocked, which
+//     writes the record to the block file with write(2) before storeMsg
+//     returns, hence before the acknowledgement is sent. A write in the
+//     operating system's page cache survives the process being killed
+//     (kill -9, a crash): an acknowledged message is never lost to that.
+//   - The files are fsynced every Config.SyncInterval (NATS's sync_interval,
+//     default 2 minutes), so a power loss or kernel crash can lose up to that
+//     much acknowledged data, unless Config.SyncAlways (NATS's sync_always)
+//     is set, which fsyncs every write before the acknowledgement at a large
+//     cost in throughput.
+//
+// On an external cluster with Replicas > 1 the acknowledgement comes after a
+// quorum of servers stored the message in their Raft logs; AsyncFlush is then
+// on and durability comes from replication.
+//
+// # Leases
+//
+// Several eventrouter processes may share one NATS. [Log.Acquire] gives one
+// of them at a time a named lease (dispatch takes one per (destination,
+// partition)), kept in a KV bucket whose keys expire Config.LeaseTTL after
+// their last write and renewed by compare-and-set every LeaseTTL/4.
+//
+// # Metrics
+//
+// With a Config.Registerer: eventrouter_log_store_seconds (histogram of
+// Append latency), eventrouter_log_appended_total,
+// eventrouter_log_duplicates_total and eventrouter_log_append_failures_total.
+package queue

@@ -1,0 +1,55 @@
+package queue
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the log's Prometheus metrics; a nil *metrics records nothing.
+type metrics struct {
+	storeSeconds prometheus.Histogram
+	appended     prometheus.Counter
+	duplicates   prometheus.Counter
+	failed       prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	if reg == nil {
+		return nil
+	}
+	m := &metrics{
+		storeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "eventrouter_log_store_seconds",
+			Help:    "Time to store one Append call's messages in the log, until JetStream acknowledged all of them.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		appended: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eventrouter_log_appended_total",
+			Help: "Messages stored in the log (duplicates excluded).",
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eventrouter_log_duplicates_total",
+			Help: "Messages not stored because their (source, messageId) was stored within the dedupe window.",
+		}),
+		failed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eventrouter_log_append_failures_total",
+			Help: "Messages of Append calls that failed (answered 503).",
+		}),
+	}
+	reg.MustRegister(m.storeSeconds, m.appended, m.duplicates, m.failed)
+	return m
+}
+
+func (m *metrics) observeAppend(d time.Duration, n, duplicates int, err error) {
+	if m == nil {
+		return
+	}
+	m.storeSeconds.Observe(d.Seconds())
+	if err != nil {
+		m.failed.Add(float64(n))
+		return
+	}
+	m.appended.Add(float64(n - duplicates))
+	m.duplicates.Add(float64(duplicates))
+}

@@ -1,0 +1,211 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eventrouter/eventrouter/router"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Log is eventrouter's durable log on NATS JetStream. It implements
+// router.Log. A Log is safe for concurrent use.
+type Log struct {
+	cfg      Config
+	log      *slog.Logger
+	ns       *server.Server // nil with an external cluster
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	closed   chan struct{} // closed by Close
+	closedCh chan struct{} // closed when the connection is closed
+	metrics  *metrics
+
+	events, rejected, dlq jetstream.Stream
+	leases                jetstream.KeyValue
+
+	// subjects[p] is the subject of partition p.
+	subjects []string
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ router.Log = (*Log)(nil)
+
+// Open starts the embedded NATS server when cfg.URL is empty (and waits
+// until it is ready), connects, and creates the streams and the lease
+// bucket, or updates their limits to cfg when they exist.
+func Open(ctx context.Context, cfg Config) (*Log, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("opening log: %w", err)
+	}
+	l := &Log{cfg: cfg, log: cfg.Logger, closed: make(chan struct{})}
+	l.subjects = make([]string, cfg.Partitions)
+	for p := range l.subjects {
+		l.subjects[p] = fmt.Sprintf("%s.events.%d", cfg.StreamPrefix, p)
+	}
+
+	closedCh := make(chan struct{})
+	opts := []nats.Option{
+		nats.Name("eventrouter"),
+		nats.ClosedHandler(func(*nats.Conn) { close(closedCh) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				l.log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { l.log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
+	}
+	url := strings.TrimSpace(cfg.URL)
+	if url == "" {
+		l.ns, err = startEmbedded(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("opening log: %w", err)
+		}
+		opts = append(opts, nats.InProcessServer(l.ns))
+	} else {
+		opts = append(opts, nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
+	}
+	l.nc, err = nats.Connect(url, opts...)
+	if err != nil {
+		l.shutdownServer()
+		return nil, fmt.Errorf("connecting to nats: %w", err)
+	}
+	l.closedCh = closedCh
+	l.js, err = jetstream.New(l.nc,
+		jetstream.WithPublishAsyncMaxPending(1<<16),
+		jetstream.WithPublishAsyncTimeout(cfg.StoreTimeout),
+	)
+	if err != nil {
+		l.nc.Close()
+		l.shutdownServer()
+		return nil, fmt.Errorf("connecting to jetstream: %w", err)
+	}
+	if err := l.setup(ctx); err != nil {
+		l.nc.Close()
+		l.shutdownServer()
+		return nil, fmt.Errorf("opening log: %w", err)
+	}
+	l.metrics = newMetrics(cfg.Registerer)
+	if l.ns != nil {
+		l.log.Info("log open", "mode", "embedded", "store_dir", l.ns.StoreDir(), "listen", cfg.Listen, "partitions", cfg.Partitions)
+	} else {
+		l.log.Info("log open", "mode", "external", "url", l.nc.ConnectedUrlRedacted(), "partitions", cfg.Partitions)
+	}
+	return l, nil
+}
+
+// Stream names, derived from Config.StreamPrefix.
+func (l *Log) eventsStream() string   { return l.cfg.StreamPrefix + "_EVENTS" }
+func (l *Log) rejectedStream() string { return l.cfg.StreamPrefix + "_REJECTED" }
+func (l *Log) dlqStream() string      { return l.cfg.StreamPrefix + "_DLQ" }
+func (l *Log) leaseBucket() string    { return l.cfg.StreamPrefix + "_leases" }
+
+// setup creates or updates the streams and the lease bucket.
+func (l *Log) setup(ctx context.Context) error {
+	maxBytes := l.cfg.MaxBytes
+	if maxBytes == 0 {
+		maxBytes = -1
+	}
+	replicas := l.cfg.Replicas
+	if l.ns != nil {
+		replicas = 1
+	}
+	stream := func(name string, subjects ...string) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name:       name,
+			Subjects:   subjects,
+			Retention:  jetstream.LimitsPolicy,
+			MaxAge:     l.cfg.Retention,
+			MaxBytes:   maxBytes,
+			Discard:    jetstream.DiscardNew,
+			Duplicates: l.cfg.DedupeWindow,
+			Storage:    jetstream.FileStorage,
+			Replicas:   replicas,
+		}
+	}
+	p := l.cfg.StreamPrefix
+	var err error
+	if l.events, err = l.js.CreateOrUpdateStream(ctx, stream(l.eventsStream(), p+".events.*")); err != nil {
+		return fmt.Errorf("creating stream %s: %w", l.eventsStream(), err)
+	}
+	if l.rejected, err = l.js.CreateOrUpdateStream(ctx, stream(l.rejectedStream(), p+".rejected.>")); err != nil {
+		return fmt.Errorf("creating stream %s: %w", l.rejectedStream(), err)
+	}
+	if l.dlq, err = l.js.CreateOrUpdateStream(ctx, stream(l.dlqStream(), p+".dlq.*")); err != nil {
+		return fmt.Errorf("creating stream %s: %w", l.dlqStream(), err)
+	}
+	l.leases, err = l.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      l.leaseBucket(),
+		Description: "eventrouter leases: which process works which (destination, partition)",
+		History:     1,
+		TTL:         l.cfg.LeaseTTL,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("creating lease bucket %s: %w", l.leaseBucket(), err)
+	}
+	return nil
+}
+
+// Partitions returns the number of partitions (Config.Partitions).
+func (l *Log) Partitions() int { return l.cfg.Partitions }
+
+// Ready checks that the log is reachable: one JetStream round trip that
+// reads the events stream's state.
+func (l *Log) Ready(ctx context.Context) error {
+	if _, err := l.js.Stream(ctx, l.eventsStream()); err != nil {
+		return fmt.Errorf("reaching log: %w: %w", router.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Close drains the connection (pending publishes and acknowledgements are
+// flushed) and shuts the embedded server down cleanly. Leases still held
+// are not renewed any more. Close returns the first error; calling it again
+// returns the same.
+func (l *Log) Close() error {
+	l.closeOnce.Do(func() {
+		close(l.closed)
+		if err := l.nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			l.closeErr = fmt.Errorf("draining nats connection: %w", err)
+			l.nc.Close()
+		}
+		select {
+		case <-l.closedCh:
+		case <-time.After(10 * time.Second):
+			l.nc.Close()
+		}
+		l.shutdownServer()
+	})
+	return l.closeErr
+}
+
+func (l *Log) shutdownServer() {
+	if l.ns != nil {
+		l.ns.Shutdown()
+		l.ns.WaitForShutdown()
+	}
+}
+
+// ClientURL returns the URL on which TCP clients reach the log's NATS: the
+// embedded server's when Config.Listen is set, else Config.URL; "" when the
+// embedded server accepts no network clients.
+func (l *Log) ClientURL() string {
+	if l.ns == nil {
+		return l.cfg.URL
+	}
+	if l.cfg.Listen == "" {
+		return ""
+	}
+	return l.ns.ClientURL()
+}
