@@ -23,7 +23,7 @@ func TestFullLogAnswers503(t *testing.T) {
 	cfg := fmt.Sprintf(`http: {listen: %q}
 data_dir: %q
 log: {level: warn}
-queue: {partitions: 2, max_bytes: 64KiB}
+queue: {partitions: 2, max_bytes: 1MiB}
 sources:
   app: {type: segment, write_keys: ["full-key"]}
 destinations:
@@ -33,7 +33,7 @@ destinations:
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	client := &http.Client{Timeout: 10 * time.Second}
-	padding := strings.Repeat("p", 900)
+	padding := strings.Repeat("p", 20000)
 	oks := 0
 	for i := 0; i < 1000; i++ {
 		body := fmt.Sprintf(`{"userId":"u1","event":"Fill","messageId":"fill-%d","properties":{"pad":%q}}`, i, padding)
@@ -68,8 +68,8 @@ destinations:
 		if err != nil || status != http.StatusServiceUnavailable {
 			t.Fatalf("retry on a full log: status %d, err %v; want 503", status, err)
 		}
-		t.Logf("log full after %d accepted events of ~1 KB with max_bytes 64KiB: 503 %s", oks, respBody)
+		t.Logf("log full after %d accepted events of ~20 KB with max_bytes 1MiB: 503 %s", oks, respBody)
 		return
 	}
-	t.Fatalf("1000 events of ~1 KB all got 200 with a 64 KiB cap")
+	t.Fatalf("1000 events of ~20 KB all got 200 with a 1 MiB cap")
 }

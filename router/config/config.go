@@ -109,6 +109,12 @@ type Queue struct {
 	// StoreTimeout bounds waiting for the log to acknowledge a store; past
 	// it ingest answers 503 (default 5s).
 	StoreTimeout time.Duration `yaml:"store_timeout"`
+	// LeaseTTL is how long a process's claim on a (destination, partition)
+	// lasts without renewal; when a process dies, another one sharing the
+	// cluster takes its partitions over after this long (default 10s). An
+	// embedded server that accepts no TCP clients clears stale claims at
+	// start, so a restart resumes at once.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 }
 
 // Auth configures how write keys are checked.
@@ -172,6 +178,16 @@ type Dispatch struct {
 	// RateLimit caps deliveries in messages per second (default 0,
 	// unlimited).
 	RateLimit float64 `yaml:"rate_limit"`
+	// AckWait is how long the log waits for a fetched batch to be
+	// acknowledged before handing it out again; dispatch keeps a batch it
+	// is still working on alive, so this only matters when a process dies
+	// (default 10s, at least 1s).
+	AckWait time.Duration `yaml:"ack_wait"`
+	// Integration is the key of the Segment integrations object that
+	// decides whether a message goes to this destination (spec §3.5:
+	// {"All": false, "<integration>": true}); default the destination's
+	// name.
+	Integration string `yaml:"integration"`
 	// Disabled stops delivering to the destination; its consumer keeps its
 	// position, so messages accumulate in the log until it is enabled
 	// (default false).
@@ -218,6 +234,7 @@ func Default() *Config {
 			Replicas:     1,
 			SyncInterval: 2 * time.Minute,
 			StoreTimeout: 5 * time.Second,
+			LeaseTTL:     10 * time.Second,
 		},
 		Auth:         Auth{UnknownKey: "reject"},
 		Sources:      map[string]Source{},
@@ -234,6 +251,7 @@ func DefaultDispatch() Dispatch {
 		MaxAge:         24 * time.Hour,
 		InitialBackoff: 500 * time.Millisecond,
 		MaxBackoff:     60 * time.Second,
+		AckWait:        10 * time.Second,
 	}
 }
 

@@ -146,6 +146,7 @@ queue:
   sync_always: true
   sync_interval: 30s
   store_timeout: 2s
+  lease_ttl: 3s
 auth: {unknown_key: accept}
 ingest: {strict_batch_item_size: true}
 sources:
@@ -164,6 +165,8 @@ destinations:
     initial_backoff: 1s
     max_backoff: 2s
     rate_limit: 12.5
+    ack_wait: 4s
+    integration: Webhooks
     disabled: true
 `
 	cfg, err := parse([]byte(data), testRegistry(t), env(map[string]string{"TOKEN": "t0k"}))
@@ -179,7 +182,7 @@ destinations:
 		DataDir: "/var/lib/er",
 		Log:     Log{Level: "debug", Format: "text"},
 		Queue: Queue{URL: "nats://a:4222,nats://b:4222", StreamPrefix: "ER_TEST", Partitions: 4, DedupeWindow: time.Hour,
-			Retention: 48 * time.Hour, MaxBytes: 10 << 30, Replicas: 3, SyncAlways: true, SyncInterval: 30 * time.Second, StoreTimeout: 2 * time.Second},
+			Retention: 48 * time.Hour, MaxBytes: 10 << 30, Replicas: 3, SyncAlways: true, SyncInterval: 30 * time.Second, StoreTimeout: 2 * time.Second, LeaseTTL: 3 * time.Second},
 		Auth:    Auth{UnknownKey: "accept"},
 		Ingest:  Ingest{StrictBatchItemSize: true},
 		Sources: map[string]Source{"app": {Name: "app", Type: "segment", WriteKeys: []string{"a", "b"}, Disabled: true}},
@@ -190,7 +193,7 @@ destinations:
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
 	}
 	wantDispatch := Dispatch{BatchSize: 10, BatchTimeout: 250 * time.Millisecond, MaxAttempts: 3, MaxAge: time.Hour,
-		InitialBackoff: time.Second, MaxBackoff: 2 * time.Second, RateLimit: 12.5, Disabled: true}
+		InitialBackoff: time.Second, MaxBackoff: 2 * time.Second, RateLimit: 12.5, AckWait: 4 * time.Second, Integration: "Webhooks", Disabled: true}
 	if d1.Dispatch != wantDispatch {
 		t.Fatalf("dispatch = %+v", d1.Dispatch)
 	}
@@ -362,7 +365,7 @@ destinations:
 			"destinations.nourl.url: required",
 			`destinations.badtype.type: unknown destination type "kafka" (known types: fake, hook)`,
 			"destinations.notype.type: required",
-			"destinations.unknownkey.urll: unknown key for destination type hook (known keys: type, batch_size, batch_timeout, max_attempts, max_age, initial_backoff, max_backoff, rate_limit, disabled, url, timeout, headers, tls)",
+			"destinations.unknownkey.urll: unknown key for destination type hook (known keys: type, batch_size, batch_timeout, max_attempts, max_age, initial_backoff, max_backoff, rate_limit, ack_wait, integration, disabled, url, timeout, headers, tls)",
 			"destinations.unknownkey.batch_size: must be between 1 and 10000",
 			"destinations.nested.tls.insecur: unknown key (known keys: insecure)",
 			"destinations.dispatch.batch_size: must be between 1 and 10000",

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"time"
+
 	"errors"
 	"fmt"
 	"net"
@@ -399,6 +401,9 @@ func validate(cfg *Config, ps *problems) {
 	}
 	positive(q.SyncInterval, "queue.sync_interval", ps)
 	positive(q.StoreTimeout, "queue.store_timeout", ps)
+	if q.LeaseTTL < 100*time.Millisecond {
+		ps.add("queue.lease_ttl", "must be at least 100ms")
+	}
 
 	oneOf(cfg.Auth.UnknownKey, "auth.unknown_key", ps, "reject", "accept")
 
@@ -444,6 +449,9 @@ func validate(cfg *Config, ps *problems) {
 		}
 		if d.RateLimit < 0 {
 			ps.add(path+"rate_limit", "must not be negative (0 is unlimited)")
+		}
+		if d.AckWait < time.Second {
+			ps.add(path+"ack_wait", "must be at least 1s")
 		}
 	}
 }

@@ -40,7 +40,7 @@ type Options struct {
 	// acknowledged before it hands it out again; dispatch keeps a batch it is
 	// still working on alive every AckWait/3. After a process dies, its
 	// in-flight batches are delivered again, to whichever process takes the
-	// partition over, within AckWait (plus the log's lease TTL). Default 30s.
+	// partition over, within AckWait (plus the log's lease TTL). Default 10s.
 	AckWait time.Duration
 	// DrainTimeout bounds how long Run, once its context is cancelled, waits
 	// for Send calls in flight. Default 10s.
@@ -67,7 +67,7 @@ const (
 	DefaultMaxBackoff     = 60 * time.Second
 	DefaultMaxRetryAfter  = 10 * time.Minute
 	DefaultSendTimeout    = 30 * time.Second
-	DefaultAckWait        = 30 * time.Second
+	DefaultAckWait        = 10 * time.Second
 	DefaultDrainTimeout   = 10 * time.Second
 )
 

@@ -154,6 +154,29 @@ func (l *Log) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating lease bucket %s: %w", l.leaseBucket(), err)
 	}
+	if l.ns != nil && l.cfg.Listen == "" {
+		// An in-process server that accepts no TCP clients has no other
+		// process that could hold a lease: what the bucket holds was left
+		// by this process's previous run (a crash). Clearing it lets the
+		// restarted process resume at once instead of after LeaseTTL.
+		if err := l.clearLeases(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clearLeases deletes every lease in the bucket.
+func (l *Log) clearLeases(ctx context.Context) error {
+	keys, err := l.leases.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("listing stale leases: %w", err)
+	}
+	for key := range keys.Keys() {
+		if err := l.leases.Purge(ctx, key); err != nil {
+			return fmt.Errorf("clearing stale lease %s: %w", key, err)
+		}
+	}
 	return nil
 }
 

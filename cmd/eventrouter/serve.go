@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/eventrouter/eventrouter/destinations"
+	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/router/config"
+	"github.com/eventrouter/eventrouter/router/dispatch"
+	"github.com/eventrouter/eventrouter/router/ingest"
+	"github.com/eventrouter/eventrouter/router/queue"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, cfgPath := newFlagSet("serve", "Run the server: the Segment Tracking API in, the durable log, the destinations out.\nSIGTERM or SIGINT drains what is in flight and exits.", stderr)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "eventrouter: %v\n", err)
+		return 1
+	}
+	logger := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, logger); err != nil {
+		logger.Error("eventrouter stopped with an error", "error", err.Error())
+		return 1
+	}
+	return 0
+}
+
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	fs, cfgPath := newFlagSet("check", "Validate a config file: every problem is listed with its key path, and the exit code is 1 if there is any.", stderr)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: valid (%d source(s), %d destination(s))\n", *cfgPath, len(cfg.Sources), len(cfg.Destinations))
+	return 0
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	reg, err := destinations.Registry()
+	if err != nil {
+		return nil, err
+	}
+	return config.Load(path, reg)
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// serve runs every part until ctx is cancelled, then shuts them down in
+// order: stop taking requests, drain dispatch, close destinations, close the
+// log.
+func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	q := cfg.Queue
+	log, err := queue.Open(ctx, queue.Config{
+		URL:          q.URL,
+		DataDir:      cfg.DataDir,
+		Listen:       q.Listen,
+		StreamPrefix: q.StreamPrefix,
+		Partitions:   q.Partitions,
+		DedupeWindow: q.DedupeWindow,
+		Retention:    q.Retention,
+		MaxBytes:     int64(q.MaxBytes),
+		Replicas:     q.Replicas,
+		SyncAlways:   q.SyncAlways,
+		SyncInterval: q.SyncInterval,
+		StoreTimeout: q.StoreTimeout,
+		LeaseTTL:     q.LeaseTTL,
+		Logger:       logger.With("component", "queue"),
+		Registerer:   reg,
+	})
+	if err != nil {
+		return fmt.Errorf("opening the log: %w", err)
+	}
+	defer log.Close()
+
+	routes, closeDestinations, err := buildDestinations(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	// From here on dispatch owns the destinations: Run closes them when it
+	// returns. Until Run starts, a failure closes them here.
+	disp, err := dispatch.New(log, routes, logger.With("component", "dispatch"), reg)
+	if err != nil {
+		closeDestinations()
+		return fmt.Errorf("starting dispatch: %w", err)
+	}
+
+	sources := make([]ingest.Source, 0, len(cfg.Sources))
+	for _, name := range sortedKeys(cfg.Sources) {
+		s := cfg.Sources[name]
+		sources = append(sources, ingest.Source{Name: name, Type: s.Type, WriteKeys: s.WriteKeys, Disabled: s.Disabled})
+	}
+	in, err := ingest.New(ingest.Config{
+		Sources:             sources,
+		UnknownKey:          cfg.Auth.UnknownKey,
+		TrustedProxies:      cfg.HTTP.TrustedProxies,
+		StrictBatchItemSize: cfg.Ingest.StrictBatchItemSize,
+		Logger:              logger.With("component", "ingest"),
+		Registerer:          reg,
+	}, log)
+	if err != nil {
+		closeDestinations()
+		return fmt.Errorf("starting ingest: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		rctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := log.Ready(rctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "log": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("/", in)
+
+	srv := &http.Server{
+		Handler:           mux,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		ReadHeaderTimeout: cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    int(cfg.HTTP.MaxHeaderBytes),
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		closeDestinations()
+		return fmt.Errorf("listening on %s: %w", cfg.HTTP.Listen, err)
+	}
+
+	dispCtx, stopDispatch := context.WithCancel(context.Background())
+	defer stopDispatch()
+	dispDone := make(chan error, 1)
+	go func() { dispDone <- disp.Run(dispCtx) }()
+
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Serve(ln) }()
+	logger.Info("eventrouter serving",
+		"listen", ln.Addr().String(), "version", versionString(),
+		"log", logMode(cfg), "sources", len(cfg.Sources), "destinations", len(routes))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down: finishing requests in flight, then draining dispatch")
+	case err := <-srvDone:
+		runErr = fmt.Errorf("serving http: %w", err)
+	case err := <-dispDone:
+		dispDone <- err
+		runErr = fmt.Errorf("dispatch stopped: %w", err)
+	}
+
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("http shutdown", "error", err.Error())
+	}
+	stopDispatch()
+	select {
+	case err := <-dispDone:
+		if err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
+			runErr = fmt.Errorf("draining dispatch: %w", err)
+		}
+	case <-shutdownCtx.Done():
+		logger.Warn("dispatch did not drain before shutdown_timeout; unacknowledged messages will be redelivered on the next start")
+	}
+	logger.Info("eventrouter stopped")
+	return runErr
+}
+
+func logMode(cfg *config.Config) string {
+	if cfg.Queue.URL != "" {
+		return "external nats"
+	}
+	return "embedded nats in " + filepath.Join(cfg.DataDir, "nats")
+}
+
+// buildDestinations builds every enabled destination; the returned function
+// closes them, for the paths where dispatch never ran.
+func buildDestinations(ctx context.Context, cfg *config.Config, logger *slog.Logger) ([]dispatch.Route, func(), error) {
+	var routes []dispatch.Route
+	closeAll := func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, r := range routes {
+			if err := r.Destination.Close(cctx); err != nil {
+				logger.Warn("closing destination", "destination", r.Name, "error", err.Error())
+			}
+		}
+	}
+	for _, name := range sortedKeys(cfg.Destinations) {
+		d := cfg.Destinations[name]
+		if d.Dispatch.Disabled {
+			logger.Info("destination disabled in the config; its messages wait in the log", "destination", name)
+			continue
+		}
+		dest, err := d.Factory.New(ctx, d.Settings, router.Settings{
+			Name:    name,
+			DataDir: cfg.DataDir,
+			Logger:  logger.With("destination", name, "type", d.Type),
+		})
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("starting destination %s: %w", name, err)
+		}
+		dp := d.Dispatch
+		routes = append(routes, dispatch.Route{Name: name, Destination: dest, Options: dispatch.Options{
+			BatchSize:      dp.BatchSize,
+			BatchTimeout:   dp.BatchTimeout,
+			MaxAttempts:    dp.MaxAttempts,
+			MaxAge:         dp.MaxAge,
+			InitialBackoff: dp.InitialBackoff,
+			MaxBackoff:     dp.MaxBackoff,
+			RateLimit:      dp.RateLimit,
+			AckWait:        dp.AckWait,
+			Integration:    dp.Integration,
+		}})
+	}
+	return routes, closeAll, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
