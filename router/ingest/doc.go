@@ -1,0 +1,87 @@
+// Package ingest is eventrouter's Segment HTTP Tracking API (spec
+// segment-api.md §1–§3): the [Handler] that accepts what the official
+// Segment libraries, analytics.js, tracking pixels and hand-written clients
+// send, authenticates it by write key against the configured sources,
+// normalises every message to the Segment spec and stores it in a [Log]
+// before it answers 200.
+//
+// # Routes
+//
+// POST/PUT /v1/identify|track|page|screen|group|alias (one message, the route
+// decides its type), POST/PUT /v1/batch and /v1/import (a batch envelope),
+// the analytics.js short paths /v1/i|t|p|s|g|a (also GET with a base64
+// "data" query parameter and an optional JSONP "callback") and /v1/b (a
+// batch), GET /v1/pixel/<type> (always answered with a 1×1 GIF), POST
+// /beacon/v1/batch, OPTIONS on all of them (CORS preflight), and GET
+// /internal/health and /health (liveness, 200 with an empty body). Paths
+// match case-insensitively and ignoring one trailing slash. Anything else is
+// 404 not_found; a known path with a wrong method is 405
+// method_not_allowed.
+//
+// # Answers
+//
+// Success is exactly 200 with Content-Type application/json and the body
+// {"success":true}. Every other answer has a JSON body
+// {"success":false,"code":"<code>","message":"<text>"} with the status of
+// the spec's table (§2.2): 400 invalid_json, malformed_gzip,
+// payload_too_large (the limits apply to the decoded body), invalid_batch;
+// 401 missing_write_key, invalid_write_key; 403 source_disabled; 415
+// unsupported_encoding; 404; 405; and 503 unavailable (with Retry-After)
+// when the log cannot store. 200 is sent only after [Log.Append] and
+// [Log.Reject] returned without error for every message of the request.
+//
+// Messages that are well-formed at request level but invalid on their own
+// (no userId/anonymousId, a track without event, a batch item over 32 KiB,
+// the 2 501st item of a batch, ...) are answered 200 and handed to
+// [Log.Reject] with the reason code of spec §2.4, after the batch envelope
+// merge. The same holds for requests with an unknown write key when
+// [Config.UnknownKey] is "accept" (reason unknown_source), and for every
+// failed pixel request (reason = the error code). Besides the codes of
+// §2.4, ingest rejects a message whose context or integrations is present
+// but not an object (context_not_object, integrations_not_object), since
+// neither can then be merged or enriched; a JSON null counts as absent for
+// context, integrations, properties, traits, name, category, timestamp and
+// sentAt.
+//
+// # The stored message
+//
+// [router.Message.Body] is the normalised message as a JSON object with
+// sorted keys: the client's fields (unknown ones included) with the batch
+// envelope's context and integrations deep-merged in (the item wins),
+// writeKey and _metadata removed, type set, messageId generated ("api-" +
+// UUIDv4) when absent, userId/anonymousId/groupId/previousId coerced to
+// trimmed strings (numbers to their decimal form), context.protocols removed
+// (it is reserved for tracking-plan annotations), context.ip set from the
+// client address on browser routes or when context.direct is true, channel
+// ("server" or "browser"), version 2, and receivedAt, sentAt (only if the
+// client sent one), originalTimestamp and the skew-corrected timestamp of
+// §3.7, all in [router.TimeLayout].
+//
+// Ingest notes go into the top-level key "_ingest", which eventrouter
+// reserves (a client-supplied "_ingest" is dropped): it is present only when
+// there is something to note, as {"notes":[{"code":..., "field":...,
+// "value":...}]}, where value is the client's original, unusable value.
+// Codes: timestamp_unparseable (the client's timestamp could not be parsed;
+// it is treated as absent) and sent_at_unparseable (likewise for sentAt).
+// Keeping notes out of context keeps them out of the Segment fields that
+// destinations and warehouse columns read.
+//
+// # Metrics
+//
+// With [Config.Registerer] set: eventrouter_http_requests_total{route,code}
+// (route is the canonical path, "unknown" for 404s),
+// eventrouter_events_accepted_total{source},
+// eventrouter_events_duplicate_total{source},
+// eventrouter_events_rejected_total{reason},
+// eventrouter_empty_batches_total,
+// eventrouter_events_timestamp_in_future_total (corrected timestamp more
+// than a minute after receivedAt; such timestamps are kept, not clamped) and
+// eventrouter_ingest_store_duration_seconds (Log.Append latency).
+//
+// # Decoding
+//
+// Numbers keep their exact text; invalid UTF-8 in strings becomes U+FFFD;
+// for a duplicate key the last one wins. The request decoder (json.go) is a
+// single-pass parser equivalent to encoding/json with UseNumber, checked
+// against it by FuzzParse.
+package ingest

@@ -1,0 +1,467 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eventrouter/eventrouter/router"
+)
+
+// Log is where ingest stores messages. *queue.Log implements it.
+//
+// The handler calls Append and Reject from its request goroutines, so both
+// must be safe for concurrent use. Any error makes the request answer 503
+// unavailable, so an error must mean "nothing or only part was stored; the
+// client should retry".
+type Log interface {
+	// Append returns only when every message is durably stored.
+	// duplicates is the number of messages the log already had (same
+	// source and messageId within the dedupe window): they are answered
+	// 200 and counted, not an error.
+	Append(ctx context.Context, msgs []router.Message) (duplicates int, err error)
+	// Reject durably stores items that are answered 200 but not accepted
+	// (spec §2.4), each with its reason.
+	Reject(ctx context.Context, rejected []router.Rejected) error
+}
+
+// Source is one configured source of Segment messages.
+type Source struct {
+	// Name is the source's name; it becomes router.Message.Source.
+	Name string
+	// Type is the source type; only "segment" (or empty, meaning
+	// "segment") is served by this package.
+	Type string
+	// WriteKeys are the keys that authenticate requests for this source;
+	// at least one, unique across all sources.
+	WriteKeys []string
+	// Disabled makes requests with this source's keys answer 403
+	// source_disabled.
+	Disabled bool
+}
+
+// The values of [Config.UnknownKey].
+const (
+	UnknownKeyReject = "reject"
+	UnknownKeyAccept = "accept"
+)
+
+// Config configures a [Handler].
+type Config struct {
+	// Sources are the sources whose write keys are accepted.
+	Sources []Source
+	// UnknownKey is what happens to a request whose write key matches no
+	// source: "reject" (the default when empty) answers 401
+	// invalid_write_key; "accept" answers 200 and stores the body with
+	// [Log.Reject], reason unknown_source (spec §1.2).
+	UnknownKey string
+	// TrustedProxies are the peers whose X-Forwarded-For header is
+	// honoured when ingest determines the client address (spec R3.4).
+	// Default: none.
+	TrustedProxies []netip.Prefix
+	// StrictBatchItemSize makes a batch item over 32 KiB fail the whole
+	// request with 400 payload_too_large instead of rejecting only that
+	// item (spec §2.4 note). Default false.
+	StrictBatchItemSize bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives warnings about storage failures; nil means
+	// slog.Default(). Write keys are never logged.
+	Logger *slog.Logger
+	// Registerer, when not nil, receives the handler's metrics.
+	Registerer prometheus.Registerer
+}
+
+type source struct {
+	name     string
+	disabled bool
+}
+
+// Handler serves the Segment HTTP Tracking API. It is safe for concurrent
+// use. Build it with [New].
+type Handler struct {
+	log            Log
+	now            func() time.Time
+	logger         *slog.Logger
+	keys           map[string]*source
+	acceptUnknown  bool
+	trusted        []netip.Prefix
+	strictItemSize bool
+	m              *metrics
+}
+
+// New validates cfg and returns a handler that stores into log. Every
+// problem of cfg is reported at once: a source without name or write keys,
+// a duplicate source name, a write key used twice (also across sources),
+// an unsupported source type, an unknown UnknownKey value.
+func New(cfg Config, log Log) (*Handler, error) {
+	var errs []error
+	if log == nil {
+		errs = append(errs, errors.New("log: required"))
+	}
+	h := &Handler{
+		log:            log,
+		now:            cfg.Now,
+		logger:         cfg.Logger,
+		keys:           make(map[string]*source),
+		trusted:        cfg.TrustedProxies,
+		strictItemSize: cfg.StrictBatchItemSize,
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.logger == nil {
+		h.logger = slog.Default()
+	}
+	switch cfg.UnknownKey {
+	case "", UnknownKeyReject:
+	case UnknownKeyAccept:
+		h.acceptUnknown = true
+	default:
+		errs = append(errs, fmt.Errorf("unknown_key: %q is neither %q nor %q", cfg.UnknownKey, UnknownKeyReject, UnknownKeyAccept))
+	}
+	names := make(map[string]bool)
+	keyOwner := make(map[string]string)
+	for i, s := range cfg.Sources {
+		where := fmt.Sprintf("sources[%d]", i)
+		if s.Name == "" {
+			errs = append(errs, fmt.Errorf("%s: name: required", where))
+		} else {
+			where = "sources." + s.Name
+			if names[s.Name] {
+				errs = append(errs, fmt.Errorf("%s: defined twice", where))
+			}
+			names[s.Name] = true
+		}
+		if s.Type != "" && s.Type != "segment" {
+			errs = append(errs, fmt.Errorf("%s: type: %q is not served by the Segment API (want %q)", where, s.Type, "segment"))
+		}
+		if len(s.WriteKeys) == 0 {
+			errs = append(errs, fmt.Errorf("%s: write_keys: at least one required", where))
+		}
+		src := &source{name: s.Name, disabled: s.Disabled}
+		for j, k := range s.WriteKeys {
+			switch {
+			case k == "":
+				errs = append(errs, fmt.Errorf("%s: write_keys[%d]: empty", where, j))
+			case strings.TrimSpace(k) != k:
+				errs = append(errs, fmt.Errorf("%s: write_keys[%d]: surrounding whitespace", where, j))
+			case keyOwner[k] != "":
+				errs = append(errs, fmt.Errorf("%s: write_keys[%d]: already used by source %q", where, j, keyOwner[k]))
+			default:
+				keyOwner[k] = where
+				h.keys[k] = src
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("configuring ingest: %w", err)
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("configuring ingest: %w", err)
+	}
+	h.m = m
+	return h, nil
+}
+
+// routeKind is how a route is served.
+type routeKind uint8
+
+const (
+	kindSingle routeKind = iota
+	kindBatch
+	kindPixel
+	kindHealth
+)
+
+// Body limits of spec §2.1 (decoded bytes).
+const (
+	singleLimit  = 32 << 10
+	batchLimit   = 500 << 10
+	itemLimit    = 32 << 10
+	maxBatchSize = 2500
+	maxIDLength  = 100
+)
+
+type route struct {
+	name    string // canonical path; the metrics label
+	kind    routeKind
+	typ     string // single and pixel routes: the implied type
+	browser bool   // short, /v1/b, pixel and beacon routes
+	get     bool   // GET allowed (short routes, pixel, health)
+	post    bool   // POST allowed
+	put     bool   // PUT allowed
+	limit   int
+	allow   string // the Allow header of a 405
+	ok      prometheus.Counter
+}
+
+var routes = func() map[string]*route {
+	m := make(map[string]*route)
+	add := func(r *route) {
+		var allow []string
+		if r.get {
+			allow = append(allow, http.MethodGet)
+		}
+		if r.post {
+			allow = append(allow, http.MethodPost)
+		}
+		if r.put {
+			allow = append(allow, http.MethodPut)
+		}
+		if r.kind != kindHealth {
+			allow = append(allow, http.MethodOptions)
+		} else {
+			allow = append(allow, http.MethodHead)
+		}
+		r.allow = strings.Join(allow, ", ")
+		if r.limit == 0 {
+			r.limit = singleLimit
+		}
+		m[r.name] = r
+	}
+	for _, t := range router.Types {
+		add(&route{name: "/v1/" + t, kind: kindSingle, typ: t, post: true, put: true})
+		add(&route{name: "/v1/" + t[:1], kind: kindSingle, typ: t, browser: true, get: true, post: true, put: true})
+		add(&route{name: "/v1/pixel/" + t, kind: kindPixel, typ: t, browser: true, get: true})
+	}
+	add(&route{name: "/v1/batch", kind: kindBatch, post: true, put: true, limit: batchLimit})
+	add(&route{name: "/v1/import", kind: kindBatch, post: true, put: true, limit: batchLimit})
+	add(&route{name: "/v1/b", kind: kindBatch, browser: true, post: true, put: true, limit: batchLimit})
+	add(&route{name: "/beacon/v1/batch", kind: kindBatch, browser: true, post: true, limit: batchLimit})
+	add(&route{name: "/internal/health", kind: kindHealth, get: true})
+	add(&route{name: "/health", kind: kindHealth, get: true})
+	return m
+}()
+
+// lookupRoute finds the route of a request path, case-insensitively and
+// ignoring one trailing slash.
+func lookupRoute(path string) *route {
+	if len(path) > 1 && path[len(path)-1] == '/' {
+		path = path[:len(path)-1]
+	}
+	if r, ok := routes[path]; ok {
+		return r
+	}
+	if len(path) > 32 {
+		return nil
+	}
+	var buf [32]byte
+	b := buf[:len(path)]
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	return routes[string(b)]
+}
+
+// ServeHTTP serves every route of the Segment API (see the package
+// documentation).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	receivedAt := h.now()
+	rt := lookupRoute(r.URL.Path)
+	if rt == nil || rt.kind != kindHealth {
+		if origin := r.Header.Get("Origin"); origin != "" {
+			hd := w.Header()
+			hd.Set("Access-Control-Allow-Origin", origin)
+			hd.Set("Access-Control-Allow-Credentials", "true")
+			hd.Add("Vary", "Origin")
+		}
+	}
+	if rt == nil {
+		h.writeError(w, nil, errNotFound)
+		return
+	}
+	switch r.Method {
+	case http.MethodOptions:
+		if rt.kind != kindHealth {
+			h.preflight(w, r, rt)
+			return
+		}
+	case http.MethodGet:
+		if rt.get {
+			h.serveGet(w, r, rt, receivedAt)
+			return
+		}
+	case http.MethodHead:
+		if rt.kind == kindHealth {
+			h.writeStatus(w, rt, http.StatusOK)
+			return
+		}
+	case http.MethodPost, http.MethodPut:
+		if (r.Method == http.MethodPost && rt.post) || (r.Method == http.MethodPut && rt.put) {
+			h.serveEvents(w, r, rt, receivedAt, nil)
+			return
+		}
+	}
+	w.Header().Set("Allow", rt.allow)
+	h.writeError(w, rt, errMethodNotAllowed)
+}
+
+func (h *Handler) preflight(w http.ResponseWriter, r *http.Request, rt *route) {
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Methods", "POST, PUT, GET, OPTIONS")
+	if req := r.Header.Values("Access-Control-Request-Headers"); len(req) > 0 {
+		hd.Set("Access-Control-Allow-Headers", strings.Join(req, ", "))
+	} else {
+		hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Retry-Count")
+	}
+	hd.Set("Access-Control-Max-Age", "604800")
+	if hd.Get("Access-Control-Allow-Origin") == "" {
+		if origin := r.Header.Get("Origin"); origin != "" {
+			hd.Set("Access-Control-Allow-Origin", origin)
+			hd.Set("Access-Control-Allow-Credentials", "true")
+		}
+	}
+	h.writeStatus(w, rt, http.StatusNoContent)
+}
+
+func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, rt *route, receivedAt time.Time) {
+	w.Header().Set("Cache-Control", "no-cache, max-age=0")
+	switch rt.kind {
+	case kindHealth:
+		h.writeStatus(w, rt, http.StatusOK)
+	case kindPixel:
+		h.servePixel(w, r, rt, receivedAt)
+	default:
+		q := r.URL.Query()
+		body, aerr := decodeData(q.Get("data"), rt.limit)
+		if aerr != nil {
+			h.writeError(w, rt, aerr)
+			return
+		}
+		h.serveEvents(w, r, rt, receivedAt, body)
+	}
+}
+
+// serveEvents handles a request carrying messages: body is the already
+// decoded body of a GET, or nil to read it from the request.
+func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, rt *route, receivedAt time.Time, body []byte) {
+	req := h.newRequest(r, rt, receivedAt)
+	defer req.release()
+	if aerr := req.run(body); aerr != nil {
+		h.writeError(w, rt, aerr)
+		return
+	}
+	if aerr := req.store(); aerr != nil {
+		h.writeError(w, rt, aerr)
+		return
+	}
+	if r.Method == http.MethodGet {
+		if cb := r.URL.Query().Get("callback"); validCallback(cb) {
+			w.Header().Set("Content-Type", "text/javascript")
+			w.WriteHeader(http.StatusOK)
+			_, _ = fmt.Fprintf(w, "typeof %s == \"function\" && %s({ success: true });", cb, cb)
+			h.m.request(rt, http.StatusOK)
+			return
+		}
+	}
+	h.writeOK(w, rt)
+}
+
+// validCallback reports whether cb matches ^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$.
+func validCallback(cb string) bool {
+	if cb == "" || len(cb) > 64 {
+		return false
+	}
+	for i := 0; i < len(cb); i++ {
+		c := cb[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c == '_', c == '$':
+		case i > 0 && (c >= '0' && c <= '9' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// gif is a transparent 1×1 GIF.
+var gif = []byte{
+	0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+	0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+}
+
+// servePixel always answers 200 with the GIF (spec R1.4); request-level
+// errors are stored with Log.Reject instead of being answered.
+func (h *Handler) servePixel(w http.ResponseWriter, r *http.Request, rt *route, receivedAt time.Time) {
+	req := h.newRequest(r, rt, receivedAt)
+	defer req.release()
+	q := r.URL.Query()
+	var body []byte
+	var aerr *apiError
+	if data, ok := q["data"]; ok && len(data) > 0 {
+		body, aerr = decodeData(data[0], rt.limit)
+		if aerr != nil {
+			req.rejectRequest(aerr, []byte(data[0]))
+		}
+	} else {
+		body = appendJSON(nil, dottedObject(q))
+		if len(body) > rt.limit {
+			aerr = errTooLarge
+			req.rejectRequest(aerr, body)
+		}
+	}
+	if aerr == nil {
+		if aerr = req.run(body); aerr != nil {
+			req.rejectRequest(aerr, body)
+		}
+	}
+	if aerr := req.store(); aerr != nil {
+		h.logger.Warn("pixel request not stored", "route", rt.name, "error", aerr.msg)
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "image/gif")
+	hd.Set("Content-Length", "43")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(gif)
+	h.m.request(rt, http.StatusOK)
+}
+
+// dottedObject builds a message from pixel query parameters:
+// "properties.subject=Hi" becomes {"properties":{"subject":"Hi"}}. Keys are
+// applied in sorted order; the first value of a key counts; writeKey is left
+// out (it is read from the query separately).
+func dottedObject(q map[string][]string) map[string]any {
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		if k != "writeKey" && k != "" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	root := make(map[string]any)
+	for _, k := range keys {
+		if len(q[k]) == 0 {
+			continue
+		}
+		parts := strings.Split(k, ".")
+		m := root
+		for _, p := range parts[:len(parts)-1] {
+			next, ok := m[p].(map[string]any)
+			if !ok {
+				next = make(map[string]any)
+				m[p] = next
+			}
+			m = next
+		}
+		last := parts[len(parts)-1]
+		if _, isObj := m[last].(map[string]any); !isObj {
+			m[last] = q[k][0]
+		}
+	}
+	return root
+}

@@ -1,0 +1,118 @@
+package ingest
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the handler's Prometheus metrics; a nil *metrics records
+// nothing.
+type metrics struct {
+	requests   *prometheus.CounterVec
+	accepted   *prometheus.CounterVec
+	duplicates *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
+	empty      prometheus.Counter
+	future     prometheus.Counter
+	store      prometheus.Histogram
+	okByRoute  map[*route]prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	if reg == nil {
+		return nil, nil
+	}
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_http_requests_total",
+			Help: "HTTP requests to the Segment API by route and status code.",
+		}, []string{"route", "code"}),
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_events_accepted_total",
+			Help: "Messages stored in the log, by source (duplicates not included).",
+		}, []string{"source"}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_events_duplicate_total",
+			Help: "Messages answered 200 but dropped because the log already had their messageId, by source.",
+		}, []string{"source"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_events_rejected_total",
+			Help: "Messages answered 200 but stored as rejected, by reason code.",
+		}, []string{"reason"}),
+		empty: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eventrouter_empty_batches_total",
+			Help: "Batch requests with an empty batch array.",
+		}),
+		future: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eventrouter_events_timestamp_in_future_total",
+			Help: "Accepted messages whose corrected timestamp is more than a minute after receivedAt.",
+		}),
+		store: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "eventrouter_ingest_store_duration_seconds",
+			Help:    "Time Log.Append took to store the messages of one request.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		okByRoute: make(map[*route]prometheus.Counter, len(routes)),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.accepted, m.duplicates, m.rejected, m.empty, m.future, m.store} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	for _, rt := range routes {
+		m.okByRoute[rt] = m.requests.WithLabelValues(rt.name, "200")
+	}
+	return m, nil
+}
+
+func (m *metrics) request(rt *route, code int) {
+	if m == nil {
+		return
+	}
+	if code == 200 && rt != nil {
+		m.okByRoute[rt].Inc()
+		return
+	}
+	name := "unknown"
+	if rt != nil {
+		name = rt.name
+	}
+	m.requests.WithLabelValues(name, strconv.Itoa(code)).Inc()
+}
+
+func (m *metrics) addAccepted(source string, n, dups int) {
+	if m == nil {
+		return
+	}
+	m.accepted.WithLabelValues(source).Add(float64(n))
+	if dups > 0 {
+		m.duplicates.WithLabelValues(source).Add(float64(dups))
+	}
+}
+
+func (m *metrics) rejectedReason(reason string) {
+	if m != nil {
+		m.rejected.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *metrics) emptyBatch() {
+	if m != nil {
+		m.empty.Inc()
+	}
+}
+
+func (m *metrics) timestampInFuture(n int) {
+	if m != nil {
+		m.future.Add(float64(n))
+	}
+}
+
+func (m *metrics) storeDuration(d time.Duration) {
+	if m != nil {
+		m.store.Observe(d.Seconds())
+	}
+}

@@ -1,0 +1,180 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/router/queue"
+)
+
+// queueBackend is the real log (embedded NATS JetStream), read back through
+// its own partition readers (accepted messages) and the rejected stream.
+type queueBackend struct {
+	*queue.Log
+	readers  []router.PartitionReader
+	events   jetstream.Stream
+	rejected jetstream.Stream
+	evSeq    uint64
+	rjSeq    uint64
+}
+
+func openQueueBackend(t *testing.T) *queueBackend {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := queue.Open(ctx, queue.Config{DataDir: t.TempDir(), Partitions: 4, Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("queue.Open: %v", err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	b := &queueBackend{Log: l}
+	for p := range l.Partitions() {
+		r, err := l.Reader(ctx, router.ReaderConfig{Destination: "conformance", Partition: p, FromStart: true})
+		if err != nil {
+			t.Fatalf("Reader: %v", err)
+		}
+		b.readers = append(b.readers, r)
+	}
+	nc, err := nats.Connect(l.ClientURL())
+	if err != nil {
+		t.Fatalf("connecting to the embedded server: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.events, err = js.Stream(ctx, queue.DefaultStreamPrefix+"_EVENTS"); err != nil {
+		t.Fatal(err)
+	}
+	if b.rejected, err = js.Stream(ctx, queue.DefaultStreamPrefix+"_REJECTED"); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func lastSeq(t *testing.T, ctx context.Context, s jetstream.Stream) uint64 {
+	t.Helper()
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatalf("stream info: %v", err)
+	}
+	return info.State.LastSeq
+}
+
+// drain returns what was stored since the last drain: the new messages of
+// the events stream, read through the log's readers in stream order, and
+// the new rejected items.
+func (b *queueBackend) drain(t *testing.T) ([]router.Message, []router.Rejected) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	last := lastSeq(t, ctx, b.events)
+	want := int(last - b.evSeq)
+	b.evSeq = last
+	var ds []router.Delivery
+	for len(ds) < want {
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d stored messages", len(ds), want)
+		}
+		for _, r := range b.readers {
+			got, err := r.Fetch(ctx, 1000, 20*time.Millisecond)
+			if err != nil {
+				t.Fatalf("Fetch: %v", err)
+			}
+			if len(got) > 0 {
+				if err := r.Ack(ctx, got); err != nil {
+					t.Fatalf("Ack: %v", err)
+				}
+				ds = append(ds, got...)
+			}
+		}
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i].Seq < ds[j].Seq })
+	var msgs []router.Message
+	for _, d := range ds {
+		msgs = append(msgs, d.Message)
+	}
+	var rejected []router.Rejected
+	rlast := lastSeq(t, ctx, b.rejected)
+	for seq := b.rjSeq + 1; seq <= rlast; seq++ {
+		raw, err := b.rejected.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("reading rejected item %d: %v", seq, err)
+		}
+		var r router.Rejected
+		if err := json.Unmarshal(raw.Data, &r); err != nil {
+			t.Fatalf("decoding rejected item %d: %v", seq, err)
+		}
+		rejected = append(rejected, r)
+	}
+	b.rjSeq = rlast
+	return msgs, rejected
+}
+
+// TestConformance runs every vector of spec §7 (T1–T40) against a real
+// server storing into the real log: the embedded NATS JetStream of
+// router/queue, with its deduplication, read back through its readers.
+func TestConformance(t *testing.T) {
+	b := openQueueBackend(t)
+	runConformance(t, b)
+
+	t.Run("T37_real_log_closed", func(t *testing.T) {
+		e := newEnv(t, b, nil)
+		if err := b.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		r := e.send(t, req{path: "/v1/track", header: wk1(), body: []byte(`{"userId":"u","event":"E"}`)})
+		apiErr(t, r, http.StatusServiceUnavailable, "unavailable")
+		if r.header.Get("Retry-After") == "" {
+			t.Error("503 without Retry-After")
+		}
+	})
+}
+
+// BenchmarkIngestBatchQueue is BenchmarkIngestBatch storing into the real
+// embedded log (no fsync per write, the queue's default), requests sent
+// from GOMAXPROCS goroutines.
+func BenchmarkIngestBatchQueue(b *testing.B) {
+	ctx := context.Background()
+	l, err := queue.Open(ctx, queue.Config{DataDir: b.TempDir(), Partitions: 16, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	h, err := New(baseConfig(), l)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Distinct messageIds per request, so that nothing is a duplicate.
+	var seq atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			body := bytes.ReplaceAll(benchBatch(100), []byte("5f3c2a1e-9d8b"), fmt.Appendf(nil, "%013d", seq.Add(1)))
+			r := httptest.NewRequest(http.MethodPost, "/v1/batch", bytes.NewReader(body))
+			r.Header.Set("Authorization", basicWK1)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != 200 {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)*100/b.Elapsed().Seconds(), "events/s")
+}

@@ -1,0 +1,426 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eventrouter/eventrouter/router"
+)
+
+// request is the state of one request carrying messages.
+type request struct {
+	h          *Handler
+	r          *http.Request
+	rt         *route
+	receivedAt time.Time
+	// receivedAtStr is receivedAt formatted, once per request.
+	receivedAtStr string
+	src           *source
+	buf           *bytes.Buffer // pooled body buffer
+	clientIP      string
+	ipDone        bool
+
+	accepted []router.Message
+	rejected []router.Rejected
+	arena    []byte // the bodies of accepted messages
+	future   int    // timestamps more than a minute ahead
+	empty    bool   // an empty batch
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+var gzipPool sync.Pool // *gzip.Reader
+
+func (h *Handler) newRequest(r *http.Request, rt *route, receivedAt time.Time) *request {
+	return &request{h: h, r: r, rt: rt, receivedAt: receivedAt}
+}
+
+func (q *request) release() {
+	if q.buf != nil && q.buf.Cap() <= 1<<20 {
+		q.buf.Reset()
+		bufPool.Put(q.buf)
+	}
+	q.buf = nil
+}
+
+// run authenticates, reads, decodes and normalises the request, filling
+// q.accepted and q.rejected. body is the already decoded body (GET and
+// pixel), or nil to read it from the request.
+func (q *request) run(body []byte) *apiError {
+	h := q.h
+	key := basicAuthKey(q.r.Header.Get("Authorization"))
+	if key != "" && !h.acceptUnknown {
+		// Reject bad credentials before reading the body.
+		src, aerr := h.lookupKey(key)
+		if aerr != nil {
+			return aerr
+		}
+		q.src = src
+	}
+	if body == nil {
+		var aerr *apiError
+		if body, aerr = q.readBody(); aerr != nil {
+			return aerr
+		}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errEmptyBody
+	}
+	batch := q.rt.kind == kindBatch
+	v, spans, err := parseTop(body, batch)
+	if err != nil {
+		return errInvalidJSON
+	}
+	top, ok := v.(map[string]any)
+	if !ok {
+		return errInvalidJSON
+	}
+	if key == "" {
+		key = stringField(top, "writeKey")
+	}
+	if key == "" && batch {
+		if items, ok := top["batch"].([]any); ok && len(items) > 0 {
+			if first, ok := items[0].(map[string]any); ok {
+				key = stringField(first, "writeKey")
+			}
+		}
+	}
+	if key == "" {
+		key = q.r.URL.Query().Get("writeKey")
+	}
+	if q.src == nil {
+		if key == "" {
+			return errMissingKey
+		}
+		src, aerr := h.lookupKey(key)
+		if aerr == errInvalidKey && h.acceptUnknown {
+			delete(top, "writeKey")
+			q.reject("", "unknown_source", "the write key matches no source", "", appendJSON(nil, top))
+			return nil
+		}
+		if aerr != nil {
+			return aerr
+		}
+		q.src = src
+	}
+	if !batch {
+		q.item(top, nil)
+		return nil
+	}
+	items, ok := top["batch"].([]any)
+	if !ok {
+		return errInvalidBatch
+	}
+	if len(items) == 0 {
+		q.empty = true
+		return nil
+	}
+	if h.strictItemSize {
+		for _, s := range spans {
+			if s.end-s.start > itemLimit {
+				return errItemTooLarge
+			}
+		}
+	}
+	env := envelope{}
+	env.context, _ = top["context"].(map[string]any)
+	env.integrations, _ = top["integrations"].(map[string]any)
+	env.sentAt, env.hasSentAt = top["sentAt"]
+	if env.sentAt == nil {
+		env.hasSentAt = false
+	}
+	q.accepted = make([]router.Message, 0, min(len(items), maxBatchSize))
+	q.arena = make([]byte, 0, len(body)+len(body)/4+len(items)*160)
+	for i, it := range items {
+		if i >= maxBatchSize {
+			q.rejectItem(it, &env, "batch_too_many_events", "the batch has more than 2500 items")
+			continue
+		}
+		if len(spans) == len(items) && spans[i].end-spans[i].start > itemLimit {
+			q.rejectItem(it, &env, "message_too_large", "the item's JSON exceeds 32 KiB")
+			continue
+		}
+		m, ok := it.(map[string]any)
+		if !ok {
+			q.rejectItem(it, &env, "invalid_type", "the item is not a JSON object")
+			continue
+		}
+		q.item(m, &env)
+	}
+	return nil
+}
+
+// store hands what run produced to the log.
+func (q *request) store() *apiError {
+	h := q.h
+	ctx := q.r.Context()
+	if q.empty {
+		h.m.emptyBatch()
+	}
+	if len(q.accepted) > 0 {
+		start := time.Now()
+		dups, err := h.log.Append(ctx, q.accepted)
+		h.m.storeDuration(time.Since(start))
+		if err != nil {
+			h.logger.Warn("storing messages failed", "route", q.rt.name, "source", q.src.name, "messages", len(q.accepted), "error", err)
+			return errUnavailable
+		}
+		h.m.addAccepted(q.src.name, len(q.accepted)-dups, dups)
+	}
+	if len(q.rejected) > 0 {
+		if err := h.log.Reject(ctx, q.rejected); err != nil {
+			h.logger.Warn("storing rejected messages failed", "route", q.rt.name, "rejected", len(q.rejected), "error", err)
+			return errUnavailable
+		}
+		for i := range q.rejected {
+			h.m.rejectedReason(q.rejected[i].Reason)
+		}
+	}
+	if q.future > 0 {
+		h.m.timestampInFuture(q.future)
+	}
+	return nil
+}
+
+func (h *Handler) lookupKey(key string) (*source, *apiError) {
+	src, ok := h.keys[key]
+	if !ok {
+		return nil, errInvalidKey
+	}
+	if src.disabled {
+		return nil, errSourceDisabled
+	}
+	return src, nil
+}
+
+// basicAuthKey returns the write key of a Basic Authorization header: the
+// username of base64(key:password), or the whole decoded value when it has
+// no colon (the legacy form). Any other scheme, Bearer included, yields "".
+func basicAuthKey(auth string) string {
+	const prefix = "basic "
+	if len(auth) <= len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
+		return ""
+	}
+	enc := strings.TrimSpace(auth[len(prefix):])
+	dec, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		if dec, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(enc, "=")); err != nil {
+			return ""
+		}
+	}
+	s := string(dec)
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// errBodyLimit marks a body read stopped by a size limit.
+var errBodyLimit = errors.New("body over limit")
+
+// limitedReader is io.LimitReader that reports going over the limit.
+type limitedReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errBodyLimit
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// trackingReader remembers the error of the underlying body, to tell a
+// broken connection from malformed gzip.
+type trackingReader struct {
+	r   io.Reader
+	err error
+}
+
+func (t *trackingReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF {
+		t.err = err
+	}
+	return n, err
+}
+
+// readBody reads the request body into a pooled buffer, decompressing gzip,
+// and enforces the route's limit on the decoded size.
+func (q *request) readBody() ([]byte, *apiError) {
+	limit := int64(q.rt.limit)
+	enc := strings.TrimSpace(q.r.Header.Get("Content-Encoding"))
+	gz := false
+	switch {
+	case enc == "" || strings.EqualFold(enc, "identity"):
+	case strings.EqualFold(enc, "gzip") || strings.EqualFold(enc, "x-gzip"):
+		gz = true
+	default:
+		return nil, errEncoding
+	}
+	if q.r.Body == nil {
+		return nil, errEmptyBody
+	}
+	q.buf = bufPool.Get().(*bytes.Buffer)
+	if !gz {
+		if q.r.ContentLength > limit {
+			return nil, errTooLarge
+		}
+		if q.r.ContentLength > 0 {
+			q.buf.Grow(int(q.r.ContentLength) + 1)
+		}
+		_, err := q.buf.ReadFrom(&limitedReader{r: q.r.Body, n: limit + 1})
+		if err != nil && err != errBodyLimit {
+			return nil, errUnreadable
+		}
+		if int64(q.buf.Len()) > limit {
+			return nil, errTooLarge
+		}
+		return q.buf.Bytes(), nil
+	}
+	// The compressed body is bounded too, so that a stream of empty gzip
+	// members cannot keep the handler reading forever.
+	raw := &trackingReader{r: &limitedReader{r: q.r.Body, n: 2*limit + 4096}}
+	zr, _ := gzipPool.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(raw)
+	} else {
+		err = zr.Reset(raw)
+	}
+	if err != nil {
+		return nil, q.gzipError(raw, err)
+	}
+	defer gzipPool.Put(zr)
+	_, err = q.buf.ReadFrom(&limitedReader{r: zr, n: limit + 1})
+	if err != nil && !(err == errBodyLimit && raw.err == nil) {
+		return nil, q.gzipError(raw, err)
+	}
+	if int64(q.buf.Len()) > limit {
+		return nil, errTooLarge
+	}
+	return q.buf.Bytes(), nil
+}
+
+func (q *request) gzipError(raw *trackingReader, err error) *apiError {
+	switch {
+	case raw.err == errBodyLimit:
+		return errTooLarge
+	case raw.err != nil:
+		return errUnreadable
+	}
+	return errMalformedGzip
+}
+
+// decodeData decodes the base64 "data" parameter of GET requests: standard
+// or URL alphabet, padded or not. A '+' turned into a space by query
+// decoding is restored.
+func decodeData(data string, limit int) ([]byte, *apiError) {
+	if data == "" {
+		return nil, errEmptyBody
+	}
+	if base64.RawStdEncoding.DecodedLen(len(data)) > limit+3 {
+		return nil, errTooLarge
+	}
+	s := strings.TrimRight(strings.TrimSpace(data), "=")
+	s = strings.ReplaceAll(s, " ", "+")
+	enc := base64.RawStdEncoding
+	if strings.ContainsAny(s, "-_") {
+		enc = base64.RawURLEncoding
+	}
+	b, err := enc.DecodeString(s)
+	if err != nil {
+		return nil, errBadData
+	}
+	if len(b) > limit {
+		return nil, errTooLarge
+	}
+	return b, nil
+}
+
+// clientAddr is the client address of R3.4: the left-most X-Forwarded-For
+// entry when the peer is a trusted proxy, else the peer.
+func (q *request) clientAddr() string {
+	if q.ipDone {
+		return q.clientIP
+	}
+	q.ipDone = true
+	host := q.r.RemoteAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		q.clientIP = host
+		return host
+	}
+	peer = peer.Unmap()
+	q.clientIP = peer.String()
+	if xff := q.r.Header.Get("X-Forwarded-For"); xff != "" && q.h.trustedPeer(peer) {
+		first := xff
+		if i := strings.IndexByte(first, ','); i >= 0 {
+			first = first[:i]
+		}
+		if a, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
+			q.clientIP = a.Unmap().String()
+		}
+	}
+	return q.clientIP
+}
+
+func (h *Handler) trustedPeer(a netip.Addr) bool {
+	for _, p := range h.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// rejectRequest records a failed pixel request as one rejected item whose
+// body is the raw request data.
+func (q *request) rejectRequest(aerr *apiError, raw []byte) {
+	name := ""
+	if q.src != nil {
+		name = q.src.name
+	}
+	var body []byte
+	if v, _, err := parseTop(raw, false); err == nil {
+		if m, ok := v.(map[string]any); ok {
+			delete(m, "writeKey")
+		}
+		body = appendJSON(nil, v)
+	} else {
+		body = appendString(nil, string(raw))
+	}
+	q.accepted = nil
+	q.rejected = q.rejected[:0]
+	q.reject(name, aerr.code, aerr.msg, "", body)
+}
+
+func (q *request) reject(srcName, reason, detail, messageID string, body []byte) {
+	q.rejected = append(q.rejected, router.Rejected{
+		Source:     srcName,
+		Reason:     reason,
+		Detail:     detail,
+		MessageID:  messageID,
+		Route:      q.rt.name,
+		ReceivedAt: q.receivedAt,
+		Body:       body,
+	})
+}
