@@ -18,7 +18,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -57,16 +56,19 @@ type sink struct {
 }
 
 func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Batch []json.RawMessage `json:"batch"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+	// The sink stands in for a remote service; it only counts messages, by
+	// their top-level "messageId" key (loadgen's events have no other), so
+	// that its CPU use competes as little as possible with the server's.
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	s.events.Add(int64(len(body.Batch)))
+	s.events.Add(int64(bytes.Count(body, messageIDKey)))
 	w.WriteHeader(http.StatusOK)
 }
+
+var messageIDKey = []byte(`"messageId":`)
 
 func freePort() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
