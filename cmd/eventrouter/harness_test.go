@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -252,3 +253,5 @@ func (s *webhookSink) waitForIDs(t *testing.T, want map[string]bool, timeout tim
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+var sigterm = syscall.SIGTERM
