@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // binPath is the eventrouter binary that TestMain builds once for the
@@ -255,3 +257,21 @@ func (s *webhookSink) waitForIDs(t *testing.T, want map[string]bool, timeout tim
 }
 
 var sigterm = syscall.SIGTERM
+
+// startNATS runs a real NATS server with JetStream on a random loopback
+// port, standing in for an external cluster; it stops when the test ends.
+func startNATS(t *testing.T) *server.Server {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	return ns
+}
