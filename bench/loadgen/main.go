@@ -43,8 +43,9 @@ func main() {
 	batchSize := flag.Int("batch-size", 100, "events per /v1/batch request")
 	syncAlways := flag.Bool("sync-always", false, "run the log with queue.sync_always: true (fsync every write)")
 	keep := flag.Bool("keep", false, "keep the temporary data directory")
+	partitions := flag.Int("partitions", 16, "queue.partitions of the server")
 	flag.Parse()
-	if err := run(*bin, *duration, *batchClients, *singleClients, *singleRate, *batchSize, *syncAlways, *keep); err != nil {
+	if err := run(*bin, *duration, *batchClients, *singleClients, *singleRate, *batchSize, *partitions, *syncAlways, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
@@ -79,7 +80,7 @@ func freePort() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func run(bin string, duration time.Duration, batchClients, singleClients, singleRate, batchSize int, syncAlways, keep bool) error {
+func run(bin string, duration time.Duration, batchClients, singleClients, singleRate, batchSize, partitions int, syncAlways, keep bool) error {
 	dir, err := os.MkdirTemp("", "eventrouter-bench-")
 	if err != nil {
 		return err
@@ -103,12 +104,12 @@ func run(bin string, duration time.Duration, batchClients, singleClients, single
 	cfg := fmt.Sprintf(`http: {listen: %q}
 data_dir: %q
 log: {level: warn}
-queue: {partitions: 16, sync_always: %t}
+queue: {partitions: %d, sync_always: %t}
 sources:
   bench: {type: segment, write_keys: ["bench-key"]}
 destinations:
   sink: {type: webhook, url: "http://%s/in", batch_size: 500, batch_timeout: 200ms}
-`, addr, filepath.Join(dir, "data"), syncAlways, sl.Addr())
+`, addr, filepath.Join(dir, "data"), partitions, syncAlways, sl.Addr())
 	cfgPath := filepath.Join(dir, "eventrouter.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
@@ -134,7 +135,7 @@ destinations:
 		return err
 	}
 	pid := cmd.Process.Pid
-	fmt.Printf("eventrouter benchmark: %d cores, server pid %d, log sync_always=%t, phase length %s\n", numCPU(), pid, syncAlways, duration)
+	fmt.Printf("eventrouter benchmark: %d cores, server pid %d, %d partitions, log sync_always=%t, phase length %s\n", numCPU(), pid, partitions, syncAlways, duration)
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
 
