@@ -89,7 +89,7 @@ func TestExampleConfigHasEveryKey(t *testing.T) {
 	root := doc.Content[0]
 	have := map[string]bool{}
 	var typeOf = map[string]string{} // "destinations.<name>" -> type
-	collectKeys(root, "", have, typeOf)
+	collectKeys(root, "", "", have, typeOf)
 
 	var missing []string
 	need := func(path string) {
@@ -120,18 +120,23 @@ func TestExampleConfigHasEveryKey(t *testing.T) {
 }
 
 // collectKeys records every key path of the tree, also with the source or
-// destination name replaced by "*", and for destinations by "<type>".
-func collectKeys(n *yaml.Node, path string, have map[string]bool, typeOf map[string]string) {
+// destination name replaced by "*" (star is path so rewritten, at any
+// depth), and for a destination's own keys by "<type>".
+func collectKeys(n *yaml.Node, path, star string, have map[string]bool, typeOf map[string]string) {
 	if n.Kind != yaml.MappingNode {
 		return
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i].Value, n.Content[i+1]
-		p := k
+		p, sp := k, k
 		if path != "" {
-			p = path + "." + k
+			p, sp = path+"."+k, star+"."+k
 		}
 		have[p] = true
+		have[sp] = true
+		if path == "sources" || path == "destinations" {
+			sp = path + ".*"
+		}
 		if (path == "sources" || path == "destinations") && v.Kind == yaml.MappingNode {
 			for j := 0; j+1 < len(v.Content); j += 2 {
 				key := v.Content[j].Value
@@ -146,7 +151,7 @@ func collectKeys(n *yaml.Node, path string, have map[string]bool, typeOf map[str
 				}
 			}
 		}
-		collectKeys(v, p, have, typeOf)
+		collectKeys(v, p, sp, have, typeOf)
 	}
 }
 

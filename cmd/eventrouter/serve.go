@@ -125,7 +125,10 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	sources := make([]ingest.Source, 0, len(cfg.Sources))
 	for _, name := range sortedKeys(cfg.Sources) {
 		s := cfg.Sources[name]
-		sources = append(sources, ingest.Source{Name: name, Type: s.Type, WriteKeys: s.WriteKeys, Disabled: s.Disabled})
+		sources = append(sources, ingest.Source{
+			Name: name, Type: s.Type, WriteKeys: s.WriteKeys, Disabled: s.Disabled,
+			RateLimit: s.RateLimit.EventsPerSecond, Burst: s.RateLimit.Burst,
+		})
 	}
 	in, err := ingest.New(ingest.Config{
 		Sources:             sources,

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"net/netip"
 	"time"
 
@@ -150,9 +151,47 @@ type Source struct {
 	// Disabled makes the source answer 403 while keeping it configured
 	// (key "disabled", default false).
 	Disabled bool `yaml:"disabled"`
+	// RateLimit caps how many events per second the source accepts (key
+	// "rate_limit"; default: unlimited).
+	RateLimit RateLimit `yaml:"rate_limit"`
 	// Settings holds the settings specific to the source's type, or nil
 	// for types without any (such as "segment").
 	Settings any `yaml:"-"`
+}
+
+// RateLimit is a token bucket on the events a source accepts, shared by all
+// of its write keys. Every message counts, so a batch of 100 items takes 100
+// tokens (at most Burst, so that a batch larger than the bucket still gets
+// through when the bucket is full). A request that finds too few tokens is
+// answered 429 with code "rate_limited" and Retry-After and
+// X-RateLimit-Reset headers giving the seconds to wait; nothing of it is
+// stored, and the official Segment clients keep the events and retry them
+// (spec segment-api.md §2.2, §2.3). Pixel requests are never limited: a
+// pixel cannot retry.
+type RateLimit struct {
+	// EventsPerSecond is the rate at which the bucket refills (key
+	// "events_per_second", 0 to 1e9; default 0, which means unlimited).
+	// Fractions are allowed: 0.5 is one event every two seconds.
+	EventsPerSecond float64 `yaml:"events_per_second"`
+	// Burst is the size of the bucket: the most events accepted at once
+	// after a quiet period (key "burst", 0 to 1e9; default 0, which means
+	// one second's worth: EventsPerSecond rounded up). It is ignored when
+	// EventsPerSecond is 0. [Load] and [Parse] replace 0 by the default.
+	Burst int `yaml:"burst"`
+}
+
+// maxEventsPerSecond bounds rate_limit.events_per_second and
+// rate_limit.burst, so that one second's worth fits an int everywhere.
+const maxEventsPerSecond = 1e9
+
+// defaultBurst returns the burst used when none is configured: one second's
+// worth of events, eventsPerSecond rounded up, at least 1 (0 when
+// eventsPerSecond is 0 or not a positive number).
+func defaultBurst(eventsPerSecond float64) int {
+	if !(eventsPerSecond > 0) {
+		return 0
+	}
+	return int(math.Ceil(min(eventsPerSecond, maxEventsPerSecond)))
 }
 
 // Dispatch holds the keys every destination block accepts besides its own:

@@ -150,7 +150,7 @@ queue:
 auth: {unknown_key: accept}
 ingest: {strict_batch_item_size: true}
 sources:
-  app: {type: segment, write_keys: [a, b], disabled: true}
+  app: {type: segment, write_keys: [a, b], disabled: true, rate_limit: {events_per_second: 2.5, burst: 40}}
 destinations:
   d1:
     type: hook
@@ -183,9 +183,10 @@ destinations:
 		Log:     Log{Level: "debug", Format: "text"},
 		Queue: Queue{URL: "nats://a:4222,nats://b:4222", StreamPrefix: "ER_TEST", Partitions: 4, DedupeWindow: time.Hour,
 			Retention: 48 * time.Hour, MaxBytes: 10 << 30, Replicas: 3, SyncAlways: true, SyncInterval: 30 * time.Second, StoreTimeout: 2 * time.Second, LeaseTTL: 3 * time.Second},
-		Auth:    Auth{UnknownKey: "accept"},
-		Ingest:  Ingest{StrictBatchItemSize: true},
-		Sources: map[string]Source{"app": {Name: "app", Type: "segment", WriteKeys: []string{"a", "b"}, Disabled: true}},
+		Auth:   Auth{UnknownKey: "accept"},
+		Ingest: Ingest{StrictBatchItemSize: true},
+		Sources: map[string]Source{"app": {Name: "app", Type: "segment", WriteKeys: []string{"a", "b"}, Disabled: true,
+			RateLimit: RateLimit{EventsPerSecond: 2.5, Burst: 40}}},
 	}
 	d1 := cfg.Destinations["d1"]
 	cfg.Destinations = nil
@@ -200,6 +201,40 @@ destinations:
 	hc := d1.Settings.(*hookConfig)
 	if hc.Timeout != 3*time.Second || hc.Headers["Authorization"] != "Bearer t0k" || !hc.TLS.Insecure {
 		t.Fatalf("settings = %+v", hc)
+	}
+}
+
+func TestParseRateLimit(t *testing.T) {
+	tests := []struct {
+		name  string
+		block string // the source's rate_limit value; empty leaves the key out
+		want  RateLimit
+	}{
+		{name: "absent is unlimited", want: RateLimit{}},
+		{name: "empty block", block: "{}", want: RateLimit{}},
+		{name: "explicit zeros", block: "{events_per_second: 0, burst: 0}", want: RateLimit{}},
+		{name: "burst defaults to one second", block: "{events_per_second: 100}", want: RateLimit{EventsPerSecond: 100, Burst: 100}},
+		{name: "fractional rate rounds burst up", block: "{events_per_second: 2.5}", want: RateLimit{EventsPerSecond: 2.5, Burst: 3}},
+		{name: "slow rate keeps one token", block: "{events_per_second: 0.1}", want: RateLimit{EventsPerSecond: 0.1, Burst: 1}},
+		{name: "explicit burst", block: "{events_per_second: 10, burst: 500}", want: RateLimit{EventsPerSecond: 10, Burst: 500}},
+		{name: "burst without rate is kept but unused", block: "{burst: 5}", want: RateLimit{Burst: 5}},
+		{name: "from the environment", block: "{events_per_second: \"${EPS:-50}\"}", want: RateLimit{EventsPerSecond: 50, Burst: 50}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := "sources:\n  web: {type: segment, write_keys: [k1]"
+			if tt.block != "" {
+				data += ", rate_limit: " + tt.block
+			}
+			data += "}\n"
+			cfg, err := parse([]byte(data), nil, env(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Sources["web"].RateLimit; got != tt.want {
+				t.Fatalf("rate_limit = %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -347,8 +382,27 @@ sources:
 			"sources.nokeys.write_keys: required: at least one write key",
 			"sources.notype.type: required",
 			`sources.other.type: unknown source type "growsurf" (known types: segment)`,
-			"sources.extra.colour: unknown key (known keys: type, write_keys, disabled)",
+			"sources.extra.colour: unknown key (known keys: type, write_keys, disabled, rate_limit)",
 			"sources.scalar: must be a mapping",
+		}},
+		{name: "rate limits", yaml: `
+sources:
+  neg: {type: segment, write_keys: [k1], rate_limit: {events_per_second: -1, burst: -5}}
+  huge: {type: segment, write_keys: [k2], rate_limit: {events_per_second: 2e9, burst: 2000000000}}
+  nan: {type: segment, write_keys: [k3], rate_limit: {events_per_second: .nan}}
+  typed: {type: segment, write_keys: [k4], rate_limit: {events_per_second: fast, burst: lots}}
+  unknown: {type: segment, write_keys: [k5], rate_limit: {per_second: 3}}
+  scalar: {type: segment, write_keys: [k6], rate_limit: 100}
+`, want: []string{
+			"sources.neg.rate_limit.events_per_second: must be between 0 and 1e9",
+			"sources.neg.rate_limit.burst: must be between 0 and 1e9",
+			"sources.huge.rate_limit.events_per_second: must be between 0 and 1e9",
+			"sources.huge.rate_limit.burst: must be between 0 and 1e9",
+			"sources.nan.rate_limit.events_per_second: must be between 0 and 1e9",
+			"sources.typed.rate_limit.events_per_second: must be a number",
+			"sources.typed.rate_limit.burst: must be an integer",
+			"sources.unknown.rate_limit.per_second: unknown key (known keys: events_per_second, burst)",
+			"sources.scalar.rate_limit: must be a mapping",
 		}},
 		{name: "destinations", yaml: minimal + `
 destinations:

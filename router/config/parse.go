@@ -5,6 +5,7 @@ import (
 
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -199,6 +200,9 @@ func decodeSources(n *yaml.Node, cfg *Config, ps *problems) {
 		decodeSettings(rest, src.Settings, st != nil, path, "source type "+src.Type, knownKeys(common.Type()), ps)
 		if st != nil && st.needsWriteKeys && len(src.WriteKeys) == 0 {
 			ps.add(joinPath(path, "write_keys"), "required: at least one write key")
+		}
+		if src.RateLimit.Burst == 0 {
+			src.RateLimit.Burst = defaultBurst(src.RateLimit.EventsPerSecond)
 		}
 		cfg.Sources[e.key] = src
 	}
@@ -414,6 +418,7 @@ func validate(cfg *Config, ps *problems) {
 	owner := map[string]string{}
 	for _, name := range cfg.SourceNames() {
 		src := cfg.Sources[name]
+		checkRateLimit(src.RateLimit, "sources."+name+".rate_limit.", ps)
 		own := map[string]bool{}
 		for i, k := range src.WriteKeys {
 			path := indexPath("sources."+name+".write_keys", i)
@@ -453,6 +458,16 @@ func validate(cfg *Config, ps *problems) {
 		if d.AckWait < time.Second {
 			ps.add(path+"ack_wait", "must be at least 1s")
 		}
+	}
+}
+
+// checkRateLimit checks a source's rate_limit block; prefix ends with a dot.
+func checkRateLimit(r RateLimit, prefix string, ps *problems) {
+	if eps := r.EventsPerSecond; math.IsNaN(eps) || eps < 0 || eps > maxEventsPerSecond {
+		ps.add(prefix+"events_per_second", "must be between 0 and 1e9 (0 is unlimited)")
+	}
+	if r.Burst < 0 || r.Burst > maxEventsPerSecond {
+		ps.add(prefix+"burst", "must be between 0 and 1e9 (0 is one second's worth)")
 	}
 }
 

@@ -26,9 +26,10 @@
 // the spec's table (§2.2): 400 invalid_json, malformed_gzip,
 // payload_too_large (the limits apply to the decoded body), invalid_batch;
 // 401 missing_write_key, invalid_write_key; 403 source_disabled; 415
-// unsupported_encoding; 404; 405; and 503 unavailable (with Retry-After)
-// when the log cannot store. 200 is sent only after [Log.Append] and
-// [Log.Reject] returned without error for every message of the request.
+// unsupported_encoding; 404; 405; 429 rate_limited (see Rate limits); and
+// 503 unavailable (with Retry-After) when the log cannot store. 200 is sent
+// only after [Log.Append] and [Log.Reject] returned without error for every
+// message of the request.
 //
 // Messages that are well-formed at request level but invalid on their own
 // (no userId/anonymousId, a track without event, a batch item over 32 KiB,
@@ -42,6 +43,35 @@
 // neither can then be merged or enriched; a JSON null counts as absent for
 // context, integrations, properties, traits, name, category, timestamp and
 // sentAt.
+//
+// # Rate limits
+//
+// A source with [Source.RateLimit] > 0 has one token bucket
+// (golang.org/x/time/rate), shared by all its write keys, that refills at
+// RateLimit events per second and holds at most [Source.Burst] events.
+// Events are counted, not requests: after authentication and decoding, a
+// request takes one token per message it carries (a /v1/batch of 100 items
+// takes 100; items rejected at event level count too, since they are
+// stored as well; an empty batch takes none), capped at Burst, so that a
+// batch larger than the bucket is still admitted when the bucket is full.
+// When the bucket holds too few tokens the request is answered 429 with
+// code rate_limited, Retry-After and X-RateLimit-Reset both set to the
+// whole number of seconds (at least 1) until it will hold enough —
+// X-RateLimit-Reset is a number of seconds, not a timestamp (spec R2.4) —
+// and the CORS headers of every /v1 answer. Nothing of a refused request is
+// stored and it takes no tokens: the client keeps the events and retries
+// them, which every official Segment library does on 429 (spec §2.3). A
+// request admitted by the limiter whose storing then fails (503) has used
+// its tokens.
+//
+// The limit applies to every route that carries events and answers with a
+// status, including the GET (JSONP) form of the short routes, which answers
+// its other errors with their status too. It does not apply to pixel routes
+// (/v1/pixel/*): they always answer 200 with a GIF (spec R1.4), so a pixel
+// request cannot be told to come back, and limiting it would lose the
+// event; pixel traffic (one event per image load) is stored whatever the
+// source's limit. Requests with an unknown write key accepted under
+// [UnknownKeyAccept] belong to no source and are not limited either.
 //
 // # The stored message
 //
@@ -75,7 +105,8 @@
 // eventrouter_events_rejected_total{reason},
 // eventrouter_empty_batches_total,
 // eventrouter_events_timestamp_in_future_total (corrected timestamp more
-// than a minute after receivedAt; such timestamps are kept, not clamped) and
+// than a minute after receivedAt; such timestamps are kept, not clamped),
+// eventrouter_ingest_rate_limited_total{source} (requests answered 429) and
 // eventrouter_ingest_store_duration_seconds (Log.Append latency).
 //
 // # Decoding

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/eventrouter/eventrouter/router"
 )
@@ -46,6 +48,15 @@ type Source struct {
 	// Disabled makes requests with this source's keys answer 403
 	// source_disabled.
 	Disabled bool
+	// RateLimit is how many events per second the source accepts, shared
+	// by all its write keys; 0 (the default) is unlimited. Over the limit a
+	// request is answered 429 rate_limited and nothing of it is stored
+	// (see the package documentation).
+	RateLimit float64
+	// Burst is the most events accepted at once after a quiet period (the
+	// size of the token bucket); 0 means one second's worth, RateLimit
+	// rounded up. It is ignored when RateLimit is 0.
+	Burst int
 }
 
 // The values of [Config.UnknownKey].
@@ -83,6 +94,10 @@ type Config struct {
 type source struct {
 	name     string
 	disabled bool
+	// limiter is the source's token bucket of events, nil when unlimited;
+	// burst is its size.
+	limiter *rate.Limiter
+	burst   int
 }
 
 // Handler serves the Segment HTTP Tracking API. It is safe for concurrent
@@ -101,7 +116,8 @@ type Handler struct {
 // New validates cfg and returns a handler that stores into log. Every
 // problem of cfg is reported at once: a source without name or write keys,
 // a duplicate source name, a write key used twice (also across sources),
-// an unsupported source type, an unknown UnknownKey value.
+// an unsupported source type, an unknown UnknownKey value, a RateLimit that
+// is negative, NaN or infinite, a negative Burst.
 func New(cfg Config, log Log) (*Handler, error) {
 	var errs []error
 	if log == nil {
@@ -148,6 +164,20 @@ func New(cfg Config, log Log) (*Handler, error) {
 			errs = append(errs, fmt.Errorf("%s: write_keys: at least one required", where))
 		}
 		src := &source{name: s.Name, disabled: s.Disabled}
+		badRate := math.IsNaN(s.RateLimit) || math.IsInf(s.RateLimit, 0) || s.RateLimit < 0
+		if badRate {
+			errs = append(errs, fmt.Errorf("%s: rate_limit: %v is not a finite number >= 0", where, s.RateLimit))
+		}
+		if s.Burst < 0 {
+			errs = append(errs, fmt.Errorf("%s: burst: %d is negative", where, s.Burst))
+		}
+		if !badRate && s.Burst >= 0 && s.RateLimit > 0 {
+			src.burst = s.Burst
+			if src.burst == 0 {
+				src.burst = int(math.Ceil(min(s.RateLimit, maxDefaultBurst)))
+			}
+			src.limiter = rate.NewLimiter(rate.Limit(s.RateLimit), src.burst)
+		}
 		for j, k := range s.WriteKeys {
 			switch {
 			case k == "":
@@ -353,6 +383,10 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, rt *route,
 	defer req.release()
 	if aerr := req.run(body); aerr != nil {
 		h.writeError(w, rt, aerr)
+		return
+	}
+	if wait := req.admit(h.now()); wait > 0 {
+		h.writeRateLimited(w, rt, req.src.name, wait)
 		return
 	}
 	if aerr := req.store(); aerr != nil {

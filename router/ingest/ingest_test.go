@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -22,6 +23,16 @@ func TestNewValidatesConfig(t *testing.T) {
 		wantErr []string // substrings; empty means valid
 	}{
 		{"valid", baseConfig(), nil},
+		{"valid rate limits", Config{Sources: []Source{
+			{Name: "a", WriteKeys: []string{"K1"}, RateLimit: 0.5},
+			{Name: "b", WriteKeys: []string{"K2"}, RateLimit: 1e12, Burst: 3},
+			{Name: "c", WriteKeys: []string{"K3"}, Burst: 7}}}, nil},
+		{"invalid rate limits", Config{Sources: []Source{
+			{Name: "a", WriteKeys: []string{"K1"}, RateLimit: -1, Burst: -2},
+			{Name: "b", WriteKeys: []string{"K2"}, RateLimit: math.NaN()},
+			{Name: "c", WriteKeys: []string{"K3"}, RateLimit: math.Inf(1)}}},
+			[]string{"sources.a: rate_limit: -1 is not a finite number >= 0", "sources.a: burst: -2 is negative",
+				"sources.b: rate_limit: NaN is not", "sources.c: rate_limit: +Inf is not"}},
 		{"duplicate key across sources", Config{Sources: []Source{
 			{Name: "a", WriteKeys: []string{"K"}}, {Name: "b", WriteKeys: []string{"K"}}}},
 			[]string{`sources.b: write_keys[0]: already used by source "sources.a"`}},

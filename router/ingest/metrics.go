@@ -18,6 +18,7 @@ type metrics struct {
 	empty      prometheus.Counter
 	future     prometheus.Counter
 	store      prometheus.Histogram
+	limited    *prometheus.CounterVec
 	okByRoute  map[*route]prometheus.Counter
 }
 
@@ -55,9 +56,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time Log.Append took to store the messages of one request.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_ingest_rate_limited_total",
+			Help: "Requests answered 429 rate_limited because their source's rate limit was reached, by source.",
+		}, []string{"source"}),
 		okByRoute: make(map[*route]prometheus.Counter, len(routes)),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.accepted, m.duplicates, m.rejected, m.empty, m.future, m.store} {
+	for _, c := range []prometheus.Collector{m.requests, m.accepted, m.duplicates, m.rejected, m.empty, m.future, m.store, m.limited} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)
 		}
@@ -114,5 +119,11 @@ func (m *metrics) timestampInFuture(n int) {
 func (m *metrics) storeDuration(d time.Duration) {
 	if m != nil {
 		m.store.Observe(d.Seconds())
+	}
+}
+
+func (m *metrics) rateLimitedRequest(source string) {
+	if m != nil {
+		m.limited.WithLabelValues(source).Inc()
 	}
 }

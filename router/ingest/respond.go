@@ -28,6 +28,7 @@ var (
 	errInvalidKey       = &apiError{http.StatusUnauthorized, "invalid_write_key", "The write key matches no source."}
 	errSourceDisabled   = &apiError{http.StatusForbidden, "source_disabled", "The source of this write key is disabled."}
 	errEncoding         = &apiError{http.StatusUnsupportedMediaType, "unsupported_encoding", "Only gzip and identity content encodings are supported."}
+	errRateLimited      = &apiError{http.StatusTooManyRequests, "rate_limited", "Too many events for this source; retry after the number of seconds in Retry-After."}
 	errUnavailable      = &apiError{http.StatusServiceUnavailable, "unavailable", "The events could not be stored right now; retry later."}
 	errNotFound         = &apiError{http.StatusNotFound, "not_found", "No such route."}
 	errMethodNotAllowed = &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "This route does not accept this method."}
