@@ -333,6 +333,9 @@ log: text
 			"queue.sync_always: must be true or false",
 			"log: must be a mapping",
 		}},
+		{name: "fractions are not integers", yaml: minimal + `
+queue: {partitions: 1.5}
+`, want: []string{"queue.partitions: must be an integer"}},
 		{name: "range checks", yaml: minimal + `
 http: {listen: "nohost", read_timeout: 0s, write_timeout: -1s, shutdown_timeout: 0, max_header_bytes: 10}
 data_dir: ""

@@ -262,6 +262,11 @@ func decodeStrict(n *yaml.Node, v reflect.Value, path string, ps *problems) {
 			ps.add(path, "%s", kindMessage(t.Kind()))
 			return
 		}
+		if isInteger(t.Kind()) && n.ShortTag() == "!!float" {
+			// yaml.v3 would silently cut 1.5 down to 1.
+			ps.add(path, "%s", kindMessage(t.Kind()))
+			return
+		}
 		tmp := reflect.New(t)
 		if err := n.Decode(tmp.Interface()); err != nil {
 			ps.add(path, "%s", kindMessage(t.Kind()))
@@ -288,6 +293,16 @@ func parsePrefix(n *yaml.Node) (netip.Prefix, bool) {
 		return netip.Prefix{}, false
 	}
 	return netip.PrefixFrom(a, a.BitLen()), true
+}
+
+// isInteger reports whether k is a signed or unsigned integer kind.
+func isInteger(k reflect.Kind) bool {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
 }
 
 func kindMessage(k reflect.Kind) string {
