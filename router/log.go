@@ -29,6 +29,13 @@ type Log interface {
 	// an error matching [ErrLeaseHeld] when another holder has it.
 	Acquire(ctx context.Context, name string) (Lease, error)
 
+	// Join registers the caller as a live member of the group called name
+	// (dispatch joins one group per destination) and keeps it registered,
+	// renewing the registration in the background, until Leave is called.
+	// A process that dies stops being counted after the registration's TTL.
+	// Errors wrap [ErrUnavailable].
+	Join(ctx context.Context, group string) (Membership, error)
+
 	// DeadLetter stores a message that dispatch gave up on in the
 	// destination's dead-letter store, with its last error and attempt
 	// count. Storing the same (destination, Seq) twice within the dedupe
@@ -119,6 +126,24 @@ type Lease interface {
 	// Release gives the lease up so that another process can take it at
 	// once. Releasing twice is harmless.
 	Release(ctx context.Context) error
+}
+
+// Membership is one process's registration in a group of processes
+// sharing a log (see [Log.Join]). Dispatch uses it to spread the partitions
+// of a destination evenly over the processes that feed it.
+//
+// A Membership is safe for concurrent use.
+type Membership interface {
+	// Members reads from the log how many members the group has now, the
+	// caller included (so at least 1). Each call is a round trip to the
+	// log: call it every few seconds, not in a loop.
+	Members(ctx context.Context) (int, error)
+	// TTL returns how long a member stays counted without renewal; the
+	// registration is renewed every TTL/4.
+	TTL() time.Duration
+	// Leave removes the caller from the group at once and stops renewing.
+	// Leaving twice is harmless.
+	Leave(ctx context.Context) error
 }
 
 // DeadLetter is a message that dispatch gave up delivering to one

@@ -38,6 +38,7 @@ type route struct {
 	opts    Options
 	limiter *rate.Limiter // nil when unlimited
 	readers []router.PartitionReader
+	bal     *balance
 	m       routeMetrics
 	log     *slog.Logger
 }
@@ -81,6 +82,7 @@ func New(log router.Log, routes []Route, logger *slog.Logger, reg prometheus.Reg
 			burst := max(opts.BatchSize, int(math.Ceil(opts.RateLimit)))
 			r.limiter = rate.NewLimiter(rate.Limit(opts.RateLimit), burst)
 		}
+		r.bal = newBalance(log.Partitions(), r.m.owned, r.log)
 		d.routes = append(d.routes, r)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -103,16 +105,21 @@ func New(log router.Log, routes []Route, logger *slog.Logger, reg prometheus.Reg
 // Run delivers until ctx is cancelled. For every (destination, partition)
 // it takes the partition's lease in the log (so that, with several processes
 // sharing the log, one at a time works it) and feeds the destination from
-// it. When ctx is cancelled, Run lets the Send calls in flight finish (up to
-// each destination's DrainTimeout), acknowledges what they delivered, makes
-// no further Send call (unfinished messages stay in the log for the next
-// run), releases its leases, closes every destination and returns nil.
+// it. It registers as a member of each destination in the log and holds at
+// most its fair share of the destination's partitions, giving surplus ones
+// up cleanly when other processes join (see the package documentation).
+// When ctx is cancelled, Run leaves the destinations' members, lets the Send
+// calls in flight finish (up to each destination's DrainTimeout),
+// acknowledges what they delivered, makes no further Send call (unfinished
+// messages stay in the log for the next run), releases its leases, closes
+// every destination and returns nil.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, r := range d.routes {
 		hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 		stop := context.AfterFunc(ctx, func() { time.AfterFunc(r.opts.DrainTimeout, cancelHard) })
 		var rwg sync.WaitGroup
+		rwg.Go(func() { d.balance(ctx, r) })
 		for p := range r.readers {
 			rwg.Go(func() { d.work(ctx, hard, r, p) })
 		}
@@ -157,38 +164,63 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // work runs one (destination, partition) for as long as ctx lives: it takes
-// the partition's lease whenever it is free and works the partition while
-// the lease is held.
+// the partition's lease whenever it is free and the destination's balance
+// allows this process one more partition, and works the partition while the
+// lease is held and the balance does not ask for it back.
 func (d *Dispatcher) work(ctx, hard context.Context, r *route, p int) {
 	name := r.name + "/" + strconv.Itoa(p)
+	select {
+	case <-r.bal.ready:
+	case <-ctx.Done():
+		return
+	}
 	for ctx.Err() == nil {
+		if !r.bal.reserve(p) {
+			sleep(ctx, jitter(d.acquireEvery))
+			continue
+		}
 		lease, err := d.log.Acquire(ctx, name)
 		if err != nil {
+			r.bal.cancel()
 			if !errors.Is(err, router.ErrLeaseHeld) && ctx.Err() == nil {
 				r.log.Warn("acquiring partition", "partition", p, "err", err)
 			}
 			sleep(ctx, jitter(d.acquireEvery))
 			continue
 		}
+		yield := r.bal.took(p)
 		r.log.Debug("partition taken", "partition", p)
-		d.own(ctx, hard, r, p, lease)
+		d.own(ctx, hard, r, p, lease, yield)
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		if err := lease.Release(rctx); err != nil {
 			r.log.Warn("releasing partition", "partition", p, "err", err)
 		}
 		cancel()
-		r.log.Debug("partition released", "partition", p)
+		r.bal.gave(p)
+		r.log.Debug("partition released", "partition", p, "rebalanced", closed(yield))
 	}
 }
 
-// own works a partition whose lease is held, until ctx is done or the lease
-// is lost.
-func (d *Dispatcher) own(ctx, hard context.Context, r *route, p int, lease router.Lease) {
+// closed reports whether c is closed.
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// own works a partition whose lease is held, until ctx is done, the lease
+// is lost or yield is closed. A batch fetched when yield closes is still
+// worked on (see process), so that, when the destination takes it, nothing
+// is left in flight for the next holder to wait for.
+func (d *Dispatcher) own(ctx, hard context.Context, r *route, p int, lease router.Lease, yield <-chan struct{}) {
 	rd := r.readers[p]
-	if !d.waitPrevious(ctx, r, rd, lease) {
+	if !d.waitPrevious(ctx, r, rd, lease, yield) {
 		return
 	}
-	for ctx.Err() == nil && lease.Held() {
+	for ctx.Err() == nil && lease.Held() && !closed(yield) {
 		ds, err := rd.Fetch(ctx, r.opts.BatchSize, r.opts.BatchTimeout)
 		if err != nil && ctx.Err() == nil {
 			r.log.Warn("reading the log", "partition", p, "err", err)
@@ -206,7 +238,7 @@ func (d *Dispatcher) own(ctx, hard context.Context, r *route, p int, lease route
 			cancel()
 			return
 		}
-		d.process(ctx, hard, r, rd, lease, ds)
+		d.process(ctx, hard, r, rd, lease, yield, ds)
 	}
 }
 
@@ -216,8 +248,9 @@ func (d *Dispatcher) own(ctx, hard context.Context, r *route, p int, lease route
 // then before any newer message. So it waits until nothing is in flight or
 // AckWait has passed since the lease was taken (by then the previous holder,
 // which stopped when it lost the lease, cannot have kept them alive).
-// It reports false if the lease was lost or ctx ended meanwhile.
-func (d *Dispatcher) waitPrevious(ctx context.Context, r *route, rd router.PartitionReader, lease router.Lease) bool {
+// It reports false if the lease was lost, ctx ended or yield closed
+// meanwhile.
+func (d *Dispatcher) waitPrevious(ctx context.Context, r *route, rd router.PartitionReader, lease router.Lease, yield <-chan struct{}) bool {
 	deadline := time.Now().Add(r.opts.AckWait + 500*time.Millisecond)
 	for {
 		pend, err := rd.Pending(ctx)
@@ -228,6 +261,8 @@ func (d *Dispatcher) waitPrevious(ctx context.Context, r *route, rd router.Parti
 		case <-ctx.Done():
 			return false
 		case <-lease.Lost():
+			return false
+		case <-yield:
 			return false
 		case <-time.After(200 * time.Millisecond):
 		}
@@ -248,8 +283,11 @@ type item struct {
 // with backoff, and acknowledges the batch. It stops early, leaving the
 // unfinished messages unacknowledged for delivery again, when the lease is
 // lost, when ctx is cancelled (after at most the Send in flight) or when the
-// drain timeout (hard) ends.
-func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.PartitionReader, lease router.Lease, ds []router.Delivery) {
+// drain timeout (hard) ends. When yield closes (the partition is to be
+// given up to another process), it also stops after at most one more Send
+// and hands the unfinished messages back to the log, for delivery again
+// before anything newer to the partition's next holder.
+func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.PartitionReader, lease router.Lease, yield <-chan struct{}, ds []router.Delivery) {
 	bctx, cancel := context.WithCancel(hard)
 	defer cancel()
 	go func() {
@@ -284,7 +322,7 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 	r.m.filtered.Add(float64(filtered))
 
 	sent := false
-	for len(todo) > 0 && lease.Held() && bctx.Err() == nil && !(sent && ctx.Err() != nil) {
+	for len(todo) > 0 && lease.Held() && bctx.Err() == nil && !(sent && (ctx.Err() != nil || closed(yield))) {
 		// Dead letters whose storing failed before go first.
 		send := todo[:0:0]
 		var keep []*item
@@ -362,7 +400,7 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 			}
 		}
 		todo = keep
-		if len(todo) == 0 || ctx.Err() != nil {
+		if len(todo) == 0 || ctx.Err() != nil || closed(yield) {
 			break
 		}
 		attempts := 0
@@ -374,6 +412,7 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 		case <-time.After(wait):
 		case <-bctx.Done():
 		case <-ctx.Done():
+		case <-yield:
 		}
 	}
 
@@ -385,7 +424,20 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 		acancel()
 	}
 	if len(todo) > 0 {
-		r.log.Info("batch left for later delivery", "messages", len(todo), "lease_held", lease.Held(), "stopping", ctx.Err() != nil)
+		yielding := closed(yield) && ctx.Err() == nil && lease.Held()
+		if yielding {
+			// Due again at once, ahead of newer messages.
+			left := make([]router.Delivery, len(todo))
+			for i, it := range todo {
+				left[i] = it.d
+			}
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if err := rd.Release(rctx, left); err != nil {
+				r.log.Warn("handing unfinished batch back", "err", err)
+			}
+			rcancel()
+		}
+		r.log.Info("batch left for later delivery", "messages", len(todo), "lease_held", lease.Held(), "stopping", ctx.Err() != nil, "rebalancing", yielding)
 	}
 }
 

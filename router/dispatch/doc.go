@@ -26,6 +26,29 @@
 // ones. After a crash, a partition is therefore taken over within the
 // log's lease TTL and resumes within AckWait more.
 //
+// # Balance
+//
+// Every process running Run registers as a live member of each destination
+// in the log (router.Log.Join; the registration lapses a TTL after the
+// process dies) and reads the destination's member count every TTL/4. It
+// holds at most its share, ceil(partitions / members), of the
+// destination's partition leases: below its share it takes free partitions
+// (it never takes one from another process), above it (another process
+// joined) it gives up its highest-numbered surplus partitions cleanly: the
+// worker finishes the batch in flight, or stops after the Send in flight
+// when the batch is being retried and hands the unfinished messages back to
+// the log (they stay ahead of newer ones), acknowledges what was delivered,
+// and releases the lease, so that the process that joined takes the
+// partition at once. With 8 partitions, two processes hold 4 each, three
+// hold 3, 3 and 2. When a process stops it leaves the members, and the
+// others' shares grow to take its partitions over; when it dies, they do so
+// once its registration and leases lapse.
+//
+// Hysteresis keeps processes from trading partitions back and forth: a
+// surplus is given up only when two readings in a row show it, a process
+// does not take back a partition it gave up for one TTL, and a partition
+// moves only when its holder gives it up or dies.
+//
 // # Retries and dead letters
 //
 // A destination makes one attempt per Send and classifies the outcome
@@ -48,6 +71,8 @@
 // Labelled by destination: eventrouter_dispatch_delivered_total,
 // eventrouter_dispatch_retried_total, eventrouter_dispatch_dead_lettered_total,
 // eventrouter_dispatch_filtered_total, eventrouter_dispatch_pending (lag:
-// waiting plus in-flight messages over all partitions, refreshed every 5s)
-// and eventrouter_dispatch_send_seconds.
+// waiting plus in-flight messages over all partitions, refreshed every 5s),
+// eventrouter_dispatch_partitions_owned (partitions whose lease this
+// process holds) and eventrouter_dispatch_send_seconds. The member count is
+// logged when it changes.
 package dispatch

@@ -11,6 +11,7 @@ type metrics struct {
 	deadLettered *prometheus.CounterVec
 	filtered     *prometheus.CounterVec
 	pending      *prometheus.GaugeVec
+	owned        *prometheus.GaugeVec
 	sendSeconds  *prometheus.HistogramVec
 }
 
@@ -36,6 +37,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "eventrouter_dispatch_pending",
 			Help: "Consumer lag: messages in the log not yet delivered to the destination (waiting plus in flight), over all partitions.",
 		}, []string{"destination"}),
+		owned: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "eventrouter_dispatch_partitions_owned",
+			Help: "Partitions of the destination whose lease this process holds.",
+		}, []string{"destination"}),
 		sendSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "eventrouter_dispatch_send_seconds",
 			Help:    "Duration of one Send call to a destination.",
@@ -43,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"destination"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.delivered, m.retried, m.deadLettered, m.filtered, m.pending, m.sendSeconds} {
+		for _, c := range []prometheus.Collector{m.delivered, m.retried, m.deadLettered, m.filtered, m.pending, m.owned, m.sendSeconds} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -55,7 +60,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 // routeMetrics are the metrics of one destination.
 type routeMetrics struct {
 	delivered, retried, deadLettered, filtered prometheus.Counter
-	pending                                    prometheus.Gauge
+	pending, owned                             prometheus.Gauge
 	sendSeconds                                prometheus.Observer
 }
 
@@ -66,6 +71,7 @@ func (m *metrics) route(name string) routeMetrics {
 		deadLettered: m.deadLettered.WithLabelValues(name),
 		filtered:     m.filtered.WithLabelValues(name),
 		pending:      m.pending.WithLabelValues(name),
+		owned:        m.owned.WithLabelValues(name),
 		sendSeconds:  m.sendSeconds.WithLabelValues(name),
 	}
 }

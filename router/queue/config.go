@@ -61,7 +61,8 @@ type Config struct {
 	StoreTimeout time.Duration
 	// LeaseTTL is how long a lease (router.Log.Acquire) lasts without being
 	// renewed; a holder renews it every LeaseTTL/4. A process that dies
-	// holds its leases for at most this long. Default 10s.
+	// holds its leases for at most this long. It is also how long a member
+	// (router.Log.Join) stays counted after its last renewal. Default 10s.
 	LeaseTTL time.Duration
 	// Logger receives the log's and the embedded server's messages.
 	// Default slog.Default().

@@ -13,7 +13,8 @@
 //	EVENTROUTER_EVENTS    EVENTROUTER.events.<partition>   accepted messages
 //	EVENTROUTER_REJECTED  EVENTROUTER.rejected.<reason>    items answered 200 but not accepted (router.Rejected as JSON)
 //	EVENTROUTER_DLQ       EVENTROUTER.dlq.<destination>    messages dispatch gave up on
-//	KV EVENTROUTER_leases <destination>-p<partition> ...   leases (see Log.Acquire)
+//	KV EVENTROUTER_leases <lease name>                     leases (see Log.Acquire)
+//	                      member.<group>.<id>              live members (see Log.Join)
 //
 // Every stream uses file storage, Config.Retention as its maximum age,
 // Config.MaxBytes as its size cap with the DiscardNew policy (a full stream
@@ -66,6 +67,12 @@
 // of them at a time a named lease (dispatch takes one per (destination,
 // partition)), kept in a KV bucket whose keys expire Config.LeaseTTL after
 // their last write and renewed by compare-and-set every LeaseTTL/4.
+//
+// [Log.Join] registers a process as a live member of a group (dispatch
+// joins one per destination, to share its partitions evenly) with a key
+// member.<group>.<id> in the same bucket, put again every LeaseTTL/4, and
+// counts the group's members by listing its keys; a member that dies
+// lapses LeaseTTL after its last renewal, one that leaves deletes its key.
 //
 // # Metrics
 //
