@@ -59,7 +59,7 @@ type serverProc struct {
 	cfgPath string
 	base    string
 	cmd     *exec.Cmd
-	logs    *bytes.Buffer
+	logs    *syncBuffer
 	done    chan struct{}
 }
 
@@ -79,7 +79,7 @@ func startServer(t *testing.T, cfg, addr string) *serverProc {
 
 func (p *serverProc) start() {
 	p.t.Helper()
-	p.logs = &bytes.Buffer{}
+	p.logs = &syncBuffer{}
 	p.cmd = exec.Command(binPath, "serve", "--config", p.cfgPath)
 	p.cmd.Stdout = p.logs
 	p.cmd.Stderr = p.logs
@@ -274,4 +274,24 @@ func startNATS(t *testing.T) *server.Server {
 		t.Fatal("nats server not ready")
 	}
 	return ns
+}
+
+// syncBuffer collects a subprocess's output; it is safe to read while the
+// process writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
