@@ -3,10 +3,12 @@
 // it with concurrent clients and prints throughput, latency and the server's
 // peak memory.
 //
-// Two phases run one after the other:
+// The phases run one after the other:
 //
 //   - batch:  N clients POST /v1/batch with 100 track events of ~400 bytes;
-//   - single: N clients POST /v1/track with one event each.
+//   - single: N clients POST /v1/track with one event each, first paced at
+//     -single-rate requests/s (the latency at a target rate), then as fast as
+//     they go (the ceiling).
 //
 // After the load, loadgen waits until the sink has received every accepted
 // event (so delivery keeps up, not only ingest) and reports how long that
@@ -39,7 +41,7 @@ func main() {
 	duration := flag.Duration("duration", 20*time.Second, "length of each load phase")
 	batchClients := flag.Int("batch-clients", 8, "concurrent clients in the /v1/batch phase")
 	singleClients := flag.Int("single-clients", 16, "concurrent clients in the /v1/track phase")
-	singleRate := flag.Int("single-rate", 0, "target requests/s in the /v1/track phase (0 = as fast as the clients go)")
+	singleRate := flag.Int("single-rate", 3000, "target requests/s of the paced /v1/track phase")
 	batchSize := flag.Int("batch-size", 100, "events per /v1/batch request")
 	syncAlways := flag.Bool("sync-always", false, "run the log with queue.sync_always: true (fsync every write)")
 	keep := flag.Bool("keep", false, "keep the temporary data directory")
@@ -146,14 +148,24 @@ destinations:
 	fmt.Printf("batch:  %d clients, %d events/request: %.0f events/s (%.0f requests/s), p50 %s, p99 %s, errors %d\n",
 		batchClients, batchSize, batchRes.rps*float64(batchSize), batchRes.rps, batchRes.p50, batchRes.p99, batchRes.errors)
 
-	// Phase 2: single /v1/track.
+	fmt.Printf("        server RSS now %s\n", rssNow(pid))
+
+	// Phase 2: single /v1/track at the target rate, for its latency.
 	singleRes := load(client, base+"/v1/track", singleClients, duration, singleRate, func(seq int64) []byte {
 		return trackEvent(seq, true)
 	})
-	fmt.Printf("single: %d clients: %.0f requests/s, p50 %s, p99 %s, errors %d\n",
-		singleClients, singleRes.rps, singleRes.p50, singleRes.p99, singleRes.errors)
+	fmt.Printf("single: %d clients paced at %d requests/s: %.0f requests/s, p50 %s, p99 %s, errors %d\n",
+		singleClients, singleRate, singleRes.rps, singleRes.p50, singleRes.p99, singleRes.errors)
+	fmt.Printf("        server RSS now %s\n", rssNow(pid))
 
-	accepted := batchRes.ok*int64(batchSize) + singleRes.ok
+	// Phase 3: single /v1/track as fast as the clients go.
+	maxRes := load(client, base+"/v1/track", singleClients, duration, 0, func(seq int64) []byte {
+		return trackEvent(seq+1<<40, true)
+	})
+	fmt.Printf("single: %d clients unpaced: %.0f requests/s, p50 %s, p99 %s, errors %d\n",
+		singleClients, maxRes.rps, maxRes.p50, maxRes.p99, maxRes.errors)
+
+	accepted := batchRes.ok*int64(batchSize) + singleRes.ok + maxRes.ok
 	start := time.Now()
 	deadline := start.Add(5 * time.Minute)
 	for snk.events.Load() < accepted && time.Now().Before(deadline) {
@@ -206,11 +218,11 @@ func load(client *http.Client, url string, clients int, duration time.Duration, 
 	lat := make([][]time.Duration, clients)
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
-	var tick <-chan time.Time
+	// With a target rate, each client sends on its own schedule of
+	// clients/rate seconds per request (a ticker cannot tick fast enough).
+	var interval time.Duration
 	if rate > 0 {
-		t := time.NewTicker(time.Second / time.Duration(rate))
-		defer t.Stop()
-		tick = t.C
+		interval = time.Duration(float64(time.Second) * float64(clients) / float64(rate))
 	}
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -218,13 +230,13 @@ func load(client *http.Client, url string, clients int, duration time.Duration, 
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
+			next := time.Now().Add(time.Duration(c) * interval / time.Duration(clients))
 			for ctx.Err() == nil {
-				if tick != nil {
-					select {
-					case <-tick:
-					case <-ctx.Done():
-						return
+				if interval > 0 {
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d)
 					}
+					next = next.Add(interval)
 				}
 				b := body(seq.Add(1))
 				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
@@ -286,6 +298,23 @@ func batchBody(seq int64, n int) []byte {
 	}
 	fmt.Fprintf(&b, `],"sentAt":%q,"context":{"library":{"name":"loadgen","version":"1"}}}`, time.Now().UTC().Format(time.RFC3339Nano))
 	return b.Bytes()
+}
+
+// rssNow formats the process's current resident set size (VmRSS).
+func rssNow(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			if f := strings.Fields(line); len(f) >= 2 {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				return fmt.Sprintf("%.1f MB", float64(kb)*1024/1e6)
+			}
+		}
+	}
+	return "unknown"
 }
 
 // peakRSS reads the process's peak resident set size (VmHWM) in bytes.
