@@ -88,7 +88,8 @@ type Queue struct {
 	// those messages.
 	Partitions int `yaml:"partitions"`
 	// DedupeWindow is how long a messageId is remembered to drop repeats
-	// (default 24h); at most Retention when Retention is set.
+	// (default 24h); at most Retention when Retention is set. JetStream
+	// keeps the ids in memory, about 125 bytes per message in the window.
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
 	// Retention is how long messages are kept in the log (default 168h, 7
 	// days; 0 keeps them until MaxBytes forces them out).
