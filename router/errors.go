@@ -61,13 +61,18 @@ func Permanent(err error) error {
 // (for example from a Retry-After header). Dispatch waits at least Delay
 // before the next attempt.
 type RetryAfterError struct {
-	Err   error
+	// Err is the failure itself.
+	Err error
+	// Delay is the least time to wait before the next attempt.
 	Delay time.Duration
 }
 
+// Error returns Err's message followed by the delay.
 func (e *RetryAfterError) Error() string {
 	return fmt.Sprintf("%v (retry after %s)", e.Err, e.Delay)
 }
+
+// Unwrap returns Err.
 func (e *RetryAfterError) Unwrap() error { return e.Err }
 
 // RetryAfter marks err as retryable after at least d. RetryAfter(nil, d) is
@@ -85,6 +90,7 @@ func RetryAfter(err error, d time.Duration) error {
 // [Permanent] or [RetryAfter] (or unclassified, meaning retryable). Messages
 // whose index is absent were delivered.
 type BatchError struct {
+	// Failed maps the index of each failed message to its error.
 	Failed map[int]error
 }
 

@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -137,7 +138,7 @@ destinations:
 		return err
 	}
 	pid := cmd.Process.Pid
-	fmt.Printf("eventrouter benchmark: %d cores, server pid %d, %d partitions, log sync_always=%t, phase length %s\n", numCPU(), pid, partitions, syncAlways, duration)
+	fmt.Printf("eventrouter benchmark: %d cores, server pid %d, %d partitions, log sync_always=%t, phase length %s\n", runtime.NumCPU(), pid, partitions, syncAlways, duration)
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
 
@@ -182,14 +183,6 @@ destinations:
 		return fmt.Errorf("sink received %d of %d accepted events", snk.events.Load(), accepted)
 	}
 	return nil
-}
-
-func numCPU() int {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return 0
-	}
-	return strings.Count(string(b), "\nprocessor") + 1
 }
 
 func waitReady(base string, timeout time.Duration) error {
@@ -302,35 +295,37 @@ func batchBody(seq int64, n int) []byte {
 
 // rssNow formats the process's current resident set size (VmRSS).
 func rssNow(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	b, err := procStatus(pid, "VmRSS")
 	if err != nil {
 		return "unknown"
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			if f := strings.Fields(line); len(f) >= 2 {
-				kb, _ := strconv.ParseInt(f[1], 10, 64)
-				return fmt.Sprintf("%.1f MB", float64(kb)*1024/1e6)
-			}
-		}
-	}
-	return "unknown"
+	return fmt.Sprintf("%.1f MB", float64(b)/1e6)
 }
 
 // peakRSS reads the process's peak resident set size (VmHWM) in bytes.
 func peakRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	b, err := procStatus(pid, "VmHWM")
 	if err != nil {
 		return 0, fmt.Errorf("reading peak RSS: %w", err)
 	}
+	return b, nil
+}
+
+// procStatus reads a size field ("VmRSS", "VmHWM", given in kB) of
+// /proc/<pid>/status, in bytes.
+func procStatus(pid int, field string) (int64, error) {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				kb, err := strconv.ParseInt(f[1], 10, 64)
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			if f := strings.Fields(rest); len(f) >= 1 {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
 				return kb * 1024, err
 			}
 		}
 	}
-	return 0, fmt.Errorf("reading peak RSS: no VmHWM in /proc/%d/status", pid)
+	return 0, fmt.Errorf("no %s in %s", field, path)
 }

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"syscall"
 	"time"
 
@@ -106,9 +105,13 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		Registerer:   reg,
 	})
 	if err != nil {
-		return fmt.Errorf("opening the log: %w", err)
+		return err // "opening log: ..."
 	}
-	defer log.Close()
+	defer func() {
+		if err := log.Close(); err != nil {
+			logger.Warn("closing the log", "error", err.Error())
+		}
+	}()
 
 	routes, closeDestinations, err := buildDestinations(ctx, cfg, logger)
 	if err != nil {
@@ -123,7 +126,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	}
 
 	sources := make([]ingest.Source, 0, len(cfg.Sources))
-	for _, name := range sortedKeys(cfg.Sources) {
+	for _, name := range cfg.SourceNames() {
 		s := cfg.Sources[name]
 		sources = append(sources, ingest.Source{
 			Name: name, Type: s.Type, WriteKeys: s.WriteKeys, Disabled: s.Disabled,
@@ -234,7 +237,7 @@ func buildDestinations(ctx context.Context, cfg *config.Config, logger *slog.Log
 			}
 		}
 	}
-	for _, name := range sortedKeys(cfg.Destinations) {
+	for _, name := range cfg.DestinationNames() {
 		d := cfg.Destinations[name]
 		if d.Dispatch.Disabled {
 			logger.Info("destination disabled in the config; its messages wait in the log", "destination", name)
@@ -263,15 +266,6 @@ func buildDestinations(ctx context.Context, cfg *config.Config, logger *slog.Log
 		}})
 	}
 	return routes, closeAll, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -30,8 +30,10 @@ type webhook struct {
 	cfg    Config
 	name   string
 	client *http.Client
+	header http.Header      // the headers of every request, built once
 	now    func() time.Time // for sentAt and Retry-After dates
 	bufs   sync.Pool        // *bytes.Buffer
+	gzips  sync.Pool        // *gzip.Writer
 }
 
 func newWebhook(cfg Config, name string) *webhook {
@@ -39,6 +41,15 @@ func newWebhook(cfg Config, name string) *webhook {
 	// Dispatch sends from one goroutine per partition; keep enough idle
 	// connections to reuse them.
 	tr.MaxIdleConnsPerHost = 32
+	header := http.Header{}
+	header.Set("Content-Type", "application/json")
+	header.Set("User-Agent", "eventrouter-webhook")
+	for k, v := range cfg.Headers {
+		header.Set(k, v)
+	}
+	if cfg.Gzip {
+		header.Set("Content-Encoding", "gzip")
+	}
 	return &webhook{
 		cfg:  cfg,
 		name: name,
@@ -48,8 +59,9 @@ func newWebhook(cfg Config, name string) *webhook {
 			// hide a misconfigured URL; report it instead of following it.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		now:  time.Now,
-		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }},
+		header: header,
+		now:    time.Now,
+		bufs:   sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
 }
 
@@ -85,14 +97,7 @@ func (w *webhook) Send(ctx context.Context, batch []router.Message) error {
 		// Validate accepted the URL, so this does not happen; never quote it.
 		return router.Permanent(fmt.Errorf("building request for webhook %q: invalid url or method", w.name))
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "eventrouter-webhook")
-	for k, v := range w.cfg.Headers {
-		req.Header.Set(k, v)
-	}
-	if w.cfg.Gzip {
-		req.Header.Set("Content-Encoding", "gzip")
-	}
+	req.Header = w.header.Clone()
 
 	resp, err := w.client.Do(req)
 	if err != nil {
@@ -138,7 +143,13 @@ func (w *webhook) encode(buf *bytes.Buffer, batch []router.Message) (map[int]err
 	var out io.Writer = buf
 	var zw *gzip.Writer
 	if w.cfg.Gzip {
-		zw = gzip.NewWriter(buf)
+		// A gzip.Writer holds about a megabyte of compressor state: reuse it.
+		if zw, _ = w.gzips.Get().(*gzip.Writer); zw != nil {
+			zw.Reset(buf)
+		} else {
+			zw = gzip.NewWriter(buf)
+		}
+		defer w.gzips.Put(zw)
 		out = zw
 	}
 	var failed map[int]error

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"time"
-
 	"errors"
 	"fmt"
 	"math"
@@ -13,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 

@@ -232,7 +232,6 @@ type route struct {
 	put     bool   // PUT allowed
 	limit   int
 	allow   string // the Allow header of a 405
-	ok      prometheus.Counter
 }
 
 var routes = func() map[string]*route {
@@ -385,7 +384,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, rt *route,
 		h.writeError(w, rt, aerr)
 		return
 	}
-	if wait := req.admit(h.now()); wait > 0 {
+	if wait := req.admit(); wait > 0 {
 		h.writeRateLimited(w, rt, req.src.name, wait)
 		return
 	}

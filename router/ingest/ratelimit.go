@@ -11,16 +11,16 @@ import (
 // rate, so that it fits an int.
 const maxDefaultBurst = math.MaxInt32
 
-// admit takes the request's events from its source's token bucket at now.
-// It returns 0 when the request may be stored, else the seconds to wait.
-// Every message of the request counts, rejected ones included (they are
-// stored too). Requests of an unknown source (UnknownKeyAccept) and empty
-// batches take nothing.
-func (q *request) admit(now time.Time) int {
-	if q.src == nil {
+// admit takes the request's events from its source's token bucket, reading
+// the clock only when the source is limited. It returns 0 when the request
+// may be stored, else the seconds to wait. Every message of the request
+// counts, rejected ones included (they are stored too). Requests of an
+// unknown source (UnknownKeyAccept) and empty batches take nothing.
+func (q *request) admit() int {
+	if q.src == nil || q.src.limiter == nil {
 		return 0
 	}
-	return q.src.take(now, len(q.accepted)+len(q.rejected))
+	return q.src.take(q.h.now(), len(q.accepted)+len(q.rejected))
 }
 
 // take takes n events, but never more than the burst, so that any request

@@ -36,6 +36,9 @@ const (
 	hdrReason = "Er-Reason"
 )
 
+// upperHex are the digits of the %XX and =XX escapes.
+const upperHex = "0123456789ABCDEF"
+
 // dedupeID is the Nats-Msg-Id of a message: unique per (source,
 // messageId), unambiguous whatever either holds (the source's length
 // prefixes it).
@@ -47,19 +50,26 @@ func dedupeID(source, id string) string {
 // receivedAt is m.ReceivedAt already formatted.
 func encode(m *router.Message, subject, receivedAt string) *nats.Msg {
 	h := make(nats.Header, 8)
-	h[jetstream.MsgIDHeader] = []string{escape(dedupeID(m.Source, m.ID))}
-	h[hdrMessageID] = []string{escape(m.ID)}
-	h[hdrSource] = []string{escape(m.Source)}
-	h[hdrType] = []string{escape(m.Type)}
-	h[hdrReceivedAt] = []string{receivedAt}
+	// One backing array for every header's value, instead of one per
+	// header; each value is capped so that an append cannot spill over.
+	vals := make([]string, 0, 8)
+	set := func(k, v string) {
+		vals = append(vals, v)
+		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	set(jetstream.MsgIDHeader, escape(dedupeID(m.Source, m.ID)))
+	set(hdrMessageID, escape(m.ID))
+	set(hdrSource, escape(m.Source))
+	set(hdrType, escape(m.Type))
+	set(hdrReceivedAt, receivedAt)
 	if m.UserID != "" {
-		h[hdrUserID] = []string{escape(m.UserID)}
+		set(hdrUserID, escape(m.UserID))
 	}
 	if m.AnonymousID != "" {
-		h[hdrAnonymousID] = []string{escape(m.AnonymousID)}
+		set(hdrAnonymousID, escape(m.AnonymousID))
 	}
 	if m.Event != "" {
-		h[hdrEvent] = []string{escape(m.Event)}
+		set(hdrEvent, escape(m.Event))
 	}
 	return &nats.Msg{Subject: subject, Header: h, Data: m.Body}
 }
@@ -99,15 +109,14 @@ func escape(s string) string {
 	if !need && (s == "" || s[0] != ' ' && s[len(s)-1] != ' ') {
 		return s
 	}
-	const hex = "0123456789ABCDEF"
 	var b strings.Builder
 	b.Grow(len(s) + 8)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 || c == 0x7f || c == '%' || c == ' ' && (i == 0 || i == len(s)-1) {
 			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&0xf])
+			b.WriteByte(upperHex[c>>4])
+			b.WriteByte(upperHex[c&0xf])
 			continue
 		}
 		b.WriteByte(c)
@@ -149,7 +158,6 @@ func subjectToken(name string) string {
 	if name == "" {
 		return "="
 	}
-	const hex = "0123456789ABCDEF"
 	var b strings.Builder
 	for i := 0; i < len(name); i++ {
 		c := name[i]
@@ -158,8 +166,8 @@ func subjectToken(name string) string {
 			continue
 		}
 		b.WriteByte('=')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&0xf])
+		b.WriteByte(upperHex[c>>4])
+		b.WriteByte(upperHex[c&0xf])
 	}
 	return b.String()
 }

@@ -116,8 +116,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	if strings.TrimSpace(cfg.URL) == "" && cfg.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: required for the embedded server"))
 	}
-	for _, r := range cfg.StreamPrefix {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+	for i := 0; i < len(cfg.StreamPrefix); i++ {
+		if !isTokenByte(cfg.StreamPrefix[i]) {
 			errs = append(errs, fmt.Errorf("stream_prefix: %q may hold only letters, digits, '-' and '_'", cfg.StreamPrefix))
 			break
 		}

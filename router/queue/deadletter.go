@@ -30,10 +30,11 @@ func (l *Log) DeadLetter(ctx context.Context, dl router.DeadLetter) error {
 	}
 	m := &dl.Message
 	msg := encode(m, l.dlqSubject(dl.Destination), m.ReceivedAt.UTC().Format(time.RFC3339Nano))
+	seq := strconv.FormatUint(dl.Seq, 10)
 	h := msg.Header
-	h[jetstream.MsgIDHeader] = []string{escape(strconv.Itoa(len(dl.Destination)) + ":" + dl.Destination + ":" + strconv.FormatUint(dl.Seq, 10))}
+	h[jetstream.MsgIDHeader] = []string{escape(dedupeID(dl.Destination, seq))}
 	h[hdrDestination] = []string{escape(dl.Destination)}
-	h[hdrSeq] = []string{strconv.FormatUint(dl.Seq, 10)}
+	h[hdrSeq] = []string{seq}
 	h[hdrAttempts] = []string{strconv.Itoa(dl.Attempts)}
 	h[hdrFirstFailure] = []string{dl.FirstFailure.UTC().Format(time.RFC3339Nano)}
 	h[hdrLastError] = []string{escape(dl.LastError)}

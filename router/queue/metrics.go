@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,9 +15,11 @@ type metrics struct {
 	failed       prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// newMetrics registers the log's metrics on reg; nil registers nothing and
+// returns a nil *metrics.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
-		return nil
+		return nil, nil
 	}
 	m := &metrics{
 		storeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -37,8 +40,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Messages of Append calls that failed (answered 503).",
 		}),
 	}
-	reg.MustRegister(m.storeSeconds, m.appended, m.duplicates, m.failed)
-	return m
+	for _, c := range []prometheus.Collector{m.storeSeconds, m.appended, m.duplicates, m.failed} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return m, nil
 }
 
 func (m *metrics) observeAppend(d time.Duration, n, duplicates int, err error) {

@@ -77,7 +77,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	l.nc, err = nats.Connect(url, opts...)
 	if err != nil {
 		l.shutdownServer()
-		return nil, fmt.Errorf("connecting to nats: %w", err)
+		return nil, fmt.Errorf("opening log: connecting to nats: %w", err)
 	}
 	l.closedCh = closedCh
 	l.js, err = jetstream.New(l.nc,
@@ -87,14 +87,18 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if err != nil {
 		l.nc.Close()
 		l.shutdownServer()
-		return nil, fmt.Errorf("connecting to jetstream: %w", err)
+		return nil, fmt.Errorf("opening log: connecting to jetstream: %w", err)
 	}
 	if err := l.setup(ctx); err != nil {
 		l.nc.Close()
 		l.shutdownServer()
 		return nil, fmt.Errorf("opening log: %w", err)
 	}
-	l.metrics = newMetrics(cfg.Registerer)
+	if l.metrics, err = newMetrics(cfg.Registerer); err != nil {
+		l.nc.Close()
+		l.shutdownServer()
+		return nil, fmt.Errorf("opening log: %w", err)
+	}
 	if l.ns != nil {
 		l.log.Info("log open", "mode", "embedded", "store_dir", l.ns.StoreDir(), "listen", cfg.Listen, "partitions", cfg.Partitions)
 	} else {
