@@ -53,6 +53,10 @@ type ReaderConfig struct {
 	// without [PartitionReader.InProgress]) before the log delivers it
 	// again. Zero means 30 seconds.
 	AckWait time.Duration
+	// MaxInFlight is the most messages the cursor hands out before earlier
+	// ones are acknowledged: at least the batch size the reader fetches.
+	// Zero means 1000.
+	MaxInFlight int
 	// FromStart makes a cursor that does not exist yet start at the oldest
 	// message the log retains; by default a new cursor starts with the
 	// messages stored after its creation. An existing cursor always resumes

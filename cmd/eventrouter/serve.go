@@ -94,7 +94,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		StreamPrefix: q.StreamPrefix,
 		Partitions:   q.Partitions,
 		DedupeWindow: q.DedupeWindow,
-		Retention:    q.Retention,
+		Retention:    retention(q.Retention),
 		MaxBytes:     int64(q.MaxBytes),
 		Replicas:     q.Replicas,
 		SyncAlways:   q.SyncAlways,
@@ -188,33 +188,45 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		"listen", ln.Addr().String(), "version", versionString(),
 		"log", logMode(cfg), "sources", len(cfg.Sources), "destinations", len(routes))
 
+	// Dispatch's Run returns only once its context is cancelled, so the
+	// server stops on a signal or when HTTP serving fails.
 	var runErr error
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down: finishing requests in flight, then draining dispatch")
 	case err := <-srvDone:
 		runErr = fmt.Errorf("serving http: %w", err)
-	case err := <-dispDone:
-		dispDone <- err
-		runErr = fmt.Errorf("dispatch stopped: %w", err)
 	}
 
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	// HTTP and dispatch each get shutdown_timeout: requests in flight
+	// first, so what they store is in the log, then the batches in flight.
+	httpCtx, cancelHTTP := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancelHTTP()
+	if err := srv.Shutdown(httpCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Warn("http shutdown", "error", err.Error())
 	}
 	stopDispatch()
+	drain := time.NewTimer(cfg.HTTP.ShutdownTimeout)
+	defer drain.Stop()
 	select {
 	case err := <-dispDone:
 		if err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
 			runErr = fmt.Errorf("draining dispatch: %w", err)
 		}
-	case <-shutdownCtx.Done():
-		logger.Warn("dispatch did not drain before shutdown_timeout; unacknowledged messages will be redelivered on the next start")
+	case <-drain.C:
+		logger.Warn("dispatch did not drain within shutdown_timeout; unacknowledged messages will be redelivered on the next start")
 	}
 	logger.Info("eventrouter stopped")
 	return runErr
+}
+
+// retention maps the config's retention, where 0 means "no age limit", to
+// the log's, where 0 means "the default" and a negative value no limit.
+func retention(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func logMode(cfg *config.Config) string {

@@ -333,6 +333,10 @@ log: text
 			"queue.sync_always: must be true or false",
 			"log: must be a mapping",
 		}},
+		{name: "batch timeout beyond half the ack wait", yaml: minimal + `
+destinations:
+  hook: {type: hook, url: "http://x", batch_timeout: 6s, ack_wait: 10s}
+`, want: []string{"destinations.hook.batch_timeout: must be at most half of ack_wait (10s)"}},
 		{name: "fractions are not integers", yaml: minimal + `
 queue: {partitions: 1.5}
 `, want: []string{"queue.partitions: must be an integer"}},

@@ -456,6 +456,8 @@ func validate(cfg *Config, ps *problems) {
 		}
 		if d.AckWait < time.Second {
 			ps.add(path+"ack_wait", "must be at least 1s")
+		} else if d.BatchTimeout*2 > d.AckWait {
+			ps.add(path+"batch_timeout", "must be at most half of ack_wait (%s), or a filling batch is handed out again", d.AckWait)
 		}
 	}
 }

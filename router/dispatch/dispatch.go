@@ -92,7 +92,7 @@ func New(log router.Log, routes []Route, logger *slog.Logger, reg prometheus.Reg
 	defer cancel()
 	for _, r := range d.routes {
 		for p := range log.Partitions() {
-			rd, err := log.Reader(ctx, router.ReaderConfig{Destination: r.name, Partition: p, AckWait: r.opts.AckWait, FromStart: r.opts.FromStart})
+			rd, err := log.Reader(ctx, router.ReaderConfig{Destination: r.name, Partition: p, AckWait: r.opts.AckWait, MaxInFlight: max(1000, r.opts.BatchSize), FromStart: r.opts.FromStart})
 			if err != nil {
 				return nil, fmt.Errorf("opening cursor of %s: %w", r.name, err)
 			}

@@ -517,3 +517,30 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("80 messages at 40/s took %s, want at least ~1s", d)
 	}
 }
+
+// TestBatchesAboveTheDefaultInFlightLimit checks that a batch_size above
+// 1000 (a warehouse loads thousands of rows at once) gets whole batches: the
+// cursor lets that many messages be in flight.
+func TestBatchesAboveTheDefaultInFlightLimit(t *testing.T) {
+	l := openLog(t, queue.Config{Partitions: 1})
+	var mu sync.Mutex
+	largest := 0
+	s := &sink{fail: func(_ int, batch []router.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		largest = max(largest, len(batch))
+		return nil
+	}}
+	appendUsers(t, l, []string{"u"}, 0, 3000)
+	opts := fast(Options{BatchSize: 2500, FromStart: true})
+	opts.BatchTimeout = 2 * time.Second
+	opts.AckWait = 5 * time.Second
+	start(t, l, Route{Name: "bulk", Destination: s, Options: opts})
+	waitFor(t, 30*time.Second, "all messages", func() bool { return len(s.messages()) >= 3000 })
+	checkOrder(t, s.messages(), []string{"u"}, 3000, true)
+	mu.Lock()
+	defer mu.Unlock()
+	if largest != 2500 {
+		t.Errorf("largest batch %d, want 2500", largest)
+	}
+}

@@ -95,8 +95,13 @@ func (o Options) withDefaults(name string) (Options, error) {
 		o.Integration = name
 	}
 	var errs []error
-	if o.BatchSize < 1 || o.BatchSize > 1000 {
-		errs = append(errs, fmt.Errorf("batch_size: %d is not in [1, 1000]", o.BatchSize))
+	if o.BatchSize < 1 || o.BatchSize > 10000 {
+		errs = append(errs, fmt.Errorf("batch_size: %d is not in [1, 10000]", o.BatchSize))
+	}
+	if o.BatchTimeout*2 > o.AckWait {
+		// A batch fills for up to BatchTimeout before it is kept alive, so
+		// the log must not hand its first messages out again meanwhile.
+		errs = append(errs, fmt.Errorf("batch_timeout: %s is more than half of ack_wait %s", o.BatchTimeout, o.AckWait))
 	}
 	if o.MaxAttempts < 1 {
 		errs = append(errs, fmt.Errorf("max_attempts: %d is less than 1", o.MaxAttempts))

@@ -38,7 +38,9 @@ type Config struct {
 	// drop repeats. Default 24h. It must not exceed Retention.
 	DedupeWindow time.Duration
 	// Retention is how long messages are kept (events, rejected and dead
-	// letters alike). Default 168h (7 days).
+	// letters alike). Zero means the default, 168h (7 days); a negative
+	// value keeps messages with no age limit (until MaxBytes, if set,
+	// refuses new ones).
 	Retention time.Duration
 	// MaxBytes caps the disk used by each of the events, rejected and
 	// dead-letter streams. 0 (the default) means no cap. A full stream
@@ -125,10 +127,10 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Partitions < 1 || cfg.Partitions > 1024 {
 		errs = append(errs, fmt.Errorf("partitions: %d is not in [1, 1024]", cfg.Partitions))
 	}
-	if cfg.DedupeWindow < 0 || cfg.Retention < 0 || cfg.MaxBytes < 0 || cfg.SyncInterval < 0 || cfg.StoreTimeout < 0 || cfg.LeaseTTL < 0 {
+	if cfg.DedupeWindow < 0 || cfg.MaxBytes < 0 || cfg.SyncInterval < 0 || cfg.StoreTimeout < 0 || cfg.LeaseTTL < 0 {
 		errs = append(errs, errors.New("durations and sizes must not be negative"))
 	}
-	if cfg.DedupeWindow > cfg.Retention {
+	if cfg.Retention > 0 && cfg.DedupeWindow > cfg.Retention {
 		errs = append(errs, fmt.Errorf("dedupe_window: %s exceeds retention %s", cfg.DedupeWindow, cfg.Retention))
 	}
 	if cfg.Replicas < 1 || cfg.Replicas > 5 {

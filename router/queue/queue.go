@@ -128,7 +128,7 @@ func (l *Log) setup(ctx context.Context) error {
 			Name:       name,
 			Subjects:   subjects,
 			Retention:  jetstream.LimitsPolicy,
-			MaxAge:     l.cfg.Retention,
+			MaxAge:     max(l.cfg.Retention, 0),
 			MaxBytes:   maxBytes,
 			Discard:    jetstream.DiscardNew,
 			Duplicates: l.cfg.DedupeWindow,

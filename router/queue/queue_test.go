@@ -439,3 +439,36 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRetention(t *testing.T) {
+	tests := []struct {
+		name      string
+		retention time.Duration
+		wantAge   time.Duration
+	}{
+		{"zero is the default", 0, DefaultRetention},
+		{"set", 48 * time.Hour, 48 * time.Hour},
+		{"negative is no age limit", -1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			l, err := Open(ctx, Config{DataDir: t.TempDir(), Partitions: 1, Retention: tt.retention, DedupeWindow: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			for _, s := range []interface {
+				Info(context.Context, ...jetstream.StreamInfoOpt) (*jetstream.StreamInfo, error)
+			}{l.events, l.rejected, l.dlq} {
+				info, err := s.Info(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if info.Config.MaxAge != tt.wantAge {
+					t.Errorf("%s: MaxAge %s, want %s", info.Config.Name, info.Config.MaxAge, tt.wantAge)
+				}
+			}
+		})
+	}
+}

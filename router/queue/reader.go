@@ -34,6 +34,10 @@ func (l *Log) Reader(ctx context.Context, cfg router.ReaderConfig) (router.Parti
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = DefaultAckWait
 	}
+	maxInFlight := cfg.MaxInFlight
+	if maxInFlight <= 0 {
+		maxInFlight = 1000
+	}
 	name := ConsumerName(cfg.Destination, cfg.Partition)
 	cc := jetstream.ConsumerConfig{
 		Durable:       name,
@@ -42,7 +46,7 @@ func (l *Log) Reader(ctx context.Context, cfg router.ReaderConfig) (router.Parti
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       cfg.AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: 1000,
+		MaxAckPending: maxInFlight,
 		DeliverPolicy: jetstream.DeliverNewPolicy,
 	}
 	if cfg.FromStart {
