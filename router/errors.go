@@ -89,6 +89,12 @@ func RetryAfter(err error, d time.Duration) error {
 // [Destination.Send] to that message's error, itself classified with
 // [Permanent] or [RetryAfter] (or unclassified, meaning retryable). Messages
 // whose index is absent were delivered.
+//
+// Dispatch retries only the failed messages, so a destination that delivers
+// the messages of a batch independently keeps per-user order only if it
+// does not deliver a user's message after a retryable failure of an earlier
+// message of the same user ([Message.PartitionKey]) in the batch: it should
+// report those later messages as failed (retryable) too.
 type BatchError struct {
 	// Failed maps the index of each failed message to its error.
 	Failed map[int]error
