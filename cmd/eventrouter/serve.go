@@ -25,6 +25,7 @@ import (
 	"github.com/eventrouter/eventrouter/router/dispatch"
 	"github.com/eventrouter/eventrouter/router/ingest"
 	"github.com/eventrouter/eventrouter/router/queue"
+	"github.com/eventrouter/eventrouter/router/sources/growsurf"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -88,21 +89,22 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 
 	q := cfg.Queue
 	log, err := queue.Open(ctx, queue.Config{
-		URL:          q.URL,
-		DataDir:      cfg.DataDir,
-		Listen:       q.Listen,
-		StreamPrefix: q.StreamPrefix,
-		Partitions:   q.Partitions,
-		DedupeWindow: q.DedupeWindow,
-		Retention:    retention(q.Retention),
-		MaxBytes:     int64(q.MaxBytes),
-		Replicas:     q.Replicas,
-		SyncAlways:   q.SyncAlways,
-		SyncInterval: q.SyncInterval,
-		StoreTimeout: q.StoreTimeout,
-		LeaseTTL:     q.LeaseTTL,
-		Logger:       logger.With("component", "queue"),
-		Registerer:   reg,
+		URL:                  q.URL,
+		DataDir:              cfg.DataDir,
+		Listen:               q.Listen,
+		StreamPrefix:         q.StreamPrefix,
+		Partitions:           q.Partitions,
+		DedupeWindow:         q.DedupeWindow,
+		DeliveryDedupeWindow: q.DeliveryDedupeWindow,
+		Retention:            retention(q.Retention),
+		MaxBytes:             int64(q.MaxBytes),
+		Replicas:             q.Replicas,
+		SyncAlways:           q.SyncAlways,
+		SyncInterval:         q.SyncInterval,
+		StoreTimeout:         q.StoreTimeout,
+		LeaseTTL:             q.LeaseTTL,
+		Logger:               logger.With("component", "queue"),
+		Registerer:           reg,
 	})
 	if err != nil {
 		return err // "opening log: ..."
@@ -126,8 +128,23 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	}
 
 	sources := make([]ingest.Source, 0, len(cfg.Sources))
+	var hooks []ingest.GrowSurfSource
 	for _, name := range cfg.SourceNames() {
 		s := cfg.Sources[name]
+		if g, ok := s.Settings.(*config.GrowSurf); ok {
+			if g.Secret == "" {
+				logger.Warn("growsurf source accepts unsigned requests: set its secret", "source", name)
+			}
+			hooks = append(hooks, ingest.GrowSurfSource{
+				Name: name, Path: g.Path, Secret: []byte(g.Secret), Tolerance: g.Tolerance,
+				LegacyPath: g.LegacyPath, Disabled: s.Disabled,
+				Settings: growsurf.Settings{
+					Identifier: g.Identifier, AppUserIDKey: g.AppUserIDKey, ReferralTrigger: g.ReferralTrigger,
+					Mapping: growsurf.Mapping{Events: g.Mapping.Events, Traits: g.Mapping.Traits},
+				},
+			})
+			continue
+		}
 		sources = append(sources, ingest.Source{
 			Name: name, Type: s.Type, WriteKeys: s.WriteKeys, Disabled: s.Disabled,
 			RateLimit: s.RateLimit.EventsPerSecond, Burst: s.RateLimit.Burst,
@@ -135,6 +152,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	}
 	in, err := ingest.New(ingest.Config{
 		Sources:             sources,
+		GrowSurf:            hooks,
 		UnknownKey:          cfg.Auth.UnknownKey,
 		TrustedProxies:      cfg.HTTP.TrustedProxies,
 		StrictBatchItemSize: cfg.Ingest.StrictBatchItemSize,

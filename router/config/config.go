@@ -91,6 +91,12 @@ type Queue struct {
 	// (default 24h); at most Retention when Retention is set. JetStream
 	// keeps the ids in memory, about 125 bytes per message in the window.
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
+	// DeliveryDedupeWindow is how long a webhook delivery (from a source
+	// such as growsurf, whose sender retries for days) is remembered so
+	// that a repeated delivery stores nothing (default 336h, 14 days). The
+	// memory is a JetStream key-value bucket, on disk, independent of
+	// Retention.
+	DeliveryDedupeWindow time.Duration `yaml:"delivery_dedupe_window"`
 	// Retention is how long messages are kept in the log (default 168h, 7
 	// days; 0 keeps them until MaxBytes forces them out).
 	Retention time.Duration `yaml:"retention"`
@@ -267,14 +273,15 @@ func Default() *Config {
 		DataDir: "./data",
 		Log:     Log{Level: "info", Format: "json"},
 		Queue: Queue{
-			StreamPrefix: "EVENTROUTER",
-			Partitions:   16,
-			DedupeWindow: 24 * time.Hour,
-			Retention:    168 * time.Hour,
-			Replicas:     1,
-			SyncInterval: 2 * time.Minute,
-			StoreTimeout: 5 * time.Second,
-			LeaseTTL:     10 * time.Second,
+			StreamPrefix:         "EVENTROUTER",
+			Partitions:           16,
+			DedupeWindow:         24 * time.Hour,
+			DeliveryDedupeWindow: 14 * 24 * time.Hour,
+			Retention:            168 * time.Hour,
+			Replicas:             1,
+			SyncInterval:         2 * time.Minute,
+			StoreTimeout:         5 * time.Second,
+			LeaseTTL:             10 * time.Second,
 		},
 		Auth:         Auth{UnknownKey: "reject"},
 		Sources:      map[string]Source{},

@@ -140,6 +140,7 @@ queue:
   stream_prefix: ER_TEST
   partitions: 4
   dedupe_window: 1h
+  delivery_dedupe_window: 720h
   retention: 48h
   max_bytes: 10GiB
   replicas: 3
@@ -181,7 +182,7 @@ destinations:
 		},
 		DataDir: "/var/lib/er",
 		Log:     Log{Level: "debug", Format: "text"},
-		Queue: Queue{URL: "nats://a:4222,nats://b:4222", StreamPrefix: "ER_TEST", Partitions: 4, DedupeWindow: time.Hour,
+		Queue: Queue{URL: "nats://a:4222,nats://b:4222", StreamPrefix: "ER_TEST", Partitions: 4, DedupeWindow: time.Hour, DeliveryDedupeWindow: 720 * time.Hour,
 			Retention: 48 * time.Hour, MaxBytes: 10 << 30, Replicas: 3, SyncAlways: true, SyncInterval: 30 * time.Second, StoreTimeout: 2 * time.Second, LeaseTTL: 3 * time.Second},
 		Auth:   Auth{UnknownKey: "accept"},
 		Ingest: Ingest{StrictBatchItemSize: true},
@@ -344,7 +345,7 @@ queue: {partitions: 1.5}
 http: {listen: "nohost", read_timeout: 0s, write_timeout: -1s, shutdown_timeout: 0, max_header_bytes: 10}
 data_dir: ""
 log: {level: verbose, format: xml}
-queue: {partitions: 0, dedupe_window: 48h, retention: 24h, max_bytes: 1000, replicas: 2, stream_prefix: "a.b", sync_interval: 0s, store_timeout: 0s}
+queue: {partitions: 0, dedupe_window: 48h, delivery_dedupe_window: 0s, retention: 24h, max_bytes: 1000, replicas: 2, stream_prefix: "a.b", sync_interval: 0s, store_timeout: 0s}
 auth: {unknown_key: ignore}
 `, want: []string{
 			"http.listen: must be a host:port address",
@@ -357,6 +358,7 @@ auth: {unknown_key: ignore}
 			"log.format: must be one of json, text",
 			"queue.partitions: must be between 1 and 1024",
 			"queue.dedupe_window: must not be longer than queue.retention",
+			"queue.delivery_dedupe_window: must be greater than zero",
 			"queue.max_bytes: must be at least 1MiB",
 			"queue.replicas: more than 1 needs an external NATS cluster",
 			"queue.stream_prefix: must start with a letter",
@@ -378,7 +380,7 @@ sources:
   Bad.Name: {type: segment, write_keys: [k2]}
   nokeys: {type: segment}
   notype: {write_keys: [k3]}
-  other: {type: growsurf, write_keys: [k4], secret: x}
+  other: {type: kafka, write_keys: [k4], secret: x}
   extra: {type: segment, write_keys: [k5], colour: red}
   scalar: 7
 `, want: []string{
@@ -388,7 +390,7 @@ sources:
 			"sources.Bad.Name: invalid name",
 			"sources.nokeys.write_keys: required: at least one write key",
 			"sources.notype.type: required",
-			`sources.other.type: unknown source type "growsurf" (known types: segment)`,
+			`sources.other.type: unknown source type "kafka" (known types: growsurf, segment)`,
 			"sources.extra.colour: unknown key (known keys: type, write_keys, disabled, rate_limit)",
 			"sources.scalar: must be a mapping",
 		}},

@@ -29,6 +29,17 @@
 // an integer number of bytes or an integer with a unit: B, KB, MB, GB, TB
 // (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), as in "512MiB".
 //
+// # Sources
+//
+// Each source block has a type from [SourceTypes]. A "segment" source needs
+// write_keys. A "growsurf" source (GrowSurf referral webhooks) takes no
+// write_keys and no rate_limit; its own keys are decoded into a [*GrowSurf]
+// in [Source.Settings]: path, secret, tolerance, identifier, legacy_path and
+// mapping. Its defaults and mapping keys repeat those of package
+// router/sources/growsurf, which this package may not import; the command
+// checks that they agree. No two webhook sources may answer on the same
+// path.
+//
 // # Destinations
 //
 // Each destination block has a type, looked up in the [router.Registry]

@@ -56,6 +56,9 @@ type sourceType struct {
 	newSettings func() any
 	// needsWriteKeys tells whether write_keys is required.
 	needsWriteKeys bool
+	// forbidden are common keys the type does not allow, each with the
+	// reason given in the error.
+	forbidden map[string]string
 }
 
 // sourceTypes are the known source types. A new type adds an entry here
@@ -63,6 +66,13 @@ type sourceType struct {
 // router.Validator).
 var sourceTypes = map[string]sourceType{
 	"segment": {needsWriteKeys: true},
+	"growsurf": {
+		newSettings: func() any { return DefaultGrowSurf() },
+		forbidden: map[string]string{
+			"write_keys": "not allowed for source type growsurf (GrowSurf cannot send a write key; set secret to have requests signed)",
+			"rate_limit": "not allowed for source type growsurf (GrowSurf retries refused deliveries for days; it is not a client to slow down)",
+		},
+	},
 }
 
 // SourceTypes returns the known source types, sorted.
@@ -195,8 +205,27 @@ func decodeSources(n *yaml.Node, cfg *Config, ps *problems) {
 		common := reflect.ValueOf(&src).Elem()
 		commonFields := structFields(common.Type())
 		commonFields["type"] = nil // handled above
+		commonKeys := knownKeys(common.Type())
+		if st != nil && len(st.forbidden) > 0 {
+			var allowed []string
+			for _, k := range strings.Split(commonKeys, ", ") {
+				if _, no := st.forbidden[k]; !no {
+					allowed = append(allowed, k)
+				}
+			}
+			commonKeys = strings.Join(allowed, ", ")
+			kept := body[:0:0]
+			for _, p := range body {
+				if why, no := st.forbidden[p.key]; no {
+					ps.add(joinPath(path, p.key), "%s", why)
+					continue
+				}
+				kept = append(kept, p)
+			}
+			body = kept
+		}
 		rest := splitBlock(body, commonFields, common, path, ps)
-		decodeSettings(rest, src.Settings, st != nil, path, "source type "+src.Type, knownKeys(common.Type()), ps)
+		decodeSettings(rest, src.Settings, st != nil, path, "source type "+src.Type, commonKeys, ps)
 		if st != nil && st.needsWriteKeys && len(src.WriteKeys) == 0 {
 			ps.add(joinPath(path, "write_keys"), "required: at least one write key")
 		}
@@ -387,6 +416,7 @@ func validate(cfg *Config, ps *problems) {
 		ps.add("queue.partitions", "must be between 1 and 1024")
 	}
 	positive(q.DedupeWindow, "queue.dedupe_window", ps)
+	positive(q.DeliveryDedupeWindow, "queue.delivery_dedupe_window", ps)
 	if q.Retention < 0 {
 		ps.add("queue.retention", "must not be negative (0 keeps messages until max_bytes forces them out)")
 	} else if q.Retention > 0 && q.DedupeWindow > q.Retention {
@@ -435,6 +465,8 @@ func validate(cfg *Config, ps *problems) {
 		}
 	}
 
+	checkSourcePaths(cfg, ps)
+
 	for _, name := range cfg.DestinationNames() {
 		d := cfg.Destinations[name].Dispatch
 		path := "destinations." + name + "."
@@ -458,6 +490,34 @@ func validate(cfg *Config, ps *problems) {
 			ps.add(path+"ack_wait", "must be at least 1s")
 		} else if d.BatchTimeout*2 > d.AckWait {
 			ps.add(path+"batch_timeout", "must be at most half of ack_wait (%s), or a filling batch is handed out again", d.AckWait)
+		}
+	}
+}
+
+// checkSourcePaths checks that no two webhook sources answer on the same
+// path (compared case-insensitively, as requests are matched), counting the
+// legacy path of a GrowSurf source that sets legacy_path.
+func checkSourcePaths(cfg *Config, ps *problems) {
+	owner := map[string]string{} // lower-cased path -> "sources.<name>.<key>"
+	for _, name := range cfg.SourceNames() {
+		g, ok := cfg.Sources[name].Settings.(*GrowSurf)
+		if !ok {
+			continue
+		}
+		claim := func(p, key string) {
+			where := "sources." + name + "." + key
+			lp := strings.ToLower(p)
+			if prev, dup := owner[lp]; dup {
+				ps.add(where, "same path as %s", prev)
+				return
+			}
+			owner[lp] = where
+		}
+		if g.Path != "" {
+			claim(g.Path, "path")
+		}
+		if g.LegacyPath {
+			claim(GrowSurfLegacyPath, "legacy_path")
 		}
 	}
 }

@@ -17,6 +17,8 @@ type discardLog struct{}
 
 func (discardLog) Append(context.Context, []router.Message) (int, error) { return 0, nil }
 func (discardLog) Reject(context.Context, []router.Rejected) error       { return nil }
+func (discardLog) Seen(context.Context, string, string) (bool, error)    { return false, nil }
+func (discardLog) Remember(context.Context, string, string) error        { return nil }
 
 // benchBatch is a /v1/batch body of n track events of about 400 bytes each,
 // shaped like analytics-go's.

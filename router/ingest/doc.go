@@ -18,6 +18,35 @@
 // 404 not_found; a known path with a wrong method is 405
 // method_not_allowed.
 //
+// # GrowSurf webhooks
+//
+// Each [GrowSurfSource] is served on its own path (matched like the
+// routes above), and also on [GrowSurfLegacyPath] when LegacyPath is set.
+// Only POST is allowed (405 otherwise, Allow: POST); the body may be up to
+// 1 MiB decoded (gzip is accepted; the signature is then over the decoded
+// bytes). In order:
+//
+//   - with a Secret, the GrowSurf-Signature header is checked on the raw
+//     body (package growsurf, spec growsurf-customerio.md §2.3): 401
+//     missing_signature, invalid_signature (malformed or not matching) or
+//     stale_signature (timestamp outside Tolerance), and nothing stored;
+//   - a Disabled source answers 403 source_disabled, storing nothing;
+//   - growsurf.Convert turns the body into messages; a body that is not a
+//     JSON object answers 400 invalid_json, storing nothing;
+//   - a delivery that maps to no message (fraud status, campaign ended,
+//     affiliate events, rewards pending approval, unknown or incomplete
+//     events) answers 200 and is kept raw with [Log.Reject], reason = the
+//     growsurf reason code, so that it can be loaded or replayed;
+//   - a delivery whose key [Log.Seen] knows answers 200 and stores nothing
+//     (GrowSurf retries for days and has no delivery id);
+//   - otherwise the messages (identify before track for each person) are
+//     stored with [Log.Append], then the delivery key with [Log.Remember],
+//     and the answer is 200 {"success":true}. A crash between the two only
+//     lets a redelivery be stored again, and the log drops its repeated
+//     messageIds.
+//
+// Any storage error answers 503 unavailable, which GrowSurf retries.
+//
 // # Answers
 //
 // Success is exactly 200 with Content-Type application/json and the body
@@ -106,8 +135,12 @@
 // eventrouter_empty_batches_total,
 // eventrouter_events_timestamp_in_future_total (corrected timestamp more
 // than a minute after receivedAt; such timestamps are kept, not clamped),
-// eventrouter_ingest_rate_limited_total{source} (requests answered 429) and
-// eventrouter_ingest_store_duration_seconds (Log.Append latency).
+// eventrouter_ingest_rate_limited_total{source} (requests answered 429),
+// eventrouter_ingest_store_duration_seconds (Log.Append latency) and
+// eventrouter_growsurf_webhooks_total{source,event,outcome} (GrowSurf
+// deliveries; event is the GrowSurf event type, "other" for a type
+// GrowSurf is not known to send, empty when the body was not read; outcome
+// is accepted, duplicate, unmapped or the error code answered).
 //
 // # Decoding
 //

@@ -38,10 +38,33 @@ type recLog struct {
 	msgs     []router.Message
 	rejected []router.Rejected
 	seen     map[string]bool
-	fail     error
+	// deliveries are the webhook deliveries remembered, by source NUL key.
+	deliveries map[string]bool
+	fail       error
 }
 
-func newRecLog() *recLog { return &recLog{seen: make(map[string]bool)} }
+func newRecLog() *recLog {
+	return &recLog{seen: make(map[string]bool), deliveries: make(map[string]bool)}
+}
+
+func (l *recLog) Seen(_ context.Context, source, key string) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fail != nil {
+		return false, l.fail
+	}
+	return l.deliveries[source+"\x00"+key], nil
+}
+
+func (l *recLog) Remember(_ context.Context, source, key string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fail != nil {
+		return l.fail
+	}
+	l.deliveries[source+"\x00"+key] = true
+	return nil
+}
 
 func (l *recLog) Append(_ context.Context, msgs []router.Message) (int, error) {
 	l.mu.Lock()

@@ -33,6 +33,14 @@ type Log interface {
 	// Reject durably stores items that are answered 200 but not accepted
 	// (spec §2.4), each with its reason.
 	Reject(ctx context.Context, rejected []router.Rejected) error
+	// Seen reports whether a webhook delivery (source and delivery key)
+	// was marked with Remember within the log's delivery dedupe window.
+	Seen(ctx context.Context, source, key string) (bool, error)
+	// Remember durably marks a webhook delivery as stored; ingest calls it
+	// after Append returned, so that a crash in between can only store a
+	// redelivery again (and the log drops its repeated messageIds), never
+	// lose one.
+	Remember(ctx context.Context, source, key string) error
 }
 
 // Source is one configured source of Segment messages.
@@ -69,6 +77,9 @@ const (
 type Config struct {
 	// Sources are the sources whose write keys are accepted.
 	Sources []Source
+	// GrowSurf are the GrowSurf webhook sources, each served on its own
+	// path. Names are unique across Sources and GrowSurf.
+	GrowSurf []GrowSurfSource
 	// UnknownKey is what happens to a request whose write key matches no
 	// source: "reject" (the default when empty) answers 401
 	// invalid_write_key; "accept" answers 200 and stores the body with
@@ -111,13 +122,18 @@ type Handler struct {
 	trusted        []netip.Prefix
 	strictItemSize bool
 	m              *metrics
+	// hooks are the GrowSurf sources by lower-cased path.
+	hooks map[string]*growSurfHook
 }
 
 // New validates cfg and returns a handler that stores into log. Every
 // problem of cfg is reported at once: a source without name or write keys,
 // a duplicate source name, a write key used twice (also across sources),
 // an unsupported source type, an unknown UnknownKey value, a RateLimit that
-// is negative, NaN or infinite, a negative Burst.
+// is negative, NaN or infinite, a negative Burst; for GrowSurf sources a
+// missing or duplicate name, a path that does not start with "/", is a
+// route of the Segment API or is served twice (LegacyPath included), a
+// negative Tolerance, invalid Settings.
 func New(cfg Config, log Log) (*Handler, error) {
 	var errs []error
 	if log == nil {
@@ -192,6 +208,9 @@ func New(cfg Config, log Log) (*Handler, error) {
 			}
 		}
 	}
+	hooks, herrs := newGrowSurfHooks(cfg.GrowSurf, names)
+	errs = append(errs, herrs...)
+	h.hooks = hooks
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("configuring ingest: %w", err)
 	}
@@ -301,6 +320,12 @@ func lookupRoute(path string) *route {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	receivedAt := h.now()
 	rt := lookupRoute(r.URL.Path)
+	if rt == nil {
+		if hk := h.lookupHook(r.URL.Path); hk != nil {
+			h.serveGrowSurf(w, r, hk, receivedAt)
+			return
+		}
+	}
 	if rt == nil || rt.kind != kindHealth {
 		if origin := r.Header.Get("Origin"); origin != "" {
 			hd := w.Header()

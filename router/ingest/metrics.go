@@ -19,6 +19,7 @@ type metrics struct {
 	future     prometheus.Counter
 	store      prometheus.Histogram
 	limited    *prometheus.CounterVec
+	growsurf   *prometheus.CounterVec
 	okByRoute  map[*route]prometheus.Counter
 }
 
@@ -60,9 +61,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "eventrouter_ingest_rate_limited_total",
 			Help: "Requests answered 429 rate_limited because their source's rate limit was reached, by source.",
 		}, []string{"source"}),
+		growsurf: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_growsurf_webhooks_total",
+			Help: "GrowSurf webhook deliveries by source, GrowSurf event (\"other\" for unknown ones, empty when not read) and outcome (accepted, duplicate, unmapped, or the error code of the answer).",
+		}, []string{"source", "event", "outcome"}),
 		okByRoute: make(map[*route]prometheus.Counter, len(routes)),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.accepted, m.duplicates, m.rejected, m.empty, m.future, m.store, m.limited} {
+	for _, c := range []prometheus.Collector{m.requests, m.accepted, m.duplicates, m.rejected, m.empty, m.future, m.store, m.limited, m.growsurf} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)
 		}
@@ -78,8 +83,10 @@ func (m *metrics) request(rt *route, code int) {
 		return
 	}
 	if code == 200 && rt != nil {
-		m.okByRoute[rt].Inc()
-		return
+		if c, ok := m.okByRoute[rt]; ok {
+			c.Inc()
+			return
+		}
 	}
 	name := "unknown"
 	if rt != nil {
@@ -125,5 +132,12 @@ func (m *metrics) storeDuration(d time.Duration) {
 func (m *metrics) rateLimitedRequest(source string) {
 	if m != nil {
 		m.limited.WithLabelValues(source).Inc()
+	}
+}
+
+// growSurf counts one GrowSurf delivery.
+func (m *metrics) growSurf(source, event, outcome string) {
+	if m != nil {
+		m.growsurf.WithLabelValues(source, event, outcome).Inc()
 	}
 }

@@ -34,9 +34,16 @@ type queueBackend struct {
 
 func openQueueBackend(t *testing.T) *queueBackend {
 	t.Helper()
+	return openQueueBackendAt(t, t.TempDir())
+}
+
+// openQueueBackendAt opens the real log on the data directory dir, so that
+// a test can close it and open it again (a restart).
+func openQueueBackendAt(t *testing.T, dir string) *queueBackend {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	l, err := queue.Open(ctx, queue.Config{DataDir: t.TempDir(), Partitions: 4, Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	l, err := queue.Open(ctx, queue.Config{DataDir: dir, Partitions: 4, Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("queue.Open: %v", err)
 	}
@@ -64,6 +71,9 @@ func openQueueBackend(t *testing.T) *queueBackend {
 	if b.rejected, err = js.Stream(ctx, queue.DefaultStreamPrefix+"_REJECTED"); err != nil {
 		t.Fatal(err)
 	}
+	// A reopened log starts reading back after what it already holds.
+	b.evSeq = lastSeq(t, ctx, b.events)
+	b.rjSeq = lastSeq(t, ctx, b.rejected)
 	return b
 }
 

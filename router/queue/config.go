@@ -37,6 +37,13 @@ type Config struct {
 	// DedupeWindow is how long a (source, messageId) pair is remembered to
 	// drop repeats. Default 24h. It must not exceed Retention.
 	DedupeWindow time.Duration
+	// DeliveryDedupeWindow is how long a webhook delivery marked with
+	// Log.Remember is remembered (the TTL of the <prefix>_deliveries KV
+	// bucket). Default 336h (14 days): GrowSurf retries a failed delivery
+	// for several days, so anything shorter than the longest retry lets a
+	// late retry through (its messages are then dropped by DedupeWindow
+	// only if they arrive within it). It is independent of Retention.
+	DeliveryDedupeWindow time.Duration
 	// Retention is how long messages are kept (events, rejected and dead
 	// letters alike). Zero means the default, 168h (7 days); a negative
 	// value keeps messages with no age limit (until MaxBytes, if set,
@@ -75,13 +82,14 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultStreamPrefix = "EVENTROUTER"
-	DefaultPartitions   = 16
-	DefaultDedupeWindow = 24 * time.Hour
-	DefaultRetention    = 168 * time.Hour
-	DefaultSyncInterval = 2 * time.Minute
-	DefaultStoreTimeout = 5 * time.Second
-	DefaultLeaseTTL     = 10 * time.Second
+	DefaultStreamPrefix         = "EVENTROUTER"
+	DefaultPartitions           = 16
+	DefaultDedupeWindow         = 24 * time.Hour
+	DefaultDeliveryDedupeWindow = 14 * 24 * time.Hour // 14 days
+	DefaultRetention            = 168 * time.Hour
+	DefaultSyncInterval         = 2 * time.Minute
+	DefaultStoreTimeout         = 5 * time.Second
+	DefaultLeaseTTL             = 10 * time.Second
 )
 
 // withDefaults returns cfg with its defaults filled in, or every problem
@@ -95,6 +103,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.DedupeWindow == 0 {
 		cfg.DedupeWindow = DefaultDedupeWindow
+	}
+	if cfg.DeliveryDedupeWindow == 0 {
+		cfg.DeliveryDedupeWindow = DefaultDeliveryDedupeWindow
 	}
 	if cfg.Retention == 0 {
 		cfg.Retention = DefaultRetention
@@ -127,7 +138,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Partitions < 1 || cfg.Partitions > 1024 {
 		errs = append(errs, fmt.Errorf("partitions: %d is not in [1, 1024]", cfg.Partitions))
 	}
-	if cfg.DedupeWindow < 0 || cfg.MaxBytes < 0 || cfg.SyncInterval < 0 || cfg.StoreTimeout < 0 || cfg.LeaseTTL < 0 {
+	if cfg.DedupeWindow < 0 || cfg.DeliveryDedupeWindow < 0 || cfg.MaxBytes < 0 || cfg.SyncInterval < 0 || cfg.StoreTimeout < 0 || cfg.LeaseTTL < 0 {
 		errs = append(errs, errors.New("durations and sizes must not be negative"))
 	}
 	if cfg.Retention > 0 && cfg.DedupeWindow > cfg.Retention {

@@ -15,6 +15,7 @@
 //	EVENTROUTER_DLQ       EVENTROUTER.dlq.<destination>    messages dispatch gave up on
 //	KV EVENTROUTER_leases <lease name>                     leases (see Log.Acquire)
 //	                      member.<group>.<id>              live members (see Log.Join)
+//	KV EVENTROUTER_deliveries <hex SHA-256 of source NUL key> webhook deliveries already stored (see Log.Seen)
 //
 // Every stream uses file storage, Config.Retention as its maximum age,
 // Config.MaxBytes as its size cap with the DiscardNew policy (a full stream
@@ -73,6 +74,16 @@
 // member.<group>.<id> in the same bucket, put again every LeaseTTL/4, and
 // counts the group's members by listing its keys; a member that dies
 // lapses LeaseTTL after its last renewal, one that leaves deletes its key.
+//
+// # Webhook deliveries
+//
+// Webhook sources whose sender retries (GrowSurf retries a failed delivery
+// for days, with no delivery id) remember each delivery they stored in a KV
+// bucket whose entries expire Config.DeliveryDedupeWindow (default 14 days)
+// after they were written: [Log.Seen] asks, [Log.Remember] marks. Keys are
+// the hex SHA-256 of the source's name, a NUL byte and the delivery key, so
+// any key is a valid KV token. Being in JetStream, the memory survives
+// restarts and is shared by every process on the same NATS.
 //
 // # Metrics
 //

@@ -29,6 +29,7 @@ type Log struct {
 
 	events, rejected, dlq jetstream.Stream
 	leases                jetstream.KeyValue
+	deliveries            jetstream.KeyValue
 
 	// subjects[p] is the subject of partition p.
 	subjects []string
@@ -40,8 +41,8 @@ type Log struct {
 var _ router.Log = (*Log)(nil)
 
 // Open starts the embedded NATS server when cfg.URL is empty (and waits
-// until it is ready), connects, and creates the streams and the lease
-// bucket, or updates their limits to cfg when they exist.
+// until it is ready), connects, and creates the streams, the lease bucket
+// and the delivery bucket, or updates their limits to cfg when they exist.
 func Open(ctx context.Context, cfg Config) (*Log, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -113,7 +114,7 @@ func (l *Log) rejectedStream() string { return l.cfg.StreamPrefix + "_REJECTED" 
 func (l *Log) dlqStream() string      { return l.cfg.StreamPrefix + "_DLQ" }
 func (l *Log) leaseBucket() string    { return l.cfg.StreamPrefix + "_leases" }
 
-// setup creates or updates the streams and the lease bucket.
+// setup creates or updates the streams and the lease and delivery buckets.
 func (l *Log) setup(ctx context.Context) error {
 	maxBytes := l.cfg.MaxBytes
 	if maxBytes == 0 {
@@ -157,6 +158,17 @@ func (l *Log) setup(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("creating lease bucket %s: %w", l.leaseBucket(), err)
+	}
+	l.deliveries, err = l.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      l.deliveryBucket(),
+		Description: "eventrouter webhook deliveries already stored, kept for the delivery dedupe window",
+		History:     1,
+		TTL:         l.cfg.DeliveryDedupeWindow,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("creating delivery bucket %s: %w", l.deliveryBucket(), err)
 	}
 	if l.ns != nil && l.cfg.Listen == "" {
 		// An in-process server that accepts no TCP clients has no other

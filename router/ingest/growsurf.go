@@ -1,0 +1,314 @@
+package ingest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/router/sources/growsurf"
+)
+
+// GrowSurfSource is one source of GrowSurf referral-program webhooks
+// (spec growsurf-customerio.md §2–§3), served on its own path and turned
+// into Segment messages by package growsurf.
+type GrowSurfSource struct {
+	// Name is the source's name; it becomes router.Message.Source and
+	// must differ from every other source's name.
+	Name string
+	// Path is the URL path the webhook is served on, such as
+	// "/webhooks/growsurf": it starts with "/", matches case-insensitively
+	// and ignoring one trailing slash, and must be no other route's.
+	Path string
+	// Secret is the webhook's signing secret. When set, a request whose
+	// GrowSurf-Signature header is missing, malformed, wrong or outside
+	// Tolerance is answered 401 and nothing of it is stored; when empty,
+	// signatures are not checked.
+	Secret []byte
+	// Tolerance is how old a signature's timestamp may be; 0 means
+	// growsurf.DefaultTolerance.
+	Tolerance time.Duration
+	// LegacyPath also serves the webhook on [GrowSurfLegacyPath]; at most
+	// one source may set it.
+	LegacyPath bool
+	// Disabled answers every request 403 source_disabled, storing nothing
+	// (GrowSurf retries it later).
+	Disabled bool
+	// Settings configure the conversion (identifier, event and trait
+	// names); they must be valid (growsurf.Settings.Validate).
+	Settings growsurf.Settings
+}
+
+// GrowSurfLegacyPath is the path of the widely copied integration guide's
+// handler, served by a [GrowSurfSource] with LegacyPath set.
+const GrowSurfLegacyPath = "/api/growsurf-to-customerio"
+
+// growSurfLimit is the largest GrowSurf webhook body, decoded: a
+// CAMPAIGN_ENDED delivery carries up to 1,000 winners (spec §2.3).
+const growSurfLimit = 1 << 20
+
+// The answers specific to webhooks.
+var (
+	errMissingSignature = &apiError{http.StatusUnauthorized, "missing_signature", "No GrowSurf-Signature header; this webhook requires signed requests."}
+	errInvalidSignature = &apiError{http.StatusUnauthorized, "invalid_signature", "The GrowSurf-Signature header does not match the body and the webhook's secret."}
+	errStaleSignature   = &apiError{http.StatusUnauthorized, "stale_signature", "The GrowSurf-Signature timestamp is outside the accepted tolerance."}
+	errWebhookDisabled  = &apiError{http.StatusForbidden, "source_disabled", "This webhook's source is disabled."}
+)
+
+// The outcome label values of eventrouter_growsurf_webhooks_total besides
+// the error codes of the answers.
+const (
+	outcomeAccepted  = "accepted"
+	outcomeDuplicate = "duplicate"
+	outcomeUnmapped  = "unmapped"
+)
+
+// growSurfEvents are the event names used as metric labels; any other
+// value (GrowSurf adds events over time, and an unsigned webhook takes
+// anything) is counted as "other", so that the label stays bounded.
+var growSurfEvents = map[string]bool{
+	"NEW_PARTICIPANT_ADDED":            true,
+	"PARTICIPANT_REACHED_A_GOAL":       true,
+	"PARTICIPANT_FRAUD_STATUS_UPDATED": true,
+	"CAMPAIGN_ENDED":                   true,
+	"NEW_COMMISSION_ADDED":             true,
+	"COMMISSION_ADJUSTED":              true,
+	"NEW_PAYOUT_ISSUED":                true,
+	// The integration guide's names (spec §0).
+	"PARTICIPANT_CREATED":         true,
+	"PARTICIPANT_REFERRED":        true,
+	"CAMPAIGN_REFERRAL_CONVERTED": true,
+	"PARTICIPANT_REACHED_REWARD":  true,
+}
+
+func eventLabel(e string) string {
+	if growSurfEvents[e] {
+		return e
+	}
+	return "other"
+}
+
+// growSurfHook is a configured GrowSurf source as the handler serves it.
+type growSurfHook struct {
+	name      string
+	secret    []byte
+	tolerance time.Duration
+	disabled  bool
+	settings  growsurf.Settings
+	route     *route // metrics label: the canonical path
+}
+
+// newGrowSurfHooks validates the GrowSurf sources and returns them by
+// lower-cased path. names holds the names of the Segment sources.
+func newGrowSurfHooks(srcs []GrowSurfSource, names map[string]bool) (map[string]*growSurfHook, []error) {
+	var errs []error
+	hooks := make(map[string]*growSurfHook)
+	owner := make(map[string]string) // lower-cased path -> where
+	claim := func(path, where string, hk *growSurfHook) {
+		if !strings.HasPrefix(path, "/") || len(path) < 2 {
+			errs = append(errs, fmt.Errorf("%s: %q must be \"/\" followed by a name", where, path))
+			return
+		}
+		if lookupRoute(path) != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is a route of the Segment API", where, path))
+			return
+		}
+		key := hookKey(path)
+		if prev, dup := owner[key]; dup {
+			errs = append(errs, fmt.Errorf("%s: %q is already served by %s", where, path, prev))
+			return
+		}
+		owner[key] = where
+		rt := &route{name: path, post: true, limit: growSurfLimit, allow: http.MethodPost}
+		cp := *hk
+		cp.route = rt
+		hooks[key] = &cp
+	}
+	for i, s := range srcs {
+		where := fmt.Sprintf("growsurf[%d]", i)
+		if s.Name == "" {
+			errs = append(errs, fmt.Errorf("%s: name: required", where))
+		} else {
+			where = "sources." + s.Name
+			if names[s.Name] {
+				errs = append(errs, fmt.Errorf("%s: defined twice", where))
+			}
+			names[s.Name] = true
+		}
+		if s.Tolerance < 0 {
+			errs = append(errs, fmt.Errorf("%s: tolerance: %s is negative", where, s.Tolerance))
+		}
+		if err := s.Settings.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+		}
+		hk := &growSurfHook{
+			name:      s.Name,
+			secret:    append([]byte(nil), s.Secret...),
+			tolerance: s.Tolerance,
+			disabled:  s.Disabled,
+			settings:  s.Settings,
+		}
+		if hk.tolerance == 0 {
+			hk.tolerance = growsurf.DefaultTolerance
+		}
+		claim(s.Path, where+": path", hk)
+		if s.LegacyPath {
+			claim(GrowSurfLegacyPath, where+": legacy_path", hk)
+		}
+	}
+	return hooks, errs
+}
+
+// hookKey is the lookup key of a webhook path: lower-cased, without one
+// trailing slash.
+func hookKey(path string) string {
+	if len(path) > 1 && path[len(path)-1] == '/' {
+		path = path[:len(path)-1]
+	}
+	return strings.ToLower(path)
+}
+
+// lookupHook finds the GrowSurf source served on a request path.
+func (h *Handler) lookupHook(path string) *growSurfHook {
+	if len(h.hooks) == 0 {
+		return nil
+	}
+	return h.hooks[hookKey(path)]
+}
+
+// serveGrowSurf handles one GrowSurf delivery: POST only, body at most
+// 1 MiB decoded, signature (when the source has a secret) checked on the
+// raw body before anything else, then conversion and storage:
+//
+//   - malformed JSON: 400 invalid_json, nothing stored;
+//   - an event with no mapping: 200, the body kept with Log.Reject under
+//     the reason growsurf.Convert gives, so that it can be replayed;
+//   - a delivery already stored (Log.Seen): 200, nothing stored;
+//   - else Log.Append of the messages, then Log.Remember of the delivery
+//     key, then 200 {"success":true}.
+//
+// Any storage error answers 503, so that GrowSurf retries.
+func (h *Handler) serveGrowSurf(w http.ResponseWriter, r *http.Request, hk *growSurfHook, receivedAt time.Time) {
+	rt := hk.route
+	event := ""
+	fail := func(aerr *apiError) {
+		h.m.growSurf(hk.name, event, aerr.code)
+		h.writeError(w, rt, aerr)
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", rt.allow)
+		fail(errMethodNotAllowed)
+		return
+	}
+	req := h.newRequest(r, rt, receivedAt)
+	defer req.release()
+	body, aerr := req.readBody()
+	if aerr != nil {
+		fail(aerr)
+		return
+	}
+	if len(hk.secret) > 0 {
+		err := growsurf.VerifySignature(r.Header.Get(growsurf.SignatureHeader), body, hk.secret, receivedAt, hk.tolerance)
+		switch {
+		case err == nil:
+		case errors.Is(err, growsurf.ErrMissingSignature):
+			fail(errMissingSignature)
+			return
+		case errors.Is(err, growsurf.ErrStaleSignature):
+			fail(errStaleSignature)
+			return
+		default:
+			fail(errInvalidSignature)
+			return
+		}
+	}
+	if hk.disabled {
+		fail(errWebhookDisabled)
+		return
+	}
+	res, err := growsurf.Convert(body, hk.name, hk.settings, receivedAt)
+	if err != nil {
+		if errors.Is(err, growsurf.ErrMalformed) {
+			fail(errInvalidJSON)
+			return
+		}
+		// Not the sender's fault: keep the delivery rather than lose it.
+		h.logger.Warn("converting growsurf delivery failed; kept as rejected", "source", hk.name, "error", err)
+		res = growsurf.Result{Unmapped: "conversion_failed"}
+	}
+	event = eventLabel(res.Event)
+	ctx := r.Context()
+	if res.Unmapped != "" || len(res.Messages) == 0 {
+		reason := res.Unmapped
+		if reason == "" {
+			reason = "no_messages"
+		}
+		raw := json.RawMessage(append([]byte(nil), body...))
+		if !json.Valid(raw) {
+			raw = appendString(nil, string(body))
+		}
+		detail := res.Detail
+		if detail == "" {
+			detail = "growsurf event " + res.Event + " produces no messages"
+		}
+		rej := []router.Rejected{{
+			Source:     hk.name,
+			Reason:     reason,
+			Detail:     detail,
+			Route:      rt.name,
+			ReceivedAt: receivedAt,
+			Body:       raw,
+		}}
+		if err := h.log.Reject(ctx, rej); err != nil {
+			h.logger.Warn("storing unmapped growsurf delivery failed", "source", hk.name, "error", err)
+			fail(errUnavailable)
+			return
+		}
+		h.m.rejectedReason(reason)
+		h.m.growSurf(hk.name, event, outcomeUnmapped)
+		h.writeOK(w, rt)
+		return
+	}
+	if res.DeliveryKey != "" {
+		seen, err := h.log.Seen(ctx, hk.name, res.DeliveryKey)
+		if err != nil {
+			h.logger.Warn("looking up growsurf delivery failed", "source", hk.name, "error", err)
+			fail(errUnavailable)
+			return
+		}
+		if seen {
+			h.m.growSurf(hk.name, event, outcomeDuplicate)
+			h.m.addAccepted(hk.name, 0, len(res.Messages))
+			h.writeOK(w, rt)
+			return
+		}
+	}
+	start := time.Now()
+	dups, err := h.log.Append(ctx, res.Messages)
+	h.m.storeDuration(time.Since(start))
+	if err != nil {
+		h.logger.Warn("storing growsurf messages failed", "source", hk.name, "messages", len(res.Messages), "error", err)
+		fail(errUnavailable)
+		return
+	}
+	h.m.addAccepted(hk.name, len(res.Messages)-dups, dups)
+	if res.DeliveryKey != "" {
+		// After Append: a crash in between only means that a redelivery is
+		// stored again, and the events stream drops its messages by
+		// messageId within its dedupe window.
+		if err := h.log.Remember(ctx, hk.name, res.DeliveryKey); err != nil {
+			h.logger.Warn("remembering growsurf delivery failed", "source", hk.name, "error", err)
+			fail(errUnavailable)
+			return
+		}
+	}
+	outcome := outcomeAccepted
+	if dups == len(res.Messages) {
+		outcome = outcomeDuplicate
+	}
+	h.m.growSurf(hk.name, event, outcome)
+	h.writeOK(w, rt)
+}
