@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,9 +19,11 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/destinations/file"
+	"github.com/eventrouter/eventrouter/destinations/segment"
 	"github.com/eventrouter/eventrouter/destinations/webhook"
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/config"
+	"github.com/eventrouter/eventrouter/router/ingest"
 )
 
 // harness tells the conformance suite how to exercise one destination type.
@@ -46,6 +49,7 @@ type failure struct {
 
 var harnesses = map[string]harness{
 	"file":    fileHarness(),
+	"segment": segmentHarness(),
 	"webhook": webhookHarness(),
 }
 
@@ -230,6 +234,13 @@ func TestConformance(t *testing.T) {
 				}
 			})
 
+			t.Run("has a Segment integration name", func(t *testing.T) {
+				n, ok := f.(router.IntegrationNamer)
+				if !ok || n.IntegrationName() == "" {
+					t.Fatal("factory has no IntegrationName: the integrations object could not address its destinations by type")
+				}
+			})
+
 			t.Run("default config", func(t *testing.T) {
 				a, b := f.DefaultConfig(), f.DefaultConfig()
 				for _, c := range []any{a, b} {
@@ -373,4 +384,117 @@ func build(t *testing.T, f router.Factory, h harness) (router.Destination, func(
 	}
 	t.Cleanup(func() { _ = d.Close(context.Background()) })
 	return d, delivered
+}
+
+// segmentLog records what the stand-in Segment (eventrouter's own ingest)
+// accepted.
+type segmentLog struct {
+	mu   sync.Mutex
+	msgs []router.Message
+}
+
+func (l *segmentLog) Append(_ context.Context, m []router.Message) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, m...)
+	return 0, nil
+}
+func (l *segmentLog) Reject(context.Context, []router.Rejected) error    { return nil }
+func (l *segmentLog) Seen(context.Context, string, string) (bool, error) { return false, nil }
+func (l *segmentLog) Remember(context.Context, string, string) error     { return nil }
+
+// segmentSink serves the Segment Tracking API with eventrouter's ingest
+// (write key "wk"), or answers status when it is not 200.
+func segmentSink(t *testing.T, status int, header http.Header) (string, *segmentLog) {
+	log := &segmentLog{}
+	h, err := ingest.New(ingest.Config{
+		Sources: []ingest.Source{{Name: "seg", Type: "segment", WriteKeys: []string{"wk"}}},
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if status != http.StatusOK {
+			for k, v := range header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(status)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, log
+}
+
+// segmentHarness checks, field by field, what the stand-in Segment
+// received (analytics-go re-encodes messages and Segment adds its own
+// fields, so bytes cannot match) and returns the original bodies.
+func segmentHarness() harness {
+	setURL := func(cfg any, url string) {
+		c := cfg.(*segment.Config)
+		c.WriteKey, c.Endpoint = "wk", url
+	}
+	return harness{
+		configure: func(t *testing.T, cfg any) func(t *testing.T) [][]byte {
+			url, log := segmentSink(t, http.StatusOK, nil)
+			setURL(cfg, url)
+			return func(t *testing.T) [][]byte {
+				log.mu.Lock()
+				defer log.mu.Unlock()
+				var out [][]byte
+				for _, m := range log.msgs {
+					prefix, typ, _ := strings.Cut(m.ID, "-") // sixTypes ids are "<prefix>-<type>"
+					var orig []byte
+					for _, s := range sixTypes(prefix) {
+						if s.Type == typ {
+							orig = s.Body
+						}
+					}
+					var in, got map[string]any
+					_ = json.Unmarshal(orig, &in)
+					_ = json.Unmarshal(m.Body, &got)
+					for _, k := range []string{"type", "messageId", "userId", "anonymousId", "event", "name", "groupId", "previousId", "traits", "properties", "integrations"} {
+						want := in[k]
+						if o, ok := want.(map[string]any); ok && len(o) == 0 {
+							want = nil // analytics-go omits empty objects
+						}
+						if !reflect.DeepEqual(got[k], want) {
+							t.Errorf("message %s: %s = %#v, sent %#v", m.ID, k, got[k], want)
+						}
+					}
+					out = append(out, orig)
+				}
+				return out
+			}
+		},
+		failures: []failure{
+			{
+				name: "400 is permanent",
+				configure: func(t *testing.T, cfg any) {
+					u, _ := segmentSink(t, http.StatusBadRequest, nil)
+					setURL(cfg, u)
+				},
+				want: router.KindPermanent,
+			},
+			{
+				name: "503 with Retry-After is retryable after the delay",
+				configure: func(t *testing.T, cfg any) {
+					u, _ := segmentSink(t, http.StatusServiceUnavailable, http.Header{"Retry-After": {"3"}})
+					setURL(cfg, u)
+				},
+				want: router.KindRetryable, wantDelay: 3 * time.Second,
+			},
+			{
+				name: "connection refused is retryable",
+				configure: func(t *testing.T, cfg any) {
+					s := httptest.NewServer(http.NotFoundHandler())
+					setURL(cfg, s.URL)
+					s.Close()
+				},
+				want: router.KindRetryable,
+			},
+		},
+	}
 }

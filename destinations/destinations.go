@@ -2,6 +2,7 @@ package destinations
 
 import (
 	"github.com/eventrouter/eventrouter/destinations/file"
+	"github.com/eventrouter/eventrouter/destinations/segment"
 	"github.com/eventrouter/eventrouter/destinations/webhook"
 	"github.com/eventrouter/eventrouter/router"
 )
@@ -12,6 +13,7 @@ import (
 func Builtin() []router.Factory {
 	return []router.Factory{
 		file.NewFactory(),
+		segment.NewFactory(),
 		webhook.NewFactory(),
 	}
 }

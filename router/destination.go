@@ -63,6 +63,17 @@ type Factory interface {
 	New(ctx context.Context, cfg any, set Settings) (Destination, error)
 }
 
+// IntegrationNamer is implemented by a [Factory] whose destinations have a
+// Segment-style integration name, such as [IntegrationCustomerIO]: the key
+// of a message's integrations object (spec §3.5) that decides whether the
+// destination receives the message. The config loader uses it as the
+// default of a destination's "integration" key; a destination whose factory
+// does not implement it defaults to its own name.
+type IntegrationNamer interface {
+	// IntegrationName returns the integration name, never empty.
+	IntegrationName() string
+}
+
 // Registry is the set of known destination factories, by type.
 type Registry struct {
 	factories map[string]Factory

@@ -262,6 +262,9 @@ func buildDestinations(ctx context.Context, cfg *config.Config, logger *slog.Log
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		for _, r := range routes {
+			if r.Destination == nil {
+				continue
+			}
 			if err := r.Destination.Close(cctx); err != nil {
 				logger.Warn("closing destination", "destination", r.Name, "error", err.Error())
 			}
@@ -269,8 +272,27 @@ func buildDestinations(ctx context.Context, cfg *config.Config, logger *slog.Log
 	}
 	for _, name := range cfg.DestinationNames() {
 		d := cfg.Destinations[name]
-		if d.Dispatch.Disabled {
+		dp := d.Dispatch
+		opts := dispatch.Options{
+			BatchSize:      dp.BatchSize,
+			BatchTimeout:   dp.BatchTimeout,
+			MaxAttempts:    dp.MaxAttempts,
+			MaxAge:         dp.MaxAge,
+			InitialBackoff: dp.InitialBackoff,
+			MaxBackoff:     dp.MaxBackoff,
+			RateLimit:      dp.RateLimit,
+			AckWait:        dp.AckWait,
+			Integration:    dp.Integration,
+			Types:          dp.Types,
+			Events:         dp.Events,
+			ExcludeEvents:  dp.ExcludeEvents,
+		}
+		if dp.Disabled {
+			// Its cursors exist and keep their place: the messages wait in
+			// the log until the destination is enabled again.
 			logger.Info("destination disabled in the config; its messages wait in the log", "destination", name)
+			opts.Disabled = true
+			routes = append(routes, dispatch.Route{Name: name, Options: opts})
 			continue
 		}
 		dest, err := d.Factory.New(ctx, d.Settings, router.Settings{
@@ -282,18 +304,7 @@ func buildDestinations(ctx context.Context, cfg *config.Config, logger *slog.Log
 			closeAll()
 			return nil, nil, fmt.Errorf("starting destination %s: %w", name, err)
 		}
-		dp := d.Dispatch
-		routes = append(routes, dispatch.Route{Name: name, Destination: dest, Options: dispatch.Options{
-			BatchSize:      dp.BatchSize,
-			BatchTimeout:   dp.BatchTimeout,
-			MaxAttempts:    dp.MaxAttempts,
-			MaxAge:         dp.MaxAge,
-			InitialBackoff: dp.InitialBackoff,
-			MaxBackoff:     dp.MaxBackoff,
-			RateLimit:      dp.RateLimit,
-			AckWait:        dp.AckWait,
-			Integration:    dp.Integration,
-		}})
+		routes = append(routes, dispatch.Route{Name: name, Destination: dest, Options: opts})
 	}
 	return routes, closeAll, nil
 }

@@ -18,6 +18,10 @@ func NewFactory() router.Factory { return factory{} }
 // Type returns "file".
 func (factory) Type() string { return Type }
 
+// IntegrationName is the key of Segment's integrations object that turns
+// this destination type on or off (router.IntegrationNamer).
+func (factory) IntegrationName() string { return router.IntegrationFile }
+
 // DefaultConfig returns a *Config with the defaults: no path (it is
 // required) and sync off.
 func (factory) DefaultConfig() any { return &Config{} }

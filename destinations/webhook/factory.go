@@ -19,6 +19,10 @@ func NewFactory() router.Factory { return factory{} }
 // Type returns "webhook".
 func (factory) Type() string { return Type }
 
+// IntegrationName is the key of Segment's integrations object that turns
+// this destination type on or off (router.IntegrationNamer).
+func (factory) IntegrationName() string { return router.IntegrationWebhooks }
+
 // DefaultConfig returns a *Config with the defaults: method POST, timeout
 // 10s, no headers, no gzip.
 func (factory) DefaultConfig() any {

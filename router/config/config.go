@@ -231,12 +231,37 @@ type Dispatch struct {
 	AckWait time.Duration `yaml:"ack_wait"`
 	// Integration is the key of the Segment integrations object that
 	// decides whether a message goes to this destination (spec §3.5:
-	// {"All": false, "<integration>": true}); default the destination's
-	// name.
+	// {"All": false, "<integration>": true}). [Load] and [Parse] default
+	// it to the integration name of the destination's type, when its
+	// factory implements [router.IntegrationNamer] (for example
+	// "Customer.io"), else to the destination's name. The name
+	// "Warehouses" selects Segment's warehouse rule, with the
+	// destination's name as the warehouse id
+	// ({"Warehouses": {"warehouseIds": ["<name>"]}}).
 	Integration string `yaml:"integration"`
-	// Disabled stops delivering to the destination; its consumer keeps its
-	// position, so messages accumulate in the log until it is enabled
-	// (default false).
+	// Types, when set, are the only message types delivered (each one of
+	// identify, track, page, screen, group, alias); messages of the other
+	// types are skipped. Default: unset, all six. An empty list is an
+	// error.
+	Types []string `yaml:"types"`
+	// Events, when set, are glob patterns (Go's path.Match: *, ?, [a-z],
+	// \ escapes; * does not match '/'), case-sensitive, of which a track
+	// message's event name must match one to be delivered. They apply to
+	// track messages only: messages of other types are delivered unless
+	// Types excludes them. Default: unset, every event. An empty list is
+	// an error.
+	Events []string `yaml:"events"`
+	// ExcludeEvents are glob patterns like Events: a track message whose
+	// event name matches one is skipped, even when it matches Events
+	// (default none).
+	ExcludeEvents []string `yaml:"exclude_events"`
+	// Enabled, when false, stops delivering to the destination: its
+	// cursor keeps its position, so messages accumulate in the log (up to
+	// its retention) until it is enabled again (default true).
+	Enabled bool `yaml:"enabled"`
+	// Disabled is the older, inverted form of Enabled, kept for existing
+	// files. [Load] and [Parse] keep the two consistent (Disabled ==
+	// !Enabled); a block that sets both so that they disagree is an error.
 	Disabled bool `yaml:"disabled"`
 }
 
@@ -289,7 +314,9 @@ func Default() *Config {
 	}
 }
 
-// DefaultDispatch returns the defaults of the common destination keys.
+// DefaultDispatch returns the defaults of the common destination keys,
+// except Integration, whose default depends on the destination (see
+// [Dispatch.Integration]).
 func DefaultDispatch() Dispatch {
 	return Dispatch{
 		BatchSize:      100,
@@ -299,6 +326,7 @@ func DefaultDispatch() Dispatch {
 		InitialBackoff: 500 * time.Millisecond,
 		MaxBackoff:     60 * time.Second,
 		AckWait:        10 * time.Second,
+		Enabled:        true,
 	}
 }
 

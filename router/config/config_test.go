@@ -90,7 +90,8 @@ destinations:
 	}
 	wantDispatch := DefaultDispatch()
 	wantDispatch.MaxAttempts = 20
-	if hook.Dispatch != wantDispatch {
+	wantDispatch.Integration = "hook" // the factory has no integration name
+	if !reflect.DeepEqual(hook.Dispatch, wantDispatch) {
 		t.Fatalf("dispatch = %+v, want %+v", hook.Dispatch, wantDispatch)
 	}
 	hc := hook.Settings.(*hookConfig)
@@ -168,6 +169,9 @@ destinations:
     rate_limit: 12.5
     ack_wait: 4s
     integration: Webhooks
+    types: [identify, track]
+    events: ["referral_*", "Order ?ompleted"]
+    exclude_events: ["*_test"]
     disabled: true
 `
 	cfg, err := parse([]byte(data), testRegistry(t), env(map[string]string{"TOKEN": "t0k"}))
@@ -195,8 +199,10 @@ destinations:
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
 	}
 	wantDispatch := Dispatch{BatchSize: 10, BatchTimeout: 250 * time.Millisecond, MaxAttempts: 3, MaxAge: time.Hour,
-		InitialBackoff: time.Second, MaxBackoff: 2 * time.Second, RateLimit: 12.5, AckWait: 4 * time.Second, Integration: "Webhooks", Disabled: true}
-	if d1.Dispatch != wantDispatch {
+		InitialBackoff: time.Second, MaxBackoff: 2 * time.Second, RateLimit: 12.5, AckWait: 4 * time.Second, Integration: "Webhooks",
+		Types: []string{"identify", "track"}, Events: []string{"referral_*", "Order ?ompleted"}, ExcludeEvents: []string{"*_test"},
+		Enabled: false, Disabled: true}
+	if !reflect.DeepEqual(d1.Dispatch, wantDispatch) {
 		t.Fatalf("dispatch = %+v", d1.Dispatch)
 	}
 	hc := d1.Settings.(*hookConfig)
@@ -428,7 +434,7 @@ destinations:
 			"destinations.nourl.url: required",
 			`destinations.badtype.type: unknown destination type "kafka" (known types: fake, hook)`,
 			"destinations.notype.type: required",
-			"destinations.unknownkey.urll: unknown key for destination type hook (known keys: type, batch_size, batch_timeout, max_attempts, max_age, initial_backoff, max_backoff, rate_limit, ack_wait, integration, disabled, url, timeout, headers, tls)",
+			"destinations.unknownkey.urll: unknown key for destination type hook (known keys: type, batch_size, batch_timeout, max_attempts, max_age, initial_backoff, max_backoff, rate_limit, ack_wait, integration, types, events, exclude_events, enabled, disabled, url, timeout, headers, tls)",
 			"destinations.unknownkey.batch_size: must be between 1 and 10000",
 			"destinations.nested.tls.insecur: unknown key (known keys: insecure)",
 			"destinations.dispatch.batch_size: must be between 1 and 10000",
@@ -440,6 +446,29 @@ destinations:
 			"destinations.validated.fail: must be false",
 			"destinations.typed.timeout: must be a duration",
 			"destinations.Upper: invalid name",
+		}},
+		{name: "filters", yaml: minimal + `
+destinations:
+  types: {type: fake, types: [identify, Track, pageview]}
+  notypes: {type: fake, types: []}
+  scalartypes: {type: fake, types: track}
+  globs: {type: fake, events: ["referral_*", "referral_[", ""], exclude_events: ["ok", 'x\']}
+  noevents: {type: fake, events: [], exclude_events: []}
+  both: {type: fake, enabled: true, disabled: true}
+  bothoff: {type: fake, enabled: false, disabled: false}
+  badenabled: {type: fake, enabled: maybe}
+`, want: []string{
+			`destinations.types.types[1]: unknown message type "Track" (known types: identify, track, page, screen, group, alias)`,
+			`destinations.types.types[2]: unknown message type "pageview"`,
+			"destinations.notypes.types: must list at least one type",
+			"destinations.scalartypes.types: must be a list",
+			`destinations.globs.events[1]: bad glob pattern "referral_[": syntax error in pattern`,
+			"destinations.globs.events[2]: required",
+			`destinations.globs.exclude_events[1]: bad glob pattern "x\\"`,
+			"destinations.noevents.events: must list at least one pattern",
+			"destinations.both.disabled: contradicts enabled: true",
+			"destinations.bothoff.disabled: contradicts enabled: false",
+			"destinations.badenabled.enabled: must be",
 		}},
 	}
 	for _, tt := range tests {
@@ -607,5 +636,51 @@ func TestLoad(t *testing.T) {
 	cfg, err := Load(good, nil)
 	if err != nil || cfg.Sources["s"].WriteKeys[0] != "from-env" {
 		t.Fatalf("Load with env = %+v, %v", cfg, err)
+	}
+}
+
+// namedFactory is a destination type with a Segment-style integration name.
+type namedFactory struct{ hookFactory }
+
+func (namedFactory) Type() string            { return "named" }
+func (namedFactory) IntegrationName() string { return router.IntegrationCustomerIO }
+
+func TestDestinationIntegrationAndEnabled(t *testing.T) {
+	reg, err := router.NewRegistry(namedFactory{}, &routertest.Factory{Name: "fake"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name            string
+		block           string
+		wantIntegration string
+		wantEnabled     bool
+	}{
+		{"defaults", `{type: fake}`, "dest", true},
+		{"factory's integration name", `{type: named, url: "http://x"}`, "Customer.io", true},
+		{"integration overrides the factory's", `{type: named, url: "http://x", integration: Segment}`, "Segment", true},
+		{"integration overrides the name", `{type: fake, integration: Warehouses}`, "Warehouses", true},
+		{"enabled false", `{type: fake, enabled: false}`, "dest", false},
+		{"enabled true", `{type: fake, enabled: true}`, "dest", true},
+		{"disabled true", `{type: fake, disabled: true}`, "dest", false},
+		{"disabled false", `{type: fake, disabled: false}`, "dest", true},
+		{"both agree off", `{type: fake, enabled: false, disabled: true}`, "dest", false},
+		{"both agree on", `{type: fake, enabled: true, disabled: false}`, "dest", true},
+		{"null disabled leaves enabled", `{type: fake, enabled: false, disabled: null}`, "dest", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parse([]byte(minimal+"destinations:\n  dest: "+tt.block+"\n"), reg, env(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := cfg.Destinations["dest"].Dispatch
+			if d.Integration != tt.wantIntegration {
+				t.Errorf("integration = %q, want %q", d.Integration, tt.wantIntegration)
+			}
+			if d.Enabled != tt.wantEnabled || d.Disabled != !tt.wantEnabled {
+				t.Errorf("enabled, disabled = %t, %t, want %t, %t", d.Enabled, d.Disabled, tt.wantEnabled, !tt.wantEnabled)
+			}
+		})
 	}
 }

@@ -52,6 +52,14 @@
 // names of the common keys or "type" (the destinations conformance suite
 // checks this).
 //
+// The common keys include the fan-out filters (types, events,
+// exclude_events, integration) and enabled. The loader checks the message
+// types and the glob syntax of the event patterns, defaults integration to
+// the type's Segment-style integration name when its factory implements
+// [router.IntegrationNamer] (else to the destination's name), and keeps
+// enabled and its older inverted form disabled consistent, rejecting a block
+// where they disagree.
+//
 // The package imports only package router from the project, so that the
 // command can map a [Config] into the settings of each part.
 package config

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	pathpkg "path"
 	"reflect"
 	"regexp"
 	"sort"
@@ -275,8 +276,46 @@ func decodeDestinations(n *yaml.Node, cfg *Config, reg *router.Registry, ps *pro
 		commonFields["type"] = nil // handled above
 		rest := splitBlock(body, commonFields, common, path, ps)
 		decodeSettings(rest, dst.Settings, dst.Factory != nil, path, "destination type "+dst.Type, "type, "+knownKeys(common.Type()), ps)
+		resolveEnabled(&dst.Dispatch, body, path, ps)
+		if dst.Dispatch.Integration == "" {
+			dst.Dispatch.Integration = defaultIntegration(dst.Factory, dst.Name)
+		}
 		cfg.Destinations[e.key] = dst
 	}
+}
+
+// resolveEnabled makes the enabled and disabled keys of a destination block
+// agree: the one that is set decides, and setting both so that they disagree
+// is a problem.
+func resolveEnabled(d *Dispatch, body []pair, path string, ps *problems) {
+	var hasEnabled, hasDisabled bool
+	for _, p := range body {
+		switch p.key {
+		case "enabled":
+			hasEnabled = !isNull(resolveAlias(p.value))
+		case "disabled":
+			hasDisabled = !isNull(resolveAlias(p.value))
+		}
+	}
+	switch {
+	case hasEnabled && hasDisabled && d.Enabled == d.Disabled:
+		ps.add(joinPath(path, "disabled"), "contradicts enabled: %t (set only enabled; disabled is its older, inverted form)", d.Enabled)
+	case hasDisabled:
+		d.Enabled = !d.Disabled
+	default:
+		d.Disabled = !d.Enabled
+	}
+}
+
+// defaultIntegration returns the default integration name of a destination:
+// its factory's, when the factory has one, else the destination's name.
+func defaultIntegration(f router.Factory, name string) string {
+	if n, ok := f.(router.IntegrationNamer); ok {
+		if in := n.IntegrationName(); in != "" {
+			return in
+		}
+	}
+	return name
 }
 
 // splitBlock decodes the entries of a block whose keys are in common into
@@ -490,6 +529,35 @@ func validate(cfg *Config, ps *problems) {
 			ps.add(path+"ack_wait", "must be at least 1s")
 		} else if d.BatchTimeout*2 > d.AckWait {
 			ps.add(path+"batch_timeout", "must be at most half of ack_wait (%s), or a filling batch is handed out again", d.AckWait)
+		}
+		checkFilters(d, path, ps)
+	}
+}
+
+// checkFilters checks the types, events and exclude_events keys of a
+// destination; path ends with a dot.
+func checkFilters(d Dispatch, path string, ps *problems) {
+	if d.Types != nil && len(d.Types) == 0 {
+		ps.add(path+"types", "must list at least one type (leave the key out for all six)")
+	}
+	for i, t := range d.Types {
+		if !router.IsType(t) {
+			ps.add(indexPath(path+"types", i), "unknown message type %q (known types: %s)", t, strings.Join(router.Types, ", "))
+		}
+	}
+	if d.Events != nil && len(d.Events) == 0 {
+		ps.add(path+"events", "must list at least one pattern (leave the key out for every event)")
+	}
+	for _, l := range []struct {
+		key      string
+		patterns []string
+	}{{"events", d.Events}, {"exclude_events", d.ExcludeEvents}} {
+		for i, p := range l.patterns {
+			if p == "" {
+				ps.required(indexPath(path+l.key, i))
+			} else if _, err := pathpkg.Match(p, ""); err != nil {
+				ps.add(indexPath(path+l.key, i), "bad glob pattern %q: %v (syntax of Go's path.Match: *, ?, [a-z], \\ escapes)", p, err)
+			}
 		}
 	}
 }

@@ -1,9 +1,7 @@
 package dispatch
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +34,7 @@ type route struct {
 	name    string
 	dest    router.Destination
 	opts    Options
+	filter  *filter
 	limiter *rate.Limiter // nil when unlimited
 	readers []router.PartitionReader
 	bal     *balance
@@ -67,7 +66,7 @@ func New(log router.Log, routes []Route, logger *slog.Logger, reg prometheus.Reg
 		case seen[rt.Name]:
 			errs = append(errs, fmt.Errorf("%s: destination named twice", rt.Name))
 			continue
-		case rt.Destination == nil:
+		case rt.Destination == nil && !rt.Options.Disabled:
 			errs = append(errs, fmt.Errorf("%s: no destination", rt.Name))
 			continue
 		}
@@ -77,7 +76,7 @@ func New(log router.Log, routes []Route, logger *slog.Logger, reg prometheus.Reg
 			errs = append(errs, fmt.Errorf("%s: %w", rt.Name, err))
 			continue
 		}
-		r := &route{name: rt.Name, dest: rt.Destination, opts: opts, m: m.route(rt.Name), log: logger.With("destination", rt.Name)}
+		r := &route{name: rt.Name, dest: rt.Destination, opts: opts, filter: newFilter(rt.Name, opts), m: m.route(rt.Name), log: logger.With("destination", rt.Name)}
 		if opts.RateLimit > 0 {
 			burst := max(opts.BatchSize, int(math.Ceil(opts.RateLimit)))
 			r.limiter = rate.NewLimiter(rate.Limit(opts.RateLimit), burst)
@@ -116,6 +115,10 @@ func New(log router.Log, routes []Route, logger *slog.Logger, reg prometheus.Reg
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, r := range d.routes {
+		if r.opts.Disabled {
+			r.log.Info("destination disabled; its messages wait in the log")
+			continue
+		}
 		hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 		stop := context.AfterFunc(ctx, func() { time.AfterFunc(r.opts.DrainTimeout, cancelHard) })
 		var rwg sync.WaitGroup
@@ -134,6 +137,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 	var errs []error
 	for _, r := range d.routes {
+		if r.dest == nil {
+			continue
+		}
 		cctx, cancel := context.WithTimeout(context.Background(), r.opts.DrainTimeout)
 		if err := r.dest.Close(cctx); err != nil {
 			errs = append(errs, fmt.Errorf("closing destination %s: %w", r.name, err))
@@ -310,16 +316,14 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 
 	var done []router.Delivery
 	todo := make([]*item, 0, len(ds))
-	filtered := 0
 	for _, dl := range ds {
-		if !enabled(&dl.Message, r.opts.Integration) {
-			filtered++
+		if why := r.filter.reason(&dl.Message); why != "" {
+			r.m.filtered[why].Inc()
 			done = append(done, dl)
 			continue
 		}
 		todo = append(todo, &item{d: dl, attempts: max(dl.Delivered-1, 0)})
 	}
-	r.m.filtered.Add(float64(filtered))
 
 	sent := false
 	for len(todo) > 0 && lease.Held() && bctx.Err() == nil && !(sent && (ctx.Err() != nil || closed(yield))) {
@@ -476,23 +480,6 @@ func (r *route) backoff(attempt int) time.Duration {
 	b = min(b, r.opts.MaxBackoff)
 	half := b / 2
 	return half + rand.N(b-half+1)
-}
-
-var integrationsKey = []byte(`"integrations"`)
-
-// enabled applies the integrations rule of spec §3.5 to m for the
-// destination called name. Only bodies that mention integrations are decoded.
-func enabled(m *router.Message, name string) bool {
-	if !bytes.Contains(m.Body, integrationsKey) {
-		return true
-	}
-	var v struct {
-		Integrations map[string]any `json:"integrations"`
-	}
-	if err := json.Unmarshal(m.Body, &v); err != nil {
-		return true
-	}
-	return router.IntegrationEnabled(v.Integrations, name)
 }
 
 // reportPending refreshes the pending gauge of every destination until ctx

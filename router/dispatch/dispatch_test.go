@@ -417,7 +417,7 @@ func TestIntegrationsFilter(t *testing.T) {
 	if got := s.messages(); got[0].ID != on.ID || got[1].ID != plain.ID {
 		t.Errorf("delivered %s, %s", got[0].ID, got[1].ID)
 	}
-	if got := r.counter(t, "eventrouter_dispatch_filtered_total", "hook"); got != 1 {
+	if got := r.filtered(t, "hook", ReasonIntegrations); got != 1 {
 		t.Errorf("filtered_total = %v, want 1", got)
 	}
 }
@@ -492,6 +492,9 @@ func TestNewRejectsBadRoutes(t *testing.T) {
 		{"no destination", []Route{{Name: "a"}}},
 		{"negative rate", []Route{{Name: "a", Destination: &sink{}, Options: Options{RateLimit: -1}}}},
 		{"backoff inverted", []Route{{Name: "a", Destination: &sink{}, Options: Options{InitialBackoff: time.Minute, MaxBackoff: time.Second}}}},
+		{"unknown type", []Route{{Name: "a", Destination: &sink{}, Options: Options{Types: []string{"track", "Track"}}}}},
+		{"bad events glob", []Route{{Name: "a", Destination: &sink{}, Options: Options{Events: []string{"referral_["}}}}},
+		{"bad exclude_events glob", []Route{{Name: "a", Destination: &sink{}, Options: Options{ExcludeEvents: []string{`x\`}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,14 +63,39 @@
 // the log's delivery count. While a batch is being worked on it is kept in
 // flight (InProgress every AckWait/3), so the log does not hand it out again.
 //
-// Messages whose integrations object disables the destination (spec §3.5,
-// by Options.Integration) are acknowledged without being sent.
+// # Filters
+//
+// Every destination sees every message of the log, and decides which ones
+// it sends, in this order (the first check that fails names the reason):
+//
+//   - type: Options.Types, when set, lists the types it takes;
+//   - event: Options.Events, when set, are glob patterns (path.Match) of
+//     which a track message's event must match one; messages of other
+//     types pass this check (exclude them with Types);
+//   - excluded: a track message whose event matches a pattern of
+//     Options.ExcludeEvents is not sent, even when it matches Events;
+//   - integrations: the message's integrations object (spec §3.5) decides
+//     by Options.Integration, with router.IntegrationEnabled, or with
+//     router.WarehouseEnabled and the route's name as warehouse id when
+//     the integration is router.IntegrationWarehouses.
+//
+// A message a destination does not take is acknowledged on the
+// destination's cursor without being sent, and counted; it is not an
+// error, and it stays in the log (up to its retention) like every other
+// message, whether or not any destination took it. The checks read only the
+// routing fields of router.Message; the body is decoded only when it
+// contains the key "integrations".
+//
+// A route with Options.Disabled set keeps its cursors, so the messages
+// accepted meanwhile wait in the log, and its pending gauge; it sends
+// nothing and holds no lease.
 //
 // # Metrics
 //
 // Labelled by destination: eventrouter_dispatch_delivered_total,
 // eventrouter_dispatch_retried_total, eventrouter_dispatch_dead_lettered_total,
-// eventrouter_dispatch_filtered_total, eventrouter_dispatch_pending (lag:
+// eventrouter_dispatch_filtered_total (also labelled by reason: type, event,
+// excluded or integrations), eventrouter_dispatch_pending (lag:
 // waiting plus in-flight messages over all partitions, refreshed every 5s),
 // eventrouter_dispatch_partitions_owned (partitions whose lease this
 // process holds) and eventrouter_dispatch_send_seconds. The member count is

@@ -31,8 +31,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"destination"}),
 		filtered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventrouter_dispatch_filtered_total",
-			Help: "Messages not sent because their integrations object disables the destination.",
-		}, []string{"destination"}),
+			Help: "Messages acknowledged without being sent because the destination's filters exclude them, by reason: type, event, excluded (exclude_events) or integrations.",
+		}, []string{"destination", "reason"}),
 		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "eventrouter_dispatch_pending",
 			Help: "Consumer lag: messages in the log not yet delivered to the destination (waiting plus in flight), over all partitions.",
@@ -59,17 +59,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 // routeMetrics are the metrics of one destination.
 type routeMetrics struct {
-	delivered, retried, deadLettered, filtered prometheus.Counter
-	pending, owned                             prometheus.Gauge
-	sendSeconds                                prometheus.Observer
+	delivered, retried, deadLettered prometheus.Counter
+	filtered                         map[string]prometheus.Counter // by reason
+	pending, owned                   prometheus.Gauge
+	sendSeconds                      prometheus.Observer
 }
 
 func (m *metrics) route(name string) routeMetrics {
+	filtered := make(map[string]prometheus.Counter, len(reasons))
+	for _, why := range reasons {
+		filtered[why] = m.filtered.WithLabelValues(name, why)
+	}
 	return routeMetrics{
 		delivered:    m.delivered.WithLabelValues(name),
 		retried:      m.retried.WithLabelValues(name),
 		deadLettered: m.deadLettered.WithLabelValues(name),
-		filtered:     m.filtered.WithLabelValues(name),
+		filtered:     filtered,
 		pending:      m.pending.WithLabelValues(name),
 		owned:        m.owned.WithLabelValues(name),
 		sendSeconds:  m.sendSeconds.WithLabelValues(name),

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
@@ -54,7 +55,29 @@ type Options struct {
 	// Integration is the destination's name in a message's integrations
 	// object (spec §3.5), for example "Customer.io"; messages that disable
 	// it are acknowledged without being sent. Default: the route's name.
+	// The name router.IntegrationWarehouses selects Segment's warehouse
+	// rule (router.WarehouseEnabled), with the route's name as the
+	// warehouse id.
 	Integration string
+	// Types, when not empty, are the only message types sent (each one of
+	// router.Types); messages of other types are acknowledged without
+	// being sent. Default: all six.
+	Types []string
+	// Events, when not empty, are glob patterns (path.Match syntax: *, ?,
+	// [...] and \ escapes; * does not match '/') of which a track
+	// message's event name must match one to be sent. They apply to track
+	// messages only: other types are not affected (use Types to exclude
+	// them). Default: every event.
+	Events []string
+	// ExcludeEvents are glob patterns like Events: a track message whose
+	// event name matches one is not sent, even when it matches Events.
+	ExcludeEvents []string
+	// Disabled stops deliveries to the destination: New still creates its
+	// cursors, so that the messages accepted from then on wait in the log
+	// (up to its retention) until the destination is enabled again, and
+	// its pending gauge is reported, but Run sends nothing and takes no
+	// lease. Destination may be nil for a disabled route.
+	Disabled bool
 }
 
 // Defaults of Options.
@@ -127,6 +150,21 @@ func (o Options) withDefaults(name string) (Options, error) {
 	if o.AckWait < time.Second {
 		errs = append(errs, fmt.Errorf("ack_wait: %s is less than 1s", o.AckWait))
 	}
+	for i, t := range o.Types {
+		if !router.IsType(t) {
+			errs = append(errs, fmt.Errorf("types[%d]: unknown message type %q (known types: %s)", i, t, strings.Join(router.Types, ", ")))
+		}
+	}
+	for _, l := range []struct {
+		key      string
+		patterns []string
+	}{{"events", o.Events}, {"exclude_events", o.ExcludeEvents}} {
+		for i, p := range l.patterns {
+			if err := checkGlob(p); err != nil {
+				errs = append(errs, fmt.Errorf("%s[%d]: %w", l.key, i, err))
+			}
+		}
+	}
 	return o, errors.Join(errs...)
 }
 
@@ -135,7 +173,8 @@ type Route struct {
 	// Name is the destination's name in the config; it names its cursors,
 	// leases, dead letters and metrics. Names are unique.
 	Name string
-	// Destination receives the batches.
+	// Destination receives the batches; it may be nil when
+	// Options.Disabled is set.
 	Destination router.Destination
 	// Options configure batching, retries and limits.
 	Options Options
