@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventrouter/eventrouter/destinations/customerio"
+	"github.com/eventrouter/eventrouter/destinations/customerio/ciotest"
 	"github.com/eventrouter/eventrouter/destinations/file"
 	"github.com/eventrouter/eventrouter/destinations/segment"
 	"github.com/eventrouter/eventrouter/destinations/webhook"
@@ -48,9 +50,10 @@ type failure struct {
 }
 
 var harnesses = map[string]harness{
-	"file":    fileHarness(),
-	"segment": segmentHarness(),
-	"webhook": webhookHarness(),
+	"customerio": customerioHarness(),
+	"file":       fileHarness(),
+	"segment":    segmentHarness(),
+	"webhook":    webhookHarness(),
 }
 
 func fileHarness() harness {
@@ -492,6 +495,64 @@ func segmentHarness() harness {
 					s := httptest.NewServer(http.NotFoundHandler())
 					setURL(cfg, s.URL)
 					s.Close()
+				},
+				want: router.KindRetryable,
+			},
+		},
+	}
+}
+
+// customerioHarness runs the destination against the Customer.io fake.
+// Every message of sixTypes makes one request, which carries its messageId
+// in a header; delivered maps the accepted requests back to the bodies
+// sent.
+func customerioHarness() harness {
+	use := func(cfg any, srv *ciotest.Server) {
+		c := cfg.(*customerio.Config)
+		c.SiteID, c.APIKey, c.URL = srv.SiteID(), srv.APIKey(), srv.URL()
+	}
+	return harness{
+		configure: func(t *testing.T, cfg any) func(t *testing.T) [][]byte {
+			srv := ciotest.New(t)
+			use(cfg, srv)
+			return func(t *testing.T) [][]byte {
+				var out [][]byte
+				for _, r := range srv.Requests() {
+					prefix, typ, _ := strings.Cut(r.MessageID, "-")
+					for _, m := range sixTypes(prefix) {
+						if m.Type == typ {
+							out = append(out, m.Body)
+						}
+					}
+				}
+				return out
+			}
+		},
+		failures: []failure{
+			{
+				name: "wrong API key is permanent",
+				configure: func(t *testing.T, cfg any) {
+					use(cfg, ciotest.New(t))
+					cfg.(*customerio.Config).APIKey = "wrong"
+				},
+				want: router.KindPermanent,
+			},
+			{
+				name: "503 with Retry-After is retryable after the delay",
+				configure: func(t *testing.T, cfg any) {
+					srv := ciotest.New(t)
+					srv.FailNext(http.StatusServiceUnavailable, 1)
+					srv.SetRetryAfter("3")
+					use(cfg, srv)
+				},
+				want: router.KindRetryable, wantDelay: 3 * time.Second,
+			},
+			{
+				name: "connection refused is retryable",
+				configure: func(t *testing.T, cfg any) {
+					srv := ciotest.New(t)
+					use(cfg, srv)
+					srv.Close()
 				},
 				want: router.KindRetryable,
 			},

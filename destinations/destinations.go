@@ -1,6 +1,7 @@
 package destinations
 
 import (
+	"github.com/eventrouter/eventrouter/destinations/customerio"
 	"github.com/eventrouter/eventrouter/destinations/file"
 	"github.com/eventrouter/eventrouter/destinations/segment"
 	"github.com/eventrouter/eventrouter/destinations/webhook"
@@ -12,6 +13,7 @@ import (
 // conformance suite's harnesses, which the suite enforces).
 func Builtin() []router.Factory {
 	return []router.Factory{
+		customerio.NewFactory(),
 		file.NewFactory(),
 		segment.NewFactory(),
 		webhook.NewFactory(),

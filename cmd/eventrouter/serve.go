@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/eventrouter/eventrouter/destinations"
+	"github.com/eventrouter/eventrouter/destinations/customerio"
+	"github.com/eventrouter/eventrouter/destinations/segment"
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/config"
 	"github.com/eventrouter/eventrouter/router/dispatch"
@@ -270,6 +272,7 @@ func buildDestinations(ctx context.Context, cfg *config.Config, logger *slog.Log
 			}
 		}
 	}
+	disableDoubleDelivery(cfg)
 	for _, name := range cfg.DestinationNames() {
 		d := cfg.Destinations[name]
 		dp := d.Dispatch
@@ -307,6 +310,28 @@ func buildDestinations(ctx context.Context, cfg *config.Config, logger *slog.Log
 		routes = append(routes, dispatch.Route{Name: name, Destination: dest, Options: opts})
 	}
 	return routes, closeAll, nil
+}
+
+// disableDoubleDelivery makes every segment destination whose
+// disable_integrations is not set turn Customer.io off in what it forwards
+// when a customerio destination is configured too: else Segment, if its
+// Customer.io destination is on, would deliver every message to Customer.io
+// a second time.
+func disableDoubleDelivery(cfg *config.Config) {
+	direct := false
+	for _, d := range cfg.Destinations {
+		if d.Type == customerio.Type && !d.Dispatch.Disabled {
+			direct = true
+		}
+	}
+	if !direct {
+		return
+	}
+	for _, d := range cfg.Destinations {
+		if sc, ok := d.Settings.(*segment.Config); ok && sc.DisableIntegrations == nil {
+			sc.DisableIntegrations = []string{customerio.IntegrationName}
+		}
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
