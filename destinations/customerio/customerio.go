@@ -17,6 +17,7 @@ import (
 
 	customerio "github.com/customerio/go-customerio/v3"
 
+	"github.com/eventrouter/eventrouter/destinations/internal/httpx"
 	"github.com/eventrouter/eventrouter/router"
 )
 
@@ -27,12 +28,6 @@ const MessageIDHeader = "X-Eventrouter-Message-Id"
 
 // userAgent is sent with every request.
 const userAgent = "eventrouter-customerio (go-customerio/v3)"
-
-// snippetLen is how much of an error answer's body is quoted in an error.
-const snippetLen = 256
-
-// maxRetryAfter caps the delay Customer.io may ask for.
-const maxRetryAfter = 24 * time.Hour
 
 // destination is the router.Destination that sends to Customer.io.
 type destination struct {
@@ -294,10 +289,10 @@ func (d *destination) classify(ctx context.Context, prefix string, err error, re
 		// go-customerio treats every status but 200 as an error (spec T8).
 		return nil
 	}
-	e := fmt.Errorf("%s: answered %s%s", prefix, statusText(code), snippet(cerr.Body()))
+	e := fmt.Errorf("%s: answered %s%s", prefix, httpx.StatusText(code), snippet(cerr.Body()))
 	switch {
 	case code == http.StatusTooManyRequests, code >= 500, code == http.StatusRequestTimeout:
-		if delay, ok := retryAfter(retryAfterHeader, d.now()); ok {
+		if delay, ok := httpx.RetryAfter(retryAfterHeader, d.now()); ok {
 			return router.RetryAfter(e, delay)
 		}
 		return e
@@ -344,11 +339,11 @@ func (d *destination) selfCheck(ctx context.Context) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return fmt.Errorf("checking customer.io credentials: answered %s: check site_id and api_key (a Track API key of this workspace)", statusText(resp.StatusCode))
+		return fmt.Errorf("checking customer.io credentials: answered %s: check site_id and api_key (a Track API key of this workspace)", httpx.StatusText(resp.StatusCode))
 	case resp.StatusCode == http.StatusNotFound:
-		return fmt.Errorf("checking customer.io credentials: answered %s: check url and region", statusText(resp.StatusCode))
+		return fmt.Errorf("checking customer.io credentials: answered %s: check url and region", httpx.StatusText(resp.StatusCode))
 	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("checking customer.io credentials: answered %s%s", statusText(resp.StatusCode), snippet(body))
+		return fmt.Errorf("checking customer.io credentials: answered %s%s", httpx.StatusText(resp.StatusCode), snippet(body))
 	}
 	var answer struct {
 		Region string `json:"region"`
@@ -361,13 +356,6 @@ func (d *destination) selfCheck(ctx context.Context) error {
 	}
 	d.log.Debug("customer.io credentials checked", "region", answer.Region)
 	return nil
-}
-
-func statusText(code int) string {
-	if t := http.StatusText(code); t != "" {
-		return fmt.Sprintf("%d %s", code, t)
-	}
-	return strconv.Itoa(code)
 }
 
 // snippet returns ": <quoted first bytes of body>", preferring the error
@@ -388,8 +376,8 @@ func snippet(body []byte) string {
 		s = strings.TrimSpace(string(body))
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) > snippetLen {
-		cut := snippetLen
+	if len(s) > httpx.SnippetLen {
+		cut := httpx.SnippetLen
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
@@ -405,27 +393,4 @@ func snippet(body []byte) string {
 		return ""
 	}
 	return ": " + strconv.Quote(s)
-}
-
-// retryAfter parses a Retry-After header: seconds or an HTTP date. A date
-// in the past means no delay; delays are capped at 24h.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter, true
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return min(max(t.Sub(now), 0), maxRetryAfter), true
 }

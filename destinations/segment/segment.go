@@ -8,12 +8,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
+	"github.com/eventrouter/eventrouter/destinations/internal/httpx"
 	"github.com/eventrouter/eventrouter/router"
 	analytics "github.com/segmentio/analytics-go/v3"
 )
@@ -26,9 +25,6 @@ const maxBatchMessages = analytics.DefaultBatchSize
 // that a failed request is never retried by the client but dropped (and
 // reported as Failure) when Send closes it.
 const never = 24 * time.Hour
-
-// snippetLen is how much of an error answer's body is quoted in the error.
-const snippetLen = 256
 
 // segment is the router.Destination that sends messages to the Segment
 // Tracking API through analytics-go.
@@ -309,7 +305,7 @@ type statusError struct {
 }
 
 func (e *statusError) Error() string {
-	return "answered " + statusText(e.code) + e.snippet
+	return "answered " + httpx.StatusText(e.code) + e.snippet
 }
 
 // classified applies the classification table of the package documentation.
@@ -359,8 +355,8 @@ func (a *attempt) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = &releaseBody{ReadCloser: resp.Body, release: release}
 		return resp, nil
 	}
-	se := &statusError{code: resp.StatusCode, snippet: readSnippet(resp.Body)}
-	se.delay, se.hasWait = retryAfter(resp.Header.Get("Retry-After"), a.now())
+	se := &statusError{code: resp.StatusCode, snippet: httpx.Snippet(resp.Body)}
+	se.delay, se.hasWait = httpx.RetryAfter(resp.Header.Get("Retry-After"), a.now())
 	_ = resp.Body.Close()
 	release()
 	return nil, se
@@ -395,71 +391,4 @@ func (c clientLogger) Logf(format string, args ...any) {
 
 func (c clientLogger) Errorf(format string, args ...any) {
 	c.l.Debug("analytics-go error: " + fmt.Sprintf(format, args...))
-}
-
-func statusText(code int) string {
-	if t := http.StatusText(code); t != "" {
-		return fmt.Sprintf("%d %s", code, t)
-	}
-	return strconv.Itoa(code)
-}
-
-// readSnippet returns ": <first bytes of the body>" with control characters
-// replaced, or "" for an empty body.
-func readSnippet(r io.Reader) string {
-	b, _ := io.ReadAll(io.LimitReader(r, snippetLen+1))
-	truncated := len(b) > snippetLen
-	if truncated {
-		b = b[:snippetLen]
-		// Do not end in the middle of a rune.
-		for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
-			if utf8.RuneStart(b[i]) {
-				if !utf8.FullRune(b[i:]) {
-					b = b[:i]
-				}
-				break
-			}
-		}
-	}
-	s := strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if s == "" {
-		return ""
-	}
-	if truncated {
-		s += "…"
-	}
-	return ": " + strconv.Quote(s)
-}
-
-// maxRetryAfter caps the delay a remote may ask for.
-const maxRetryAfter = 24 * time.Hour
-
-// retryAfter parses a Retry-After header: a number of seconds or an HTTP
-// date (RFC 9110 §10.2.3). A date in the past means no delay; delays are
-// capped at 24h.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter, true
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return min(max(t.Sub(now), 0), maxRetryAfter), true
 }

@@ -9,17 +9,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
+	"github.com/eventrouter/eventrouter/destinations/internal/httpx"
 	"github.com/eventrouter/eventrouter/router"
 )
-
-// snippetLen is how much of an error answer's body is quoted in the error.
-const snippetLen = 256
 
 // drainLimit is how much of a successful answer's body is read so that the
 // connection can be reused.
@@ -119,11 +114,11 @@ func (w *webhook) Send(ctx context.Context, batch []router.Message) error {
 		}
 		return nil
 	}
-	snippet := readSnippet(resp.Body)
-	err = fmt.Errorf("sending batch to webhook %q: answered %s%s", w.name, statusText(code), snippet)
+	snippet := httpx.Snippet(resp.Body)
+	err = fmt.Errorf("sending batch to webhook %q: answered %s%s", w.name, httpx.StatusText(code), snippet)
 	switch {
 	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), w.now()); ok {
+		if d, ok := httpx.RetryAfter(resp.Header.Get("Retry-After"), w.now()); ok {
 			return router.RetryAfter(err, d)
 		}
 		return err
@@ -190,77 +185,4 @@ func (w *webhook) encode(buf *bytes.Buffer, batch []router.Message) (map[int]err
 func (w *webhook) Close(context.Context) error {
 	w.client.CloseIdleConnections()
 	return nil
-}
-
-func statusText(code int) string {
-	if t := http.StatusText(code); t != "" {
-		return fmt.Sprintf("%d %s", code, t)
-	}
-	return strconv.Itoa(code)
-}
-
-// readSnippet returns ": <first bytes of the body>" with control characters
-// replaced, or "" for an empty body.
-func readSnippet(r io.Reader) string {
-	b, _ := io.ReadAll(io.LimitReader(r, snippetLen+1))
-	truncated := len(b) > snippetLen
-	if truncated {
-		b = b[:snippetLen]
-	}
-	if truncated {
-		// Do not end in the middle of a rune.
-		if i := lastRuneStart(b); !utf8.FullRune(b[i:]) {
-			b = b[:i]
-		}
-	}
-	s := strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if s == "" {
-		return ""
-	}
-	if truncated {
-		s += "…"
-	}
-	return ": " + strconv.Quote(s)
-}
-
-func lastRuneStart(b []byte) int {
-	for i := len(b) - 1; i >= 0; i-- {
-		if utf8.RuneStart(b[i]) {
-			return i
-		}
-	}
-	return 0
-}
-
-// maxRetryAfter caps the delay a remote may ask for.
-const maxRetryAfter = 24 * time.Hour
-
-// retryAfter parses a Retry-After header: a number of seconds or an HTTP
-// date (RFC 9110 §10.2.3). A date in the past means no delay; delays are
-// capped at 24h.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter, true
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return min(max(t.Sub(now), 0), maxRetryAfter), true
 }
