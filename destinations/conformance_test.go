@@ -271,6 +271,32 @@ func TestConformance(t *testing.T) {
 				}
 			})
 
+			t.Run("bad config rejected with key paths", func(t *testing.T) {
+				// Every built-in type has a required setting, so its bare
+				// defaults must not validate, and each problem must name
+				// one of the type's own keys.
+				v, ok := f.DefaultConfig().(router.Validator)
+				if !ok {
+					t.Fatal("config does not implement router.Validator")
+				}
+				err := v.Validate()
+				if err == nil {
+					t.Fatal("the bare default config validates, though it lacks a required setting")
+				}
+				keys := yamlKeys(reflect.TypeOf(f.DefaultConfig()).Elem())
+				for _, line := range strings.Split(err.Error(), "\n") {
+					named := false
+					for _, k := range keys {
+						if strings.HasPrefix(line, k+":") || strings.HasPrefix(line, k+"[") || strings.HasPrefix(line, k+".") {
+							named = true
+						}
+					}
+					if !named {
+						t.Errorf("problem %q does not start with one of the keys %v", line, keys)
+					}
+				}
+			})
+
 			t.Run("delivers every type intact and in order", func(t *testing.T) {
 				d, delivered := build(t, f, h)
 				ctx := context.Background()
