@@ -116,7 +116,8 @@ func waitMetric(t *testing.T, srv *serverProc, want string, timeout time.Duratio
 }
 
 // TestCustomerIOVectorsEndToEnd is spec §8's T1, T2, T3 (GrowSurf webhooks,
-// signed) and T7 (a Segment track) through a running server: the fake
+// signed), T3b–T6 (which must send nothing) and T7 (a Segment track)
+// through a running server: the fake
 // Customer.io receives exactly the requests the spec lists — method, path,
 // headers and body as a JSON value, with the event ids the spec derives
 // from the message times — each person's in the listed order (so the
@@ -140,7 +141,9 @@ destinations:
 
 	// The inputs, sent one after the other: each 200 means the messages
 	// are in the log, so one person's messages are in send order.
-	for _, dir := range []string{"T1-direct-signup", "T2-referred-signup", "T3-reward-approved"} {
+	// T3b, T4, T5 and T6 map to nothing: they must add no request.
+	for _, dir := range []string{"T1-direct-signup", "T2-referred-signup", "T3-reward-approved",
+		"T3b-reward-pending", "T4-campaign-ended", "T5-fraud-status", "T6-unknown-event", "T6-missing-email"} {
 		body, err := os.ReadFile(filepath.Join("..", "..", "router", "sources", "growsurf", "testdata", dir, "request.json"))
 		if err != nil {
 			t.Fatal(err)
