@@ -23,10 +23,12 @@ test: vet fmt
 test-short:
 	$(GO) test -count=1 ./...
 
-## bench: the end-to-end load benchmark (figures in README.md) and the ingest micro-benchmarks
+## bench: the end-to-end load benchmark (figures in README.md), the ingest micro-benchmarks and the
+##        Customer.io + Segment fan-out benchmark (issue 5)
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./router/ingest/
 	$(GO) run ./bench/loadgen -bin $(BIN) -duration 20s
+	$(GO) test -run '^$$' -bench '^BenchmarkFanOut$$' -benchtime 1x -timeout 10m ./cmd/eventrouter/
 
 ## fuzz: run the request-decoder fuzzers for a while (FUZZTIME=1m)
 FUZZTIME ?= 30s
