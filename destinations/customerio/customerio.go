@@ -153,6 +153,11 @@ func (d *destination) Send(ctx context.Context, batch []router.Message) error {
 
 // sendSequence sends one person's messages in order, writing each failure
 // into failed (distinct indexes per goroutine).
+// PacesRequests reports that Send waits for the context's router.Pacer
+// before each request, so that dispatch's rate_limit spaces out requests
+// rather than whole batches.
+func (d *destination) PacesRequests() bool { return true }
+
 func (d *destination) sendSequence(ctx context.Context, batch []router.Message, ops []op, failed []error, seq []int) {
 	var blocked error
 	for _, i := range seq {
@@ -167,6 +172,13 @@ func (d *destination) sendSequence(ctx context.Context, batch []router.Message, 
 			failed[i] = fmt.Errorf("sending %s %s to customer.io: %w", ops[i].what, batch[i].ID, err)
 			blocked = holdBack(batch[i].ID, failed[i])
 			continue
+		}
+		if p := router.PacerFrom(ctx); p != nil {
+			if err := p.Wait(ctx); err != nil {
+				failed[i] = fmt.Errorf("sending %s %s to customer.io: waiting for the rate limit: %w", ops[i].what, batch[i].ID, err)
+				blocked = holdBack(batch[i].ID, failed[i])
+				continue
+			}
 		}
 		if err := d.deliver(ctx, batch[i].ID, ops[i]); err != nil {
 			failed[i] = err

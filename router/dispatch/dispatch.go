@@ -35,7 +35,8 @@ type route struct {
 	dest    router.Destination
 	opts    Options
 	filter  *filter
-	limiter *rate.Limiter // nil when unlimited
+	limiter *rate.Limiter // per batch; nil when unlimited or paced per request
+	pacer   *rate.Limiter // per request, for a router.RequestPacer; else nil
 	readers []router.PartitionReader
 	bal     *balance
 	m       routeMetrics
@@ -78,8 +79,15 @@ func New(log router.Log, routes []Route, logger *slog.Logger, reg prometheus.Reg
 		}
 		r := &route{name: rt.Name, dest: rt.Destination, opts: opts, filter: newFilter(rt.Name, opts), m: m.route(rt.Name), log: logger.With("destination", rt.Name)}
 		if opts.RateLimit > 0 {
-			burst := max(opts.BatchSize, int(math.Ceil(opts.RateLimit)))
-			r.limiter = rate.NewLimiter(rate.Limit(opts.RateLimit), burst)
+			if rp, ok := rt.Destination.(router.RequestPacer); ok && rp.PacesRequests() {
+				// One request per message, each waiting for its token: a
+				// burst of a twentieth of a second's worth keeps any one
+				// second within about 5% of the limit.
+				r.pacer = rate.NewLimiter(rate.Limit(opts.RateLimit), max(1, int(math.Ceil(opts.RateLimit/20))))
+			} else {
+				burst := max(opts.BatchSize, int(math.Ceil(opts.RateLimit)))
+				r.limiter = rate.NewLimiter(rate.Limit(opts.RateLimit), burst)
+			}
 		}
 		r.bal = newBalance(log.Partitions(), r.m.owned, r.log)
 		d.routes = append(d.routes, r)
@@ -351,6 +359,9 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 				msgs[i] = it.d.Message
 			}
 			sctx, scancel := context.WithTimeout(bctx, r.opts.SendTimeout)
+			if r.pacer != nil {
+				sctx = router.WithPacer(sctx, r.pacer)
+			}
 			start := time.Now()
 			err := r.dest.Send(sctx, msgs)
 			scancel()

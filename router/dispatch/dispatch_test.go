@@ -547,3 +547,70 @@ func TestBatchesAboveTheDefaultInFlightLimit(t *testing.T) {
 		t.Errorf("largest batch %d, want 2500", largest)
 	}
 }
+
+// pacedSink is a destination that makes one "request" per message, waiting
+// for the context's Pacer before each, like the Customer.io destination.
+type pacedSink struct {
+	mu       sync.Mutex
+	times    []time.Time
+	unpaced  int
+	messages int
+}
+
+func (p *pacedSink) PacesRequests() bool { return true }
+
+func (p *pacedSink) Send(ctx context.Context, batch []router.Message) error {
+	pacer := router.PacerFrom(ctx)
+	for range batch {
+		if pacer == nil {
+			p.mu.Lock()
+			p.unpaced++
+			p.mu.Unlock()
+		} else if err := pacer.Wait(ctx); err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.times = append(p.times, time.Now())
+		p.messages++
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+func (p *pacedSink) Close(context.Context) error { return nil }
+
+// TestRateLimitPacesRequests checks that a destination making one request
+// per message gets its requests spaced out: after an idle spell a batch does
+// not go out in one burst, and no second carries much more than the limit.
+func TestRateLimitPacesRequests(t *testing.T) {
+	l := openLog(t, queue.Config{Partitions: 1})
+	p := &pacedSink{}
+	const limit = 40
+	start(t, l, Route{Name: "cio", Destination: p, Options: fast(Options{BatchSize: 40, RateLimit: limit})})
+	time.Sleep(300 * time.Millisecond) // idle: a bucket-per-batch limiter would fill up
+	appendUsers(t, l, []string{"alice", "bob"}, 0, 40)
+	waitFor(t, 10*time.Second, "delivery", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.messages == 80
+	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.unpaced > 0 {
+		t.Fatalf("%d requests were sent without a pacer in the context", p.unpaced)
+	}
+	// Any window of one second holds at most the limit plus the pacer's
+	// burst (limit/20 = 2), with a little room for timer slack.
+	for i := range p.times {
+		n := 0
+		for j := i; j < len(p.times) && p.times[j].Sub(p.times[i]) < time.Second; j++ {
+			n++
+		}
+		if n > limit+4 {
+			t.Fatalf("%d requests within one second from request %d, limit %d/s", n, i, limit)
+		}
+	}
+	if span := p.times[len(p.times)-1].Sub(p.times[0]); span < 1800*time.Millisecond {
+		t.Errorf("80 requests at %d/s took %s, want about 2s", limit, span)
+	}
+}
