@@ -174,7 +174,10 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		rctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := log.Ready(rctx); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "log": err.Error()})
+			// The error may name internal addresses: it goes to the log,
+			// not to whoever probes /readyz.
+			logger.Debug("not ready", "error", err.Error())
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "log": "unreachable"})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})

@@ -1,6 +1,7 @@
 package customerio
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,11 +10,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	customerio "github.com/customerio/go-customerio/v3"
 
@@ -151,13 +150,13 @@ func (d *destination) Send(ctx context.Context, batch []router.Message) error {
 	return summarise(failed)
 }
 
-// sendSequence sends one person's messages in order, writing each failure
-// into failed (distinct indexes per goroutine).
 // PacesRequests reports that Send waits for the context's router.Pacer
 // before each request, so that dispatch's rate_limit spaces out requests
 // rather than whole batches.
 func (d *destination) PacesRequests() bool { return true }
 
+// sendSequence sends one person's messages in order, writing each failure
+// into failed (distinct indexes per goroutine).
 func (d *destination) sendSequence(ctx context.Context, batch []router.Message, ops []op, failed []error, seq []int) {
 	var blocked error
 	for _, i := range seq {
@@ -259,6 +258,9 @@ func (d *destination) deliver(ctx context.Context, messageID string, o op) error
 		err = d.client.TrackAnonymousCtx(cctx, o.anonID, o.name, o.data, trackOptions(o)...)
 	case opMerge:
 		err = d.client.MergeCustomersCtx(cctx, o.primary, o.secondary)
+	}
+	if err == nil {
+		return nil
 	}
 	return d.classify(ctx, fmt.Sprintf("sending %s %s to customer.io", o.what, messageID), err, c.retryAfter)
 }
@@ -372,7 +374,7 @@ func (d *destination) selfCheck(ctx context.Context) error {
 
 // snippet returns ": <quoted first bytes of body>", preferring the error
 // texts of Customer.io's {"meta":{"errors":[...]}} or {"meta":{"error":...}}
-// body, or "" for an empty body.
+// body, or "" for an empty body (quoted as httpx.Snippet does).
 func snippet(body []byte) string {
 	var ans struct {
 		Meta struct {
@@ -380,29 +382,9 @@ func snippet(body []byte) string {
 			Error  string   `json:"error"`
 		} `json:"meta"`
 	}
-	s := ""
 	if json.Unmarshal(body, &ans) == nil && (len(ans.Meta.Errors) > 0 || ans.Meta.Error != "") {
-		s = strings.Join(append(ans.Meta.Errors, ans.Meta.Error), "; ")
-		s = strings.TrimSuffix(s, "; ")
-	} else {
-		s = strings.TrimSpace(string(body))
+		s := strings.Join(append(ans.Meta.Errors, ans.Meta.Error), "; ")
+		return httpx.Snippet(strings.NewReader(strings.TrimSuffix(s, "; ")))
 	}
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) > httpx.SnippetLen {
-		cut := httpx.SnippetLen
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if s == "" {
-		return ""
-	}
-	return ": " + strconv.Quote(s)
+	return httpx.Snippet(bytes.NewReader(body))
 }

@@ -304,6 +304,7 @@ type statusError struct {
 	hasWait bool
 }
 
+// Error returns "answered <status>" and the quoted start of the answer.
 func (e *statusError) Error() string {
 	return "answered " + httpx.StatusText(e.code) + e.snippet
 }
@@ -373,6 +374,8 @@ type releaseBody struct {
 	once    sync.Once
 }
 
+// Close drains up to drainLimit bytes of the body, closes it and releases
+// the request's context.
 func (b *releaseBody) Close() error {
 	_, _ = io.CopyN(io.Discard, b.ReadCloser, drainLimit)
 	err := b.ReadCloser.Close()
@@ -385,10 +388,12 @@ func (b *releaseBody) Close() error {
 // dispatch logs. analytics-go never logs the write key.
 type clientLogger struct{ l *slog.Logger }
 
+// Logf logs one of analytics-go's informational lines at debug level.
 func (c clientLogger) Logf(format string, args ...any) {
 	c.l.Debug("analytics-go: " + fmt.Sprintf(format, args...))
 }
 
+// Errorf logs one of analytics-go's error lines at debug level.
 func (c clientLogger) Errorf(format string, args ...any) {
 	c.l.Debug("analytics-go error: " + fmt.Sprintf(format, args...))
 }

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -132,11 +132,7 @@ func GrowSurfEventKeys() []string { return sorted(growSurfDefaultEvents) }
 // sorted.
 func GrowSurfTraitKeys() []string { return sorted(growSurfDefaultTraits) }
 
-func sorted(s []string) []string {
-	out := append([]string(nil), s...)
-	sort.Strings(out)
-	return out
-}
+func sorted(s []string) []string { return slices.Sorted(slices.Values(s)) }
 
 // DefaultGrowSurfMapping returns the default mapping, in new maps.
 func DefaultGrowSurfMapping() GrowSurfMapping {
@@ -204,13 +200,13 @@ func (g *GrowSurf) Validate() error {
 	if g.Tolerance <= 0 {
 		errs = append(errs, errors.New("tolerance: must be greater than zero"))
 	}
-	if !contains(GrowSurfIdentifiers(), g.Identifier) {
+	if !slices.Contains(GrowSurfIdentifiers(), g.Identifier) {
 		errs = append(errs, fmt.Errorf("identifier: must be one of %s", strings.Join(GrowSurfIdentifiers(), ", ")))
 	}
 	if strings.TrimSpace(g.AppUserIDKey) == "" {
 		errs = append(errs, errors.New("app_user_id_key: required"))
 	}
-	if !contains(GrowSurfReferralTriggers(), g.ReferralTrigger) {
+	if !slices.Contains(GrowSurfReferralTriggers(), g.ReferralTrigger) {
 		errs = append(errs, fmt.Errorf("referral_trigger: must be one of %s", strings.Join(GrowSurfReferralTriggers(), ", ")))
 	}
 	errs = append(errs, checkMapping("mapping.events", g.Mapping.Events, GrowSurfEventKeys(), 100, false)...)
@@ -227,7 +223,7 @@ func checkMapping(path string, m map[string]string, known []string, maxLen int, 
 	owner := map[string]string{}
 	for _, k := range sortedKeys(m) {
 		p := path + "." + k
-		if !contains(known, k) {
+		if !slices.Contains(known, k) {
 			errs = append(errs, fmt.Errorf("%s: unknown key (known keys: %s)", p, strings.Join(known, ", ")))
 			continue
 		}
@@ -246,13 +242,4 @@ func checkMapping(path string, m map[string]string, known []string, maxLen int, 
 		}
 	}
 	return errs
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

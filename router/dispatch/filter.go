@@ -94,13 +94,22 @@ func checkGlob(p string) error {
 	return nil
 }
 
-var integrationsKey = []byte(`"integrations"`)
+var (
+	integrationsKey   = []byte(`"integrations"`)
+	emptyIntegrations = []byte(`"integrations":{}`)
+)
 
 // integrationEnabled applies the integrations rule of spec §3.5 to m. Only
 // bodies that mention integrations are decoded; a body that cannot be
 // decoded enables (it was valid JSON when ingest stored it).
+//
+// Libraries such as analytics.js send "integrations":{} with every message,
+// and ingest stores compact JSON: when the only mention is that empty
+// object, the answer is "enabled" whether or not it is the top-level key,
+// so the body is not decoded.
 func (f *filter) integrationEnabled(m *router.Message) bool {
-	if !bytes.Contains(m.Body, integrationsKey) {
+	n := bytes.Count(m.Body, integrationsKey)
+	if n == 0 || n == 1 && bytes.Contains(m.Body, emptyIntegrations) {
 		return true
 	}
 	var v struct {

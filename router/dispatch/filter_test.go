@@ -84,6 +84,8 @@ func TestFilterReason(t *testing.T) {
 		{"warehouse id listed", Options{Integration: "Warehouses"}, routed(0, "track", "e", `{"All":false,"Warehouses":{"warehouseIds":["dest"]}}`), ""},
 		{"warehouse id not listed", Options{Integration: "Warehouses"}, routed(0, "track", "e", `{"Warehouses":{"warehouseIds":["other"]}}`), ReasonIntegrations},
 		{"the word integrations elsewhere", Options{}, routed(0, "track", "integrations", ""), ""},
+		{"empty integrations", Options{Integration: "Warehouses"}, routed(0, "track", "e", `{}`), ""},
+		{"empty integrations elsewhere", Options{}, routed(0, "track", "e", `{"All":false,"x":{"integrations":{}}}`), ReasonIntegrations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
