@@ -23,6 +23,7 @@ const usage = `eventrouter: a Segment-compatible event router.
 Usage:
   eventrouter serve   [--config FILE]   run the server (Segment API in, durable log, destinations out)
   eventrouter check   [--config FILE]   validate a config file; exit 1 and list every problem if it is invalid
+  eventrouter plan lint|test|diff       check a tracking plan in a pull request (see 'eventrouter plan help')
   eventrouter version                   print the version
   eventrouter help                      show this help
 
@@ -41,6 +42,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runServe(ctx, rest, stdout, stderr)
 	case "check":
 		return runCheck(rest, stdout, stderr)
+	case "plan":
+		return runPlan(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "eventrouter", versionString(), runtime.Version())
 		return 0
