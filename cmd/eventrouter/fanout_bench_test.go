@@ -5,12 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -96,7 +92,7 @@ func BenchmarkFanOut(b *testing.B) {
 	fake := ciotest.New(b, ciotest.WithRateLimit(cioFakeLimit))
 	seg := newTimedSegmentSink(b)
 
-	addr := benchFreeAddr(b)
+	addr := freeAddr(b)
 	cfg := fmt.Sprintf(`http: {listen: %q}
 data_dir: %q
 log: {level: warn}
@@ -106,7 +102,7 @@ destinations:
   cio: {type: customerio, url: %q, site_id: %q, api_key: %q, identifier: id, rate_limit: %d, batch_size: 20, concurrency: 4, batch_timeout: 50ms, initial_backoff: 100ms, max_backoff: 2s}
   seg: {type: segment, endpoint: %q, write_key: wk, rate_limit: %d, batch_size: 100, batch_timeout: 50ms}
 `, addr, b.TempDir(), fake.URL(), fake.SiteID(), fake.APIKey(), cioLimit, seg.URL, segLimit)
-	srv := startBenchServer(b, cfg, addr)
+	srv := startServer(b, cfg, addr)
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
 	b.ResetTimer()
@@ -429,74 +425,4 @@ func (s *timedSegmentSink) await(r loadResult, timeout time.Duration) delivery {
 		}
 		return got
 	})
-}
-
-// benchServer is an `eventrouter serve` subprocess run by a benchmark
-// (startServer's harness is bound to *testing.T).
-type benchServer struct {
-	base string
-	logs *syncBuffer
-}
-
-// startBenchServer writes cfg to a file, starts the binary TestMain built on
-// it and waits for /readyz; addr must be cfg's http.listen. The server is
-// stopped with SIGINT when the benchmark ends.
-func startBenchServer(b *testing.B, cfg, addr string) *benchServer {
-	b.Helper()
-	cfgPath := filepath.Join(b.TempDir(), "eventrouter.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	s := &benchServer{base: "http://" + addr, logs: &syncBuffer{}}
-	cmd := exec.Command(binPath, "serve", "--config", cfgPath)
-	cmd.Stdout, cmd.Stderr = s.logs, s.logs
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			b.Errorf("eventrouter did not stop within 30s of SIGINT; killing it")
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if strings.Contains(s.logs.String(), "level=ERROR") {
-			b.Logf("server logs:\n%s", s.logs.String())
-		}
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(s.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		select {
-		case <-done:
-			b.Fatalf("eventrouter exited before it was ready:\n%s", s.logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("eventrouter not ready after 60s:\n%s", s.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// benchFreeAddr returns a loopback address with a port that was free a
-// moment ago.
-func benchFreeAddr(b *testing.B) string {
-	b.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

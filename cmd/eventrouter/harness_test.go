@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -55,7 +55,7 @@ func freeAddr(t *testing.T) string {
 
 // serverProc is one `eventrouter serve` subprocess.
 type serverProc struct {
-	t       *testing.T
+	t       testing.TB
 	cfgPath string
 	base    string
 	cmd     *exec.Cmd
@@ -65,7 +65,7 @@ type serverProc struct {
 
 // startServer writes cfg to a file and starts `eventrouter serve` on it; addr
 // must be the http.listen address inside cfg. It waits for /readyz.
-func startServer(t *testing.T, cfg, addr string) *serverProc {
+func startServer(t testing.TB, cfg, addr string) *serverProc {
 	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "eventrouter.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
