@@ -23,6 +23,7 @@ import (
 	"github.com/eventrouter/eventrouter/destinations/customerio"
 	"github.com/eventrouter/eventrouter/destinations/segment"
 	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/router/admin"
 	"github.com/eventrouter/eventrouter/router/config"
 	"github.com/eventrouter/eventrouter/router/dispatch"
 	"github.com/eventrouter/eventrouter/router/ingest"
@@ -183,6 +184,10 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	adm := admin.New(cfg.HTTP.AdminToken, logger.With("component", "admin"))
+	mux.Handle("/admin/", adm)
+	mux.Handle("/debugger", adm)
+	mux.Handle("/debugger/", adm)
 	mux.Handle("/", in)
 
 	srv := &http.Server{

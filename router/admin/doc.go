@@ -1,0 +1,11 @@
+// Package admin serves eventrouter's administrative HTTP API under /admin/
+// and the live debugger page under /debugger, both behind the admin token
+// of the config (http.admin_token).
+//
+// Every data and admin endpoint requires "Authorization: Bearer <token>";
+// the token is compared in constant time and never logged. Without a
+// configured token the admin API and the debugger page are off: they answer
+// 404, not open. The other parts of the server (the tracking plan, the
+// quarantine, the dead-letter stream, dispatch) register their endpoints
+// with [Server.Handle]; cmd/eventrouter wires them.
+package admin
