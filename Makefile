@@ -5,7 +5,7 @@ CONFIG   ?= configs/eventrouter.yaml
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: run build test test-short bench fuzz vet fmt check clean
+.PHONY: run build test test-short bench fuzz vet fmt check clean deps
 
 ## run: serve on the embedded defaults (embedded NATS, ./data, file destination)
 run:
@@ -16,7 +16,7 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/eventrouter
 
 ## test: vet, gofmt check and every test with the race detector (fuzz seed corpora included)
-test: vet fmt
+test: deps vet fmt
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 ## test-short: the tests without the race detector, for a quick loop
@@ -35,6 +35,12 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./router/ingest/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeGzip$$' -fuzztime $(FUZZTIME) ./router/ingest/
+
+## deps: install the system programs some tests run for real (PostgreSQL for the warehouse, Chromium for
+##       the debugger page) with apt-get when they are missing; without apt-get or root those tests skip
+##       with a message (under CI=true they fail instead)
+deps:
+	@./scripts/install-test-deps
 
 vet:
 	$(GO) vet ./...
