@@ -47,6 +47,11 @@
 // breaking, non-breaking or error (item 5) and names each change's
 // downstream effect on warehouse columns and Customer.io segments.
 //
+// Locate resolves a JSON pointer to a line and column in a file's raw bytes
+// (the deepest existing ancestor when it does not resolve); Plan.Position
+// does so in a loaded rule, and Change.Pointer and FieldPointer give the
+// pointer of a diff change, so CI can annotate the changed line.
+//
 // SnakeCase reproduces github.com/segmentio/go-snakecase, which Segment uses
 // for warehouse table and column names; EventTable and ColumnName add the
 // post-processing of §5.4.

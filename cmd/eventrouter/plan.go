@@ -7,21 +7,50 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/eventrouter/eventrouter/schemas"
 )
 
 const planUsage = `Usage:
-  eventrouter plan lint [--format text|json] [DIR]              check the plan's files (meta-schema, keys, file names, columns)
-  eventrouter plan test [--format text|json] [DIR]              run the plan's fixtures
-  eventrouter plan diff --base BASEDIR [--format text|json] [DIR]  classify the changes from BASEDIR to DIR
+  eventrouter plan lint [--format F] [DIR]         check the plan's files (meta-schema, keys, file names, columns)
+  eventrouter plan test [--format F] [DIR]         run the plan's fixtures
+  eventrouter plan diff --base BASE [--allow-breaking] [--format F] [DIR]
+                                                   classify the changes from BASE to DIR
 
-DIR defaults to "schemas". Exit codes: 0 ok, 1 findings (or breaking changes), 2 usage or I/O error.
+DIR defaults to "schemas". BASE is a plan directory or, when it is not a
+directory, a git ref (origin/main, HEAD~1, a tag or commit): the plan at DIR's
+path in the repository at that ref. F is text (default), json, or github:
+GitHub Actions annotations (::error/::warning/::notice with file and line) and,
+when GITHUB_STEP_SUMMARY is set, a markdown summary appended to that file.
+
+Exit codes: 0 ok; 1 findings, failing fixtures, or breaking changes (a rule
+changed without a version bump counts as breaking; non-breaking changes alone
+exit 0; --allow-breaking makes breaking changes exit 0 too, but not an
+unbumped version); 2 usage or I/O error (a base that is neither a directory nor a known git ref, an unreadable
+plan, a summary file that cannot be written).
 `
+
+// planEnv is what the plan commands read from their environment.
+type planEnv struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
 
 // runPlan runs the tracking-plan commands used in pull requests; they use
 // the same code that enforces the plan at ingest.
 func runPlan(args []string, stdout, stderr io.Writer) int {
+	return runPlanEnv(args, planEnv{stdout: stdout, stderr: stderr, getenv: os.Getenv})
+}
+
+// planOpts are the parsed flags and arguments of one plan command.
+type planOpts struct {
+	cmd, dir, format, base string
+	allowBreaking          bool
+}
+
+func runPlanEnv(args []string, env planEnv) int {
+	stderr := env.stderr
 	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
 		fmt.Fprint(stderr, planUsage)
 		if len(args) == 0 {
@@ -29,52 +58,62 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	cmd, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("plan "+cmd, flag.ContinueOnError)
+	o := planOpts{cmd: args[0]}
+	if o.cmd != "lint" && o.cmd != "test" && o.cmd != "diff" {
+		fmt.Fprintf(stderr, "eventrouter plan: unknown command %q\n\n%s", o.cmd, planUsage)
+		return 2
+	}
+	fs := flag.NewFlagSet("plan "+o.cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	format := fs.String("format", "text", "output format: text or json")
-	base := ""
-	if cmd == "diff" {
-		fs.StringVar(&base, "base", "", "the plan directory to compare against (required)")
+	fs.StringVar(&o.format, "format", "text", "output format: text, json or github")
+	if o.cmd == "diff" {
+		fs.StringVar(&o.base, "base", "", "the plan to compare against: a directory or a git ref (required)")
+		fs.BoolVar(&o.allowBreaking, "allow-breaking", false, "exit 0 on breaking changes (e.g. when the pull request carries the label that accepts them)")
 	}
 	fs.Usage = func() { fmt.Fprint(stderr, planUsage) }
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if *format != "text" && *format != "json" {
-		fmt.Fprintf(stderr, "eventrouter plan %s: --format must be text or json\n", cmd)
-		return 2
-	}
-	dir := "schemas"
-	switch fs.NArg() {
-	case 0:
-	case 1:
-		dir = fs.Arg(0)
-	default:
-		fmt.Fprintf(stderr, "eventrouter plan %s: one plan directory at most\n", cmd)
-		return 2
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		fmt.Fprintf(stderr, "eventrouter plan %s: %s is not a plan directory\n", cmd, dir)
-		return 2
-	}
-	switch cmd {
-	case "lint":
-		return reportFindings(schemas.Lint(dir), *format, stdout, stderr)
-	case "test":
-		return reportFindings(schemas.TestFixtures(dir), *format, stdout, stderr)
-	case "diff":
-		if base == "" {
-			fmt.Fprint(stderr, "eventrouter plan diff: --base is required\n\n"+planUsage)
+	// Flags may come before or after DIR.
+	var positional []string
+	for rest := args[1:]; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
 			return 2
 		}
-		return planDiff(base, dir, *format, stdout, stderr)
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
 	}
-	fmt.Fprintf(stderr, "eventrouter plan: unknown command %q\n\n%s", cmd, planUsage)
-	return 2
+	if o.format != "text" && o.format != "json" && o.format != "github" {
+		fmt.Fprintf(stderr, "eventrouter plan %s: --format must be text, json or github\n", o.cmd)
+		return 2
+	}
+	o.dir = "schemas"
+	switch len(positional) {
+	case 0:
+	case 1:
+		o.dir = positional[0]
+	default:
+		fmt.Fprintf(stderr, "eventrouter plan %s: one plan directory at most\n", o.cmd)
+		return 2
+	}
+	if st, err := os.Stat(o.dir); err != nil || !st.IsDir() {
+		fmt.Fprintf(stderr, "eventrouter plan %s: %s is not a plan directory\n", o.cmd, o.dir)
+		return 2
+	}
+	switch o.cmd {
+	case "lint":
+		return reportFindings(o, env, schemas.Lint(o.dir))
+	case "test":
+		return reportFindings(o, env, schemas.TestFixtures(o.dir))
+	}
+	if o.base == "" {
+		fmt.Fprint(stderr, "eventrouter plan diff: --base is required\n\n"+planUsage)
+		return 2
+	}
+	return planDiff(o, env)
 }
 
 // finding is a schemas.Finding as the json format prints it.
@@ -86,73 +125,165 @@ type finding struct {
 	Severity string `json:"severity"`
 }
 
-func reportFindings(fs []schemas.Finding, format string, stdout, stderr io.Writer) int {
-	if format == "json" {
+// reportFindings prints lint or fixture findings in o.format and returns
+// the exit code: 1 when there are any, 0 when there are none.
+func reportFindings(o planOpts, env planEnv, fs []schemas.Finding) int {
+	code := 0
+	if len(fs) > 0 {
+		code = 1
+	}
+	switch o.format {
+	case "json":
 		out := make([]finding, 0, len(fs))
 		for _, f := range fs {
 			out = append(out, finding{File: f.File, Line: f.Line, Pointer: f.Pointer, Message: f.Message, Severity: string(f.Severity)})
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"findings": out}); err != nil {
-			fmt.Fprintln(stderr, err)
+		if err := writePlanJSON(env.stdout, map[string]any{"findings": out}); err != nil {
+			fmt.Fprintf(env.stderr, "eventrouter plan %s: %v\n", o.cmd, err)
 			return 2
 		}
-	} else {
+	case "github":
+		if err := githubFindings(o, env, fs); err != nil {
+			fmt.Fprintf(env.stderr, "eventrouter plan %s: %v\n", o.cmd, err)
+			return 2
+		}
+	default:
 		for _, f := range fs {
-			fmt.Fprintln(stdout, f.String())
+			fmt.Fprintln(env.stdout, f.String())
 		}
 		if len(fs) == 0 {
-			fmt.Fprintln(stdout, "ok: no findings")
+			fmt.Fprintln(env.stdout, "ok: no findings")
 		} else {
-			fmt.Fprintf(stdout, "%d finding(s)\n", len(fs))
+			fmt.Fprintf(env.stdout, "%d finding(s)\n", len(fs))
 		}
 	}
-	if len(fs) > 0 {
-		return 1
-	}
-	return 0
+	return code
 }
 
-func planDiff(baseDir, headDir, format string, stdout, stderr io.Writer) int {
-	base, err := schemas.Load(baseDir)
+// change is a schemas.Change as the json format prints it, with the
+// position of what changed in the head schema file.
+type change struct {
+	schemas.Change
+	Pointer string `json:"pointer,omitempty"`
+	Line    int    `json:"line,omitempty"`
+}
+
+func planDiff(o planOpts, env planEnv) int {
+	src, err := resolveBase(o.base, o.dir)
 	if err != nil {
-		fmt.Fprintf(stderr, "eventrouter plan diff: loading the base plan: %v\n", err)
+		fmt.Fprintf(env.stderr, "eventrouter plan diff: %v\n", err)
 		return 2
 	}
-	head, err := schemas.Load(headDir)
+	defer src.cleanup()
+	var base *schemas.Plan
+	if src.dir == "" {
+		fmt.Fprintf(env.stderr, "eventrouter plan diff: %s has no plan: every rule is new\n", src.label)
+	} else if base, err = schemas.Load(src.dir); err != nil {
+		msg := strings.ReplaceAll(err.Error(), src.dir, src.label)
+		fmt.Fprintf(env.stderr, "eventrouter plan diff: loading the base plan: %s\n", msg)
+		return 2
+	}
+	head, err := schemas.Load(o.dir)
 	if err != nil {
-		fmt.Fprintf(stderr, "eventrouter plan diff: loading the plan: %v\n", err)
+		var le *schemas.LoadError
+		if errors.As(err, &le) {
+			// The head plan is what the pull request changes: its problems
+			// are findings, reported like lint's.
+			fmt.Fprintf(env.stderr, "eventrouter plan diff: %s does not load; fix these first (see plan lint)\n", o.dir)
+			return reportFindings(o, env, le.Problems)
+		}
+		fmt.Fprintf(env.stderr, "eventrouter plan diff: loading the plan: %v\n", err)
 		return 2
 	}
 	changes := schemas.Diff(base, head)
-	if format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if changes == nil {
-			changes = []schemas.Change{}
+	breaking := schemas.HasBreaking(changes)
+	code := 0
+	if breaking && !(o.allowBreaking && !hasClass(changes, schemas.ClassError)) {
+		code = 1
+	}
+	switch o.format {
+	case "json":
+		out := make([]change, 0, len(changes))
+		for _, c := range changes {
+			cc := change{Change: c, Pointer: c.Pointer()}
+			if pos, ok := head.Position(c.File, cc.Pointer); ok {
+				cc.Line = pos.Line
+			}
+			out = append(out, cc)
 		}
-		if err := enc.Encode(map[string]any{"changes": changes, "breaking": schemas.HasBreaking(changes)}); err != nil {
-			fmt.Fprintln(stderr, err)
+		if err := writePlanJSON(env.stdout, map[string]any{"changes": out, "breaking": breaking}); err != nil {
+			fmt.Fprintf(env.stderr, "eventrouter plan diff: %v\n", err)
 			return 2
 		}
-	} else {
+	case "github":
+		if err := githubDiff(o, env, head, changes); err != nil {
+			fmt.Fprintf(env.stderr, "eventrouter plan diff: %v\n", err)
+			return 2
+		}
+	default:
 		for _, c := range changes {
-			line := fmt.Sprintf("%s: %s %s", c.Class, c.File, c.Message)
-			if c.Field != "" {
-				line = fmt.Sprintf("%s: %s %s: %s", c.Class, c.File, c.Field, c.Message)
+			file := c.File
+			if pos, ok := head.Position(c.File, c.Pointer()); ok {
+				file = fmt.Sprintf("%s:%d", c.File, pos.Line)
 			}
-			fmt.Fprintln(stdout, line)
+			msg := c.Message
+			if c.Field != "" && !strings.HasPrefix(msg, c.Field) {
+				msg = c.Field + ": " + msg
+			}
+			fmt.Fprintf(env.stdout, "%s: %s %s\n", c.Class, file, msg)
 			if c.Downstream != "" {
-				fmt.Fprintf(stdout, "    downstream: %s\n", c.Downstream)
+				fmt.Fprintf(env.stdout, "    downstream: %s\n", c.Downstream)
 			}
 		}
 		if len(changes) == 0 {
-			fmt.Fprintln(stdout, "no changes")
+			fmt.Fprintln(env.stdout, "no changes")
+		} else {
+			fmt.Fprintln(env.stdout, diffTally(changes))
+		}
+		if breaking && code == 0 {
+			fmt.Fprintln(env.stdout, "breaking changes allowed by --allow-breaking")
 		}
 	}
-	if schemas.HasBreaking(changes) {
-		return 1
+	return code
+}
+
+// hasClass reports whether any change has class c.
+func hasClass(changes []schemas.Change, c schemas.ChangeClass) bool {
+	for _, x := range changes {
+		if x.Class == c {
+			return true
+		}
 	}
-	return 0
+	return false
+}
+
+// diffTally counts changes per class, e.g. "2 breaking, 1 non-breaking".
+func diffTally(changes []schemas.Change) string {
+	n := map[schemas.ChangeClass]int{}
+	for _, c := range changes {
+		n[c.Class]++
+	}
+	var parts []string
+	for _, c := range []schemas.ChangeClass{schemas.ClassError, schemas.Breaking, schemas.NonBreaking} {
+		if n[c] > 0 {
+			name := string(c)
+			if c == schemas.ClassError {
+				name = "error"
+				if n[c] > 1 {
+					name = "errors"
+				}
+			}
+			parts = append(parts, fmt.Sprintf("%d %s", n[c], name))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func writePlanJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("writing json: %w", err)
+	}
+	return nil
 }

@@ -10,8 +10,8 @@ import (
 	"testing"
 )
 
-// copyPlan copies the shipped plan (schemas/) to a temporary directory.
-func copyPlan(t *testing.T) string {
+// copyShippedPlan copies the shipped plan (schemas/) to a temporary directory.
+func copyShippedPlan(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "plan")
 	if out, err := exec.Command("cp", "-r", "../../schemas", dir).CombinedOutput(); err != nil {
@@ -23,7 +23,7 @@ func copyPlan(t *testing.T) string {
 func TestPlanCLI(t *testing.T) {
 	shipped := "../../schemas"
 
-	dup := copyPlan(t) // spec P6: a second file whose key is an existing event's
+	dup := copyShippedPlan(t) // spec P6: a second file whose key is an existing event's
 	data, err := os.ReadFile(filepath.Join(dup, "events", "referral_made.schema.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +32,7 @@ func TestPlanCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	removed := copyPlan(t) // an event removed: breaking
+	removed := copyShippedPlan(t) // an event removed: breaking
 	if err := os.Remove(filepath.Join(removed, "events", "referral_converted.schema.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestPlanCLI(t *testing.T) {
 		{name: "event added is not breaking", args: []string{"diff", "--base", removed, shipped}, wantCode: 0, wantStdout: []string{"non-breaking"}},
 		{name: "diff needs a base", args: []string{"diff", shipped}, wantCode: 2, wantStderr: []string{"--base is required"}},
 		{name: "missing directory", args: []string{"lint", filepath.Join(t.TempDir(), "nope")}, wantCode: 2, wantStderr: []string{"is not a plan directory"}},
-		{name: "bad format", args: []string{"lint", "--format", "xml", shipped}, wantCode: 2, wantStderr: []string{"--format must be text or json"}},
+		{name: "bad format", args: []string{"lint", "--format", "xml", shipped}, wantCode: 2, wantStderr: []string{"--format must be text, json or github"}},
 		{name: "unknown command", args: []string{"frob", shipped}, wantCode: 2, wantStderr: []string{`unknown command "frob"`}},
 		{name: "help", args: []string{"help"}, wantCode: 0, wantStderr: []string{"eventrouter plan lint"}},
 	}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// baseSource is the base plan of `plan diff`, resolved from --base.
+type baseSource struct {
+	// dir is the directory to load; "" when the git ref has no plan (no
+	// plan.yaml) at the head plan's path: the pull request adds the plan.
+	dir string
+	// label names the base in messages: the directory, or ref:path.
+	label string
+	// cleanup removes the temporary directory of a git ref.
+	cleanup func()
+}
+
+// resolveBase returns the base plan for `plan diff --base base`: base
+// itself when it is a directory, otherwise base is a git ref and the plan is
+// read from the tree of that commit at headDir's path inside its repository
+// into a temporary directory (git ls-tree and cat-file, so .gitattributes
+// export rules cannot leave files out).
+func resolveBase(base, headDir string) (baseSource, error) {
+	none := func() {}
+	if st, err := os.Stat(base); err == nil && st.IsDir() {
+		return baseSource{dir: base, label: base, cleanup: none}, nil
+	}
+	if strings.HasPrefix(base, "-") {
+		return baseSource{}, fmt.Errorf("--base %q is neither a directory nor a git ref", base)
+	}
+	abs, err := filepath.Abs(headDir)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return baseSource{}, fmt.Errorf("resolving %s: %w", headDir, err)
+	}
+	top, err := git(abs, nil, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return baseSource{}, fmt.Errorf("--base %s is not a directory, and %s is not in a git repository to read it as a ref from: %w", base, headDir, err)
+	}
+	root, err := filepath.EvalSymlinks(strings.TrimSpace(string(top)))
+	if err != nil {
+		return baseSource{}, fmt.Errorf("resolving the repository root: %w", err)
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || !filepath.IsLocal(rel) && rel != "." {
+		return baseSource{}, fmt.Errorf("%s is outside the repository at %s", headDir, root)
+	}
+	rel = filepath.ToSlash(rel)
+	sha, err := git(root, nil, "rev-parse", "--verify", "--quiet", "--end-of-options", base+"^{commit}")
+	if err != nil {
+		return baseSource{}, fmt.Errorf("--base %s is neither a directory nor a commit in the repository at %s (in GitHub Actions, check out with fetch-depth: 0 so the base branch is there)", base, root)
+	}
+	commit := strings.TrimSpace(string(sha))
+	label := base + ":" + rel
+	if rel == "." {
+		label = base
+	}
+
+	lsArgs := []string{"ls-tree", "-r", "-z", "--full-tree", commit}
+	if rel != "." {
+		lsArgs = append(lsArgs, "--", rel)
+	}
+	list, err := git(root, nil, lsArgs...)
+	if err != nil {
+		return baseSource{}, fmt.Errorf("listing %s: %w", label, err)
+	}
+	type blob struct{ sha, path string }
+	var blobs []blob
+	prefix := ""
+	if rel != "." {
+		prefix = rel + "/"
+	}
+	for _, entry := range bytes.Split(list, []byte{0}) {
+		// <mode> SP <type> SP <object> TAB <path>
+		meta, name, ok := strings.Cut(string(entry), "\t")
+		f := strings.Fields(meta)
+		if !ok || len(f) != 3 || f[1] != "blob" || f[0] == "120000" || !strings.HasPrefix(name, prefix) {
+			continue // symlinks, submodules, other paths sharing the prefix
+		}
+		inner := strings.TrimPrefix(name, prefix)
+		if !filepath.IsLocal(inner) {
+			continue
+		}
+		blobs = append(blobs, blob{sha: f[2], path: inner})
+	}
+	hasPlan := false
+	for _, b := range blobs {
+		hasPlan = hasPlan || b.path == "plan.yaml"
+	}
+	if !hasPlan {
+		// Not a plan at that commit (nothing there, or files that came
+		// before the plan): every rule of the head plan is new.
+		return baseSource{label: label, cleanup: none}, nil
+	}
+
+	tmp, err := os.MkdirTemp("", "eventrouter-plan-base-")
+	if err != nil {
+		return baseSource{}, fmt.Errorf("extracting %s: %w", label, err)
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	var in bytes.Buffer
+	for _, b := range blobs {
+		in.WriteString(b.sha + "\n")
+	}
+	out, err := git(root, &in, "cat-file", "--batch")
+	if err != nil {
+		cleanup()
+		return baseSource{}, fmt.Errorf("reading %s: %w", label, err)
+	}
+	r := bufio.NewReader(bytes.NewReader(out))
+	for _, b := range blobs {
+		data, err := readBatchObject(r)
+		if err == nil {
+			dst := filepath.Join(tmp, filepath.FromSlash(b.path))
+			if err = os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
+				err = os.WriteFile(dst, data, 0o644)
+			}
+		}
+		if err != nil {
+			cleanup()
+			return baseSource{}, fmt.Errorf("extracting %s: %s: %w", label, path.Join(rel, b.path), err)
+		}
+	}
+	return baseSource{dir: tmp, label: label, cleanup: cleanup}, nil
+}
+
+// readBatchObject reads one "<sha> <type> <size>\n<content>\n" record of
+// git cat-file --batch.
+func readBatchObject(r *bufio.Reader) ([]byte, error) {
+	header, err := r.ReadString('\n')
+	if err != nil {
+		return nil, fmt.Errorf("reading git cat-file output: %w", err)
+	}
+	f := strings.Fields(header)
+	if len(f) != 3 {
+		return nil, fmt.Errorf("reading git cat-file output: unexpected header %q", strings.TrimSpace(header))
+	}
+	size, err := strconv.Atoi(f[2])
+	if err != nil {
+		return nil, fmt.Errorf("reading git cat-file output: bad size in %q", strings.TrimSpace(header))
+	}
+	data := make([]byte, size+1)
+	if _, err := io.ReadFull(r, data); err != nil {
+		return nil, fmt.Errorf("reading git cat-file output: %w", err)
+	}
+	return data[:size], nil
+}
+
+// git runs git in dir and returns its standard output; the error carries
+// git's standard error.
+func git(dir string, stdin io.Reader, args ...string) ([]byte, error) {
+	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+	cmd.Stdin = stdin
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if msg := strings.TrimSpace(stderr.String()); errors.As(err, &ee) && msg != "" {
+			return nil, fmt.Errorf("running git %s: %s", args[0], msg)
+		}
+		return nil, fmt.Errorf("running git %s: %w", args[0], err)
+	}
+	return out, nil
+}
