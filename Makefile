@@ -5,7 +5,7 @@ CONFIG   ?= configs/eventrouter.yaml
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: run build test test-short bench fuzz vet fmt check clean deps
+.PHONY: run build test test-short bench bench-warehouse fuzz vet fmt check clean deps
 
 ## run: serve on the embedded defaults (embedded NATS, ./data, file destination)
 run:
@@ -29,6 +29,12 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./router/ingest/
 	$(GO) run ./bench/loadgen -bin $(BIN) -duration 20s
 	$(GO) test -run '^$$' -bench '^BenchmarkFanOut$$' -benchtime 1x -timeout 10m ./cmd/eventrouter/
+	$(MAKE) bench-warehouse
+
+## bench-warehouse: load 200,000 track events (20 properties, 10 event names) into DuckDB and PostgreSQL;
+##                  rows/s and peak RSS per driver
+bench-warehouse:
+	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 1x -timeout 20m ./destinations/warehouse/
 
 ## fuzz: run the request-decoder fuzzers for a while (FUZZTIME=1m)
 FUZZTIME ?= 30s

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -39,6 +40,9 @@ type harness struct {
 	// failures are setups in which Send must fail, with the documented
 	// classification.
 	failures []failure
+	// invalidate, when set, breaks a config fresh from DefaultConfig, for
+	// a type whose bare defaults are valid.
+	invalidate func(cfg any)
 }
 
 // failure is a setup in which Send fails.
@@ -54,6 +58,7 @@ var harnesses = map[string]harness{
 	"file":       fileHarness(),
 	"segment":    segmentHarness(),
 	"webhook":    webhookHarness(),
+	"warehouse":  warehouseHarness(),
 }
 
 func fileHarness() harness {
@@ -272,12 +277,17 @@ func TestConformance(t *testing.T) {
 			})
 
 			t.Run("bad config rejected with key paths", func(t *testing.T) {
-				// Every built-in type has a required setting, so its bare
-				// defaults must not validate, and each problem must name
-				// one of the type's own keys.
-				v, ok := f.DefaultConfig().(router.Validator)
+				// A type with a required setting must not validate its bare
+				// defaults; a type whose defaults work (the warehouse) has
+				// its harness break the config. Each problem must name one
+				// of the type's own keys.
+				cfg := f.DefaultConfig()
+				v, ok := cfg.(router.Validator)
 				if !ok {
 					t.Fatal("config does not implement router.Validator")
+				}
+				if h.invalidate != nil {
+					h.invalidate(cfg)
 				}
 				err := v.Validate()
 				if err == nil {
@@ -331,7 +341,7 @@ func TestConformance(t *testing.T) {
 					go func() {
 						defer wg.Done()
 						for r := 0; r < rounds; r++ {
-							if err := d.Send(context.Background(), sixTypes("c")); err != nil {
+							if err := d.Send(context.Background(), sixTypes(fmt.Sprintf("c%d%d", w, r))); err != nil {
 								t.Error(err)
 							}
 						}

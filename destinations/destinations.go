@@ -4,6 +4,7 @@ import (
 	"github.com/eventrouter/eventrouter/destinations/customerio"
 	"github.com/eventrouter/eventrouter/destinations/file"
 	"github.com/eventrouter/eventrouter/destinations/segment"
+	"github.com/eventrouter/eventrouter/destinations/warehouse"
 	"github.com/eventrouter/eventrouter/destinations/webhook"
 	"github.com/eventrouter/eventrouter/router"
 )
@@ -17,6 +18,7 @@ func Builtin() []router.Factory {
 		file.NewFactory(),
 		segment.NewFactory(),
 		webhook.NewFactory(),
+		warehouse.NewFactory(),
 	}
 }
 

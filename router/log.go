@@ -77,6 +77,11 @@ type Delivery struct {
 	// this time included: 1 on the first delivery, more after a reader
 	// stopped without acknowledging it (a crash, a lost lease).
 	Delivered int
+	// Redrive is, for a message delivered again from the log's redrive
+	// store (a dead-letter redrive or a replay), its position there; 0 for
+	// a message read from the log itself. Seq is then the message's
+	// original position in the log.
+	Redrive uint64
 }
 
 // PartitionReader reads one (destination, partition) cursor in the order
@@ -168,4 +173,11 @@ type DeadLetter struct {
 	// DeadAt is when the message was dead-lettered; set by the log when
 	// zero.
 	DeadAt time.Time
+	// ID is the dead letter's position in the dead-letter store; set when
+	// it is read back.
+	ID uint64
+	// Redrive is [Delivery.Redrive] of the delivery that failed: a message
+	// that fails again after a redrive is stored as a new dead letter,
+	// not taken for a repeat of the first one.
+	Redrive uint64
 }

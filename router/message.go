@@ -61,6 +61,11 @@ type Message struct {
 	ReceivedAt time.Time
 	// Body is the normalised message as JSON.
 	Body json.RawMessage
+	// Violations is the number of tracking-plan violations recorded in
+	// Body's context.protocols.violations (0 when the message is clean or
+	// was not validated), so that dispatch can skip them for destinations
+	// that accept only valid messages without decoding Body.
+	Violations int
 }
 
 // PartitionKey is the key that decides a message's partition and so the

@@ -51,7 +51,7 @@ destinations:
 			name: "check invalid lists every problem with its key path", args: []string{"check", "--config", invalid}, wantCode: 1,
 			wantStderr: []string{
 				"queue.partitions:", "queue.bogus:", "sources.web.write_keys[1]: duplicate write key",
-				`destinations.hook.type: unknown destination type "kafka" (known types: customerio, file, segment, webhook)`,
+				`destinations.hook.type: unknown destination type "kafka" (known types: customerio, file, segment, warehouse, webhook)`,
 				"destinations.local.path: required",
 			},
 			notStderr: []string{"secret-key-123"},

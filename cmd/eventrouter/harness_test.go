@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -132,6 +133,73 @@ func (p *serverProc) stop() {
 		p.t.Errorf("eventrouter did not stop within 30s of SIGTERM; killing it")
 		p.kill()
 	}
+}
+
+// opsAdminToken is the http.admin_token of the servers startAdminServer
+// starts; runAdminCLI uses it.
+const opsAdminToken = "adm-7c1f4e-very-secret-token"
+
+// startAdminServer starts `eventrouter serve` on a free port with
+// http.admin_token opsAdminToken and a fresh data_dir; the rest of the
+// configuration is fmt.Sprintf(format, args...).
+func startAdminServer(t *testing.T, format string, args ...any) *serverProc {
+	t.Helper()
+	addr := freeAddr(t)
+	cfg := fmt.Sprintf("http: {listen: %q, admin_token: %q}\ndata_dir: %q\n", addr, opsAdminToken, t.TempDir()) +
+		fmt.Sprintf(format, args...)
+	return startServer(t, cfg, addr)
+}
+
+// adminRequest sends an admin API request (with body when not empty) with
+// the given Authorization header value (none when empty) and returns the
+// status and body of the answer.
+func adminRequest(t *testing.T, base, method, path, auth, body string) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// adminCall sends an admin API request with the bearer token and returns
+// the status and body of the answer.
+func adminCall(t *testing.T, base, token, method, path, body string) (int, []byte) {
+	t.Helper()
+	return adminRequest(t, base, method, path, "Bearer "+token, body)
+}
+
+// runAdminCLI runs the eventrouter binary with opsAdminToken in its
+// environment and returns its exit code, stdout and stderr.
+func runAdminCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append(os.Environ(), "EVENTROUTER_ADMIN_TOKEN="+opsAdminToken)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("running %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return code, out.String(), errOut.String()
 }
 
 // post sends body to path with Basic auth key and returns status and body.

@@ -24,6 +24,11 @@ Usage:
   eventrouter serve   [--config FILE]   run the server (Segment API in, durable log, destinations out)
   eventrouter check   [--config FILE]   validate a config file; exit 1 and list every problem if it is invalid
   eventrouter plan lint|test|diff       check a tracking plan in a pull request (see 'eventrouter plan help')
+  eventrouter sql "<query>"             query the warehouse destination (--format table|csv|json)
+  eventrouter quarantine list|replay    show or replay the messages the tracking plan blocked (admin API)
+  eventrouter tail    [--source S] [--event E] [--type T]   print the messages a running server receives (admin API)
+  eventrouter dlq     list|show|redrive  list, show or redrive a destination's dead letters (admin API)
+  eventrouter replay  --destination D --since 24h   deliver the log's history again to one destination (admin API)
   eventrouter version                   print the version
   eventrouter help                      show this help
 
@@ -44,6 +49,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCheck(rest, stdout, stderr)
 	case "plan":
 		return runPlan(rest, stdout, stderr)
+	case "sql":
+		return runSQL(ctx, rest, stdout, stderr)
+	case "quarantine":
+		return runQuarantine(ctx, rest, stdout, stderr)
+	case "tail":
+		return runTail(ctx, rest, stdout, stderr)
+	case "dlq":
+		return runDLQ(ctx, rest, stdout, stderr)
+	case "replay":
+		return runReplay(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "eventrouter", versionString(), runtime.Version())
 		return 0

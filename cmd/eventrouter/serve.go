@@ -24,6 +24,7 @@ import (
 	"github.com/eventrouter/eventrouter/destinations/segment"
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/admin"
+	"github.com/eventrouter/eventrouter/router/admin/debugger"
 	"github.com/eventrouter/eventrouter/router/config"
 	"github.com/eventrouter/eventrouter/router/dispatch"
 	"github.com/eventrouter/eventrouter/router/ingest"
@@ -61,6 +62,10 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
 	}
+	if err := checkPlan(cfg, stdout); err != nil { // serve_plan.go
+		fmt.Fprintf(stderr, "%s: %v\n", *cfgPath, err)
+		return 1
+	}
 	fmt.Fprintf(stdout, "%s: valid (%d source(s), %d destination(s))\n", *cfgPath, len(cfg.Sources), len(cfg.Destinations))
 	return 0
 }
@@ -87,6 +92,10 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 // order: stop taking requests, drain dispatch, close destinations, close the
 // log.
 func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	plan, err := loadPlanAtStart(cfg) // serve_plan.go: a bad plan stops here
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -145,12 +154,14 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 					Identifier: g.Identifier, AppUserIDKey: g.AppUserIDKey, ReferralTrigger: g.ReferralTrigger,
 					Mapping: growsurf.Mapping{Events: g.Mapping.Events, Traits: g.Mapping.Traits},
 				},
+				Enforcement: enforcementOf(s.Enforcement),
 			})
 			continue
 		}
 		sources = append(sources, ingest.Source{
 			Name: name, Type: s.Type, WriteKeys: s.WriteKeys, Disabled: s.Disabled,
 			RateLimit: s.RateLimit.EventsPerSecond, Burst: s.RateLimit.Burst,
+			Enforcement: enforcementOf(s.Enforcement),
 		})
 	}
 	in, err := ingest.New(ingest.Config{
@@ -161,6 +172,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		StrictBatchItemSize: cfg.Ingest.StrictBatchItemSize,
 		Logger:              logger.With("component", "ingest"),
 		Registerer:          reg,
+		Plan:                plan,
 	}, log)
 	if err != nil {
 		closeDestinations()
@@ -185,6 +197,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	adm := admin.New(cfg.HTTP.AdminToken, logger.With("component", "admin"))
+	debugger.Register(adm)
+	startPlan(ctx, cfg, plan, in, log, adm, logger, reg)       // serve_plan.go
+	startOperations(ctx, cfg, log, in, disp, adm, logger, reg) // serve_admin.go
 	mux.Handle("/admin/", adm)
 	mux.Handle("/debugger", adm)
 	mux.Handle("/debugger/", adm)
@@ -297,6 +312,7 @@ func buildDestinations(ctx context.Context, cfg *config.Config, logger *slog.Log
 			Types:          dp.Types,
 			Events:         dp.Events,
 			ExcludeEvents:  dp.ExcludeEvents,
+			Accept:         dp.Accept,
 		}
 		if dp.Disabled {
 			// Its cursors exist and keep their place: the messages wait in

@@ -63,9 +63,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "admin_disabled", "the admin API and the debugger are off: set http.admin_token in the config to turn them on")
 		return
 	}
+	// The mux serves the request itself (not the handler Handler returns),
+	// so that the route's path values ({seq}, ...) are set.
 	h, pattern := s.mux.Handler(r)
 	if _, public := h.(publicHandler); public && pattern != "" {
-		h.ServeHTTP(w, r)
+		s.mux.ServeHTTP(w, r)
 		return
 	}
 	if !s.authorized(r) {
@@ -73,7 +75,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusUnauthorized, "unauthorized", "a valid admin token is required: send Authorization: Bearer <token>")
 		return
 	}
-	h.ServeHTTP(w, r)
+	s.mux.ServeHTTP(w, r)
 }
 
 // authorized compares the request's bearer token with the configured one in

@@ -48,3 +48,17 @@ func TestToken(t *testing.T) {
 		})
 	}
 }
+
+func TestPathValue(t *testing.T) {
+	s := New("tok", nil)
+	s.HandleFunc("GET /admin/items/{seq}", func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, 200, map[string]string{"seq": r.PathValue("seq")})
+	})
+	r := httptest.NewRequest("GET", "/admin/items/42", nil)
+	r.Header.Set("Authorization", "Bearer tok")
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != 200 || w.Body.String() != "{\"seq\":\"42\"}\n" {
+		t.Fatalf("got %d %q, want the path value 42", w.Code, w.Body.String())
+	}
+}

@@ -25,6 +25,9 @@ type Config struct {
 	Auth Auth `yaml:"auth"`
 	// Ingest configures request handling (key "ingest").
 	Ingest Ingest `yaml:"ingest"`
+	// TrackingPlan selects the tracking plan enforced at ingest (key
+	// "tracking_plan"); without a path no message is validated.
+	TrackingPlan TrackingPlan `yaml:"tracking_plan"`
 	// Sources are the configured sources by name (key "sources"); at least
 	// one is required.
 	Sources map[string]Source `yaml:"-"`
@@ -103,6 +106,11 @@ type Queue struct {
 	// MaxBytes caps the log's size on disk; when it is full, ingest answers
 	// 503 rather than dropping data (default 0, unlimited).
 	MaxBytes ByteSize `yaml:"max_bytes"`
+	// BacklogWarning is the fraction of Retention, and of MaxBytes, at
+	// which eventrouter warns (in its log and in metrics) that a
+	// destination's oldest pending message nears expiry, or that the log
+	// nears its size cap (default 0.8; between 0 and 1).
+	BacklogWarning float64 `yaml:"backlog_warning"`
 	// Replicas is the number of copies JetStream keeps of each stream, 1 to
 	// 5; more than 1 needs a cluster (default 1).
 	Replicas int `yaml:"replicas"`
@@ -161,6 +169,13 @@ type Source struct {
 	// RateLimit caps how many events per second the source accepts (key
 	// "rate_limit"; default: unlimited).
 	RateLimit RateLimit `yaml:"rate_limit"`
+	// Enforcement overrides, for this source, the enforcement settings of
+	// the tracking plan's plan.yaml (key "enforcement"; spec §6.3). Each
+	// key left out (or empty) takes plan.yaml's value, and plan.yaml's
+	// defaults allow everything and only record violations. It applies only
+	// when tracking_plan.path is set and the source is connected to the
+	// plan (plan.yaml's sources lists it, or lists none).
+	Enforcement Enforcement `yaml:"enforcement"`
 	// Settings holds the settings specific to the source's type, or nil
 	// for types without any (such as "segment").
 	Settings any `yaml:"-"`
@@ -210,6 +225,11 @@ type Dispatch struct {
 	// BatchTimeout is how long dispatch waits to fill a batch before
 	// sending a smaller one (default 1s).
 	BatchTimeout time.Duration `yaml:"batch_timeout"`
+	// FlushInterval is another name for BatchTimeout, the one warehouse
+	// loaders use: a batch is flushed (loaded) at the latest this long after
+	// its first message. Set one of the two; after loading the config both
+	// hold the same value.
+	FlushInterval time.Duration `yaml:"flush_interval"`
 	// MaxAttempts is the number of attempts after which a message goes to
 	// the dead-letter stream (default 10).
 	MaxAttempts int `yaml:"max_attempts"`
@@ -259,6 +279,12 @@ type Dispatch struct {
 	// cursor keeps its position, so messages accumulate in the log (up to
 	// its retention) until it is enabled again (default true).
 	Enabled bool `yaml:"enabled"`
+	// Accept is "all" (the default) to deliver every message, or "valid"
+	// to skip the messages that carry tracking-plan violations (they are
+	// counted as filtered with reason "violations"), so that for example
+	// the warehouse keeps everything while Customer.io gets only clean
+	// events.
+	Accept string `yaml:"accept"`
 	// Disabled is the older, inverted form of Enabled, kept for existing
 	// files. [Load] and [Parse] keep the two consistent (Disabled ==
 	// !Enabled); a block that sets both so that they disagree is an error.
@@ -303,6 +329,7 @@ func Default() *Config {
 			DedupeWindow:         24 * time.Hour,
 			DeliveryDedupeWindow: 14 * 24 * time.Hour,
 			Retention:            168 * time.Hour,
+			BacklogWarning:       0.8,
 			Replicas:             1,
 			SyncInterval:         2 * time.Minute,
 			StoreTimeout:         5 * time.Second,
@@ -321,11 +348,13 @@ func DefaultDispatch() Dispatch {
 	return Dispatch{
 		BatchSize:      100,
 		BatchTimeout:   time.Second,
+		FlushInterval:  time.Second,
 		MaxAttempts:    10,
 		MaxAge:         24 * time.Hour,
 		InitialBackoff: 500 * time.Millisecond,
 		MaxBackoff:     60 * time.Second,
 		AckWait:        10 * time.Second,
+		Accept:         "all",
 		Enabled:        true,
 	}
 }

@@ -144,6 +144,7 @@ queue:
   delivery_dedupe_window: 720h
   retention: 48h
   max_bytes: 10GiB
+  backlog_warning: 0.5
   replicas: 3
   sync_always: true
   sync_interval: 30s
@@ -151,8 +152,9 @@ queue:
   lease_ttl: 3s
 auth: {unknown_key: accept}
 ingest: {strict_batch_item_size: true}
+tracking_plan: {path: plans/main, auto_replay: true}
 sources:
-  app: {type: segment, write_keys: [a, b], disabled: true, rate_limit: {events_per_second: 2.5, burst: 40}}
+  app: {type: segment, write_keys: [a, b], disabled: true, rate_limit: {events_per_second: 2.5, burst: 40}, enforcement: {track: {violations: block}}}
 destinations:
   d1:
     type: hook
@@ -162,6 +164,7 @@ destinations:
     tls: {insecure: true}
     batch_size: 10
     batch_timeout: 250ms
+    flush_interval: 250ms
     max_attempts: 3
     max_age: 1h
     initial_backoff: 1s
@@ -172,6 +175,7 @@ destinations:
     types: [identify, track]
     events: ["referral_*", "Order ?ompleted"]
     exclude_events: ["*_test"]
+    accept: valid
     disabled: true
 `
 	cfg, err := parse([]byte(data), testRegistry(t), env(map[string]string{"TOKEN": "t0k"}))
@@ -187,21 +191,22 @@ destinations:
 		DataDir: "/var/lib/er",
 		Log:     Log{Level: "debug", Format: "text"},
 		Queue: Queue{URL: "nats://a:4222,nats://b:4222", StreamPrefix: "ER_TEST", Partitions: 4, DedupeWindow: time.Hour, DeliveryDedupeWindow: 720 * time.Hour,
-			Retention: 48 * time.Hour, MaxBytes: 10 << 30, Replicas: 3, SyncAlways: true, SyncInterval: 30 * time.Second, StoreTimeout: 2 * time.Second, LeaseTTL: 3 * time.Second},
-		Auth:   Auth{UnknownKey: "accept"},
-		Ingest: Ingest{StrictBatchItemSize: true},
+			Retention: 48 * time.Hour, MaxBytes: 10 << 30, BacklogWarning: 0.5, Replicas: 3, SyncAlways: true, SyncInterval: 30 * time.Second, StoreTimeout: 2 * time.Second, LeaseTTL: 3 * time.Second},
+		Auth:         Auth{UnknownKey: "accept"},
+		Ingest:       Ingest{StrictBatchItemSize: true},
+		TrackingPlan: TrackingPlan{Path: "plans/main", AutoReplay: true},
 		Sources: map[string]Source{"app": {Name: "app", Type: "segment", WriteKeys: []string{"a", "b"}, Disabled: true,
-			RateLimit: RateLimit{EventsPerSecond: 2.5, Burst: 40}}},
+			RateLimit: RateLimit{EventsPerSecond: 2.5, Burst: 40}, Enforcement: Enforcement{Track: TrackEnforcement{Violations: "block"}}}},
 	}
 	d1 := cfg.Destinations["d1"]
 	cfg.Destinations = nil
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
 	}
-	wantDispatch := Dispatch{BatchSize: 10, BatchTimeout: 250 * time.Millisecond, MaxAttempts: 3, MaxAge: time.Hour,
+	wantDispatch := Dispatch{BatchSize: 10, BatchTimeout: 250 * time.Millisecond, FlushInterval: 250 * time.Millisecond, MaxAttempts: 3, MaxAge: time.Hour,
 		InitialBackoff: time.Second, MaxBackoff: 2 * time.Second, RateLimit: 12.5, AckWait: 4 * time.Second, Integration: "Webhooks",
 		Types: []string{"identify", "track"}, Events: []string{"referral_*", "Order ?ompleted"}, ExcludeEvents: []string{"*_test"},
-		Enabled: false, Disabled: true}
+		Enabled: false, Accept: "valid", Disabled: true}
 	if !reflect.DeepEqual(d1.Dispatch, wantDispatch) {
 		t.Fatalf("dispatch = %+v", d1.Dispatch)
 	}
@@ -344,6 +349,14 @@ log: text
 destinations:
   hook: {type: hook, url: "http://x", batch_timeout: 6s, ack_wait: 10s}
 `, want: []string{"destinations.hook.batch_timeout: must be at most half of ack_wait (10s)"}},
+		{name: "flush_interval contradicts batch_timeout", yaml: minimal + `
+destinations:
+  hook: {type: hook, url: "http://x", batch_timeout: 2s, flush_interval: 3s}
+`, want: []string{"destinations.hook.flush_interval: contradicts batch_timeout: 2s (flush_interval is another name for batch_timeout: set one)"}},
+		{name: "flush_interval is checked as batch_timeout", yaml: minimal + `
+destinations:
+  hook: {type: hook, url: "http://x", flush_interval: 6s, ack_wait: 10s}
+`, want: []string{"destinations.hook.batch_timeout: must be at most half of ack_wait (10s)"}},
 		{name: "fractions are not integers", yaml: minimal + `
 queue: {partitions: 1.5}
 `, want: []string{"queue.partitions: must be an integer"}},
@@ -351,7 +364,7 @@ queue: {partitions: 1.5}
 http: {listen: "nohost", read_timeout: 0s, write_timeout: -1s, shutdown_timeout: 0, max_header_bytes: 10}
 data_dir: ""
 log: {level: verbose, format: xml}
-queue: {partitions: 0, dedupe_window: 48h, delivery_dedupe_window: 0s, retention: 24h, max_bytes: 1000, replicas: 2, stream_prefix: "a.b", sync_interval: 0s, store_timeout: 0s}
+queue: {partitions: 0, dedupe_window: 48h, delivery_dedupe_window: 0s, retention: 24h, max_bytes: 1000, backlog_warning: 1.5, replicas: 2, stream_prefix: "a.b", sync_interval: 0s, store_timeout: 0s}
 auth: {unknown_key: ignore}
 `, want: []string{
 			"http.listen: must be a host:port address",
@@ -366,6 +379,7 @@ auth: {unknown_key: ignore}
 			"queue.dedupe_window: must not be longer than queue.retention",
 			"queue.delivery_dedupe_window: must be greater than zero",
 			"queue.max_bytes: must be at least 1MiB",
+			"queue.backlog_warning: must be a fraction",
 			"queue.replicas: more than 1 needs an external NATS cluster",
 			"queue.stream_prefix: must start with a letter",
 			"queue.sync_interval: must be greater than zero",
@@ -397,7 +411,7 @@ sources:
 			"sources.nokeys.write_keys: required: at least one write key",
 			"sources.notype.type: required",
 			`sources.other.type: unknown source type "kafka" (known types: growsurf, segment)`,
-			"sources.extra.colour: unknown key (known keys: type, write_keys, disabled, rate_limit)",
+			"sources.extra.colour: unknown key (known keys: type, write_keys, disabled, rate_limit, enforcement)",
 			"sources.scalar: must be a mapping",
 		}},
 		{name: "rate limits", yaml: `
@@ -434,7 +448,7 @@ destinations:
 			"destinations.nourl.url: required",
 			`destinations.badtype.type: unknown destination type "kafka" (known types: fake, hook)`,
 			"destinations.notype.type: required",
-			"destinations.unknownkey.urll: unknown key for destination type hook (known keys: type, batch_size, batch_timeout, max_attempts, max_age, initial_backoff, max_backoff, rate_limit, ack_wait, integration, types, events, exclude_events, enabled, disabled, url, timeout, headers, tls)",
+			"destinations.unknownkey.urll: unknown key for destination type hook (known keys: type, batch_size, batch_timeout, flush_interval, max_attempts, max_age, initial_backoff, max_backoff, rate_limit, ack_wait, integration, types, events, exclude_events, enabled, accept, disabled, url, timeout, headers, tls)",
 			"destinations.unknownkey.batch_size: must be between 1 and 10000",
 			"destinations.nested.tls.insecur: unknown key (known keys: insecure)",
 			"destinations.dispatch.batch_size: must be between 1 and 10000",
@@ -680,6 +694,32 @@ func TestDestinationIntegrationAndEnabled(t *testing.T) {
 			}
 			if d.Enabled != tt.wantEnabled || d.Disabled != !tt.wantEnabled {
 				t.Errorf("enabled, disabled = %t, %t, want %t, %t", d.Enabled, d.Disabled, tt.wantEnabled, !tt.wantEnabled)
+			}
+		})
+	}
+}
+
+func TestFlushIntervalIsBatchTimeout(t *testing.T) {
+	tests := []struct {
+		name string
+		keys string
+		want time.Duration
+	}{
+		{"flush_interval alone", "flush_interval: 3s", 3 * time.Second},
+		{"batch_timeout alone", "batch_timeout: 2s", 2 * time.Second},
+		{"both, equal", "batch_timeout: 4s, flush_interval: 4s", 4 * time.Second},
+		{"neither", "", time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := minimal + "\ndestinations:\n  hook: {type: hook, url: \"http://x\", ack_wait: 10s" + map[bool]string{true: "", false: ", " + tt.keys}[tt.keys == ""] + "}\n"
+			cfg, err := parse([]byte(data), testRegistry(t), env(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := cfg.Destinations["hook"].Dispatch
+			if d.BatchTimeout != tt.want || d.FlushInterval != tt.want {
+				t.Errorf("batch_timeout %s, flush_interval %s, want both %s", d.BatchTimeout, d.FlushInterval, tt.want)
 			}
 		})
 	}

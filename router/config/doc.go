@@ -60,6 +60,18 @@
 // enabled and its older inverted form disabled consistent, rejecting a block
 // where they disagree.
 //
+// # Tracking plan
+//
+// tracking_plan ([TrackingPlan]) names the plan directory (path; empty: no
+// validation) and auto_replay. Each source may carry an enforcement block
+// ([Enforcement]) with the keys of plan.yaml's enforcement block; a key it
+// sets overrides plan.yaml's, a key it leaves out takes plan.yaml's, whose
+// default is allow. The loader checks the modes, that forwarding targets
+// name other configured sources without enforcement, and that the keys are
+// not set without a plan; the plan itself is loaded by the command. Each
+// destination's accept key ("all", the default, or "valid") is one of the
+// common keys.
+//
 // The package imports only package router from the project, so that the
 // command can map a [Config] into the settings of each part.
 package config

@@ -109,7 +109,7 @@ func TestGrowSurfSourceInvalid(t *testing.T) {
 		{name: "unknown key lists the known ones", yaml: `
   referrals: {type: growsurf, signing_secret: x}
 `, want: []string{
-			"sources.referrals.signing_secret: unknown key for source type growsurf (known keys: type, disabled, path, secret, tolerance, identifier, app_user_id_key, referral_trigger, legacy_path, mapping)",
+			"sources.referrals.signing_secret: unknown key for source type growsurf (known keys: type, disabled, enforcement, path, secret, tolerance, identifier, app_user_id_key, referral_trigger, legacy_path, mapping)",
 		}},
 		{name: "path shape", yaml: `
   a: {type: growsurf, path: webhooks/growsurf}

@@ -277,6 +277,7 @@ func decodeDestinations(n *yaml.Node, cfg *Config, reg *router.Registry, ps *pro
 		rest := splitBlock(body, commonFields, common, path, ps)
 		decodeSettings(rest, dst.Settings, dst.Factory != nil, path, "destination type "+dst.Type, "type, "+knownKeys(common.Type()), ps)
 		resolveEnabled(&dst.Dispatch, body, path, ps)
+		resolveFlushInterval(&dst.Dispatch, body, path, ps)
 		if dst.Dispatch.Integration == "" {
 			dst.Dispatch.Integration = defaultIntegration(dst.Factory, dst.Name)
 		}
@@ -304,6 +305,29 @@ func resolveEnabled(d *Dispatch, body []pair, path string, ps *problems) {
 		d.Enabled = !d.Disabled
 	default:
 		d.Disabled = !d.Enabled
+	}
+}
+
+// resolveFlushInterval makes batch_timeout and its other name,
+// flush_interval, agree: the one that is set decides, and setting both to
+// different values is a problem.
+func resolveFlushInterval(d *Dispatch, body []pair, path string, ps *problems) {
+	var hasTimeout, hasFlush bool
+	for _, p := range body {
+		switch p.key {
+		case "batch_timeout":
+			hasTimeout = !isNull(resolveAlias(p.value))
+		case "flush_interval":
+			hasFlush = !isNull(resolveAlias(p.value))
+		}
+	}
+	switch {
+	case hasTimeout && hasFlush && d.BatchTimeout != d.FlushInterval:
+		ps.add(joinPath(path, "flush_interval"), "contradicts batch_timeout: %s (flush_interval is another name for batch_timeout: set one)", d.BatchTimeout)
+	case hasFlush:
+		d.BatchTimeout = d.FlushInterval
+	default:
+		d.FlushInterval = d.BatchTimeout
 	}
 }
 
@@ -461,6 +485,9 @@ func validate(cfg *Config, ps *problems) {
 	} else if q.Retention > 0 && q.DedupeWindow > q.Retention {
 		ps.add("queue.dedupe_window", "must not be longer than queue.retention")
 	}
+	if !(q.BacklogWarning > 0 && q.BacklogWarning <= 1) {
+		ps.add("queue.backlog_warning", "must be a fraction greater than 0 and at most 1 (e.g. 0.8)")
+	}
 	if q.MaxBytes < 0 {
 		ps.add("queue.max_bytes", "must not be negative (0 is unlimited)")
 	} else if q.MaxBytes > 0 && q.MaxBytes < 1<<20 {
@@ -505,6 +532,7 @@ func validate(cfg *Config, ps *problems) {
 	}
 
 	checkSourcePaths(cfg, ps)
+	checkTrackingPlan(cfg, ps)
 
 	for _, name := range cfg.DestinationNames() {
 		d := cfg.Destinations[name].Dispatch
@@ -531,6 +559,7 @@ func validate(cfg *Config, ps *problems) {
 			ps.add(path+"batch_timeout", "must be at most half of ack_wait (%s), or a filling batch is handed out again", d.AckWait)
 		}
 		checkFilters(d, path, ps)
+		oneOf(d.Accept, path+"accept", ps, "valid", "all")
 	}
 }
 

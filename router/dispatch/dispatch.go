@@ -22,6 +22,7 @@ type Dispatcher struct {
 	routes  []*route
 	logger  *slog.Logger
 	metrics *metrics
+	obs     Observer // see observe.go; nil reports nothing
 
 	// acquireEvery is how often a worker tries to take a partition another
 	// process holds; pendingEvery how often the pending gauge is refreshed.
@@ -134,6 +135,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		for p := range r.readers {
 			rwg.Go(func() { d.work(ctx, hard, r, p) })
 		}
+		rwg.Go(func() { d.redrive(ctx, hard, r) })
 		wg.Go(func() {
 			rwg.Wait()
 			stop()
@@ -327,6 +329,7 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 	for _, dl := range ds {
 		if why := r.filter.reason(&dl.Message); why != "" {
 			r.m.filtered[why].Inc()
+			d.observeFiltered(r, &dl.Message, why)
 			done = append(done, dl)
 			continue
 		}
@@ -366,6 +369,7 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 			err := r.dest.Send(sctx, msgs)
 			scancel()
 			r.m.sendSeconds.Observe(time.Since(start).Seconds())
+			d.observeSend(r, msgs, err, time.Since(start))
 			sent = true
 			if err != nil && bctx.Err() != nil {
 				// Cut short by a lost lease or the drain timeout: not an
@@ -463,18 +467,20 @@ func (d *Dispatcher) deadLetter(ctx context.Context, r *route, it *item) bool {
 	if it.lastErr != nil {
 		msg = it.lastErr.Error()
 	}
-	err := d.log.DeadLetter(ctx, router.DeadLetter{
+	dl := router.DeadLetter{
 		Destination:  r.name,
 		Message:      it.d.Message,
 		Seq:          it.d.Seq,
 		Attempts:     it.attempts,
 		FirstFailure: it.first,
 		LastError:    msg,
-	})
-	if err != nil {
+		Redrive:      it.d.Redrive,
+	}
+	if err := d.log.DeadLetter(ctx, dl); err != nil {
 		r.log.Warn("dead-lettering message", "message_id", it.d.Message.ID, "err", err)
 		return false
 	}
+	d.observeDeadLetter(&dl)
 	r.m.deadLettered.Inc()
 	r.log.Warn("message dead-lettered", "message_id", it.d.Message.ID, "source", it.d.Message.Source, "attempts", it.attempts, "err", msg)
 	return true

@@ -63,6 +63,16 @@
 // the log's delivery count. While a batch is being worked on it is kept in
 // flight (InProgress every AckWait/3), so the log does not hand it out again.
 //
+// # Redrive and replay
+//
+// When the log implements RedriveLog, each destination also reads its
+// redrive cursor, where the admin API queues dead letters being redriven
+// and history being replayed for that destination only. One process at a
+// time works it (lease "<destination>/redrive"), through the same batch
+// processing as a partition: filters, the rate limit shared with the
+// partitions, retries, and dead-lettering again (router.DeadLetter.Redrive
+// tells such a dead letter from a repeat of the first).
+//
 // # Filters
 //
 // Every destination sees every message of the log, and decides which ones
@@ -77,7 +87,11 @@
 //   - integrations: the message's integrations object (spec §3.5) decides
 //     by Options.Integration, with router.IntegrationEnabled, or with
 //     router.WarehouseEnabled and the route's name as warehouse id when
-//     the integration is router.IntegrationWarehouses.
+//     the integration is router.IntegrationWarehouses;
+//   - violations: with Options.Accept set to AcceptValid, a message that
+//     carries tracking-plan violations (router.Message.Violations, read from
+//     the log's headers) is not sent; with AcceptAll (the default) it is,
+//     with its violations in context.protocols.
 //
 // A message a destination does not take is acknowledged on the
 // destination's cursor without being sent, and counted; it is not an
@@ -95,7 +109,7 @@
 // Labelled by destination: eventrouter_dispatch_delivered_total,
 // eventrouter_dispatch_retried_total, eventrouter_dispatch_dead_lettered_total,
 // eventrouter_dispatch_filtered_total (also labelled by reason: type, event,
-// excluded or integrations), eventrouter_dispatch_pending (lag:
+// excluded, integrations or violations), eventrouter_dispatch_pending (lag:
 // waiting plus in-flight messages over all partitions, refreshed every 5s),
 // eventrouter_dispatch_partitions_owned (partitions whose lease this
 // process holds) and eventrouter_dispatch_send_seconds. The member count is

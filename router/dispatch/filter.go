@@ -23,10 +23,22 @@ const (
 	// ReasonIntegrations means the message's integrations object disables
 	// the destination (spec §3.5).
 	ReasonIntegrations = "integrations"
+	// ReasonViolations means the message carries tracking-plan violations
+	// and the destination accepts only valid messages (Options.Accept).
+	ReasonViolations = "violations"
+)
+
+// The values of Options.Accept.
+const (
+	// AcceptAll delivers messages with tracking-plan violations too (they
+	// carry them in context.protocols).
+	AcceptAll = "all"
+	// AcceptValid skips messages with tracking-plan violations.
+	AcceptValid = "valid"
 )
 
 // reasons lists every reason, for the metrics.
-var reasons = []string{ReasonType, ReasonEvent, ReasonExcluded, ReasonIntegrations}
+var reasons = []string{ReasonType, ReasonEvent, ReasonExcluded, ReasonIntegrations, ReasonViolations}
 
 // filter decides which messages a route sends. It reads only the routing
 // fields of router.Message; the body is decoded only when it mentions
@@ -37,12 +49,13 @@ type filter struct {
 	exclude     []string
 	integration string
 	warehouse   string // the warehouse id, when integration is Warehouses
+	validOnly   bool   // Accept is AcceptValid
 }
 
 // newFilter returns the filter of the route called name with checked
 // options o.
 func newFilter(name string, o Options) *filter {
-	f := &filter{events: o.Events, exclude: o.ExcludeEvents, integration: o.Integration}
+	f := &filter{events: o.Events, exclude: o.ExcludeEvents, integration: o.Integration, validOnly: o.Accept == AcceptValid}
 	if len(o.Types) > 0 {
 		f.types = make(map[string]bool, len(o.Types))
 		for _, t := range o.Types {
@@ -56,8 +69,8 @@ func newFilter(name string, o Options) *filter {
 }
 
 // reason returns why m is not sent, or "" when it is sent. The checks run in
-// the order type, event, excluded, integrations, and the first that fails
-// is the reason.
+// the order type, event, excluded, integrations, violations, and the first
+// that fails is the reason.
 func (f *filter) reason(m *router.Message) string {
 	if f.types != nil && !f.types[m.Type] {
 		return ReasonType
@@ -72,6 +85,9 @@ func (f *filter) reason(m *router.Message) string {
 	}
 	if !f.integrationEnabled(m) {
 		return ReasonIntegrations
+	}
+	if f.validOnly && m.Violations > 0 {
+		return ReasonViolations
 	}
 	return ""
 }

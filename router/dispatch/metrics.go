@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"destination"}),
 		filtered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventrouter_dispatch_filtered_total",
-			Help: "Messages acknowledged without being sent because the destination's filters exclude them, by reason: type, event, excluded (exclude_events) or integrations.",
+			Help: "Messages acknowledged without being sent because the destination's filters exclude them, by reason: type, event, excluded (exclude_events), integrations or violations (accept: valid).",
 		}, []string{"destination", "reason"}),
 		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "eventrouter_dispatch_pending",

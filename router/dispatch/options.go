@@ -72,6 +72,13 @@ type Options struct {
 	// ExcludeEvents are glob patterns like Events: a track message whose
 	// event name matches one is not sent, even when it matches Events.
 	ExcludeEvents []string
+	// Accept is AcceptAll (the default when empty) to deliver every
+	// message, or AcceptValid to skip the messages that carry
+	// tracking-plan violations (router.Message.Violations > 0), so that
+	// for example the warehouse keeps everything while Customer.io gets
+	// only clean events. Skipped messages are counted as filtered with
+	// reason "violations".
+	Accept string
 	// Disabled stops deliveries to the destination: New still creates its
 	// cursors, so that the messages accepted from then on wait in the log
 	// (up to its retention) until the destination is enabled again, and
@@ -149,6 +156,13 @@ func (o Options) withDefaults(name string) (Options, error) {
 	}
 	if o.AckWait < time.Second {
 		errs = append(errs, fmt.Errorf("ack_wait: %s is less than 1s", o.AckWait))
+	}
+	switch o.Accept {
+	case "":
+		o.Accept = AcceptAll
+	case AcceptAll, AcceptValid:
+	default:
+		errs = append(errs, fmt.Errorf("accept: %q is neither %q nor %q", o.Accept, AcceptValid, AcceptAll))
 	}
 	for i, t := range o.Types {
 		if !router.IsType(t) {

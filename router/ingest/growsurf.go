@@ -10,6 +10,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/sources/growsurf"
+	"github.com/eventrouter/eventrouter/schemas"
 )
 
 // GrowSurfSource is one source of GrowSurf referral-program webhooks
@@ -40,6 +41,9 @@ type GrowSurfSource struct {
 	// Settings configure the conversion (identifier, event and trait
 	// names); they must be valid (growsurf.Settings.Validate).
 	Settings growsurf.Settings
+	// Enforcement overrides the tracking plan's enforcement settings for
+	// this source, like [Source.Enforcement].
+	Enforcement schemas.Enforcement
 }
 
 // GrowSurfLegacyPath is the path of the widely copied integration guide's
@@ -99,6 +103,8 @@ type growSurfHook struct {
 	disabled  bool
 	settings  growsurf.Settings
 	route     *route // metrics label: the canonical path
+	// src is the source as enforcement sees it (name and overrides).
+	src *source
 }
 
 // newGrowSurfHooks validates the GrowSurf sources and returns them by
@@ -150,6 +156,7 @@ func newGrowSurfHooks(srcs []GrowSurfSource, names map[string]bool) (map[string]
 			tolerance: s.Tolerance,
 			disabled:  s.Disabled,
 			settings:  s.Settings,
+			src:       &source{name: s.Name, enforce: s.Enforcement},
 		}
 		if hk.tolerance == 0 {
 			hk.tolerance = growsurf.DefaultTolerance
@@ -268,6 +275,7 @@ func (h *Handler) serveGrowSurf(w http.ResponseWriter, r *http.Request, hk *grow
 			return
 		}
 		h.m.rejectedReason(reason)
+		h.observeWebhook(body, receivedAt, nil, rej, nil)
 		h.m.growSurf(hk.name, event, outcomeUnmapped)
 		h.writeOK(w, rt)
 		return
@@ -286,15 +294,25 @@ func (h *Handler) serveGrowSurf(w http.ResponseWriter, r *http.Request, hk *grow
 			return
 		}
 	}
+	msgs := res.Messages
+	var pc planCheck
+	if a := h.plan.Load(); a.applies(hk.name) {
+		msgs = h.checkMessages(a, hk.src, msgs, &pc, receivedAt)
+	}
 	start := time.Now()
-	dups, err := h.log.Append(ctx, res.Messages)
+	dups, err := h.log.Append(ctx, msgs)
 	h.m.storeDuration(time.Since(start))
 	if err != nil {
-		h.logger.Warn("storing growsurf messages failed", "source", hk.name, "messages", len(res.Messages), "error", err)
+		h.logger.Warn("storing growsurf messages failed", "source", hk.name, "messages", len(msgs), "error", err)
 		fail(errUnavailable)
 		return
 	}
-	h.m.addAccepted(hk.name, len(res.Messages)-dups, dups)
+	h.m.addAccepted(hk.name, len(msgs)-dups, dups)
+	if err := h.storeChecked(ctx, hk.name, &pc); err != nil {
+		h.logger.Warn("storing tracking-plan outcomes of a growsurf delivery failed", "source", hk.name, "error", err)
+		fail(errUnavailable)
+		return
+	}
 	if res.DeliveryKey != "" {
 		// After Append: a crash in between only means that a redelivery is
 		// stored again, and the events stream drops its messages by
@@ -305,8 +323,9 @@ func (h *Handler) serveGrowSurf(w http.ResponseWriter, r *http.Request, hk *grow
 			return
 		}
 	}
+	h.observeWebhook(body, receivedAt, msgs, nil, &pc)
 	outcome := outcomeAccepted
-	if dups == len(res.Messages) {
+	if len(msgs) > 0 && dups == len(msgs) {
 		outcome = outcomeDuplicate
 	}
 	h.m.growSurf(hk.name, event, outcome)

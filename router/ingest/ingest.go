@@ -10,12 +10,14 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/schemas"
 )
 
 // Log is where ingest stores messages. *queue.Log implements it.
@@ -65,6 +67,10 @@ type Source struct {
 	// size of the token bucket); 0 means one second's worth, RateLimit
 	// rounded up. It is ignored when RateLimit is 0.
 	Burst int
+	// Enforcement overrides the tracking plan's enforcement settings for
+	// this source: an empty Mode (or forwarding target) takes the plan's.
+	// See Config.Plan.
+	Enforcement schemas.Enforcement
 }
 
 // The values of [Config.UnknownKey].
@@ -100,11 +106,20 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer, when not nil, receives the handler's metrics.
 	Registerer prometheus.Registerer
+	// Plan is the tracking plan enforced from the start; nil: none (no
+	// message is validated). [Handler.SetPlan] replaces it while serving.
+	Plan *schemas.Plan
+	// Quarantine stores the messages the plan blocks. When nil, the Log is
+	// used if it implements [Quarantine]; else blocked messages are stored
+	// with Log.Reject, reason blocked_by_tracking_plan.
+	Quarantine Quarantine
 }
 
 type source struct {
 	name     string
 	disabled bool
+	// enforce are the source's overrides of the plan's settings.
+	enforce schemas.Enforcement
 	// limiter is the source's token bucket of events, nil when unlimited;
 	// burst is its size.
 	limiter *rate.Limiter
@@ -124,6 +139,14 @@ type Handler struct {
 	m              *metrics
 	// hooks are the GrowSurf sources by lower-cased path.
 	hooks map[string]*growSurfHook
+	// obs is told about stored requests (see observe.go); nil: nobody.
+	obs Observer
+	// plan is the tracking plan in force (nil: none); see SetPlan.
+	plan atomic.Pointer[activePlan]
+	// byName are the sources (GrowSurf ones included) by name.
+	byName     map[string]*source
+	quarantine Quarantine
+	pm         *planMetrics
 }
 
 // New validates cfg and returns a handler that stores into log. Every
@@ -144,6 +167,8 @@ func New(cfg Config, log Log) (*Handler, error) {
 		now:            cfg.Now,
 		logger:         cfg.Logger,
 		keys:           make(map[string]*source),
+		byName:         make(map[string]*source),
+		quarantine:     cfg.Quarantine,
 		trusted:        cfg.TrustedProxies,
 		strictItemSize: cfg.StrictBatchItemSize,
 	}
@@ -179,7 +204,10 @@ func New(cfg Config, log Log) (*Handler, error) {
 		if len(s.WriteKeys) == 0 {
 			errs = append(errs, fmt.Errorf("%s: write_keys: at least one required", where))
 		}
-		src := &source{name: s.Name, disabled: s.Disabled}
+		src := &source{name: s.Name, disabled: s.Disabled, enforce: s.Enforcement}
+		if s.Name != "" {
+			h.byName[s.Name] = src
+		}
 		badRate := math.IsNaN(s.RateLimit) || math.IsInf(s.RateLimit, 0) || s.RateLimit < 0
 		if badRate {
 			errs = append(errs, fmt.Errorf("%s: rate_limit: %v is not a finite number >= 0", where, s.RateLimit))
@@ -211,6 +239,12 @@ func New(cfg Config, log Log) (*Handler, error) {
 	hooks, herrs := newGrowSurfHooks(cfg.GrowSurf, names)
 	errs = append(errs, herrs...)
 	h.hooks = hooks
+	for _, hk := range hooks {
+		h.byName[hk.name] = hk.src
+	}
+	if h.quarantine == nil {
+		h.quarantine, _ = log.(Quarantine)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("configuring ingest: %w", err)
 	}
@@ -219,6 +253,10 @@ func New(cfg Config, log Log) (*Handler, error) {
 		return nil, fmt.Errorf("configuring ingest: %w", err)
 	}
 	h.m = m
+	if h.pm, err = newPlanMetrics(cfg.Registerer); err != nil {
+		return nil, fmt.Errorf("configuring ingest: %w", err)
+	}
+	h.SetPlan(cfg.Plan)
 	return h, nil
 }
 
@@ -417,6 +455,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, rt *route,
 		h.writeError(w, rt, aerr)
 		return
 	}
+	req.observe()
 	if r.Method == http.MethodGet {
 		if cb := r.URL.Query().Get("callback"); validCallback(cb) {
 			w.Header().Set("Content-Type", "text/javascript")
@@ -480,6 +519,8 @@ func (h *Handler) servePixel(w http.ResponseWriter, r *http.Request, rt *route, 
 	}
 	if aerr := req.store(); aerr != nil {
 		h.logger.Warn("pixel request not stored", "route", rt.name, "error", aerr.msg)
+	} else {
+		req.observe()
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", "image/gif")

@@ -432,9 +432,7 @@ func (q *request) item(m map[string]any, env *envelope) {
 	if typ == router.TypeTrack {
 		event, _ = m["event"].(string)
 	}
-	start := len(q.arena)
-	q.arena = appendJSON(q.arena, m)
-	q.accepted = append(q.accepted, router.Message{
+	msg := router.Message{
 		ID:          msgID,
 		Source:      q.src.name,
 		Type:        typ,
@@ -442,8 +440,15 @@ func (q *request) item(m map[string]any, env *envelope) {
 		AnonymousID: anonID,
 		Event:       event,
 		ReceivedAt:  q.receivedAt,
-		Body:        json.RawMessage(q.arena[start:len(q.arena):len(q.arena)]),
-	})
+	}
+	// Tracking plan (spec §6.3): after normalisation, before storing.
+	if q.plan.applies(q.src.name) && !q.h.check(q.plan, q.src, m, &msg, &q.pc, q.receivedAtStr) {
+		return // blocked: quarantined
+	}
+	start := len(q.arena)
+	q.arena = appendJSON(q.arena, m)
+	msg.Body = json.RawMessage(q.arena[start:len(q.arena):len(q.arena)])
+	q.accepted = append(q.accepted, msg)
 }
 
 // hasIP reports whether the context has a client-supplied, non-empty ip.

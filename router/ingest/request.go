@@ -34,6 +34,11 @@ type request struct {
 	arena    []byte // the bodies of accepted messages
 	future   int    // timestamps more than a minute ahead
 	empty    bool   // an empty batch
+
+	// plan is the tracking plan in force when the request started (nil:
+	// none); pc collects what enforcement quarantines and forwards.
+	plan *activePlan
+	pc   planCheck
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -41,7 +46,7 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 var gzipPool sync.Pool // *gzip.Reader
 
 func (h *Handler) newRequest(r *http.Request, rt *route, receivedAt time.Time) *request {
-	return &request{h: h, r: r, rt: rt, receivedAt: receivedAt}
+	return &request{h: h, r: r, rt: rt, receivedAt: receivedAt, plan: h.plan.Load()}
 }
 
 func (q *request) release() {
@@ -175,6 +180,12 @@ func (q *request) store() *apiError {
 			return errUnavailable
 		}
 		h.m.addAccepted(q.src.name, len(q.accepted)-dups, dups)
+	}
+	if q.src != nil {
+		if err := h.storeChecked(ctx, q.src.name, &q.pc); err != nil {
+			h.logger.Warn("storing tracking-plan outcomes failed", "route", q.rt.name, "source", q.src.name, "error", err)
+			return errUnavailable
+		}
 	}
 	if len(q.rejected) > 0 {
 		if err := h.log.Reject(ctx, q.rejected); err != nil {
@@ -409,6 +420,7 @@ func (q *request) rejectRequest(aerr *apiError, raw []byte) {
 		body = appendString(nil, string(raw))
 	}
 	q.accepted = nil
+	q.pc = planCheck{}
 	q.rejected = q.rejected[:0]
 	q.reject(name, aerr.code, aerr.msg, "", body)
 }

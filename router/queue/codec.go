@@ -23,6 +23,7 @@ const (
 	hdrUserID      = "Er-User-Id"
 	hdrAnonymousID = "Er-Anonymous-Id"
 	hdrReceivedAt  = "Er-Received-At"
+	hdrViolations  = "Er-Violations"
 
 	// Dead-letter headers, added to the original ones.
 	hdrDestination  = "Er-Destination"
@@ -49,10 +50,10 @@ func dedupeID(source, id string) string {
 // encode builds the NATS message storing m on subject.
 // receivedAt is m.ReceivedAt already formatted.
 func encode(m *router.Message, subject, receivedAt string) *nats.Msg {
-	h := make(nats.Header, 8)
+	h := make(nats.Header, 9)
 	// One backing array for every header's value, instead of one per
 	// header; each value is capped so that an append cannot spill over.
-	vals := make([]string, 0, 8)
+	vals := make([]string, 0, 9)
 	set := func(k, v string) {
 		vals = append(vals, v)
 		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
@@ -70,6 +71,9 @@ func encode(m *router.Message, subject, receivedAt string) *nats.Msg {
 	}
 	if m.Event != "" {
 		set(hdrEvent, escape(m.Event))
+	}
+	if m.Violations > 0 {
+		set(hdrViolations, strconv.Itoa(m.Violations))
 	}
 	return &nats.Msg{Subject: subject, Header: h, Data: m.Body}
 }
@@ -91,6 +95,13 @@ func decode(h nats.Header, data []byte) (router.Message, error) {
 			return m, fmt.Errorf("decoding %s %q: %w", hdrReceivedAt, ra, err)
 		}
 		m.ReceivedAt = t
+	}
+	if v := h.Get(hdrViolations); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return m, fmt.Errorf("decoding %s %q: %w", hdrViolations, v, err)
+		}
+		m.Violations = n
 	}
 	return m, nil
 }

@@ -21,7 +21,7 @@ func (l *Log) dlqSubject(destination string) string {
 // <prefix>.dlq.<destination>, with the message's original headers and body
 // plus the destination, the log sequence, the attempt count, the first
 // failure's time, the last error and the time of dead-lettering. Its
-// Nats-Msg-Id is (destination, Seq), so storing the same message twice
+// Nats-Msg-Id is (destination, Seq, and Redrive when set), so storing the same message twice
 // (after a crash between storing and acknowledging) keeps one copy. Errors
 // wrap router.ErrUnavailable.
 func (l *Log) DeadLetter(ctx context.Context, dl router.DeadLetter) error {
@@ -32,7 +32,13 @@ func (l *Log) DeadLetter(ctx context.Context, dl router.DeadLetter) error {
 	msg := encode(m, l.dlqSubject(dl.Destination), m.ReceivedAt.UTC().Format(time.RFC3339Nano))
 	seq := strconv.FormatUint(dl.Seq, 10)
 	h := msg.Header
-	h[jetstream.MsgIDHeader] = []string{escape(dedupeID(dl.Destination, seq))}
+	id := dedupeID(dl.Destination, seq)
+	if dl.Redrive != 0 {
+		// Failed again after a redrive: a new dead letter, not a repeat of
+		// the first one that the dedupe window would drop.
+		id += ":r" + strconv.FormatUint(dl.Redrive, 10)
+	}
+	h[jetstream.MsgIDHeader] = []string{escape(id)}
 	h[hdrDestination] = []string{escape(dl.Destination)}
 	h[hdrSeq] = []string{seq}
 	h[hdrAttempts] = []string{strconv.Itoa(dl.Attempts)}
@@ -89,9 +95,22 @@ func (l *Log) DeadLetters(ctx context.Context, destination string, limit int) ([
 	return out, nil
 }
 
+// decodeDeadLetter decodes a dead letter read through a consumer, with its
+// position in the dead-letter stream as ID.
 func decodeDeadLetter(msg jetstream.Msg) (router.DeadLetter, error) {
-	h := msg.Headers()
-	m, err := decode(h, msg.Data())
+	dl, err := decodeDeadLetterParts(msg.Headers(), msg.Data())
+	if err != nil {
+		return dl, err
+	}
+	if md, err := msg.Metadata(); err == nil {
+		dl.ID = md.Sequence.Stream
+	}
+	return dl, nil
+}
+
+// decodeDeadLetterParts decodes a dead letter from its headers and body.
+func decodeDeadLetterParts(h nats.Header, data []byte) (router.DeadLetter, error) {
+	m, err := decode(h, data)
 	if err != nil {
 		return router.DeadLetter{}, err
 	}

@@ -13,6 +13,8 @@
 //	EVENTROUTER_EVENTS    EVENTROUTER.events.<partition>   accepted messages
 //	EVENTROUTER_REJECTED  EVENTROUTER.rejected.<reason>    items answered 200 but not accepted (router.Rejected as JSON)
 //	EVENTROUTER_DLQ       EVENTROUTER.dlq.<destination>    messages dispatch gave up on
+//	EVENTROUTER_REDRIVE   EVENTROUTER.redrive.<destination> messages queued again for one destination (dead-letter redrive, replay; a work queue, see Log.Requeue)
+//	EVENTROUTER_QUARANTINE EVENTROUTER.quarantine.<source> messages the tracking plan blocked (see Log.Quarantine)
 //	KV EVENTROUTER_leases <lease name>                     leases (see Log.Acquire)
 //	                      member.<group>.<id>              live members (see Log.Join)
 //	KV EVENTROUTER_deliveries <hex SHA-256 of source NUL key> webhook deliveries already stored (see Log.Seen)
@@ -28,7 +30,8 @@
 // A message is stored on the subject of partition
 // router.Partition(msg.PartitionKey(), Config.Partitions). Its routing
 // fields travel in headers (Er-Message-Id, Er-Source, Er-Type, Er-Event,
-// Er-User-Id, Er-Anonymous-Id, Er-Received-At in RFC 3339), percent-encoding
+// Er-User-Id, Er-Anonymous-Id, Er-Received-At in RFC 3339, Er-Violations when
+// the message carries tracking-plan violations), percent-encoding
 // control bytes, '%' and edge spaces, and its body is the payload exactly as
 // ingest produced it, so that a reader rebuilds the router.Message without
 // decoding JSON. Nats-Msg-Id is "<len(source)>:<source>:<messageId>", so

@@ -28,6 +28,8 @@ type Log struct {
 	metrics  *metrics
 
 	events, rejected, dlq jetstream.Stream
+	redrive               jetstream.Stream // see operate.go
+	quarantine            jetstream.Stream
 	leases                jetstream.KeyValue
 	deliveries            jetstream.KeyValue
 
@@ -114,29 +116,39 @@ func (l *Log) rejectedStream() string { return l.cfg.StreamPrefix + "_REJECTED" 
 func (l *Log) dlqStream() string      { return l.cfg.StreamPrefix + "_DLQ" }
 func (l *Log) leaseBucket() string    { return l.cfg.StreamPrefix + "_leases" }
 
-// setup creates or updates the streams and the lease and delivery buckets.
-func (l *Log) setup(ctx context.Context) error {
+// replicas is the number of copies of each stream and bucket: always one
+// on the embedded server.
+func (l *Log) replicas() int {
+	if l.ns != nil {
+		return 1
+	}
+	return l.cfg.Replicas
+}
+
+// streamConfig returns the configuration of a stream of the log: the log's
+// retention, size cap (per stream), dedupe window and replicas, messages
+// kept until those limits drop them.
+func (l *Log) streamConfig(name string, subjects ...string) jetstream.StreamConfig {
 	maxBytes := l.cfg.MaxBytes
 	if maxBytes == 0 {
 		maxBytes = -1
 	}
-	replicas := l.cfg.Replicas
-	if l.ns != nil {
-		replicas = 1
+	return jetstream.StreamConfig{
+		Name:       name,
+		Subjects:   subjects,
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     max(l.cfg.Retention, 0),
+		MaxBytes:   maxBytes,
+		Discard:    jetstream.DiscardNew,
+		Duplicates: l.cfg.DedupeWindow,
+		Storage:    jetstream.FileStorage,
+		Replicas:   l.replicas(),
 	}
-	stream := func(name string, subjects ...string) jetstream.StreamConfig {
-		return jetstream.StreamConfig{
-			Name:       name,
-			Subjects:   subjects,
-			Retention:  jetstream.LimitsPolicy,
-			MaxAge:     max(l.cfg.Retention, 0),
-			MaxBytes:   maxBytes,
-			Discard:    jetstream.DiscardNew,
-			Duplicates: l.cfg.DedupeWindow,
-			Storage:    jetstream.FileStorage,
-			Replicas:   replicas,
-		}
-	}
+}
+
+// setup creates or updates the streams and the lease and delivery buckets.
+func (l *Log) setup(ctx context.Context) error {
+	stream, replicas := l.streamConfig, l.replicas()
 	p := l.cfg.StreamPrefix
 	var err error
 	if l.events, err = l.js.CreateOrUpdateStream(ctx, stream(l.eventsStream(), p+".events.*")); err != nil {
@@ -147,6 +159,12 @@ func (l *Log) setup(ctx context.Context) error {
 	}
 	if l.dlq, err = l.js.CreateOrUpdateStream(ctx, stream(l.dlqStream(), p+".dlq.*")); err != nil {
 		return fmt.Errorf("creating stream %s: %w", l.dlqStream(), err)
+	}
+	if err := l.setupRedrive(ctx); err != nil {
+		return err
+	}
+	if l.quarantine, err = l.js.CreateOrUpdateStream(ctx, stream(l.quarantineStream(), p+".quarantine.*")); err != nil {
+		return fmt.Errorf("creating stream %s: %w", l.quarantineStream(), err)
 	}
 	l.leases, err = l.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      l.leaseBucket(),

@@ -71,9 +71,14 @@ func (l *Log) Reader(ctx context.Context, cfg router.ReaderConfig) (router.Parti
 type reader struct {
 	cons      jetstream.Consumer
 	partition int
+	// redrive marks a reader of the redrive stream: its deliveries carry
+	// the original log position (header Er-Seq) in Seq, the redrive
+	// stream's in Redrive, and their partition computed from the message.
+	redrive    bool
+	partitions int
 
 	mu       sync.Mutex
-	inflight map[uint64]jetstream.Msg // fetched, not yet acked or released, by stream sequence
+	inflight map[uint64]jetstream.Msg // fetched, not yet acked or released, by stream sequence (see inflightKey)
 }
 
 // Fetch pulls up to max messages; the pull request expires on the server
@@ -108,12 +113,18 @@ func (r *reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]rout
 		r.mu.Lock()
 		r.inflight[md.Sequence.Stream] = msg
 		r.mu.Unlock()
-		out = append(out, router.Delivery{
+		d := router.Delivery{
 			Message:   m,
 			Partition: r.partition,
 			Seq:       md.Sequence.Stream,
 			Delivered: int(md.NumDelivered),
-		})
+		}
+		if r.redrive {
+			d.Redrive = d.Seq
+			d.Seq, _ = strconv.ParseUint(msg.Headers().Get(hdrSeq), 10, 64)
+			d.Partition = router.Partition(m.PartitionKey(), r.partitions)
+		}
+		out = append(out, d)
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
 		return out, fmt.Errorf("fetching messages: %w", err)
@@ -130,14 +141,24 @@ func (r *reader) take(ds []router.Delivery, remove bool) []jetstream.Msg {
 	defer r.mu.Unlock()
 	out := make([]jetstream.Msg, 0, len(ds))
 	for _, d := range ds {
-		if m, ok := r.inflight[d.Seq]; ok {
+		k := inflightKey(d)
+		if m, ok := r.inflight[k]; ok {
 			out = append(out, m)
 			if remove {
-				delete(r.inflight, d.Seq)
+				delete(r.inflight, k)
 			}
 		}
 	}
 	return out
+}
+
+// inflightKey is the stream sequence a delivery was read at: Redrive for
+// a redriven one, else Seq.
+func inflightKey(d router.Delivery) uint64 {
+	if d.Redrive != 0 {
+		return d.Redrive
+	}
+	return d.Seq
 }
 
 // Ack acknowledges ds: every ack but the last is sent without waiting, the

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/eventrouter/eventrouter/router/admin"
+)
+
+const quarantineUsage = `Usage:
+  eventrouter quarantine list   [--source S] [--event E] [--since D] [--limit N] [--server URL]
+  eventrouter quarantine replay [--source S] [--event E] [--since D] [--dry-run] [--server URL]
+
+list shows the messages the tracking plan blocked, newest first. replay validates
+them again against the plan the server has now, stores those that pass (same
+messageIds, so nothing is delivered twice) and removes them from the quarantine;
+the others stay. --since takes an RFC 3339 time or a duration meaning "that long
+ago" (24h). The admin token is read from EVENTROUTER_ADMIN_TOKEN.
+`
+
+// runQuarantine runs `eventrouter quarantine list|replay`.
+func runQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stderr, quarantineUsage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	sub := args[0]
+	if sub != "list" && sub != "replay" {
+		fmt.Fprintf(stderr, "eventrouter quarantine: unknown subcommand %q\n\n%s", sub, quarantineUsage)
+		return 2
+	}
+	fs, server := newAdminFlags("quarantine "+sub, quarantineUsage, stderr)
+	source := fs.String("source", "", "only messages of this source")
+	event := fs.String("event", "", "only track messages with this exact event name")
+	since := fs.String("since", "", "only messages quarantined since this RFC 3339 time or this long ago (24h)")
+	var limit *int
+	var dryRun *bool
+	if sub == "list" {
+		limit = fs.Int("limit", 100, "most messages listed (1 to 1000)")
+	} else {
+		dryRun = fs.Bool("dry-run", false, "report what would be replayed and change nothing")
+	}
+	if code, ok := parseFlags(fs, args[1:]); !ok {
+		return code
+	}
+	c, err := newAdminClient(*server)
+	if err != nil {
+		fmt.Fprintf(stderr, "eventrouter quarantine: %v\n", err)
+		return 2
+	}
+	if sub == "list" {
+		err = printQuarantine(ctx, c, *source, *event, *since, *limit, stdout)
+	} else {
+		sel := admin.ReplaySelection{Source: *source, Event: *event, Since: *since, DryRun: *dryRun}
+		err = runLongOp(ctx, c, "/admin/quarantine/replay", "progress", sel, stdout, stderr, func(res map[string]any) string {
+			verb := "replayed"
+			if res["dry_run"] == true {
+				verb = "would replay"
+			}
+			return fmt.Sprintf("%s %v, still invalid %v, skipped %v", verb, res["replayed"], res["still_invalid"], res["skipped"])
+		})
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "eventrouter quarantine %s: %v\n", sub, err)
+		return 1
+	}
+	return 0
+}
+
+// printQuarantine prints a page of the quarantine, newest first.
+func printQuarantine(ctx context.Context, c *adminClient, source, event, since string, limit int, stdout io.Writer) error {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	for k, v := range map[string]string{"source": source, "event": event, "since": since} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	var page struct {
+		Messages []struct {
+			Seq           uint64 `json:"seq"`
+			Source        string `json:"source"`
+			Type          string `json:"type"`
+			Event         string `json:"event"`
+			MessageID     string `json:"message_id"`
+			QuarantinedAt string `json:"quarantined_at"`
+			Violations    []struct {
+				Type  string `json:"type"`
+				Field string `json:"field"`
+			} `json:"violations"`
+		} `json:"messages"`
+		Total int `json:"total"`
+	}
+	if err := c.getJSON(ctx, "/admin/quarantine", q, &page); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tQUARANTINED AT\tSOURCE\tEVENT\tMESSAGE ID\tVIOLATIONS")
+	for _, m := range page.Messages {
+		name := m.Event
+		if name == "" {
+			name = "(" + m.Type + ")"
+		}
+		var vs []string
+		for _, v := range m.Violations {
+			vs = append(vs, v.Type+" "+v.Field)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", m.Seq, m.QuarantinedAt, m.Source, name, m.MessageID, strings.Join(vs, ", "))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(stdout, "%d shown of %d quarantined\n", len(page.Messages), page.Total)
+	return err
+}

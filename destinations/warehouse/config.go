@@ -1,0 +1,69 @@
+package warehouse
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+)
+
+// The drivers a warehouse can load into.
+const (
+	// DriverDuckDB is an embedded DuckDB file (the default).
+	DriverDuckDB = "duckdb"
+	// DriverPostgres is a PostgreSQL database.
+	DriverPostgres = "postgres"
+)
+
+// DefaultFile is the DuckDB file, under the server's data directory, that
+// a duckdb warehouse without a dsn loads into.
+const DefaultFile = "warehouse.duckdb"
+
+// Config is the warehouse destination's config block. Batching is set by
+// the common dispatch keys: batch_size (rows per load, at most 10000) and
+// batch_timeout (how long a load waits to fill up; the warehouse's "flush
+// interval").
+type Config struct {
+	// Driver is "duckdb" (default) or "postgres".
+	Driver string `yaml:"driver"`
+	// DSN is where the warehouse is: for duckdb the path of the database
+	// file (default "<data_dir>/warehouse.duckdb"); for postgres a
+	// connection URL or key=value string, as pgx accepts (required; it
+	// may hold a password, so take it from an ${ENV_VAR}).
+	DSN string `yaml:"dsn"`
+	// SchemaPrefix is put before the schema name of every source (the
+	// source's name in snake_case), so several deployments can share one
+	// database (default empty: schema = source name).
+	SchemaPrefix string `yaml:"schema_prefix"`
+}
+
+var schemaPrefixRe = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// Validate checks the config and returns every problem, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.Driver {
+	case DriverDuckDB:
+	case DriverPostgres:
+		if c.DSN == "" {
+			errs = append(errs, errors.New("dsn: required for driver postgres"))
+		}
+	case "":
+		errs = append(errs, errors.New("driver: required (duckdb or postgres)"))
+	default:
+		errs = append(errs, fmt.Errorf("driver: unknown driver %q (known drivers: duckdb, postgres)", c.Driver))
+	}
+	if c.SchemaPrefix != "" && !schemaPrefixRe.MatchString(c.SchemaPrefix) {
+		errs = append(errs, fmt.Errorf("schema_prefix: %q is not lower-case letters, digits and underscores", c.SchemaPrefix))
+	}
+	return errors.Join(errs...)
+}
+
+// ResolvedDSN is the DSN the warehouse uses: DSN, or for duckdb without
+// one the default file under dataDir.
+func (c *Config) ResolvedDSN(dataDir string) string {
+	if c.DSN == "" && c.Driver == DriverDuckDB {
+		return filepath.Join(dataDir, DefaultFile)
+	}
+	return c.DSN
+}

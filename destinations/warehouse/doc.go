@@ -1,0 +1,29 @@
+// Package warehouse is the warehouse destination: it loads every message
+// into Segment's warehouse layout (spec §5), in an embedded DuckDB file
+// (driver "duckdb", the default) or in PostgreSQL (driver "postgres").
+//
+// One schema layer is shared by both drivers: a schema per source (its
+// name in snake_case), the tables identifies, users, tracks, one table per
+// track event, pages, screens, groups, aliases and _discards; the standard
+// columns; context, properties and traits flattened with "_", arrays as
+// JSON text; names in go-snakecase's snake_case with the post-processing
+// rules of §5.4; column types inferred from values, new tables and columns
+// created as they appear (a new column takes the least upper bound of the
+// batch's values), and a value that does not fit its column, or whose name
+// is reserved, collides or is empty, kept in _discards with its reason.
+// The drivers differ only in SQL types, locking and their bulk path:
+// DuckDB's Appender; PostgreSQL's COPY into a staging table, then a merge.
+//
+// Each batch that dispatch hands to Send is one transaction, schema changes
+// included. Rows are deduplicated on id within the batch and against the
+// table, so a message delivered twice yields one row per table, and users
+// is upserted with the latest non-null value of each trait. A batch that
+// the database refuses because of one message is split until that message
+// is alone; it fails permanently (a *router.BatchError names it) and the
+// others load.
+//
+// A DuckDB file has one writer: New locks it, and a second writer, in the
+// process or another one, gets an error matching [ErrInUse]. Loads into
+// PostgreSQL take an advisory lock per schema, so any number of instances
+// can load into one database.
+package warehouse

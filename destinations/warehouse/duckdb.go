@@ -1,0 +1,204 @@
+package warehouse
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// ErrInUse is matched by errors.Is when a DuckDB warehouse file is already
+// open for writing by another destination or process: DuckDB allows one
+// writing process per file.
+var ErrInUse = errors.New("warehouse file in use")
+
+// openFiles are the DuckDB files this process has open for writing, by
+// absolute path. DuckDB's file lock only keeps other processes out, so a
+// second writer inside the process is refused here.
+var openFiles = struct {
+	sync.Mutex
+	m map[string]string // path -> destination name
+}{m: map[string]string{}}
+
+var lockHolder = regexp.MustCompile(`Conflicting lock is held in (.*) \(PID (\d+)\)`)
+
+// openDuckDB opens (creating if needed) the DuckDB file at path, for
+// writing when write is true, else read-only.
+func openDuckDB(path, name string, write bool) (*sql.DB, func() error, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening duckdb warehouse %s: %w", path, err)
+	}
+	release := func() error { return nil }
+	if write {
+		openFiles.Lock()
+		if other, busy := openFiles.m[abs]; busy {
+			openFiles.Unlock()
+			return nil, nil, fmt.Errorf("opening duckdb warehouse %s: %w: destination %q of this process writes to it; DuckDB allows one writer per file", path, ErrInUse, other)
+		}
+		openFiles.m[abs] = name
+		openFiles.Unlock()
+		release = func() error {
+			openFiles.Lock()
+			delete(openFiles.m, abs)
+			openFiles.Unlock()
+			return nil
+		}
+	}
+	dsn := abs
+	if !write {
+		dsn += "?access_mode=read_only"
+	}
+	if e := os.Getenv("PROBE_DSN_OPTS"); e != "" && write {
+		dsn += "?" + e
+	}
+	conn, err := duckdb.NewConnector(dsn, nil)
+	if err != nil {
+		_ = release()
+		if m := lockHolder.FindStringSubmatch(err.Error()); m != nil {
+			return nil, nil, fmt.Errorf("opening duckdb warehouse %s: %w: process %s (PID %s) has it open, most likely a running `eventrouter serve`; DuckDB allows one process per file while it writes (stop that process, or load into PostgreSQL to share the warehouse)", path, ErrInUse, filepath.Base(m[1]), m[2])
+		}
+		if strings.Contains(err.Error(), "different configuration") {
+			return nil, nil, fmt.Errorf("opening duckdb warehouse %s: %w: this process already has it open for writing", path, ErrInUse)
+		}
+		return nil, nil, fmt.Errorf("opening duckdb warehouse %s: %w", path, err)
+	}
+	return sql.OpenDB(conn), release, nil
+}
+
+// duckDialect loads through DuckDB's Appender.
+type duckDialect struct {
+	release func() error
+	// catalog is the database's name (the file's base name). Names are
+	// written with it, since a schema named like the catalog would be
+	// ambiguous.
+	catalog string
+}
+
+func (d duckDialect) schemaRef(schema string) string {
+	return quoteIdent(d.catalog) + "." + quoteIdent(schema)
+}
+
+func (d duckDialect) qualify(schema, table string) string {
+	return quoteIdent(d.catalog) + "." + qualified(schema, table)
+}
+
+func (duckDialect) maxIdent() int    { return 127 }
+func (duckDialect) primaryKey() bool { return false }
+func (duckDialect) idIn() string     { return "id IN (SELECT unnest($1::VARCHAR[]))" }
+
+func (duckDialect) typeName(t colType) string {
+	switch t {
+	case typeBool:
+		return "BOOLEAN"
+	case typeInt:
+		return "BIGINT"
+	case typeFloat:
+		return "DOUBLE"
+	case typeTimestamp:
+		return "TIMESTAMP"
+	}
+	return "VARCHAR"
+}
+
+func (duckDialect) colType(db string) colType {
+	db = strings.ToUpper(db)
+	switch {
+	case db == "BOOLEAN":
+		return typeBool
+	case strings.HasPrefix(db, "TIMESTAMP"), db == "DATE":
+		return typeTimestamp
+	case strings.HasSuffix(db, "INT") || db == "BIGINT" || db == "INTEGER" || db == "HUGEINT" || db == "UBIGINT" || db == "UINTEGER" || db == "USMALLINT" || db == "UTINYINT":
+		return typeInt
+	case db == "DOUBLE" || db == "FLOAT" || db == "REAL" || strings.HasPrefix(db, "DECIMAL"):
+		return typeFloat
+	}
+	return typeString
+}
+
+func (duckDialect) begin(ctx context.Context, conn *sql.Conn, _ []string) error {
+	// One process writes a DuckDB file and the destination loads one batch
+	// at a time, so the transaction needs no lock of its own.
+	_, err := conn.ExecContext(ctx, "BEGIN TRANSACTION")
+	return err
+}
+
+func (d duckDialect) insert(ctx context.Context, conn *sql.Conn, schema, table string, cols []string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	return conn.Raw(func(dc any) error {
+		dconn, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("appending: connection is %T", dc)
+		}
+		a, err := duckdb.NewAppenderWithColumns(dconn, d.catalog, schema, table, cols)
+		if err != nil {
+			return fmt.Errorf("appending: %w", err)
+		}
+		args := make([]driver.Value, len(cols))
+		for _, r := range rows {
+			if err := ctx.Err(); err != nil {
+				_ = a.Close()
+				return err
+			}
+			for i, v := range r {
+				args[i] = v
+			}
+			if err := a.AppendRow(args...); err != nil {
+				_ = a.Close()
+				return fmt.Errorf("appending: %w", err)
+			}
+		}
+		if err := a.Close(); err != nil {
+			return fmt.Errorf("appending: %w", err)
+		}
+		return nil
+	})
+}
+
+func (d duckDialect) replace(ctx context.Context, conn *sql.Conn, schema, table string, cols []string, rows [][]any) error {
+	ids := make([]string, 0, len(rows))
+	idCol := indexOf(cols, "id")
+	for _, r := range rows {
+		if s, ok := r[idCol].(string); ok {
+			ids = append(ids, s)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "DELETE FROM "+d.qualify(schema, table)+" WHERE "+d.idIn(), ids); err != nil {
+		return fmt.Errorf("deleting replaced rows: %w", err)
+	}
+	return d.insert(ctx, conn, schema, table, cols, rows)
+}
+
+func (duckDialect) dataError(err error) bool {
+	var de *duckdb.Error
+	if !errors.As(err, &de) {
+		return false
+	}
+	switch de.Type {
+	case duckdb.ErrorTypeConversion, duckdb.ErrorTypeOutOfRange, duckdb.ErrorTypeInvalidInput,
+		duckdb.ErrorTypeConstraint, duckdb.ErrorTypeMismatchType, duckdb.ErrorTypeInvalidType:
+		return true
+	}
+	return false
+}
+
+func (d duckDialect) close() error { return d.release() }
+
+func indexOf(s []string, x string) int {
+	for i, v := range s {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,469 @@
+package warehouse
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eventrouter/eventrouter/router"
+)
+
+// The reasons a value is written to _discards.
+const (
+	reasonReserved  = "reserved_column"
+	reasonCollision = "name_collision"
+	reasonMismatch  = "type_mismatch"
+	reasonEmptyName = "invalid_name"
+	maxFlattenDepth = 10
+	pathSeparator   = "\x00" // joins raw path segments for ordering
+)
+
+// standardColumns are the columns a property or trait may not take (spec
+// §5.2's collision rule); any context_* column is reserved too.
+var standardColumns = map[string]bool{
+	"id": true, "received_at": true, "sent_at": true, "timestamp": true, "original_timestamp": true,
+	"anonymous_id": true, "user_id": true, "uuid_ts": true, "channel": true, "event": true,
+	"event_text": true, "group_id": true, "previous_id": true, "name": true, "category": true,
+}
+
+// columnOrder is the order of the standard columns in created tables.
+var columnOrder = []string{
+	"id", "received_at", "sent_at", "timestamp", "original_timestamp", "uuid_ts", "anonymous_id",
+	"user_id", "event", "event_text", "name", "category", "group_id", "previous_id", "channel",
+}
+
+func reservedColumn(name string) bool {
+	return standardColumns[name] || strings.HasPrefix(name, "context_")
+}
+
+// discard is one value that could not be stored in its column.
+type discard struct {
+	table, column, value, expected, reason string
+}
+
+// cell is one column's value in a row.
+type cell struct {
+	col string
+	v   value
+}
+
+// row is one row bound for a table of a schema. Its cells have distinct
+// columns.
+type row struct {
+	schema, table string
+	id            string
+	receivedAt    time.Time
+	msg           int // index of the message in the batch
+	cells         []cell
+	discards      []discard
+	// hasUser is set on an identifies row with a user_id: cells[userFrom:]
+	// are the trait columns that contribute to the users row.
+	hasUser  bool
+	userFrom int
+}
+
+func (r *row) set(col string, v value) { r.cells = append(r.cells, cell{col: col, v: v}) }
+
+// get returns the value of col.
+func (r *row) get(col string) (value, bool) {
+	for _, c := range r.cells {
+		if c.col == col {
+			return c.v, true
+		}
+	}
+	return value{}, false
+}
+
+func (r *row) discard(column, val, expected, reason string) {
+	r.discards = append(r.discards, discard{table: r.table, column: column, value: val, expected: expected, reason: reason})
+}
+
+// builder turns messages into rows; it is safe for concurrent use. Each
+// goroutine building rows takes a scratch (parse buffers and a cache of
+// column names) from a free list, so messages are decoded without a map
+// per object and the names of keys seen before cost a lookup.
+type builder struct {
+	prefix  string        // schema name prefix
+	max     int           // identifier limit in bytes
+	scratch chan *scratch // free list
+}
+
+func newBuilder(prefix string, max int) *builder {
+	return &builder{prefix: prefix, max: max, scratch: make(chan *scratch, 2*runtime.GOMAXPROCS(0)+2)}
+}
+
+// maxCachedNames bounds a scratch's name caches; beyond it they restart.
+const maxCachedNames = 50_000
+
+// scratch is the reusable state of one goroutine building rows.
+type scratch struct {
+	tree    jtree
+	leaves  []leaf
+	keys    []byte   // raw paths of leaves, joined with pathSeparator
+	segs    []string // raw path segments of leaves
+	path    []string
+	owner   map[string]int // column -> index of its cell
+	columns map[string]string // raw path (joined) -> column name
+	tables  map[string]string // event -> table name
+	schemas map[string]string // source -> schema name
+	num     [32]byte
+}
+
+func (b *builder) get() *scratch {
+	select {
+	case s := <-b.scratch:
+		return s
+	default:
+		return &scratch{owner: map[string]int{}, columns: map[string]string{}, tables: map[string]string{}, schemas: map[string]string{}}
+	}
+}
+
+func (b *builder) put(s *scratch) {
+	if len(s.columns) > maxCachedNames {
+		clear(s.columns)
+	}
+	if len(s.tables) > maxCachedNames {
+		clear(s.tables)
+	}
+	if len(s.schemas) > maxCachedNames {
+		clear(s.schemas)
+	}
+	select {
+	case b.scratch <- s:
+	default:
+	}
+}
+
+// errBadBody marks a message whose body cannot be loaded at all.
+var errBadBody = errors.New("message body is not a JSON object")
+
+// rows returns the rows of message m (index idx of its batch).
+func (b *builder) rows(m router.Message, idx int) ([]*row, error) {
+	s := b.get()
+	defer b.put(s)
+	return b.build(s, m, idx, nil)
+}
+
+// build appends the rows of message m (index idx of its batch) to out; on
+// an error it returns out unchanged.
+func (b *builder) build(s *scratch, m router.Message, idx int, out []*row) ([]*row, error) {
+	t := &s.tree
+	root, err := t.parse(string(m.Body))
+	if err != nil || t.node(root).kind != jObject {
+		return out, fmt.Errorf("decoding message %q: %w", m.ID, errBadBody)
+	}
+	str := func(key string) string { // body[key] when it is a string
+		if i := t.member(root, key); i >= 0 && t.node(i).kind == jString {
+			return t.node(i).s
+		}
+		return ""
+	}
+	obj := func(key string) int32 { // body[key] when it is an object, else -1
+		if i := t.member(root, key); i >= 0 && t.node(i).kind == jObject {
+			return i
+		}
+		return -1
+	}
+	typ := m.Type
+	if typ == "" {
+		typ = str("type")
+	}
+	schema, ok := s.schemas[m.Source]
+	if !ok {
+		schema = schemaName(b.prefix, m.Source, b.max)
+		s.schemas[m.Source] = schema
+	}
+	id, receivedAt := m.ID, m.ReceivedAt.UTC()
+	if id == "" {
+		id = strings.Clone(str("messageId"))
+	}
+	if id == "" {
+		return out, fmt.Errorf("loading message: %w: no messageId", errBadBody)
+	}
+	if receivedAt.IsZero() {
+		receivedAt, _ = parseTimestamp(str("receivedAt"))
+	}
+	// The standard columns and the context, shared by the rows of m.
+	var std row
+	std.set("id", stringValue(id))
+	if !receivedAt.IsZero() {
+		std.set("received_at", timeValue(receivedAt))
+	}
+	setTime := func(r *row, col, key string) {
+		if i := t.member(root, key); i >= 0 && t.node(i).kind == jString {
+			if ts, ok := parseTimestamp(t.node(i).s); ok {
+				r.set(col, timeValue(ts))
+			}
+		}
+	}
+	setString := func(r *row, col string, i int32) {
+		if i < 0 {
+			return
+		}
+		n := t.node(i)
+		switch n.kind {
+		case jNull:
+		case jString:
+			if n.s != "" {
+				r.set(col, stringValue(n.s))
+			}
+		default:
+			if x, ok := s.infer(n); ok {
+				r.set(col, stringValue(x.str()))
+			}
+		}
+	}
+	setTime(&std, "sent_at", "sentAt")
+	setTime(&std, "timestamp", "timestamp")
+	setTime(&std, "original_timestamp", "originalTimestamp")
+	setString(&std, "anonymous_id", t.member(root, "anonymousId"))
+	setString(&std, "user_id", t.member(root, "userId"))
+	setString(&std, "channel", t.member(root, "channel"))
+	if ctx := obj("context"); ctx >= 0 {
+		b.flatten(s, &std, "context", ctx, nil, nil)
+	}
+	base := func(table string, extra int) *row {
+		r := &row{schema: schema, table: table, id: id, receivedAt: receivedAt, msg: idx}
+		r.cells = make([]cell, len(std.cells), len(std.cells)+extra)
+		copy(r.cells, std.cells)
+		if len(std.discards) > 0 {
+			r.discards = append([]discard(nil), std.discards...)
+			for i := range r.discards {
+				r.discards[i].table = table
+			}
+		}
+		return r
+	}
+	size := func(o int32) int {
+		if o < 0 {
+			return 0
+		}
+		return int(t.node(o).n) + 4
+	}
+	switch typ {
+	case router.TypeIdentify:
+		traits := obj("traits")
+		r := base(tableIdentifies, size(traits))
+		from := len(r.cells)
+		if traits >= 0 {
+			b.flatten(s, r, "", traits, reservedColumn, nil)
+		}
+		if str("userId") != "" {
+			r.hasUser, r.userFrom = true, from
+		}
+		return append(out, r), nil
+	case router.TypeTrack:
+		event := str("event")
+		if event == "" {
+			event = m.Event
+		}
+		table, ok := s.tables[event]
+		if !ok {
+			table = tableName(event, b.max)
+			s.tables[strings.Clone(event)] = table
+		}
+		event = strings.Clone(event)
+		tr := base(tableTracks, 2)
+		tr.set("event", stringValue(table))
+		tr.set("event_text", stringValue(event))
+		props := obj("properties")
+		e := base(table, 2+size(props))
+		e.set("event", stringValue(table))
+		e.set("event_text", stringValue(event))
+		if props >= 0 {
+			b.flatten(s, e, "", props, reservedColumn, nil)
+		}
+		return append(out, tr, e), nil
+	case router.TypePage, router.TypeScreen:
+		table := tablePages
+		if typ == router.TypeScreen {
+			table = tableScreens
+		}
+		props := obj("properties")
+		r := base(table, 2+size(props))
+		var used []string
+		for _, k := range []string{"name", "category"} {
+			if i := t.member(root, k); i >= 0 && t.node(i).kind != jNull {
+				setString(r, k, i)
+			} else if i := t.member(props, k); props >= 0 && i >= 0 && t.node(i).kind != jNull {
+				setString(r, k, i)
+				used = append(used, k)
+			}
+		}
+		if props >= 0 {
+			b.flatten(s, r, "", props, reservedColumn, used)
+		}
+		return append(out, r), nil
+	case router.TypeGroup:
+		traits := obj("traits")
+		r := base(tableGroups, 1+size(traits))
+		setString(r, "group_id", t.member(root, "groupId"))
+		if traits >= 0 {
+			b.flatten(s, r, "", traits, reservedColumn, nil)
+		}
+		return append(out, r), nil
+	case router.TypeAlias:
+		r := base(tableAliases, 1)
+		setString(r, "previous_id", t.member(root, "previousId"))
+		return append(out, r), nil
+	}
+	return out, fmt.Errorf("loading message %q: %w: unknown type %q", m.ID, errBadBody, typ)
+}
+
+// leaf is one flattened value: its raw path is keys[k0:k1] (segments
+// joined with pathSeparator) and segs[s0:s1].
+type leaf struct {
+	k0, k1, s0, s1 int
+	col            string
+	val            value
+}
+
+// flatten adds the leaves of object obj, under the raw path segment
+// prefix (none when empty), to r: nested objects are joined with "_" up
+// to maxFlattenDepth levels, arrays and deeper objects become JSON text,
+// nulls and empty objects add nothing. A column that reserved rejects, an
+// empty name, or the loser of two keys with the same column (the later raw
+// key wins) goes to r's discards. Top-level keys in skip are left out.
+func (b *builder) flatten(s *scratch, r *row, prefix string, obj int32, reserved func(string) bool, skip []string) {
+	t := &s.tree
+	if t.node(obj).n == 0 {
+		return
+	}
+	s.leaves, s.keys, s.segs = s.leaves[:0], s.keys[:0], s.segs[:0]
+	s.path = s.path[:0]
+	if prefix != "" {
+		s.path = append(s.path, prefix)
+	}
+	var walk func(o int32)
+	walk = func(o int32) {
+		for _, m := range t.members(o) {
+			if len(s.path) == 0 && len(skip) > 0 && slices.Contains(skip, m.key) {
+				continue
+			}
+			n := t.node(m.val)
+			var val value
+			switch n.kind {
+			case jNull:
+				continue
+			case jObject:
+				if n.n == 0 {
+					continue
+				}
+				if len(s.path)+1 < maxFlattenDepth {
+					s.path = append(s.path, m.key)
+					walk(m.val)
+					s.path = s.path[:len(s.path)-1]
+					continue
+				}
+				val = stringValue(compactRaw(n.raw))
+			default:
+				var ok bool
+				if val, ok = s.infer(n); !ok {
+					continue
+				}
+			}
+			l := leaf{k0: len(s.keys), s0: len(s.segs), val: val}
+			for i, seg := range s.path {
+				if i > 0 {
+					s.keys = append(s.keys, pathSeparator...)
+				}
+				s.keys = append(s.keys, seg...)
+			}
+			if len(s.path) > 0 {
+				s.keys = append(s.keys, pathSeparator...)
+			}
+			s.keys = append(s.keys, m.key...)
+			s.segs = append(append(s.segs, s.path...), m.key)
+			l.k1, l.s1 = len(s.keys), len(s.segs)
+			s.leaves = append(s.leaves, l)
+		}
+	}
+	walk(obj)
+	for i := range s.leaves {
+		l := &s.leaves[i]
+		key := s.keys[l.k0:l.k1]
+		c, ok := s.columns[string(key)]
+		if !ok {
+			c = columnName(s.segs[l.s0:l.s1], b.max)
+			s.columns[string(key)] = c
+		}
+		l.col = c
+	}
+	if len(s.leaves) > 1 {
+		slices.SortFunc(s.leaves, func(x, y leaf) int { return bytes.Compare(s.keys[x.k0:x.k1], s.keys[y.k0:y.k1]) })
+	}
+	clear(s.owner)
+	for _, l := range s.leaves {
+		switch {
+		case l.col == "":
+			r.discard(strings.Join(s.segs[l.s0:l.s1], "."), strings.Clone(l.val.str()), "", reasonEmptyName)
+		case reserved != nil && reserved(l.col):
+			r.discard(l.col, strings.Clone(l.val.str()), "", reasonReserved)
+		default:
+			if prev, ok := s.owner[l.col]; ok {
+				r.discard(l.col, strings.Clone(r.cells[prev].v.str()), "", reasonCollision)
+				r.cells[prev].v = l.val
+				continue
+			}
+			s.owner[l.col] = len(r.cells)
+			r.set(l.col, l.val)
+		}
+	}
+}
+
+// infer returns the value of a JSON scalar or array node; ok is false for
+// null and for objects.
+func (s *scratch) infer(n *jnode) (value, bool) {
+	switch n.kind {
+	case jBool:
+		return boolValue(n.b), true
+	case jNumber:
+		return s.number(n.s), true
+	case jString:
+		if t, ok := parseTimestamp(n.s); ok {
+			return value{typ: typeTimestamp, t: t, text: n.s}, true
+		}
+		return stringValue(n.s), true
+	case jArray:
+		return stringValue(compactRaw(n.raw)), true
+	}
+	return value{}, false
+}
+
+// number is numberValue without an allocation when the literal is already
+// in its stored form.
+func (s *scratch) number(lit string) value {
+	if !strings.ContainsAny(lit, ".eE") {
+		if i, err := strconv.ParseInt(lit, 10, 64); err == nil {
+			return value{typ: typeInt, i: i, text: lit}
+		}
+	}
+	f, err := strconv.ParseFloat(lit, 64)
+	if err != nil {
+		return stringValue(lit)
+	}
+	b := appendJSONFloat(s.num[:0], f)
+	if string(b) == lit {
+		return value{typ: typeFloat, f: f, text: lit}
+	}
+	return value{typ: typeFloat, f: f, text: string(b)}
+}
+
+// compactRaw returns JSON text as encoding/json re-encodes it after
+// decoding (objects' keys sorted, numbers as written, no spaces, no HTML
+// escaping).
+func compactRaw(raw string) string {
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return raw
+	}
+	return compactJSON(v)
+}
