@@ -23,10 +23,11 @@ test: deps vet fmt
 test-short:
 	$(GO) test -count=1 ./...
 
-## bench: the end-to-end load benchmark (figures in README.md), the ingest micro-benchmarks and the
-##        Customer.io + Segment fan-out benchmark (issue 5)
+## bench: the end-to-end load benchmark (figures in README.md), the ingest micro-benchmarks, the
+##        debugger's cost at 30,000 events/s and the Customer.io + Segment fan-out benchmark (issue 5)
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./router/ingest/
+	$(GO) test -run '^$$' -bench '^BenchmarkRecorderAt30k$$' -benchtime 3s ./router/admin/
 	$(GO) run ./bench/loadgen -bin $(BIN) -duration 20s
 	$(GO) test -run '^$$' -bench '^BenchmarkFanOut$$' -benchtime 1x -timeout 10m ./cmd/eventrouter/
 	$(MAKE) bench-warehouse

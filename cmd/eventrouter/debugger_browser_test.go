@@ -565,6 +565,11 @@ destinations:
 		time.Sleep(300 * time.Millisecond)
 	}
 	b.screenshot("debugger-quarantine.png")
+	// The row shows the violation's field and description (the page reads
+	// the Segment-style names every admin route uses).
+	if txt := eval[string](b, `document.querySelector(`+jsString(qRow+` td.err`)+`).textContent`); txt != "event: event 'Order Shipped' is not in the tracking plan" {
+		b.fail("the quarantine row's violation reads %q", txt)
+	}
 	writeTestFile(t, filepath.Join(plan, "events", "order_shipped.schema.json"), `{
   "$schema": "http://json-schema.org/draft-07/schema#",
   "x-segment-type": "TRACK", "x-segment-key": "Order Shipped", "x-segment-version": 1,

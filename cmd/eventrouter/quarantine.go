@@ -92,8 +92,8 @@ func printQuarantine(ctx context.Context, c *adminClient, source, event, since s
 			MessageID     string `json:"message_id"`
 			QuarantinedAt string `json:"quarantined_at"`
 			Violations    []struct {
-				Type  string `json:"type"`
-				Field string `json:"field"`
+				Type  string `json:"violationType"`
+				Field string `json:"violationField"`
 			} `json:"violations"`
 		} `json:"messages"`
 		Total int `json:"total"`

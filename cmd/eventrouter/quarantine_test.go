@@ -93,7 +93,8 @@ type quarantineList struct {
 		Source     string `json:"source"`
 		Event      string `json:"event"`
 		Violations []struct {
-			Type, Field string
+			Type  string `json:"violationType"`
+			Field string `json:"violationField"`
 		} `json:"violations"`
 	} `json:"messages"`
 	Total int `json:"total"`

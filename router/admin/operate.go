@@ -133,7 +133,6 @@ func (o *ops) stream(w http.ResponseWriter, r *http.Request) {
 	defer stats.Stop()
 	ping := time.NewTicker(15 * time.Second)
 	defer ping.Stop()
-	prev, prevAt := o.Recorder.Counts().Received, time.Now()
 	send := func(event string, v any) bool {
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -144,6 +143,20 @@ func (o *ops) stream(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush() == nil
 	}
+	// sendStats sends the exact counts and the destinations: once on
+	// connect, so the page has figures at once, then every second.
+	sendStats := func() bool {
+		c := o.Recorder.Counts()
+		ds, _ := o.destinationList(r.Context())
+		return send("stats", map[string]any{
+			"received_per_s": o.Recorder.ReceivedPerSecond(), "received_total": c.Received, "accepted_total": c.Accepted,
+			"rejected_total": c.Rejected, "quarantined_total": c.Quarantined,
+			"sampled_out_total": sub.out.Load(), "destinations": nonNil(ds),
+		})
+	}
+	if !sendStats() {
+		return
+	}
 	for {
 		select {
 		case <-r.Context().Done():
@@ -152,16 +165,8 @@ func (o *ops) stream(w http.ResponseWriter, r *http.Request) {
 			if !send("message", s) {
 				return
 			}
-		case now := <-stats.C:
-			c := o.Recorder.Counts()
-			rate := float64(c.Received-prev) / now.Sub(prevAt).Seconds()
-			prev, prevAt = c.Received, now
-			ds, _ := o.destinationList(r.Context())
-			if !send("stats", map[string]any{
-				"received_per_s": rate, "received_total": c.Received, "accepted_total": c.Accepted,
-				"rejected_total": c.Rejected, "quarantined_total": c.Quarantined,
-				"sampled_out_total": sub.out.Load(), "destinations": ds,
-			}) {
+		case <-stats.C:
+			if !sendStats() {
 				return
 			}
 		case <-ping.C:

@@ -159,27 +159,24 @@ func quarantineSince(s string, now time.Time) (time.Time, error) {
 
 // quarantineItem is one entry as the admin API shows it.
 type quarantineItem struct {
-	Seq           uint64           `json:"seq"`
-	Source        string           `json:"source"`
-	Type          string           `json:"type"`
-	Event         string           `json:"event"`
-	MessageID     string           `json:"message_id"`
-	UserID        string           `json:"user_id"`
-	AnonymousID   string           `json:"anonymous_id"`
-	ReceivedAt    string           `json:"received_at"`
-	QuarantinedAt string           `json:"quarantined_at"`
-	Reason        string           `json:"reason"`
-	Detail        string           `json:"detail"`
-	PlanID        string           `json:"plan_id"`
-	PlanVersion   string           `json:"plan_version"`
-	Violations    []quarantineViol `json:"violations"`
-	Message       json.RawMessage  `json:"message,omitempty"`
-}
-
-type quarantineViol struct {
-	Type        string `json:"type"`
-	Field       string `json:"field"`
-	Description string `json:"description"`
+	Seq           uint64 `json:"seq"`
+	Source        string `json:"source"`
+	Type          string `json:"type"`
+	Event         string `json:"event"`
+	MessageID     string `json:"message_id"`
+	UserID        string `json:"user_id"`
+	AnonymousID   string `json:"anonymous_id"`
+	ReceivedAt    string `json:"received_at"`
+	QuarantinedAt string `json:"quarantined_at"`
+	Reason        string `json:"reason"`
+	Detail        string `json:"detail"`
+	PlanID        string `json:"plan_id"`
+	PlanVersion   string `json:"plan_version"`
+	// Violations have router.Violation's Segment-style names
+	// (violationType, violationField, violationDescription, ...), as in
+	// context.protocols and /admin/messages.
+	Violations []router.Violation `json:"violations"`
+	Message    json.RawMessage    `json:"message,omitempty"`
 }
 
 func toQuarantineItem(q router.Quarantined, withMessage bool) quarantineItem {
@@ -188,10 +185,7 @@ func toQuarantineItem(q router.Quarantined, withMessage bool) quarantineItem {
 		MessageID: q.Message.ID, UserID: q.Message.UserID, AnonymousID: q.Message.AnonymousID,
 		ReceivedAt: router.FormatTime(q.Message.ReceivedAt), QuarantinedAt: router.FormatTime(q.QuarantinedAt),
 		Reason: q.Reason, Detail: q.Detail, PlanID: q.PlanID, PlanVersion: q.PlanVersion,
-		Violations: make([]quarantineViol, len(q.Violations)),
-	}
-	for i, v := range q.Violations {
-		it.Violations[i] = quarantineViol{Type: v.Type, Field: v.Field, Description: v.Description}
+		Violations: nonNil(q.Violations),
 	}
 	if withMessage {
 		it.Message = q.Message.Body

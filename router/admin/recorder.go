@@ -41,6 +41,9 @@ type Recorder struct {
 
 	received, accepted, rejected, quarantined atomic.Uint64
 
+	// now is the clock; tests set it.
+	now func() time.Time
+
 	subMu sync.Mutex
 	subs  atomic.Pointer[[]*subscriber]
 
@@ -52,6 +55,11 @@ type Recorder struct {
 	chunks []*chunk       // bodies kept, oldest first
 	bytes  int            // held by chunks
 	dests  map[string]*destStats
+
+	// Messages received per second of the clock: secN in second sec,
+	// prevN in the second before it.
+	sec         int64
+	secN, prevN uint64
 }
 
 // msgKey identifies a message: its source and messageId.
@@ -154,6 +162,7 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 		ring:  make([]entry, cfg.Messages),
 		index: make(map[msgKey]int, cfg.Messages),
 		dests: map[string]*destStats{},
+		now:   time.Now,
 	}
 }
 
@@ -206,6 +215,7 @@ func (r *Recorder) ObserveIngest(rec router.IngestRecord) {
 	for i := range rec.Rejected {
 		size += len(rec.Rejected[i].Body)
 	}
+	sec := r.now().Unix()
 	c := &chunk{data: make([]byte, 0, size), rawLen: len(rec.Raw)}
 	c.data = append(c.data, rec.Raw...)
 	add := func(b []byte) (int, int) {
@@ -216,6 +226,19 @@ func (r *Recorder) ObserveIngest(rec router.IngestRecord) {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	switch {
+	case sec == r.sec:
+		r.secN += uint64(n)
+	case sec == r.sec-1: // a request observed late, across a second's edge
+		r.prevN += uint64(n)
+	case sec > r.sec:
+		if sec == r.sec+1 {
+			r.prevN = r.secN
+		} else {
+			r.prevN = 0
+		}
+		r.sec, r.secN = sec, uint64(n)
+	}
 	for i := range rec.Accepted {
 		m := &rec.Accepted[i]
 		e := r.put(summarize(m, "accepted"))
@@ -464,6 +487,22 @@ type Counts struct {
 // Counts returns the exact counts.
 func (r *Recorder) Counts() Counts {
 	return Counts{r.received.Load(), r.accepted.Load(), r.rejected.Load(), r.quarantined.Load()}
+}
+
+// ReceivedPerSecond returns how many messages were received in the last
+// complete second of the clock (the one before the current second), so a
+// live-stream client that has just connected gets a real rate at once.
+func (r *Recorder) ReceivedPerSecond() uint64 {
+	sec := r.now().Unix()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch sec {
+	case r.sec + 1:
+		return r.secN
+	case r.sec:
+		return r.prevN
+	}
+	return 0
 }
 
 // DestinationStats are one destination's delivery counts as this process

@@ -77,14 +77,15 @@
     return el('span', { class: 'badge ' + String(status || '').replace(/[^a-z_]/gi, ''), text: status || 'unknown' });
   }
 
-  // violation reads a tracking-plan violation in either shape the API
-  // uses: {type, field, description} or Segment's {violationType, ...}.
+  // violation reads a tracking-plan violation as every admin route sends
+  // it: Segment's {violationType, violationField, violationDescription}
+  // (router.Violation, the shape of context.protocols).
   function violation(x) {
     x = x || {};
     return {
-      type: x.type || x.violationType || 'violation',
-      field: x.field || x.violationField || '',
-      description: x.description || x.violationDescription || '',
+      type: x.violationType || 'violation',
+      field: x.violationField || '',
+      description: x.violationDescription || '',
     };
   }
 

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPlanSighupReloadAutoReplay starts the binary with
+// tracking_plan.auto_replay: true and a plan that blocks an unplanned
+// event, sends that event (quarantined), fixes the plan on disk and sends
+// SIGHUP: the plan in force changes (GET /admin/plan shows the new version)
+// and the quarantine is replayed by itself, so the blocked event reaches
+// the destination exactly once without anyone running a replay.
+func TestPlanSighupReloadAutoReplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	plan := copyPlanDir(t, "../../schemas/testdata/order")
+	writeTestFile(t, filepath.Join(plan, "plan.yaml"), "id: order-plan\nenforcement: {track: {unplanned_events: block}}\n")
+	snk := newSink(t)
+	srv := startAdminServer(t, `queue: {partitions: 2}
+tracking_plan: {path: %q, auto_replay: true}
+sources:
+  app: {type: segment, write_keys: [WKA]}
+destinations:
+  hook: {type: webhook, url: %q, batch_timeout: 20ms}
+`, plan, snk.URL)
+	ctx := context.Background()
+	send := func(id, event string) {
+		t.Helper()
+		body := fmt.Sprintf(`{"messageId":%q,"userId":"u-%s","event":%q,"properties":{"order_id":"o","revenue":1}}`, id, id, event)
+		if status, b, err := post(ctx, http.DefaultClient, srv.base+"/v1/track", "WKA", []byte(body)); err != nil || status != 200 {
+			t.Fatalf("POST: %d %s %v", status, b, err)
+		}
+	}
+	type planInfo struct {
+		ID      string `json:"id"`
+		Version string `json:"version"`
+		Events  int    `json:"events"`
+	}
+	getPlan := func() planInfo {
+		t.Helper()
+		status, b := adminCall(t, srv.base, opsAdminToken, http.MethodGet, "/admin/plan", "")
+		var r struct {
+			Plan planInfo `json:"plan"`
+		}
+		if status != 200 || json.Unmarshal(b, &r) != nil || r.Plan.ID != "order-plan" {
+			t.Fatalf("GET /admin/plan: %d %s", status, b)
+		}
+		return r.Plan
+	}
+
+	send("c1", "Order Completed")
+	send("s1", "Order Shipped") // not in the plan: blocked
+	snk.waitForIDs(t, map[string]bool{"c1": true}, 30*time.Second)
+	if l := listQuarantine(t, srv.base, opsAdminToken); l.Total != 1 || l.Messages[0].MessageID != "s1" {
+		t.Fatalf("quarantine: %+v, want s1 only", l)
+	}
+	if _, ok := byID(t, snk)["s1"]; ok {
+		t.Fatal("s1 was delivered while the plan blocks it")
+	}
+	v1 := getPlan()
+
+	// Fix the plan on disk and signal the process.
+	writeTestFile(t, filepath.Join(plan, "events", "order_shipped.schema.json"), `{
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "x-segment-type": "TRACK", "x-segment-key": "Order Shipped", "x-segment-version": 1,
+  "type": "object",
+  "properties": {"properties": {"type": "object", "properties": {"order_id": {"type": "string"}, "revenue": {"type": "number"}}}}
+}`)
+	if err := srv.cmd.Process.Signal(sighup); err != nil {
+		t.Fatal(err)
+	}
+	snk.waitForIDs(t, map[string]bool{"c1": true, "s1": true}, 30*time.Second)
+
+	v2 := getPlan()
+	if v2.Version == v1.Version || v2.Events != v1.Events+1 {
+		t.Errorf("GET /admin/plan after SIGHUP: %+v; before: %+v; want a new version with one more event", v2, v1)
+	}
+	if logs := srv.logs.String(); !strings.Contains(logs, "tracking plan reloaded") || !strings.Contains(logs, "quarantine replayed after reload") {
+		t.Errorf("the reload and its replay are not logged:\n%s", logs)
+	}
+	if l := listQuarantine(t, srv.base, opsAdminToken); l.Total != 0 {
+		t.Errorf("quarantine holds %d after the automatic replay, want 0", l.Total)
+	}
+	// A second SIGHUP (same plan) replays nothing more.
+	if err := srv.cmd.Process.Signal(sighup); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(srv.logs.String(), "tracking plan reloaded") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second SIGHUP was not handled:\n%s", srv.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	got := byID(t, snk) // fails on any message delivered twice
+	if len(got) != 2 {
+		t.Errorf("sink has %d messages, want c1 and s1 once each: %v", len(got), got)
+	}
+	if p := protocols(got["s1"]); p != nil {
+		t.Errorf("s1 replayed with violations: %v", p)
+	}
+}
