@@ -32,10 +32,11 @@ bench: build
 	$(GO) test -run '^$$' -bench '^BenchmarkFanOut$$' -benchtime 1x -timeout 10m ./cmd/eventrouter/
 	$(MAKE) bench-warehouse
 
-## bench-warehouse: load 200,000 track events (20 properties, 10 event names) into DuckDB and PostgreSQL;
-##                  rows/s and peak RSS per driver
+## bench-warehouse: load 200,000 track events (20 properties, 10 event names) into DuckDB and PostgreSQL
+##                  in batches of 5,000; rows/s and peak RSS per driver (one process each)
 bench-warehouse:
-	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 1x -timeout 20m ./destinations/warehouse/
+	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$/^duckdb$$' -benchtime 1x -timeout 20m ./destinations/warehouse/
+	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$/^postgres$$' -benchtime 1x -timeout 20m ./destinations/warehouse/
 
 ## fuzz: run the request-decoder fuzzers for a while (FUZZTIME=1m)
 FUZZTIME ?= 30s

@@ -1,7 +1,6 @@
 package destinations
 
 import (
-	"database/sql"
 	"net"
 	"path/filepath"
 	"slices"
@@ -26,7 +25,7 @@ func warehouseHarness() harness {
 			return func(t *testing.T) [][]byte {
 				// Same file, same settings: DuckDB hands this process's
 				// open database to the new connector.
-				db, err := sql.Open("duckdb", c.DSN)
+				db, err := warehouse.OpenShared(c, t.TempDir())
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -354,13 +354,9 @@ func (d *differ) typeNote(f, from, to string) string {
 func columnOf(f string) string {
 	segs := strings.Split(strings.TrimSuffix(f, "[]"), ".")[1:]
 	for i, s := range segs {
-		segs[i] = SnakeCase(strings.TrimSuffix(s, "[]"))
+		segs[i] = strings.TrimSuffix(s, "[]")
 	}
-	c := strings.Join(segs, "_")
-	if c != "" && isDigit(c[0]) {
-		c = "_" + c
-	}
-	return c
+	return columnOfPath(segs)
 }
 
 // columnType maps a property schema's types to the warehouse column type of spec §5.5.

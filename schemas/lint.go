@@ -59,7 +59,7 @@ func lintColumns(r *Rule, sec string) []Finding {
 		return nil
 	}
 	var cols []column
-	flatten(s, "", sec, "/properties/"+sec, 1, &cols)
+	flatten(s, nil, sec, "/properties/"+sec, 1, &cols)
 	reserved := reservedFor(r.Type, sec)
 	var out []Finding
 	byName := map[string][]column{}
@@ -100,8 +100,9 @@ func lintColumns(r *Rule, sec string) []Finding {
 }
 
 // flatten lists the columns of an object schema's declared properties,
-// joining nested object properties with "_" (spec §5.3; depth ≤ 10).
-func flatten(s map[string]any, prefix, dotPath, ptr string, depth int, out *[]column) {
+// joining nested object properties with "_" (spec §5.3; depth ≤ 10), named
+// as the warehouse names them (columnOfPath of the raw keys under prefix).
+func flatten(s map[string]any, prefix []string, dotPath, ptr string, depth int, out *[]column) {
 	props, _ := s["properties"].(map[string]any)
 	keys := make([]string, 0, len(props))
 	for k := range props {
@@ -110,16 +111,10 @@ func flatten(s map[string]any, prefix, dotPath, ptr string, depth int, out *[]co
 	sort.Strings(keys)
 	for _, k := range keys {
 		sub, _ := props[k].(map[string]any)
-		name := SnakeCase(k)
-		if name != "" && prefix == "" && isDigit(name[0]) {
-			name = "_" + name
-		}
-		if prefix != "" && name != "" {
-			name = prefix + "_" + name
-		}
-		c := column{name: name, path: dotPath + "." + k, ptr: ptr + "/properties/" + escapePointer(k)}
-		if _, nested := sub["properties"].(map[string]any); nested && depth < 10 && !isArray(sub) && name != "" {
-			flatten(sub, name, c.path, c.ptr, depth+1, out)
+		path := append(prefix[:len(prefix):len(prefix)], k)
+		c := column{name: columnOfPath(path), path: dotPath + "." + k, ptr: ptr + "/properties/" + escapePointer(k)}
+		if _, nested := sub["properties"].(map[string]any); nested && depth < 10 && !isArray(sub) {
+			flatten(sub, path, c.path, c.ptr, depth+1, out)
 			continue
 		}
 		*out = append(*out, c)

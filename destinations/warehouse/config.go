@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"strings"
 )
 
 // The drivers a warehouse can load into.
@@ -20,9 +21,9 @@ const (
 const DefaultFile = "warehouse.duckdb"
 
 // Config is the warehouse destination's config block. Batching is set by
-// the common dispatch keys: batch_size (rows per load, at most 10000) and
-// batch_timeout (how long a load waits to fill up; the warehouse's "flush
-// interval").
+// the common dispatch keys: batch_size (messages per load, at most 10000)
+// and batch_timeout, also accepted as flush_interval (how long a load
+// waits to fill up).
 type Config struct {
 	// Driver is "duckdb" (default) or "postgres".
 	Driver string `yaml:"driver"`
@@ -35,6 +36,27 @@ type Config struct {
 	// source's name in snake_case), so several deployments can share one
 	// database (default empty: schema = source name).
 	SchemaPrefix string `yaml:"schema_prefix"`
+	// MemoryLimit is DuckDB's memory_limit, the most memory its buffer
+	// manager uses, such as "256MB" or "1GiB" (driver duckdb; default
+	// [DefaultMemoryLimit]).
+	MemoryLimit string `yaml:"memory_limit"`
+	// Threads is how many threads DuckDB uses (driver duckdb; default 0:
+	// one per CPU, DuckDB's own default).
+	Threads int `yaml:"threads"`
+}
+
+// DefaultMemoryLimit is the memory_limit of a DuckDB warehouse whose
+// config sets none.
+const DefaultMemoryLimit = "256MB"
+
+var memoryLimitRe = regexp.MustCompile(`(?i)^[0-9]+(\.[0-9]+)?\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)$`)
+
+// memoryLimit returns the memory_limit to set.
+func (c *Config) memoryLimit() string {
+	if c.MemoryLimit == "" {
+		return DefaultMemoryLimit
+	}
+	return strings.ReplaceAll(c.MemoryLimit, " ", "")
 }
 
 var schemaPrefixRe = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
@@ -52,6 +74,12 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("driver: required (duckdb or postgres)"))
 	default:
 		errs = append(errs, fmt.Errorf("driver: unknown driver %q (known drivers: duckdb, postgres)", c.Driver))
+	}
+	if c.MemoryLimit != "" && !memoryLimitRe.MatchString(c.MemoryLimit) {
+		errs = append(errs, fmt.Errorf("memory_limit: %q is not a size such as 256MB or 1GiB", c.MemoryLimit))
+	}
+	if c.Threads < 0 {
+		errs = append(errs, fmt.Errorf("threads: %d is negative (0 means one per CPU)", c.Threads))
 	}
 	if c.SchemaPrefix != "" && !schemaPrefixRe.MatchString(c.SchemaPrefix) {
 		errs = append(errs, fmt.Errorf("schema_prefix: %q is not lower-case letters, digits and underscores", c.SchemaPrefix))

@@ -7,7 +7,8 @@
 // track event, pages, screens, groups, aliases and _discards; the standard
 // columns; context, properties and traits flattened with "_", arrays as
 // JSON text; names in go-snakecase's snake_case with the post-processing
-// rules of §5.4; column types inferred from values, new tables and columns
+// rules of §5.4 (package internal/snakecase, which the tracking plan's
+// linter shares); column types inferred from values, new tables and columns
 // created as they appear (a new column takes the least upper bound of the
 // batch's values), and a value that does not fit its column, or whose name
 // is reserved, collides or is empty, kept in _discards with its reason.
@@ -15,7 +16,11 @@
 // DuckDB's Appender; PostgreSQL's COPY into a staging table, then a merge.
 //
 // Each batch that dispatch hands to Send is one transaction, schema changes
-// included. Rows are deduplicated on id within the batch and against the
+// included; its size and wait are the common dispatch keys batch_size and
+// batch_timeout (or its other name, flush_interval). Send decodes each
+// message once, in one pass over its JSON and without a map per object,
+// on every core, and the load checks the batch's ids against the tables
+// in one query per schema. Rows are deduplicated on id within the batch and against the
 // table, so a message delivered twice yields one row per table, and users
 // is upserted with the latest non-null value of each trait. A batch that
 // the database refuses because of one message is split until that message

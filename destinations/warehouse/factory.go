@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/eventrouter/eventrouter/router"
 )
@@ -28,8 +31,11 @@ func (factory) Type() string { return Type }
 func (factory) IntegrationName() string { return router.IntegrationWarehouses }
 
 // DefaultConfig returns a *Config with the defaults: driver duckdb, the
-// DuckDB file under the data directory, no schema prefix.
-func (factory) DefaultConfig() any { return &Config{Driver: DriverDuckDB} }
+// DuckDB file under the data directory, no schema prefix, DuckDB's memory
+// limit at [DefaultMemoryLimit].
+func (factory) DefaultConfig() any {
+	return &Config{Driver: DriverDuckDB, MemoryLimit: DefaultMemoryLimit}
+}
 
 // New opens the warehouse of a *Config. A DuckDB file is opened (and
 // created) at once and locked for this destination: a second writer, in
@@ -51,7 +57,7 @@ func (factory) New(_ context.Context, cfg any, set router.Settings) (router.Dest
 	w := &warehouse{name: set.Name, logger: logger}
 	switch c.Driver {
 	case DriverDuckDB:
-		db, release, err := openDuckDB(c.ResolvedDSN(set.DataDir), set.Name, true)
+		db, release, err := openDuckDB(c.ResolvedDSN(set.DataDir), set.Name, true, duckOptions(c, true))
 		if err != nil {
 			return nil, fmt.Errorf("creating warehouse destination %q: %w", set.Name, err)
 		}
@@ -85,8 +91,32 @@ func OpenReadOnly(cfg *Config, dataDir string) (*sql.DB, error) {
 	if cfg.Driver == DriverPostgres {
 		return openPostgres(cfg.DSN)
 	}
-	db, _, err := openDuckDB(cfg.ResolvedDSN(dataDir), "", false)
+	db, _, err := openDuckDB(cfg.ResolvedDSN(dataDir), "", false, duckOptions(cfg, false))
 	return db, err
+}
+
+// OpenShared opens, for queries, the warehouse of a *Config that a
+// destination of this process has open: DuckDB shares one open database
+// per file within a process, and only with the same settings, which this
+// uses (so it also creates the file when none is open). For PostgreSQL it
+// is a pool as configured. dataDir is the server's data directory, for the
+// default DuckDB file.
+func OpenShared(cfg *Config, dataDir string) (*sql.DB, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("opening warehouse: %w", err)
+	}
+	if cfg.Driver == DriverPostgres {
+		return openPostgres(cfg.DSN)
+	}
+	path, err := filepath.Abs(cfg.ResolvedDSN(dataDir))
+	if err != nil {
+		return nil, fmt.Errorf("opening warehouse: %w", err)
+	}
+	conn, err := duckdb.NewConnector(path+"?"+duckOptions(cfg, true).Encode(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("opening duckdb warehouse %s: %w", path, err)
+	}
+	return sql.OpenDB(conn), nil
 }
 
 // SchemaName returns the schema that the messages of a source load into

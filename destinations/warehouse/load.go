@@ -33,8 +33,9 @@ type dialect interface {
 	colType(dbType string) colType
 	// primaryKey reports whether tables keyed by id get a primary key.
 	primaryKey() bool
-	// idIn is a predicate on "id" matching the ids bound as $1 ([]string).
-	idIn() string
+	// idIn returns a predicate on "id" matching ids, and the argument to
+	// bind as $1; a query may use the predicate more than once.
+	idIn(ids []string) (pred string, arg any)
 	// begin starts the load's transaction on conn and takes the locks
 	// that serialise loads into schemas (sorted) across processes.
 	begin(ctx context.Context, conn *sql.Conn, schemas []string) error
@@ -262,6 +263,8 @@ func (w *warehouse) load(ctx context.Context, rows []*row) (err error) {
 		w.abort(ctx, conn)
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
+	started, msgs := time.Now(), countMessages(rows)
+	w.logger.Debug("warehouse load begun", "messages", msgs, "rows", len(rows))
 	done := false
 	defer func() {
 		if !done {
@@ -297,27 +300,18 @@ func (w *warehouse) load(ctx context.Context, rows []*row) (err error) {
 		ids[r.id] = struct{}{}
 		byTable[k] = append(byTable[k], r)
 	}
-	for _, k := range order {
-		if catalog[k] == nil {
-			continue
-		}
-		ids := make([]string, len(byTable[k]))
-		for i, r := range byTable[k] {
-			ids[i] = r.id
-		}
-		existing, err := w.existingIDs(ctx, conn, k, ids)
-		if err != nil {
-			return err
-		}
-		if len(existing) > 0 {
-			kept := byTable[k][:0]
-			for _, r := range byTable[k] {
-				if !existing[r.id] {
-					kept = append(kept, r)
-				}
+	existing, err := w.existingIDs(ctx, conn, schemas, order, byTable, catalog)
+	if err != nil {
+		return err
+	}
+	for k, ids := range existing {
+		kept := byTable[k][:0]
+		for _, r := range byTable[k] {
+			if _, ok := ids[r.id]; !ok {
+				kept = append(kept, r)
 			}
-			byTable[k] = kept
 		}
+		byTable[k] = kept
 	}
 
 	uuidTS := time.Now().UTC().Truncate(time.Microsecond)
@@ -418,7 +412,20 @@ func (w *warehouse) load(ctx context.Context, rows []*row) (err error) {
 		return fmt.Errorf("committing: %w", err)
 	}
 	done = true
+	w.logger.Debug("warehouse load committed", "messages", msgs, "rows", len(rows), "duration", time.Since(started).String())
 	return nil
+}
+
+// countMessages returns how many messages rows come from (a message's rows
+// are next to each other).
+func countMessages(rows []*row) int {
+	n := 0
+	for i, r := range rows {
+		if i == 0 || r.msg != rows[i-1].msg {
+			n++
+		}
+	}
+	return n
 }
 
 // abort rolls back the transaction on conn; when that fails the
@@ -459,25 +466,60 @@ func (w *warehouse) readCatalog(ctx context.Context, conn *sql.Conn, schema stri
 	return nil
 }
 
-// existingIDs returns which of ids the table already holds.
-func (w *warehouse) existingIDs(ctx context.Context, conn *sql.Conn, k tableKey, ids []string) (map[string]bool, error) {
-	rs, err := conn.QueryContext(ctx, "SELECT id FROM "+w.d.qualify(k.schema, k.table)+" WHERE "+w.d.idIn(), ids)
-	if err != nil {
-		return nil, fmt.Errorf("reading ids of %s: %w", w.d.qualify(k.schema, k.table), err)
-	}
-	defer rs.Close()
-	out := map[string]bool{}
-	for rs.Next() {
-		var id sql.NullString
-		if err := rs.Scan(&id); err != nil {
-			return nil, fmt.Errorf("reading ids of %s: %w", w.d.qualify(k.schema, k.table), err)
+// existingIDs returns, per table, which ids of its rows the table already
+// holds: one query per schema, over every table that rows go to.
+func (w *warehouse) existingIDs(ctx context.Context, conn *sql.Conn, schemas []string, order []tableKey, byTable map[tableKey][]*row, catalog map[tableKey]*table) (map[tableKey]map[string]struct{}, error) {
+	out := map[tableKey]map[string]struct{}{}
+	for _, schema := range schemas {
+		var tables []tableKey
+		set := map[string]struct{}{}
+		for _, k := range order {
+			if k.schema != schema || catalog[k] == nil || len(byTable[k]) == 0 {
+				continue
+			}
+			tables = append(tables, k)
+			for _, r := range byTable[k] {
+				set[r.id] = struct{}{}
+			}
 		}
-		out[id.String] = true
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("reading ids of %s: %w", w.d.qualify(k.schema, k.table), err)
+		if len(tables) == 0 {
+			continue
+		}
+		ids := make([]string, 0, len(set))
+		for id := range set {
+			ids = append(ids, id)
+		}
+		pred, arg := w.d.idIn(ids)
+		parts := make([]string, len(tables))
+		for i, k := range tables {
+			parts[i] = fmt.Sprintf("SELECT %d AS t, id FROM %s WHERE %s", i, w.d.qualify(k.schema, k.table), pred)
+		}
+		if err := w.readExisting(ctx, conn, strings.Join(parts, " UNION ALL "), arg, tables, out); err != nil {
+			return nil, fmt.Errorf("reading ids of schema %s: %w", schema, err)
+		}
 	}
 	return out, nil
+}
+
+func (w *warehouse) readExisting(ctx context.Context, conn *sql.Conn, q string, arg any, tables []tableKey, out map[tableKey]map[string]struct{}) error {
+	rs, err := conn.QueryContext(ctx, q, arg)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var t int
+		var id sql.NullString
+		if err := rs.Scan(&t, &id); err != nil {
+			return err
+		}
+		k := tables[t]
+		if out[k] == nil {
+			out[k] = map[string]struct{}{}
+		}
+		out[k][id.String] = struct{}{}
+	}
+	return rs.Err()
 }
 
 // contribution is one source of a users row: an existing row or a new
@@ -560,7 +602,8 @@ func (w *warehouse) readUsers(ctx context.Context, conn *sql.Conn, k tableKey, t
 	for i, c := range t.cols {
 		quoted[i] = quoteIdent(c)
 	}
-	rs, err := conn.QueryContext(ctx, "SELECT "+strings.Join(quoted, ", ")+" FROM "+w.d.qualify(k.schema, k.table)+" WHERE "+w.d.idIn(), sortedKeys(byUser))
+	pred, arg := w.d.idIn(sortedKeys(byUser))
+	rs, err := conn.QueryContext(ctx, "SELECT "+strings.Join(quoted, ", ")+" FROM "+w.d.qualify(k.schema, k.table)+" WHERE "+pred, arg)
 	if err != nil {
 		return fmt.Errorf("reading users: %w", err)
 	}

@@ -75,6 +75,12 @@ func TestDedupe(t *testing.T) {
 		if n := one(t, w, `SELECT count(DISTINCT id) FROM prod_web.tracks`); n != "2" {
 			t.Errorf("tracks has %s distinct ids", n)
 		}
+		// An id is checked against its own table only: a page reusing a
+		// track's messageId is a new pages row.
+		send(t, w, msg(t, 2, `{"type":"page","messageId":"m1","anonymousId":"a1","name":"Other"}`))
+		if n := one(t, w, `SELECT count(*) FROM prod_web.pages`); n != "2" {
+			t.Errorf("pages has %s rows after a page reusing a track's id, want 2", n)
+		}
 	})
 }
 
@@ -290,6 +296,45 @@ func TestCancelledLoadLeavesNothing(t *testing.T) {
 		send(t, w, batch...)
 		if n := one(t, w, `SELECT count(*) FROM prod_web.tracks`); n != "2000" {
 			t.Fatalf("tracks has %s rows after the retry", n)
+		}
+	})
+}
+
+// TestLargeBatch sends a batch big enough to be built on several
+// goroutines, with bad messages in two of its parts: exactly those fail,
+// with their own indexes, and every other message is one row in tracks
+// and one in its event table, with its own values.
+func TestLargeBatch(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		w := newWarehouse(t, driver)
+		const n = 4 * minPerWorker
+		batch := make([]router.Message, n)
+		for i := range batch {
+			batch[i] = msg(t, i%60, fmt.Sprintf(`{"type":"track","messageId":"big-%d","userId":"u%d","event":"Event %d","properties":{"i":%d,"tag":"t%d"}}`, i, i%9, i%3, i, i))
+		}
+		bad := map[int]bool{5: true, n - 7: true}
+		for i := range bad {
+			batch[i].Body = []byte(`{"type":"track","messageId":`)
+		}
+		err := w.Send(context.Background(), batch)
+		var be *router.BatchError
+		if !errors.As(err, &be) || len(be.Failed) != len(bad) {
+			t.Fatalf("Send = %v, want a *router.BatchError for messages %v", err, bad)
+		}
+		for i := range bad {
+			if be.Failed[i] == nil {
+				t.Errorf("message %d did not fail", i)
+			}
+		}
+		if got := one(t, w, `SELECT count(*) FROM prod_web.tracks`); got != fmt.Sprint(n-len(bad)) {
+			t.Errorf("tracks has %s rows, want %d", got, n-len(bad))
+		}
+		wrong := one(t, w, `SELECT count(*) FROM (
+			SELECT id, i, tag FROM prod_web.event_0 UNION ALL SELECT id, i, tag FROM prod_web.event_1 UNION ALL SELECT id, i, tag FROM prod_web.event_2
+			) AS e WHERE id <> 'big-' || i::VARCHAR OR tag <> 't' || i::VARCHAR`)
+		total := one(t, w, `SELECT (SELECT count(*) FROM prod_web.event_0) + (SELECT count(*) FROM prod_web.event_1) + (SELECT count(*) FROM prod_web.event_2)`)
+		if wrong != "0" || total != fmt.Sprint(n-len(bad)) {
+			t.Errorf("event tables have %s rows, %s of them with another message's values; want %d and 0", total, wrong, n-len(bad))
 		}
 	})
 }

@@ -6,86 +6,19 @@ import (
 	"testing"
 )
 
-// TestSnakeCase checks go-snakecase's vectors (spec §5.4), including those
-// of its own test file, and the schema docs' examples.
-func TestSnakeCase(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{"sampleText", "sample_text"},
-		{"sample text", "sample_text"},
-		{"sample-text", "sample_text"},
-		{"sample_text", "sample_text"},
-		{"sample___text", "sample_text"},
-		{"sample 2 Text", "sample_2_text"},
-		{"   sample   2    Text   ", "sample_2_text"},
-		{"   $#$sample   2    Text   ", "sample_2_text"},
-		{"SAMPLE 2 TEXT", "sample_2_text"},
-		{"___$$Base64Encode", "base64_encode"},
-		{"FOO:BAR$BAZ", "foo_bar_baz"},
-		{"FOO#BAR#BAZ", "foo_bar_baz"},
-		{"something.com", "something_com"},
-		{"$something%", "something"},
-		{"•¶§ƒ˚foo˙∆˚¬", "foo"},
-		{"CStringRef", "cstring_ref"},
-		{"2FA Enabled", "2fa_enabled"},
-		{"Enabled 2FA", "enabled_2fa"},
-		{"inviteYourCustomersAddInvites", "invite_your_customers_add_invites"},
-		{"f_pX9", "f_p_x9"},
-		{"Register", "register"},
-		{"accountType", "account_type"},
-		{"Signed Up", "signed_up"},
-		{"Order Completed", "order_completed"},
-		{"¿¡!", ""},
-		{"", ""},
-	}
-	for _, c := range cases {
-		if got := snakeCase(c.in); got != c.want {
-			t.Errorf("snakeCase(%q) = %q, want %q", c.in, got, c.want)
-		}
-	}
-}
-
-// TestNamePostProcessing checks spec §5.4's rules after snake_case: empty
-// names, leading digits, standard tables and reserved words, truncation.
-func TestNamePostProcessing(t *testing.T) {
+// TestNames checks that the warehouse names through internal/snakecase
+// (whose tests hold go-snakecase's vectors and spec §5.4's rules) with each
+// driver's identifier limit.
+func TestNames(t *testing.T) {
 	long := strings.Repeat("Abc", 50)
-	tables := []struct {
-		name, event string
-		max         int
-		want        string
-	}{
-		{"empty event", "¿¡!", 63, "_empty_event"},
-		{"leading digit", "2FA Enabled", 63, "_2fa_enabled"},
-		{"standard table", "Users", 63, "_users"},
-		{"discards table", "_discards", 63, "__discards"},
-		{"identifies", "Identifies", 63, "_identifies"},
-		{"reserved word", "Select", 63, "_select"},
-		{"ordinary", "Order Completed", 63, "order_completed"},
-		{"postgres limit", long, 63, strings.Repeat("abc_", 16)[:63]},
-		{"duckdb limit", long, 127, strings.Repeat("abc_", 32)[:127]},
+	if got := tableName(long, duckDialect{}.maxIdent()); len(got) != 127 {
+		t.Errorf("DuckDB table name is %d bytes, want 127", len(got))
 	}
-	for _, c := range tables {
-		if got := tableName(c.event, c.max); got != c.want {
-			t.Errorf("%s: tableName(%q) = %q, want %q", c.name, c.event, got, c.want)
-		}
+	if got := tableName(long, (&pgDialect{}).maxIdent()); len(got) != 63 {
+		t.Errorf("PostgreSQL table name is %d bytes, want 63", len(got))
 	}
-	cols := []struct {
-		name string
-		path []string
-		want string
-	}{
-		{"nested", []string{"context", "app", "version"}, "context_app_version"},
-		{"camel segments", []string{"product", "skuId"}, "product_sku_id"},
-		{"leading digit", []string{"2FA Enabled"}, "_2fa_enabled"},
-		{"empty", []string{"¿¡!"}, ""},
-		{"empty segment skipped", []string{"a", "!!", "b"}, "a_b"},
-	}
-	for _, c := range cols {
-		if got := columnName(c.path, 63); got != c.want {
-			t.Errorf("%s: columnName(%q) = %q, want %q", c.name, c.path, got, c.want)
-		}
-	}
-	if got := schemaName("", "prod-web", 63); got != "prod_web" {
-		t.Errorf("schema of prod-web = %q", got)
+	if got := columnName([]string{"product", "skuId"}, 63); got != "product_sku_id" {
+		t.Errorf("columnName(product, skuId) = %q", got)
 	}
 	if got := schemaName("acme_", "Web App", 63); got != "acme_web_app" {
 		t.Errorf("schema with prefix = %q", got)

@@ -38,7 +38,7 @@ func (*pgDialect) maxIdent() int                       { return 63 }
 func (*pgDialect) schemaRef(schema string) string      { return quoteIdent(schema) }
 func (*pgDialect) qualify(schema, table string) string { return qualified(schema, table) }
 func (*pgDialect) primaryKey() bool                    { return true }
-func (*pgDialect) idIn() string                        { return "id = ANY($1)" }
+func (*pgDialect) idIn(ids []string) (string, any)     { return "id = ANY($1)", ids }
 
 func (*pgDialect) typeName(t colType) string {
 	switch t {

@@ -20,7 +20,7 @@ import (
 // exactly: TestBuilderMatchesReference and FuzzBuilder compare them.
 
 type refRow struct {
-	table, id string
+	table, id  string
 	receivedAt time.Time
 	cols       map[string]value
 	discards   []discard

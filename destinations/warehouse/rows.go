@@ -108,7 +108,7 @@ type scratch struct {
 	keys    []byte   // raw paths of leaves, joined with pathSeparator
 	segs    []string // raw path segments of leaves
 	path    []string
-	owner   map[string]int // column -> index of its cell
+	owner   map[string]int    // column -> index of its cell
 	columns map[string]string // raw path (joined) -> column name
 	tables  map[string]string // event -> table name
 	schemas map[string]string // source -> schema name
@@ -395,9 +395,26 @@ func (b *builder) flatten(s *scratch, r *row, prefix string, obj int32, reserved
 		}
 		l.col = c
 	}
-	if len(s.leaves) > 1 {
-		slices.SortFunc(s.leaves, func(x, y leaf) int { return bytes.Compare(s.keys[x.k0:x.k1], s.keys[y.k0:y.k1]) })
+	// The common case: every leaf has a column of its own that is not
+	// reserved; the cells keep the order of the JSON text.
+	clear(s.owner)
+	simple := true
+	for _, l := range s.leaves {
+		if _, dup := s.owner[l.col]; dup || l.col == "" || (reserved != nil && reserved(l.col)) {
+			simple = false
+			break
+		}
+		s.owner[l.col] = 0
 	}
+	if simple {
+		for _, l := range s.leaves {
+			r.set(l.col, l.val)
+		}
+		return
+	}
+	// Else the raw paths are sorted: the later of two keys with one column
+	// wins, and the discards are in that order.
+	slices.SortFunc(s.leaves, func(x, y leaf) int { return bytes.Compare(s.keys[x.k0:x.k1], s.keys[y.k0:y.k1]) })
 	clear(s.owner)
 	for _, l := range s.leaves {
 		switch {

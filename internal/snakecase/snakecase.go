@@ -1,0 +1,185 @@
+package snakecase
+
+import "strings"
+
+// The identifier limits, in bytes, of the warehouse databases.
+const (
+	// MaxPostgres is PostgreSQL's identifier limit (NAMEDATALEN - 1).
+	MaxPostgres = 63
+	// MaxDuckDB is the limit the warehouse keeps to in DuckDB.
+	MaxDuckDB = 127
+)
+
+// EmptyEvent is the table of a track event whose name has nothing left
+// after Snakecase.
+const EmptyEvent = "_empty_event"
+
+// emptySource is the schema of a source whose name has nothing left.
+const emptySource = "_empty_source"
+
+// Snakecase converts a name to snake_case exactly as Segment's warehouses
+// do (segmentio/go-snakecase's Snakecase): ASCII letters and digits are
+// kept, everything else separates words and is dropped; a run of
+// upper-case letters and digits starts a word and the lower-case letters
+// and digits that follow continue it; the result is lower case. A name
+// that is already lower-case letters, digits and inner single underscores
+// is returned unchanged, without allocating.
+func Snakecase(s string) string {
+	clean := 0
+	for clean < len(s) {
+		c := s[clean]
+		if isLower(c) || isDigit(c) {
+			clean++
+			continue
+		}
+		if c == '_' && clean+1 < len(s) && (isLower(s[clean+1]) || isDigit(s[clean+1])) {
+			clean++
+			continue
+		}
+		break
+	}
+	if clean == len(s) {
+		return s
+	}
+	// A digit directly before an upper-case letter belongs to the next word
+	// ("2FA" stays one word).
+	if clean > 0 && isDigit(s[clean-1]) {
+		clean--
+	}
+	b := make([]byte, 0, len(s)+4)
+	b = append(b, s[:clean]...)
+	for i := clean; i < len(s); {
+		if !isAlnum(s[i]) {
+			i++
+			continue
+		}
+		if len(b) > 0 {
+			b = append(b, '_')
+		}
+		for i < len(s) && (isUpper(s[i]) || isDigit(s[i])) {
+			b = append(b, toLower(s[i]))
+			i++
+		}
+		for i < len(s) && (isLower(s[i]) || isDigit(s[i])) {
+			b = append(b, s[i])
+			i++
+		}
+	}
+	return string(b)
+}
+
+// standardTables are the tables of Segment's warehouse layout (spec §5.1).
+var standardTables = map[string]bool{
+	"identifies": true, "users": true, "tracks": true, "pages": true, "screens": true,
+	"groups": true, "aliases": true, "accounts": true, "_discards": true,
+}
+
+// IsStandardTable reports whether name is a table of Segment's layout
+// (identifies, users, tracks, pages, screens, groups, aliases, accounts,
+// _discards).
+func IsStandardTable(name string) bool { return standardTables[name] }
+
+// reservedWords are SQL key words that PostgreSQL reserves (and DuckDB
+// mostly shares), plus DuckDB's own PIVOT, UNPIVOT and QUALIFY.
+var reservedWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`all analyse analyze and any array as asc asymmetric authorization binary both
+		case cast check collate collation column concurrently constraint create cross current_catalog
+		current_date current_role current_schema current_time current_timestamp current_user default
+		deferrable desc distinct do else end except false fetch for foreign freeze from full grant group
+		having ilike in initially inner intersect into is isnull join lateral leading left like limit
+		localtime localtimestamp natural not notnull null offset on only or order outer overlaps placing
+		primary references returning right select session_user similar some symmetric system_user table
+		tablesample then to trailing true union unique user using variadic verbose when where window with
+		pivot unpivot qualify`) {
+		reservedWords[w] = true
+	}
+}
+
+// IsReservedWord reports whether name is an SQL reserved word that a
+// table or schema may not be named (spec §5.4 rule 3).
+func IsReservedWord(name string) bool { return reservedWords[name] }
+
+// truncate cuts name to at most max bytes (names are ASCII); max <= 0
+// means no limit.
+func truncate(name string, max int) string {
+	if max > 0 && len(name) > max {
+		return name[:max]
+	}
+	return name
+}
+
+// EventTable returns the table of a track event (spec §5.4
+// post-processing): Snakecase, [EmptyEvent] when nothing is left, a "_"
+// prefix before a leading digit, a standard table's name or a reserved
+// word, cut to max bytes (max <= 0: no limit).
+func EventTable(event string, max int) string {
+	n := Snakecase(event)
+	switch {
+	case n == "":
+		n = EmptyEvent
+	case isDigit(n[0]), standardTables[n], reservedWords[n]:
+		n = "_" + n
+	}
+	return truncate(n, max)
+}
+
+// Column returns the column of a flattened value from the raw keys of its
+// path (["product", "skuId"] for properties.product.skuId): each key
+// snake_cased, the non-empty ones joined with "_", a "_" prefix before a
+// leading digit, cut to max bytes (max <= 0: no limit). It returns "" when
+// nothing is left: the value cannot have a column.
+func Column(path []string, max int) string {
+	if len(path) == 1 {
+		n := Snakecase(path[0])
+		if n != "" && isDigit(n[0]) {
+			n = "_" + n
+		}
+		return truncate(n, max)
+	}
+	var b strings.Builder
+	for _, seg := range path {
+		s := Snakecase(seg)
+		if s == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('_')
+		}
+		b.WriteString(s)
+	}
+	n := b.String()
+	if n != "" && isDigit(n[0]) {
+		n = "_" + n
+	}
+	return truncate(n, max)
+}
+
+// Schema returns the schema (namespace) of a source (spec §5.1): prefix
+// plus the source's name snake_cased ("_empty_source" when nothing is
+// left), with a "_" prefix before a leading digit or a reserved word, cut
+// to max bytes (max <= 0: no limit).
+func Schema(prefix, source string, max int) string {
+	n := Snakecase(source)
+	if n == "" {
+		n = emptySource
+	}
+	n = prefix + n
+	if isDigit(n[0]) || reservedWords[n] {
+		n = "_" + n
+	}
+	return truncate(n, max)
+}
+
+func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isAlnum(c byte) bool { return isLower(c) || isUpper(c) || isDigit(c) }
+
+func toLower(c byte) byte {
+	if isUpper(c) {
+		return c + 'a' - 'A'
+	}
+	return c
+}
