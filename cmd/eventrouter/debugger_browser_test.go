@@ -156,15 +156,6 @@ func rowSel(messageID string) string {
 	return `#stream-list tr[data-message-id=` + jsString(messageID) + `]`
 }
 
-// countIDs counts how often each message id reached the sink.
-func countIDs(s *webhookSink) map[string]int {
-	n := map[string]int{}
-	for _, m := range s.messages() {
-		n[m.MessageID]++
-	}
-	return n
-}
-
 // TestDebuggerInBrowser runs the real binary and drives the debugger page in
 // headless Chromium: the token prompt, the live stream and its filter and
 // pause, a message's detail with a destination's failed attempt, resending
@@ -352,7 +343,7 @@ destinations:
 
 	// Exactly the selected messages were delivered, once each.
 	time.Sleep(500 * time.Millisecond)
-	got := countIDs(sink)
+	got := deliveryCounts(sink)
 	if got["dbg-1"] != 1 || got["dbg-2"] != 1 || got["dbg-3"] != 0 {
 		t.Fatalf("the sink received dbg-1 %d, dbg-2 %d, dbg-3 %d times; want 1, 1, 0", got["dbg-1"], got["dbg-2"], got["dbg-3"])
 	}
@@ -587,7 +578,7 @@ destinations:
 	sink.waitForIDs(t, map[string]bool{"q-ship": true}, 15*time.Second)
 	b.waitFor("the empty quarantine", `!document.getElementById('quarantine-empty').hidden && document.getElementById('quarantine-list').childElementCount === 0`, 10*time.Second)
 	time.Sleep(300 * time.Millisecond)
-	if n := countIDs(sink)["q-ship"]; n != 1 {
+	if n := deliveryCounts(sink)["q-ship"]; n != 1 {
 		t.Fatalf("the sink received q-ship %d times, want 1", n)
 	}
 	if errs := b.exceptions(); len(errs) > 0 {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -21,24 +19,7 @@ func TestPlanSighupReloadAutoReplay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
-	plan := copyPlanDir(t, "../../schemas/testdata/order")
-	writeTestFile(t, filepath.Join(plan, "plan.yaml"), "id: order-plan\nenforcement: {track: {unplanned_events: block}}\n")
-	snk := newSink(t)
-	srv := startAdminServer(t, `queue: {partitions: 2}
-tracking_plan: {path: %q, auto_replay: true}
-sources:
-  app: {type: segment, write_keys: [WKA]}
-destinations:
-  hook: {type: webhook, url: %q, batch_timeout: 20ms}
-`, plan, snk.URL)
-	ctx := context.Background()
-	send := func(id, event string) {
-		t.Helper()
-		body := fmt.Sprintf(`{"messageId":%q,"userId":"u-%s","event":%q,"properties":{"order_id":"o","revenue":1}}`, id, id, event)
-		if status, b, err := post(ctx, http.DefaultClient, srv.base+"/v1/track", "WKA", []byte(body)); err != nil || status != 200 {
-			t.Fatalf("POST: %d %s %v", status, b, err)
-		}
-	}
+	plan, snk, srv, send := startOrderPlanServer(t, ", auto_replay: true")
 	type planInfo struct {
 		ID      string `json:"id"`
 		Version string `json:"version"`

@@ -330,24 +330,7 @@ func TestPlanReloadAndQuarantineReplay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
-	plan := copyPlanDir(t, "../../schemas/testdata/order")
-	writeTestFile(t, filepath.Join(plan, "plan.yaml"), "id: order-plan\nenforcement: {track: {unplanned_events: block}}\n")
-	snk := newSink(t)
-	srv := startAdminServer(t, `queue: {partitions: 2}
-tracking_plan: {path: %q}
-sources:
-  app: {type: segment, write_keys: [WKA]}
-destinations:
-  hook: {type: webhook, url: %q, batch_timeout: 20ms}
-`, plan, snk.URL)
-	ctx := context.Background()
-	send := func(id, event string) {
-		t.Helper()
-		body := fmt.Sprintf(`{"messageId":%q,"userId":"u-%s","event":%q,"properties":{"order_id":"o","revenue":1}}`, id, id, event)
-		if status, b, err := post(ctx, http.DefaultClient, srv.base+"/v1/track", "WKA", []byte(body)); err != nil || status != 200 {
-			t.Fatalf("POST: %d %s %v", status, b, err)
-		}
-	}
+	plan, snk, srv, send := startOrderPlanServer(t, "")
 	planVersion := func() string {
 		t.Helper()
 		status, b := adminCall(t, srv.base, opsAdminToken, http.MethodGet, "/admin/plan", "")
@@ -442,4 +425,32 @@ destinations:
 	if len(got) != len(want) {
 		t.Errorf("sink has %d messages, want %d: %v", len(got), len(want), got)
 	}
+}
+
+// startOrderPlanServer starts the binary with an admin token, the order
+// plan of schemas/testdata/order copied to a temporary directory (returned,
+// so a test can change it) whose plan.yaml blocks unplanned events, extra
+// appended to the tracking_plan block (e.g. ", auto_replay: true"), a
+// segment source with write key WKA and a webhook destination to the
+// returned sink; send posts a track of event with messageId id.
+func startOrderPlanServer(t *testing.T, extra string) (plan string, snk *webhookSink, srv *serverProc, send func(id, event string)) {
+	t.Helper()
+	plan = copyPlanDir(t, "../../schemas/testdata/order")
+	writeTestFile(t, filepath.Join(plan, "plan.yaml"), "id: order-plan\nenforcement: {track: {unplanned_events: block}}\n")
+	snk = newSink(t)
+	srv = startAdminServer(t, `queue: {partitions: 2}
+tracking_plan: {path: %q`+extra+`}
+sources:
+  app: {type: segment, write_keys: [WKA]}
+destinations:
+  hook: {type: webhook, url: %q, batch_timeout: 20ms}
+`, plan, snk.URL)
+	send = func(id, event string) {
+		t.Helper()
+		body := fmt.Sprintf(`{"messageId":%q,"userId":"u-%s","event":%q,"properties":{"order_id":"o","revenue":1}}`, id, id, event)
+		if status, b, err := post(context.Background(), http.DefaultClient, srv.base+"/v1/track", "WKA", []byte(body)); err != nil || status != 200 {
+			t.Fatalf("POST: %d %s %v", status, b, err)
+		}
+	}
+	return plan, snk, srv, send
 }
