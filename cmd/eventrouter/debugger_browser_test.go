@@ -561,12 +561,7 @@ destinations:
 	if txt := eval[string](b, `document.querySelector(`+jsString(qRow+` td.err`)+`).textContent`); txt != "event: event 'Order Shipped' is not in the tracking plan" {
 		b.fail("the quarantine row's violation reads %q", txt)
 	}
-	writeTestFile(t, filepath.Join(plan, "events", "order_shipped.schema.json"), `{
-  "$schema": "http://json-schema.org/draft-07/schema#",
-  "x-segment-type": "TRACK", "x-segment-key": "Order Shipped", "x-segment-version": 1,
-  "type": "object",
-  "properties": {"properties": {"type": "object", "properties": {"order_id": {"type": "string"}, "revenue": {"type": "number"}}}}
-}`)
+	planOrderShipped(t, plan)
 	if status, body := adminCall(t, srv.base, token, http.MethodPost, "/admin/plan/reload", ""); status != http.StatusOK {
 		t.Fatalf("reloading the fixed plan: %d %s", status, body)
 	}

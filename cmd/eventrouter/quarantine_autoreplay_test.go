@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -49,12 +48,7 @@ func TestPlanSighupReloadAutoReplay(t *testing.T) {
 	v1 := getPlan()
 
 	// Fix the plan on disk and signal the process.
-	writeTestFile(t, filepath.Join(plan, "events", "order_shipped.schema.json"), `{
-  "$schema": "http://json-schema.org/draft-07/schema#",
-  "x-segment-type": "TRACK", "x-segment-key": "Order Shipped", "x-segment-version": 1,
-  "type": "object",
-  "properties": {"properties": {"type": "object", "properties": {"order_id": {"type": "string"}, "revenue": {"type": "number"}}}}
-}`)
+	planOrderShipped(t, plan)
 	if err := srv.cmd.Process.Signal(sighup); err != nil {
 		t.Fatal(err)
 	}

@@ -387,12 +387,7 @@ func TestPlanReloadAndQuarantineReplay(t *testing.T) {
 	}
 
 	// The fixed plan plans Order Shipped.
-	writeTestFile(t, filepath.Join(plan, "events", "order_shipped.schema.json"), `{
-  "$schema": "http://json-schema.org/draft-07/schema#",
-  "x-segment-type": "TRACK", "x-segment-key": "Order Shipped", "x-segment-version": 1,
-  "type": "object",
-  "properties": {"properties": {"type": "object", "properties": {"order_id": {"type": "string"}, "revenue": {"type": "number"}}}}
-}`)
+	planOrderShipped(t, plan)
 	if status, b := adminCall(t, srv.base, opsAdminToken, http.MethodPost, "/admin/plan/reload", ""); status != 200 || !bytes.Contains(b, []byte(`"replay":null`)) {
 		t.Fatalf("reload of the fixed plan: %d %s", status, b)
 	}
@@ -453,4 +448,16 @@ destinations:
 		}
 	}
 	return plan, snk, srv, send
+}
+
+// planOrderShipped adds the rule for "Order Shipped" to the order plan in
+// dir, so that a reload lets the formerly blocked event through.
+func planOrderShipped(t *testing.T, dir string) {
+	t.Helper()
+	writeTestFile(t, filepath.Join(dir, "events", "order_shipped.schema.json"), `{
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "x-segment-type": "TRACK", "x-segment-key": "Order Shipped", "x-segment-version": 1,
+  "type": "object",
+  "properties": {"properties": {"type": "object", "properties": {"order_id": {"type": "string"}, "revenue": {"type": "number"}}}}
+}`)
 }

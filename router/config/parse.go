@@ -289,15 +289,7 @@ func decodeDestinations(n *yaml.Node, cfg *Config, reg *router.Registry, ps *pro
 // agree: the one that is set decides, and setting both so that they disagree
 // is a problem.
 func resolveEnabled(d *Dispatch, body []pair, path string, ps *problems) {
-	var hasEnabled, hasDisabled bool
-	for _, p := range body {
-		switch p.key {
-		case "enabled":
-			hasEnabled = !isNull(resolveAlias(p.value))
-		case "disabled":
-			hasDisabled = !isNull(resolveAlias(p.value))
-		}
-	}
+	hasEnabled, hasDisabled := hasKey(body, "enabled"), hasKey(body, "disabled")
 	switch {
 	case hasEnabled && hasDisabled && d.Enabled == d.Disabled:
 		ps.add(joinPath(path, "disabled"), "contradicts enabled: %t (set only enabled; disabled is its older, inverted form)", d.Enabled)
@@ -312,15 +304,7 @@ func resolveEnabled(d *Dispatch, body []pair, path string, ps *problems) {
 // flush_interval, agree: the one that is set decides, and setting both to
 // different values is a problem.
 func resolveFlushInterval(d *Dispatch, body []pair, path string, ps *problems) {
-	var hasTimeout, hasFlush bool
-	for _, p := range body {
-		switch p.key {
-		case "batch_timeout":
-			hasTimeout = !isNull(resolveAlias(p.value))
-		case "flush_interval":
-			hasFlush = !isNull(resolveAlias(p.value))
-		}
-	}
+	hasTimeout, hasFlush := hasKey(body, "batch_timeout"), hasKey(body, "flush_interval")
 	switch {
 	case hasTimeout && hasFlush && d.BatchTimeout != d.FlushInterval:
 		ps.add(joinPath(path, "flush_interval"), "contradicts batch_timeout: %s (flush_interval is another name for batch_timeout: set one)", d.BatchTimeout)
@@ -329,6 +313,16 @@ func resolveFlushInterval(d *Dispatch, body []pair, path string, ps *problems) {
 	default:
 		d.FlushInterval = d.BatchTimeout
 	}
+}
+
+// hasKey reports whether a block sets key to something other than null.
+func hasKey(body []pair, key string) bool {
+	for _, p := range body {
+		if p.key == key {
+			return !isNull(resolveAlias(p.value))
+		}
+	}
+	return false
 }
 
 // defaultIntegration returns the default integration name of a destination:
