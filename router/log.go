@@ -82,6 +82,12 @@ type Delivery struct {
 	// a message read from the log itself. Seq is then the message's
 	// original position in the log.
 	Redrive uint64
+	// DeadLetterID is set by a dead-letter redrive on the deliveries it
+	// queues again (the dead letter's [DeadLetter.ID]); 0 otherwise. The
+	// log derives the queued copy's identity from it, so that the same
+	// dead letter redriven twice (at once, or again after a failure to
+	// remove it) is queued once.
+	DeadLetterID uint64
 }
 
 // PartitionReader reads one (destination, partition) cursor in the order

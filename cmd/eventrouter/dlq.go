@@ -94,10 +94,16 @@ func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			body["ids"] = list
 		}
 		err = runLongOp(ctx, c, "/admin/dlq/redrive", "redrive", body, stdout, stderr, func(res map[string]any) string {
+			var out string
 			if res["dry_run"] == true {
-				return fmt.Sprintf("dry run: %v dead letter(s) of %s would be redriven", res["matched"], *dest)
+				out = fmt.Sprintf("dry run: %v dead letter(s) of %s would be redriven", res["matched"], *dest)
+			} else {
+				out = fmt.Sprintf("redriven: %v dead letter(s) queued again for %s and removed from its dead letters", res["redriven"], *dest)
 			}
-			return fmt.Sprintf("redriven: %v dead letter(s) queued again for %s and removed from its dead letters", res["redriven"], *dest)
+			if nf, _ := res["not_found"].([]any); len(nf) > 0 {
+				out += fmt.Sprintf("\nnot found (not dead letters of %s, or already redriven): %v", *dest, nf)
+			}
+			return out
 		})
 	}
 	if err != nil {

@@ -170,6 +170,12 @@ destinations:
 			t.Errorf("%s was redriven but is still a dead letter", m.MessageID)
 		}
 	}
+	// The same ids again: nothing to redrive, and the CLI says which ids
+	// were not found rather than a bare 0.
+	code, out, errOut = runAdminCLI(t, "dlq", "redrive", "--destination", "hook", "--ids", strings.Join(sel, ","), "--server", srv.base)
+	if code != 0 || !strings.Contains(out, "redriven: 0") || !strings.Contains(out, "not found") || !strings.Contains(out, sel[0]) {
+		t.Fatalf("dlq redrive of ids already redriven: %d\n%s\n%s", code, out, errOut)
+	}
 	// A redriven message shows in the debugger's recent window with its
 	// attempts: the 400 that dead-lettered it, then the delivery.
 	code2, body := adminCall(t, srv.base, opsAdminToken, http.MethodGet, "/admin/messages/app/dlq-1", "")

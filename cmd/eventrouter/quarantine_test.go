@@ -381,6 +381,21 @@ func TestPlanReloadAndQuarantineReplay(t *testing.T) {
 	if v := planVersion(); v != v1 {
 		t.Fatalf("plan version changed from %s to %s after a failed reload", v1, v)
 	}
+	// A plan directory that cannot be read is the server's problem, not an
+	// invalid plan: 500 plan_unreadable, and the old plan stays.
+	if err := os.Rename(plan, plan+".away"); err != nil {
+		t.Fatal(err)
+	}
+	status, b = adminCall(t, srv.base, opsAdminToken, http.MethodPost, "/admin/plan/reload", "")
+	if err := os.Rename(plan+".away", plan); err != nil {
+		t.Fatal(err)
+	}
+	if status != http.StatusInternalServerError || !bytes.Contains(b, []byte(`"code":"plan_unreadable"`)) {
+		t.Fatalf("reload of a plan directory that is gone: %d %s; want 500 plan_unreadable", status, b)
+	}
+	if v := planVersion(); v != v1 {
+		t.Fatalf("plan version changed from %s to %s after an unreadable reload", v1, v)
+	}
 	send("r4", "Order Shipped") // still blocked by the old plan
 	if l := listQuarantine(t, srv.base, opsAdminToken); l.Total != 4 {
 		t.Fatalf("quarantine holds %d after the failed reload, want 4", l.Total)
@@ -388,7 +403,7 @@ func TestPlanReloadAndQuarantineReplay(t *testing.T) {
 
 	// The fixed plan plans Order Shipped.
 	planOrderShipped(t, plan)
-	if status, b := adminCall(t, srv.base, opsAdminToken, http.MethodPost, "/admin/plan/reload", ""); status != 200 || !bytes.Contains(b, []byte(`"replay":null`)) {
+	if status, b := adminCall(t, srv.base, opsAdminToken, http.MethodPost, "/admin/plan/reload", ""); status != 200 || !bytes.Contains(b, []byte(`"auto_replay":null`)) {
 		t.Fatalf("reload of the fixed plan: %d %s", status, b)
 	}
 	if v := planVersion(); v == v1 {

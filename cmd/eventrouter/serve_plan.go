@@ -98,6 +98,14 @@ type planManager struct {
 	mu       sync.Mutex // serialises reloads
 	loadedAt time.Time  // of the plan in force; guarded by mu
 
+	// ctx is the server's: it ends the background replays at shutdown.
+	ctx context.Context
+	// replayMu serialises the background replays (two quick reloads run
+	// theirs one after the other).
+	replayMu sync.Mutex
+	stateMu  sync.Mutex
+	last     *admin.AutoReplay // the latest auto replay; guarded by stateMu
+
 	reloads  *prometheus.CounterVec
 	info     *prometheus.GaugeVec
 	replayed *prometheus.CounterVec
@@ -122,7 +130,7 @@ func startPlan(ctx context.Context, cfg *config.Config, plan *schemas.Plan, in *
 	pm := &planManager{
 		path: cfg.TrackingPlan.Path, autoReplay: cfg.TrackingPlan.AutoReplay,
 		in: in, store: log, re: reingester{in}, logger: logger.With("component", "tracking_plan"),
-		loadedAt: time.Now(),
+		loadedAt: time.Now(), ctx: ctx,
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventrouter_tracking_plan_reloads_total",
 			Help: "Tracking-plan reloads (SIGHUP or POST /admin/plan/reload) by outcome: ok or failed (the plan in force was kept).",
@@ -166,9 +174,10 @@ func (pm *planManager) watchSIGHUP(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ch:
-			rctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-			_, _, err := pm.ReloadPlan(rctx)
-			cancel()
+			// Returns once the plan is swapped; with auto_replay the
+			// replay goes on in the background, so a second SIGHUP is
+			// handled at once.
+			_, _, err := pm.ReloadPlan(ctx)
 			if errors.Is(err, admin.ErrNoPlan) {
 				pm.logger.Info("SIGHUP: no tracking plan configured, nothing to reload")
 			}
@@ -185,15 +194,29 @@ func (pm *planManager) PlanInfo() (admin.PlanInfo, bool) {
 	pm.mu.Lock()
 	at := pm.loadedAt
 	pm.mu.Unlock()
-	return admin.PlanInfoOf(p, pm.path, at), true
+	info := admin.PlanInfoOf(p, pm.path, at)
+	info.LastAutoReplay = pm.lastAutoReplay()
+	return info, true
+}
+
+// lastAutoReplay returns a copy of the latest auto replay's state.
+func (pm *planManager) lastAutoReplay() *admin.AutoReplay {
+	pm.stateMu.Lock()
+	defer pm.stateMu.Unlock()
+	if pm.last == nil {
+		return nil
+	}
+	c := *pm.last
+	return &c
 }
 
 // ReloadPlan implements admin.PlanReloader: the plan directory is loaded
 // again, whole; a plan that loads replaces the one in force at once (one
 // atomic swap in ingest), one that does not is logged with every problem
-// and the old one stays. With auto_replay the quarantine is replayed after
-// a successful reload; its outcome is in the result, not an error.
-func (pm *planManager) ReloadPlan(ctx context.Context) (admin.PlanInfo, *admin.ReplayResult, error) {
+// and the old one stays. With auto_replay a quarantine replay is started
+// in the background after a successful reload (see autoReplay) and its
+// starting state returned; ReloadPlan does not wait for it.
+func (pm *planManager) ReloadPlan(ctx context.Context) (admin.PlanInfo, *admin.AutoReplay, error) {
 	if pm.path == "" {
 		return admin.PlanInfo{}, nil, admin.ErrNoPlan
 	}
@@ -220,15 +243,42 @@ func (pm *planManager) ReloadPlan(ctx context.Context) (admin.PlanInfo, *admin.R
 	pm.logger.Info("tracking plan reloaded", "id", p.ID, "version", p.Hash, "events", len(p.Tracks))
 	info := admin.PlanInfoOf(p, pm.path, pm.loadedAt)
 	if !pm.autoReplay {
+		info.LastAutoReplay = pm.lastAutoReplay()
 		return info, nil, nil
 	}
-	res, err := admin.ReplayQuarantine(ctx, pm.store, pm.re, admin.ReplaySelection{}, nil)
-	if err != nil {
-		res.Error = err.Error()
-		pm.logger.Warn("quarantine replay after reload stopped", "error", err.Error(), "replayed", res.Replayed)
-	} else {
-		pm.logger.Info("quarantine replayed after reload", "replayed", res.Replayed, "still_invalid", res.StillInvalid, "skipped", res.Skipped)
-	}
-	pm.countReplay(res)
-	return info, &res, nil
+	started := pm.startAutoReplay()
+	info.LastAutoReplay = started
+	return info, started, nil
+}
+
+// startAutoReplay records a new auto replay as started and runs it in the
+// background; it returns a copy of its starting state. The replay waits
+// for one still running from an earlier reload, validates the whole
+// quarantine against the plan in force, is logged, and its outcome is
+// kept for GET /admin/plan (last_auto_replay). It stops between entries
+// when the server shuts down.
+func (pm *planManager) startAutoReplay() *admin.AutoReplay {
+	ar := &admin.AutoReplay{StartedAt: time.Now().UTC()}
+	pm.stateMu.Lock()
+	pm.last = ar
+	started := *ar
+	pm.stateMu.Unlock()
+	go func() {
+		pm.replayMu.Lock()
+		defer pm.replayMu.Unlock()
+		res, err := admin.ReplayQuarantine(pm.ctx, pm.store, pm.re, admin.ReplaySelection{}, nil)
+		if err != nil {
+			res.Error = err.Error()
+			pm.logger.Warn("quarantine replay after reload stopped", "error", err.Error(), "replayed", res.Replayed)
+		} else {
+			pm.logger.Info("quarantine replayed after reload", "replayed", res.Replayed, "still_invalid", res.StillInvalid, "skipped", res.Skipped)
+		}
+		pm.countReplay(res)
+		finished := time.Now().UTC()
+		pm.stateMu.Lock()
+		ar.FinishedAt = &finished
+		ar.Replayed, ar.StillInvalid, ar.Skipped, ar.Error = res.Replayed, res.StillInvalid, res.Skipped, res.Error
+		pm.stateMu.Unlock()
+	}()
+	return &started
 }

@@ -1,12 +1,15 @@
 package admin
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 // Server is the admin API: a mux whose every route requires the admin
@@ -17,7 +20,17 @@ type Server struct {
 	enabled  bool
 	mux      *http.ServeMux
 	logger   *slog.Logger
+
+	stopMu sync.Mutex
+	// stops holds, for each http.Server that served a long request, a
+	// channel closed when that server starts shutting down.
+	stops map[*http.Server]chan struct{}
 }
+
+// ErrShuttingDown is the cause of the context of a long admin request
+// (live stream, redrive, replay) that ended because the HTTP server is
+// shutting down.
+var ErrShuttingDown = errors.New("the server is shutting down")
 
 // New returns a Server guarded by token. An empty token turns the admin API
 // off: every request is answered 404 with a message saying how to turn it
@@ -31,7 +44,48 @@ func New(token string, logger *slog.Logger) *Server {
 		enabled:  token != "",
 		mux:      http.NewServeMux(),
 		logger:   logger,
+		stops:    map[*http.Server]chan struct{}{},
 	}
+}
+
+// longContext returns the context of a long request (the live stream, an
+// NDJSON operation): r's, also cancelled, with cause ErrShuttingDown,
+// when the http.Server serving r shuts down. http.Server.Shutdown waits
+// for active requests; without this an open debugger tab or `eventrouter
+// tail` would hold it for the whole shutdown_timeout. The server is
+// found in r's context (http.ServerContextKey) and watched through
+// RegisterOnShutdown, once per server. Call cancel when the request ends.
+func (s *Server) longContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(r.Context())
+	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if srv == nil {
+		return ctx, func() { cancel(context.Canceled) }
+	}
+	s.stopMu.Lock()
+	ch, ok := s.stops[srv]
+	if !ok {
+		ch = make(chan struct{})
+		s.stops[srv] = ch
+		srv.RegisterOnShutdown(func() { close(ch) })
+	}
+	s.stopMu.Unlock()
+	go func() {
+		select {
+		case <-ch:
+			cancel(ErrShuttingDown)
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(context.Canceled) }
+}
+
+// stoppedMessage describes why a long operation's context ended, for its
+// final error line.
+func stoppedMessage(ctx context.Context) string {
+	if errors.Is(context.Cause(ctx), ErrShuttingDown) {
+		return "the server is shutting down"
+	}
+	return "the request was cancelled"
 }
 
 // Enabled reports whether an admin token is configured.

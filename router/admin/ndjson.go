@@ -17,6 +17,10 @@ type NDJSON struct {
 	rc   *http.ResponseController
 	enc  *json.Encoder
 	last time.Time
+	// sent is the last progress line written; wrote tells whether there
+	// was one.
+	sent  Progress
+	wrote bool
 }
 
 // Progress is one progress line's content.
@@ -47,15 +51,23 @@ func (n *NDJSON) Progress(p Progress) {
 		return
 	}
 	n.last = time.Now()
-	n.line(map[string]any{"progress": p})
+	n.progress(p)
 }
 
-// Result writes the final progress line and the result line.
+// Result writes the final progress line (unless the last progress line
+// written already says the same) and the result line.
 func (n *NDJSON) Result(p Progress, v any) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.line(map[string]any{"progress": p})
+	if !n.wrote || n.sent != p {
+		n.progress(p)
+	}
 	n.line(map[string]any{"result": v})
+}
+
+func (n *NDJSON) progress(p Progress) {
+	n.sent, n.wrote = p, true
+	n.line(map[string]any{"progress": p})
 }
 
 // Error writes the final error line.

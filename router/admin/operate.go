@@ -31,11 +31,13 @@ type Log interface {
 	ScanDeadLetters(ctx context.Context, destination string, fn func(router.DeadLetter) bool) error
 	// DeadLetterByID reads one dead letter in full.
 	DeadLetterByID(ctx context.Context, id uint64) (router.DeadLetter, error)
-	// RemoveDeadLetters deletes dead letters by id.
-	RemoveDeadLetters(ctx context.Context, ids []uint64) error
+	// RemoveDeadLetters deletes dead letters by id and returns how many
+	// it deleted; ids that no longer exist are skipped, not errors.
+	RemoveDeadLetters(ctx context.Context, ids []uint64) (int, error)
 	// Requeue queues messages again for one destination only; dispatch
 	// delivers them with the destination's filters, rate limit and
-	// retries.
+	// retries. Deliveries with a DeadLetterID are deduplicated on it (the
+	// same dead letter queued twice is queued once).
 	Requeue(ctx context.Context, destination string, ds []router.Delivery) error
 	// ScanEvents calls fn with the messages stored from since to until,
 	// in order, with progress counts.
@@ -67,6 +69,7 @@ type Operations struct {
 // ops serves the operating routes.
 type ops struct {
 	Operations
+	srv   *Server
 	known map[string]bool
 
 	mu        sync.Mutex
@@ -83,7 +86,7 @@ func (o Operations) Mount(s *Server) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &ops{Operations: o, known: map[string]bool{}}
+	h := &ops{Operations: o, srv: s, known: map[string]bool{}}
 	for _, d := range o.Destinations {
 		h.known[d.Name] = true
 	}
@@ -114,16 +117,25 @@ func filterOf(r *http.Request) Filter {
 	}
 }
 
-// stream serves the live stream as Server-Sent Events.
+// streamWriteTimeout bounds each write of the live stream: a client that
+// stops reading (a stalled network, a suspended laptop) is dropped after
+// it instead of holding the handler until TCP gives up.
+const streamWriteTimeout = 30 * time.Second
+
+// stream serves the live stream as Server-Sent Events, until the client
+// goes away or the server shuts down.
 func (o *ops) stream(w http.ResponseWriter, r *http.Request) {
+	ctx, stop := o.srv.longContext(r)
+	defer stop()
 	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{})
+	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)) }
 	sub, cancel := o.Recorder.subscribe(filterOf(r))
 	defer cancel()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	deadline()
 	w.WriteHeader(http.StatusOK)
 	_, _ = fmt.Fprint(w, ": eventrouter live stream\n\n")
 	if rc.Flush() != nil {
@@ -138,6 +150,7 @@ func (o *ops) stream(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return false
 		}
+		deadline()
 		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
 			return false
 		}
@@ -147,7 +160,7 @@ func (o *ops) stream(w http.ResponseWriter, r *http.Request) {
 	// connect, so the page has figures at once, then every second.
 	sendStats := func() bool {
 		c := o.Recorder.Counts()
-		ds, _ := o.destinationList(r.Context())
+		ds, _ := o.destinationList(ctx)
 		return send("stats", map[string]any{
 			"received_per_s": o.Recorder.ReceivedPerSecond(), "received_total": c.Received, "accepted_total": c.Accepted,
 			"rejected_total": c.Rejected, "quarantined_total": c.Quarantined,
@@ -159,7 +172,7 @@ func (o *ops) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	for {
 		select {
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			return
 		case s := <-sub.ch:
 			if !send("message", s) {
@@ -170,6 +183,7 @@ func (o *ops) stream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-ping.C:
+			deadline()
 			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil || rc.Flush() != nil {
 				return
 			}
@@ -432,17 +446,22 @@ func (o *ops) redrive(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) || !o.knownDestination(w, req.Destination) {
 		return
 	}
+	if req.IDs != nil && len(req.IDs) == 0 {
+		WriteError(w, http.StatusBadRequest, "empty_ids", `ids: the list is empty; list the dead letters to redrive, or leave "ids" out to select by since and error_contains`)
+		return
+	}
 	sel := dlqSelect{destination: req.Destination, errorContains: strings.ToLower(req.ErrorContains)}
 	if !parseSinceParam(w, req.Since, &sel.since) {
 		return
 	}
-	if len(req.IDs) > 0 {
+	if req.IDs != nil {
 		sel.ids = make(map[uint64]bool, len(req.IDs))
 		for _, id := range req.IDs {
 			sel.ids[id] = true
 		}
 	}
-	ctx := r.Context()
+	ctx, cancel := o.srv.longContext(r)
+	defer cancel()
 	var ids []uint64
 	if err := o.Log.ScanDeadLetters(ctx, req.Destination, func(dl router.DeadLetter) bool {
 		if sel.match(&dl) {
@@ -453,48 +472,96 @@ func (o *ops) redrive(w http.ResponseWriter, r *http.Request) {
 		o.unavailable(w, "reading dead letters", err)
 		return
 	}
+	// The ids asked for that are not (or no longer) dead letters of the
+	// destination matching the selection, in the order given.
+	notFound := []uint64{}
+	if sel.ids != nil {
+		found := make(map[uint64]bool, len(ids))
+		for _, id := range ids {
+			found[id] = true
+		}
+		for _, id := range req.IDs {
+			if !found[id] {
+				found[id] = true // once, even when listed twice
+				notFound = append(notFound, id)
+			}
+		}
+	}
 	nd := StartNDJSON(w)
 	p := Progress{Total: uint64(len(ids)), Matched: uint64(len(ids))}
 	if req.DryRun {
-		nd.Result(p, map[string]any{"redriven": 0, "matched": len(ids), "dry_run": true})
+		nd.Result(p, map[string]any{"redriven": 0, "matched": len(ids), "not_found": notFound, "dry_run": true})
 		return
 	}
 	redriven := 0
+	stopped := func() {
+		nd.Error("stopped", fmt.Sprintf("%s: the redrive stopped after %d of %d dead letters were redriven; run it again for the rest", stoppedMessage(ctx), redriven, len(ids)))
+	}
 	for start := 0; start < len(ids); start += 100 {
+		// Stop only here, between chunks: never between queueing a chunk
+		// and removing its dead letters.
+		if ctx.Err() != nil {
+			stopped()
+			return
+		}
 		chunk := ids[start:min(start+100, len(ids))]
 		ds := make([]router.Delivery, 0, len(chunk))
 		done := make([]uint64, 0, len(chunk))
 		for _, id := range chunk {
 			dl, err := o.Log.DeadLetterByID(ctx, id)
 			if errors.Is(err, router.ErrNotFound) {
+				if sel.ids != nil {
+					notFound = append(notFound, id)
+				}
 				continue // redriven meanwhile, or expired
 			}
 			if err != nil {
+				if ctx.Err() != nil {
+					stopped()
+					return
+				}
 				o.Logger.Warn("redriving dead letters", "err", err.Error())
 				nd.Error("unavailable", fmt.Sprintf("reading dead letters failed after %d of %d were redriven; run the redrive again for the rest", redriven, len(ids)))
 				return
 			}
-			ds = append(ds, router.Delivery{Message: dl.Message, Seq: dl.Seq, Partition: -1, Delivered: 1})
+			ds = append(ds, router.Delivery{Message: dl.Message, Seq: dl.Seq, Partition: -1, Delivered: 1, DeadLetterID: id})
 			done = append(done, id)
 		}
+		// Each is queued under its dead letter's identity: a concurrent
+		// redrive of the same dead letters queues nothing more.
 		if err := o.Log.Requeue(ctx, req.Destination, ds); err != nil {
+			if ctx.Err() != nil {
+				stopped()
+				return
+			}
 			o.Logger.Warn("redriving dead letters", "err", err.Error())
 			nd.Error("unavailable", fmt.Sprintf("queueing failed after %d of %d were redriven; run the redrive again for the rest", redriven, len(ids)))
 			return
 		}
-		if err := o.Log.RemoveDeadLetters(ctx, done); err != nil {
+		// Queued: remove them even when the client has gone away or the
+		// server is stopping, or a later redrive would queue them again
+		// once the log's dedupe window is over.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+		n, err := o.Log.RemoveDeadLetters(rctx, done)
+		rcancel()
+		redriven += n
+		if err != nil {
 			o.Logger.Warn("removing redriven dead letters", "err", err.Error())
-			nd.Error("unavailable", fmt.Sprintf("%d dead letters were queued again but could not all be removed from the dead-letter stream", redriven+len(done)))
+			nd.Error("unavailable", fmt.Sprintf("%d dead letters were queued again but could not all be removed from the dead-letter stream", redriven+len(done)-n))
 			return
 		}
-		redriven += len(done)
 		p.Done = uint64(start + len(chunk))
 		nd.Progress(p)
 	}
 	p.Done = p.Total
 	o.Logger.Info("dead letters redriven", "destination", req.Destination, "redriven", redriven)
-	nd.Result(p, map[string]any{"redriven": redriven, "matched": len(ids), "dry_run": false})
+	nd.Result(p, map[string]any{"redriven": redriven, "matched": len(ids), "not_found": notFound, "dry_run": false})
 }
+
+// removeTimeout bounds the removal of what was already stored again (dead
+// letters after their redrive, quarantine entries after their replay),
+// which runs even when the request was cancelled.
+const removeTimeout = 30 * time.Second
 
 // replayRequest is the body of POST /admin/replay.
 type replayRequest struct {
@@ -542,7 +609,8 @@ func (o *ops) replay(w http.ResponseWriter, r *http.Request) {
 			events[e] = true
 		}
 	}
-	ctx := r.Context()
+	ctx, cancel := o.srv.longContext(r)
+	defer cancel()
 	nd := StartNDJSON(w)
 	var p Progress
 	var buf []router.Delivery
@@ -576,6 +644,10 @@ func (o *ops) replay(w http.ResponseWriter, r *http.Request) {
 	})
 	if err == nil {
 		err = flush()
+	}
+	if err != nil && ctx.Err() != nil {
+		nd.Error("stopped", fmt.Sprintf("%s: the replay stopped after %d message(s) were queued again", stoppedMessage(ctx), replayed))
+		return
 	}
 	if err != nil {
 		o.Logger.Warn("replaying", "destination", req.Destination, "err", err.Error())

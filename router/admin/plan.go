@@ -23,6 +23,26 @@ type PlanInfo struct {
 	// Version is the plan's content hash (recorded in
 	// context.protocols.tracking_plan_version).
 	Version string `json:"version"`
+	// LastAutoReplay is the latest quarantine replay run by itself after
+	// a reload (tracking_plan.auto_replay); nil when none ran since the
+	// server started.
+	LastAutoReplay *AutoReplay `json:"last_auto_replay"`
+}
+
+// AutoReplay is the state of a quarantine replay run in the background
+// after a plan reload.
+type AutoReplay struct {
+	// StartedAt is when it started.
+	StartedAt time.Time `json:"started_at"`
+	// FinishedAt is when it ended; nil while it runs.
+	FinishedAt *time.Time `json:"finished_at"`
+	// Replayed, StillInvalid and Skipped are [ReplayResult]'s counts, set
+	// when it finishes.
+	Replayed     int `json:"replayed"`
+	StillInvalid int `json:"still_invalid"`
+	Skipped      int `json:"skipped"`
+	// Error is what stopped it early; "" when it ran to the end.
+	Error string `json:"error"`
 }
 
 // PlanInfoOf describes p, loaded from path at loadedAt.
@@ -37,12 +57,15 @@ type PlanReloader interface {
 	// PlanInfo returns the plan in force; false when no plan is configured.
 	PlanInfo() (PlanInfo, bool)
 	// ReloadPlan loads the plan directory again and, when it loads, puts it
-	// in force atomically and returns it, with the result of the
-	// quarantine replay that follows when auto_replay is on (nil
-	// otherwise). When it does not load, the plan in force stays and the
-	// error is returned: a *schemas.LoadError lists the problems. It
+	// in force atomically and returns it. With auto_replay on it starts a
+	// quarantine replay in the background and returns at once, with the
+	// replay's starting state (nil otherwise); its outcome is logged and
+	// shown by PlanInfo's LastAutoReplay. When the plan does not load,
+	// the plan in force stays and the error is returned: a
+	// *schemas.LoadError lists the problems of a plan that was read but is
+	// invalid; any other error means the directory could not be read. It
 	// returns ErrNoPlan when no plan is configured.
-	ReloadPlan(ctx context.Context) (PlanInfo, *ReplayResult, error)
+	ReloadPlan(ctx context.Context) (PlanInfo, *AutoReplay, error)
 }
 
 // ErrNoPlan is returned by [PlanReloader.ReloadPlan] when the config sets
@@ -52,8 +75,11 @@ var ErrNoPlan = errors.New("no tracking plan is configured (tracking_plan.path)"
 // MountPlan registers the tracking-plan routes:
 //
 //	GET  /admin/plan         {"plan":{id,name,path,events,loaded_at,version}} ({"plan":null} without a plan)
-//	POST /admin/plan/reload  {"plan":{...},"replay":{...}|null}; 422 plan_invalid with "problems" when
-//	                         the plan does not load (the old one stays), 409 no_plan without a plan
+//	GET  /admin/plan         ... "last_auto_replay":{started_at,finished_at,replayed,still_invalid,skipped,error}|null
+//	POST /admin/plan/reload  {"plan":{...},"auto_replay":{started_at,...}|null}, answered right after the
+//	                         swap (the auto replay runs in the background); 422 plan_invalid with
+//	                         "problems" when the plan is read but invalid, 500 plan_unreadable when the
+//	                         directory cannot be read (the old plan stays in both), 409 no_plan without a plan
 func (s *Server) MountPlan(p PlanReloader) {
 	s.HandleFunc("GET /admin/plan", func(w http.ResponseWriter, r *http.Request) {
 		info, ok := p.PlanInfo()
@@ -64,11 +90,11 @@ func (s *Server) MountPlan(p PlanReloader) {
 		WriteJSON(w, http.StatusOK, map[string]any{"plan": info})
 	})
 	s.HandleFunc("POST /admin/plan/reload", func(w http.ResponseWriter, r *http.Request) {
-		info, replay, err := p.ReloadPlan(r.Context())
+		info, auto, err := p.ReloadPlan(r.Context())
 		var le *schemas.LoadError
 		switch {
 		case err == nil:
-			WriteJSON(w, http.StatusOK, map[string]any{"plan": info, "replay": replay})
+			WriteJSON(w, http.StatusOK, map[string]any{"plan": info, "auto_replay": auto})
 		case errors.Is(err, ErrNoPlan):
 			WriteError(w, http.StatusConflict, "no_plan", err.Error())
 		case errors.As(err, &le):
@@ -82,12 +108,12 @@ func (s *Server) MountPlan(p PlanReloader) {
 				"problems": problems,
 			}})
 		default:
-			// The directory itself could not be read, or the replay failed.
-			WriteJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": map[string]any{
-				"code":     "plan_invalid",
-				"message":  err.Error() + "; the plan in force is kept",
-				"problems": []string{err.Error()},
-			}})
+			// Not a plan that loads but is invalid: the directory (or a
+			// file in it) could not be read at all. A server-side problem
+			// (permissions, a missing mount), not the plan's content.
+			s.logger.Warn("reloading the tracking plan", "error", err.Error())
+			WriteError(w, http.StatusInternalServerError, "plan_unreadable",
+				"the tracking plan could not be read: "+err.Error()+"; the plan in force is kept")
 		}
 	})
 }

@@ -16,10 +16,11 @@ import (
 // QuarantineStore is the quarantine as the admin API sees it; *queue.Log
 // implements it. It is safe for concurrent use.
 type QuarantineStore interface {
-	// Quarantined returns the entries, oldest first, of source (all when
-	// empty) whose track event is event (any when empty), quarantined at
-	// or after since (any time when zero).
-	Quarantined(ctx context.Context, source, event string, since time.Time) ([]router.Quarantined, error)
+	// ScanQuarantined calls fn with the entries, oldest first, of source
+	// (all when empty) whose track event is event (any when empty),
+	// quarantined at or after since (any time when zero), until fn
+	// returns false; it holds none of them.
+	ScanQuarantined(ctx context.Context, source, event string, since time.Time, fn func(router.Quarantined) bool) error
 	// QuarantinedMessage returns one entry; an error matching
 	// router.ErrNotFound when there is none.
 	QuarantinedMessage(ctx context.Context, seq uint64) (router.Quarantined, error)
@@ -39,8 +40,10 @@ type Reingester interface {
 // ReplaySelection selects the quarantine entries to replay. Empty fields
 // select everything.
 type ReplaySelection struct {
-	// IDs are the entries' sequence numbers; empty: every entry matching
-	// the other fields.
+	// IDs are the entries' sequence numbers; nil (absent): every entry
+	// matching the other fields. Present but empty selects nothing and is
+	// refused (ErrEmptyIDs), so that a client that built an empty list
+	// does not replay the whole quarantine.
 	IDs []uint64 `json:"ids,omitempty"`
 	// Source is a source name.
 	Source string `json:"source,omitempty"`
@@ -64,6 +67,10 @@ type ReplayResult struct {
 	// Skipped counts the entries that could not be replayed (their source
 	// is no longer configured, or storing failed); they stay quarantined.
 	Skipped int `json:"skipped"`
+	// NotFound lists the requested IDs that are not quarantine entries
+	// matching the selection (never stored, already replayed, or aged
+	// out).
+	NotFound []uint64 `json:"not_found,omitempty"`
 	// DryRun is set when nothing was changed.
 	DryRun bool `json:"dry_run,omitempty"`
 	// Error is the error that stopped the replay early, if any.
@@ -85,56 +92,69 @@ type ReplayProgress struct {
 // ingest's sentinel to it.
 var ErrUnknownSource = errors.New("unknown source")
 
+// ErrEmptyIDs is returned by [ReplayQuarantine] for a selection whose IDs
+// are present but empty.
+var ErrEmptyIDs = errors.New(`ids: the list is empty; list the entries to replay, or leave "ids" out to select by source, event and since`)
+
 // ReplayQuarantine validates the selected quarantine entries again, oldest
 // first, through re, and deletes from the quarantine those that passed and
-// were stored. progress, when not nil, is called after every entry (the
-// caller rate-limits its output). Storing or deleting that fails stops the
-// replay; what was done stays done, and replaying again is safe: the log
-// drops a messageId it already holds.
+// were stored. The entries are read one at a time (the selection is
+// resolved to sequence numbers first), so a large quarantine is not held
+// in memory. progress, when not nil, is called after every entry (the
+// caller rate-limits its output).
+//
+// Cancelling ctx stops the replay between entries, never between storing
+// an entry and deleting it from the quarantine: the deletion runs on a
+// context of its own. Storing or deleting that fails stops the replay;
+// what was done stays done, and replaying again within the log's dedupe
+// window is safe (the log drops a messageId it already holds).
 func ReplayQuarantine(ctx context.Context, store QuarantineStore, re Reingester, sel ReplaySelection, progress func(ReplayProgress)) (ReplayResult, error) {
 	res := ReplayResult{DryRun: sel.DryRun}
+	if sel.IDs != nil && len(sel.IDs) == 0 {
+		return res, ErrEmptyIDs
+	}
 	since, err := quarantineSince(sel.Since, time.Now())
 	if err != nil {
 		return res, err
 	}
-	entries, err := store.Quarantined(ctx, sel.Source, sel.Event, since)
-	if err != nil {
-		return res, fmt.Errorf("listing quarantine: %w", err)
-	}
-	if len(sel.IDs) > 0 {
-		kept := entries[:0]
-		for _, q := range entries {
-			if slices.Contains(sel.IDs, q.Seq) {
-				kept = append(kept, q)
-			}
+	var seqs []uint64
+	if sel.IDs != nil {
+		seqs = slices.Clone(sel.IDs)
+		slices.Sort(seqs)
+		seqs = slices.Compact(seqs)
+	} else {
+		err := store.ScanQuarantined(ctx, sel.Source, sel.Event, since, func(q router.Quarantined) bool {
+			seqs = append(seqs, q.Seq)
+			return true
+		})
+		if err != nil {
+			return res, fmt.Errorf("listing quarantine: %w", err)
 		}
-		entries = kept
 	}
-	p := ReplayProgress{Total: len(entries)}
+	p := ReplayProgress{Total: len(seqs)}
 	if progress != nil {
 		progress(p)
 	}
-	for _, q := range entries {
+	for _, seq := range seqs {
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("replaying quarantine: %w", err)
 		}
-		passed, _, err := re.Reingest(ctx, q, sel.DryRun)
+		q, err := store.QuarantinedMessage(ctx, seq)
 		switch {
-		case errors.Is(err, ErrUnknownSource):
-			res.Skipped++
-		case err != nil:
-			res.Skipped++
-			return res, fmt.Errorf("replaying quarantined message %d: %w", q.Seq, err)
-		case !passed:
-			res.StillInvalid++
-		default:
-			if !sel.DryRun {
-				if err := store.Unquarantine(ctx, q.Seq); err != nil {
-					return res, fmt.Errorf("replaying quarantined message %d: %w", q.Seq, err)
-				}
+		case errors.Is(err, router.ErrNotFound):
+			// Replayed meanwhile, or aged out.
+			if sel.IDs != nil {
+				res.NotFound = append(res.NotFound, seq)
 			}
-			res.Replayed++
-			p.Matched++
+		case err != nil:
+			return res, fmt.Errorf("replaying quarantined message %d: %w", seq, err)
+		case sel.IDs != nil && !selected(&q, sel, since):
+			res.NotFound = append(res.NotFound, seq)
+		default:
+			if err := replayOne(ctx, store, re, q, sel.DryRun, &res); err != nil {
+				return res, err
+			}
+			p.Matched = res.Replayed
 		}
 		p.Done++
 		if progress != nil {
@@ -142,6 +162,42 @@ func ReplayQuarantine(ctx context.Context, store QuarantineStore, re Reingester,
 		}
 	}
 	return res, nil
+}
+
+// selected reports whether q matches sel's source, event and since.
+func selected(q *router.Quarantined, sel ReplaySelection, since time.Time) bool {
+	return (sel.Source == "" || q.Message.Source == sel.Source) &&
+		(sel.Event == "" || q.Message.Event == sel.Event) &&
+		(since.IsZero() || !q.QuarantinedAt.Before(since))
+}
+
+// replayOne validates q again, stores it when it passes and then deletes
+// it from the quarantine, whatever happened to ctx meanwhile.
+func replayOne(ctx context.Context, store QuarantineStore, re Reingester, q router.Quarantined, dryRun bool, res *ReplayResult) error {
+	passed, _, err := re.Reingest(ctx, q, dryRun)
+	switch {
+	case errors.Is(err, ErrUnknownSource):
+		res.Skipped++
+	case err != nil:
+		res.Skipped++
+		return fmt.Errorf("replaying quarantined message %d: %w", q.Seq, err)
+	case !passed:
+		res.StillInvalid++
+	default:
+		if !dryRun {
+			// Stored: delete it even if ctx was cancelled meanwhile, or a
+			// later replay would store it again once the log's dedupe
+			// window is over.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+			err := store.Unquarantine(dctx, q.Seq)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("replaying quarantined message %d: %w", q.Seq, err)
+			}
+		}
+		res.Replayed++
+	}
+	return nil
 }
 
 // quarantineSince parses a since parameter: empty (zero time), or what
@@ -225,25 +281,32 @@ func (s *Server) MountQuarantine(store QuarantineStore, re Reingester, after fun
 				return
 			}
 		}
-		entries, err := store.Quarantined(r.Context(), q.Get("source"), q.Get("event"), since)
+		// Newest first: keep the last `limit` entries below `before` (without
+		// their messages) while counting every match.
+		var total, below int
+		window := make([]quarantineItem, limit) // a ring: below%limit is the next slot
+		err = store.ScanQuarantined(r.Context(), q.Get("source"), q.Get("event"), since, func(e router.Quarantined) bool {
+			total++
+			if before != 0 && e.Seq >= before {
+				return true
+			}
+			window[below%limit] = toQuarantineItem(e, false)
+			below++
+			return true
+		})
 		if err != nil {
 			s.logger.Warn("listing quarantine", "error", err)
 			WriteError(w, http.StatusServiceUnavailable, "unavailable", "the quarantine could not be read: "+err.Error())
 			return
 		}
-		total := len(entries)
-		items := make([]quarantineItem, 0, min(limit, total))
+		n := min(below, limit)
+		items := make([]quarantineItem, n)
+		for i := range n { // newest first
+			items[i] = window[(below-1-i)%limit]
+		}
 		var next any
-		for i := len(entries) - 1; i >= 0; i-- { // newest first
-			e := entries[i]
-			if before != 0 && e.Seq >= before {
-				continue
-			}
-			if len(items) == limit {
-				next = items[len(items)-1].Seq
-				break
-			}
-			items = append(items, toQuarantineItem(e, false))
+		if below > n {
+			next = items[n-1].Seq
 		}
 		WriteJSON(w, http.StatusOK, map[string]any{"messages": items, "total": total, "next_before": next})
 	})
@@ -278,14 +341,27 @@ func (s *Server) MountQuarantine(store QuarantineStore, re Reingester, after fun
 			WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
 			return
 		}
+		if sel.IDs != nil && len(sel.IDs) == 0 {
+			WriteError(w, http.StatusBadRequest, "empty_ids", ErrEmptyIDs.Error())
+			return
+		}
+		// Ends between entries when the client goes away or the server
+		// shuts down.
+		ctx, cancel := s.longContext(r)
+		defer cancel()
 		nd := StartNDJSON(w) // lifts the write deadline: a replay may outlast http.write_timeout
 		var last Progress
-		res, err := ReplayQuarantine(r.Context(), store, re, sel, func(p ReplayProgress) {
+		res, err := ReplayQuarantine(ctx, store, re, sel, func(p ReplayProgress) {
 			last = Progress{Done: uint64(p.Done), Total: uint64(p.Total), Matched: uint64(p.Matched)}
 			nd.Progress(last)
 		})
 		if after != nil && (res.Replayed > 0 || res.StillInvalid > 0) {
 			after(res)
+		}
+		if err != nil && ctx.Err() != nil {
+			nd.Error("stopped", fmt.Sprintf("%s: the replay stopped (replayed %d, still invalid %d, skipped %d before it stopped)",
+				stoppedMessage(ctx), res.Replayed, res.StillInvalid, res.Skipped))
+			return
 		}
 		if err != nil {
 			s.logger.Warn("quarantine replay stopped", "error", err, "replayed", res.Replayed)

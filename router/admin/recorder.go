@@ -190,17 +190,18 @@ func (r *Recorder) ObserveIngest(rec router.IngestRecord) {
 	r.quarantined.Add(uint64(len(rec.Quarantined)))
 
 	if subs := r.subs.Load(); subs != nil && len(*subs) > 0 {
+		now := r.now().Unix()
 		for i := range rec.Accepted {
-			offer(*subs, summarize(&rec.Accepted[i], "accepted"))
+			offer(*subs, now, summarize(&rec.Accepted[i], "accepted"))
 		}
 		for i := range rec.Quarantined {
 			q := &rec.Quarantined[i]
 			s := summarize(&q.Message, "quarantined")
 			s.Violations = len(q.Violations)
-			offer(*subs, s)
+			offer(*subs, now, s)
 		}
 		for i := range rec.Rejected {
-			offer(*subs, rejectedSummary(&rec.Rejected[i]))
+			offer(*subs, now, rejectedSummary(&rec.Rejected[i]))
 		}
 	}
 
@@ -563,24 +564,42 @@ type subscriber struct {
 	filter Filter
 	rate   int64
 	ch     chan Summary
-	sec    atomic.Int64 // the second counted in n
-	n      atomic.Int64 // messages sent in that second
 	out    atomic.Uint64
+
+	mu  sync.Mutex
+	sec int64 // the second (of the recorder's clock) counted in n; guarded by mu
+	n   int64 // messages let through in that second; guarded by mu
+}
+
+// admit counts one message for the second sec (of the recorder's clock)
+// and reports whether it is within the client's rate. The check and the
+// count are one step: concurrent requests cannot both take the last slot,
+// nor reset a second another one already counted in.
+func (s *subscriber) admit(sec int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// A request that read the clock just before another one moved on to
+	// the next second counts in that next second.
+	if sec > s.sec {
+		s.sec, s.n = sec, 0
+	}
+	if s.n >= s.rate {
+		return false
+	}
+	s.n++
+	return true
 }
 
 // offer hands s to every subscriber whose filter it passes, within each
-// one's rate; the rest are counted as sampled out.
-func offer(subs []*subscriber, s Summary) {
-	sec := s.ReceivedAt.Unix()
+// one's rate per second of the recorder's clock (now, in Unix seconds; not
+// the message's ReceivedAt, which concurrent requests do not observe in
+// order); the rest are counted as sampled out.
+func offer(subs []*subscriber, now int64, s Summary) {
 	for _, sub := range subs {
 		if !sub.filter.Match(&s) {
 			continue
 		}
-		if sub.sec.Load() != sec {
-			sub.sec.Store(sec)
-			sub.n.Store(0)
-		}
-		if sub.n.Add(1) > sub.rate {
+		if !sub.admit(now) {
 			sub.out.Add(1)
 			continue
 		}

@@ -115,6 +115,8 @@ func TestStreamSampling(t *testing.T) {
 	odd, cancelOdd := r.subscribe(Filter{UserID: "u-1"})
 	defer cancelOdd()
 	at := time.Unix(1700000000, 0)
+	now := at // the recorder's clock: the rate is per second of it
+	r.now = func() time.Time { return now }
 	for i := 0; i < 100; i += 10 {
 		r.ObserveIngest(batchRecord(i, 10, at))
 	}
@@ -133,7 +135,8 @@ func TestStreamSampling(t *testing.T) {
 		}
 	}
 	// A new second lets more through.
-	r.ObserveIngest(batchRecord(100, 10, at.Add(time.Second)))
+	now = at.Add(time.Second)
+	r.ObserveIngest(batchRecord(100, 10, now))
 	if n := len(all.ch); n != 10 {
 		t.Errorf("after a second, %d queued, want 10", n)
 	}

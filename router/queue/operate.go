@@ -180,15 +180,40 @@ func (l *Log) DeadLetterByID(ctx context.Context, id uint64) (router.DeadLetter,
 	return dl, nil
 }
 
-// RemoveDeadLetters deletes dead letters by id; ids that no longer exist
-// are skipped.
-func (l *Log) RemoveDeadLetters(ctx context.Context, ids []uint64) error {
+// RemoveDeadLetters deletes dead letters by id and returns how many this
+// call deleted; ids that no longer exist (removed by a concurrent redrive,
+// or expired) are skipped, not errors.
+func (l *Log) RemoveDeadLetters(ctx context.Context, ids []uint64) (int, error) {
+	removed := 0
 	for _, id := range ids {
-		if err := l.dlq.DeleteMsg(ctx, id); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-			return fmt.Errorf("removing dead letter %d: %w: %w", id, router.ErrUnavailable, err)
+		ok, err := deleteMsg(ctx, l.dlq, id)
+		if err != nil {
+			return removed, fmt.Errorf("removing dead letter %d: %w: %w", id, router.ErrUnavailable, err)
+		}
+		if ok {
+			removed++
 		}
 	}
-	return nil
+	return removed, nil
+}
+
+// deleteMsg deletes the message at seq from stream and reports whether
+// this call deleted it; a message that is already gone is not an error.
+// nats.go reports a missing message as a failed deletion without the API
+// error's code, so on failure the message is looked up: missing means
+// deleted (by someone else).
+func deleteMsg(ctx context.Context, stream jetstream.Stream, seq uint64) (bool, error) {
+	err := stream.DeleteMsg(ctx, seq)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	if _, gerr := stream.GetMsg(ctx, seq); errors.Is(gerr, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	return false, err
 }
 
 // Requeue stores ds on the redrive subject of destination, in order, and
@@ -198,6 +223,15 @@ func (l *Log) RemoveDeadLetters(ctx context.Context, ids []uint64) error {
 // fail; each keeps its messageId and its original Seq. Errors wrap
 // router.ErrUnavailable (the redrive stream may be full: it has the log's
 // max_bytes).
+//
+// A delivery with a DeadLetterID (a dead-letter redrive) is stored under
+// an identity derived from the dead letter (destination and dead-letter
+// position): the same dead letter queued again within the dedupe window
+// (two redrives at once, or a redrive repeated after its removal step
+// failed) is dropped by JetStream as a duplicate. A message that fails
+// again becomes a new dead letter, with a new position, and can be
+// redriven again. Other deliveries (a replay) get a fresh identity per
+// call: replaying the same history twice queues it twice, on purpose.
 func (l *Log) Requeue(ctx context.Context, destination string, ds []router.Delivery) error {
 	if len(ds) == 0 {
 		return nil
@@ -211,7 +245,11 @@ func (l *Log) Requeue(ctx context.Context, destination string, ds []router.Deliv
 		d := &ds[i]
 		msg := encode(&d.Message, subject, d.Message.ReceivedAt.UTC().Format(time.RFC3339Nano))
 		seq := strconv.FormatUint(d.Seq, 10)
-		msg.Header[jetstream.MsgIDHeader] = []string{escape("r:" + opID + ":" + dedupeID(destination, seq))}
+		id := "r:" + opID + ":" + dedupeID(destination, seq)
+		if d.DeadLetterID != 0 {
+			id = "d:" + dedupeID(destination, strconv.FormatUint(d.DeadLetterID, 10))
+		}
+		msg.Header[jetstream.MsgIDHeader] = []string{escape(id)}
 		msg.Header[hdrSeq] = []string{seq}
 		pubs[i] = msg
 	}

@@ -43,8 +43,8 @@ func TestRedriveCycle(t *testing.T) {
 	if err := l.Requeue(ctx, "hook", []router.Delivery{{Message: full.Message, Seq: full.Seq}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.RemoveDeadLetters(ctx, []uint64{full.ID}); err != nil {
-		t.Fatal(err)
+	if n, err := l.RemoveDeadLetters(ctx, []uint64{full.ID}); err != nil || n != 1 {
+		t.Fatalf("removing dead letter %d: removed %d, %v", full.ID, n, err)
 	}
 	if _, err := l.DeadLetterByID(ctx, full.ID); !errors.Is(err, router.ErrNotFound) {
 		t.Fatalf("removed dead letter: %v", err)

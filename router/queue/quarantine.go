@@ -77,10 +77,24 @@ func (l *Log) Quarantine(ctx context.Context, qs []router.Quarantined) error {
 // Quarantined returns the quarantined messages, oldest first, of source
 // (every source when empty) whose track event is event (any when empty)
 // and that were quarantined at or after since (any time when zero). It
-// reads the matching part of the stream once; the quarantine is meant to
-// stay small (it holds what a plan blocks until the plan or the sender is
-// fixed), and its entries age out with the log's retention.
+// holds them all in memory: the admin API reads the quarantine through
+// [Log.ScanQuarantined] instead.
 func (l *Log) Quarantined(ctx context.Context, source, event string, since time.Time) ([]router.Quarantined, error) {
+	var out []router.Quarantined
+	err := l.ScanQuarantined(ctx, source, event, since, func(q router.Quarantined) bool {
+		out = append(out, q)
+		return true
+	})
+	return out, err
+}
+
+// ScanQuarantined calls fn with the quarantined messages, oldest first, of
+// source (every source when empty) whose track event is event (any when
+// empty) and that were quarantined at or after since (any time when zero),
+// until fn returns false. It reads the matching part of the stream once,
+// in batches of at most 500, and keeps nothing: the caller decides what
+// to hold. Entries stored after the scan started are not read.
+func (l *Log) ScanQuarantined(ctx context.Context, source, event string, since time.Time, fn func(router.Quarantined) bool) error {
 	cfg := jetstream.OrderedConsumerConfig{}
 	subject := l.cfg.StreamPrefix + ".quarantine.*"
 	if source != "" {
@@ -94,52 +108,63 @@ func (l *Log) Quarantined(ctx context.Context, source, event string, since time.
 	}
 	info, err := l.quarantine.Info(ctx, jetstream.WithSubjectFilter(subject))
 	if err != nil {
-		return nil, fmt.Errorf("reading quarantine: %w", err)
+		return fmt.Errorf("reading quarantine: %w", err)
 	}
 	var pending uint64
 	for _, n := range info.State.Subjects {
 		pending += n
 	}
 	if pending == 0 {
-		return nil, nil
+		return nil
 	}
 	last := info.State.LastSeq
 	cons, err := l.js.OrderedConsumer(ctx, l.quarantineStream(), cfg)
 	if err != nil {
-		return nil, fmt.Errorf("reading quarantine: %w", err)
+		return fmt.Errorf("reading quarantine: %w", err)
 	}
-	var out []router.Quarantined
 	for {
 		// pending counts every entry of the subject, so that a batch of
 		// that size fills at once (without since and event, exactly).
 		batch, err := cons.Fetch(int(min(pending, 500)), jetstream.FetchMaxWait(200*time.Millisecond))
 		if err != nil {
-			return out, fmt.Errorf("reading quarantine: %w", err)
+			return fmt.Errorf("reading quarantine: %w", err)
 		}
-		got, reachedEnd := 0, false
+		got, reachedEnd, stop := 0, false, false
 		for msg := range batch.Messages() {
 			got++
+			if stop {
+				continue // drain the batch
+			}
 			q, err := decodeQuarantined(msg)
 			if err != nil {
-				return out, fmt.Errorf("reading quarantine: %w", err)
+				return fmt.Errorf("reading quarantine: %w", err)
 			}
-			if q.Seq >= last {
+			if q.Seq > last {
+				stop = true
+				continue
+			}
+			if q.Seq == last {
 				reachedEnd = true
 			}
 			if event != "" && q.Message.Event != event {
 				continue
 			}
-			out = append(out, q)
+			if !fn(q) {
+				stop = true
+			}
+		}
+		if stop {
+			return nil
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
-			return out, fmt.Errorf("reading quarantine: %w", err)
+			return fmt.Errorf("reading quarantine: %w", err)
 		}
 		pending -= min(pending, uint64(got))
 		if got == 0 || reachedEnd || pending == 0 {
-			return out, nil
+			return nil
 		}
 		if err := ctx.Err(); err != nil {
-			return out, fmt.Errorf("reading quarantine: %w", err)
+			return fmt.Errorf("reading quarantine: %w", err)
 		}
 	}
 }
@@ -165,16 +190,10 @@ func (l *Log) QuarantinedMessage(ctx context.Context, seq uint64) (router.Quaran
 // Unquarantine deletes the quarantine entry at seq (after it was replayed).
 // Deleting an entry that is already gone is not an error.
 func (l *Log) Unquarantine(ctx context.Context, seq uint64) error {
-	err := l.quarantine.DeleteMsg(ctx, seq)
-	if err == nil || errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil
+	if _, err := deleteMsg(ctx, l.quarantine, seq); err != nil {
+		return fmt.Errorf("deleting quarantined message %d: %w", seq, err)
 	}
-	// The client reports a missing message as a failed deletion, without
-	// the API error's code: look.
-	if _, gerr := l.quarantine.GetMsg(ctx, seq); errors.Is(gerr, jetstream.ErrMsgNotFound) {
-		return nil
-	}
-	return fmt.Errorf("deleting quarantined message %d: %w", seq, err)
+	return nil
 }
 
 func decodeQuarantined(msg jetstream.Msg) (router.Quarantined, error) {
