@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +64,9 @@ func TestSQLCommand(t *testing.T) {
 		{"bad format", []string{"--format", "xml", "--config", cfgPath, q}, 2, ""},
 		{"unknown destination", []string{"--destination", "nope", "--config", cfgPath, q}, 2, ""},
 		{"bad query", []string{"--config", cfgPath, "SELECT * FROM nowhere"}, 1, ""},
+		{"query starting with a comment", []string{"--config", cfgPath, "-- how many\nSELECT count(*) AS n FROM web.order_completed"}, 0,
+			"n\n---\n2\n(1 row)\n"},
+		{"comment query after --", []string{"--format", "csv", "--config", cfgPath, "--", "--x\nSELECT 1 AS one"}, 0, "one\n1\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -83,6 +89,108 @@ func TestSQLCommand(t *testing.T) {
 				if len(got) != 2 || got[0]["revenue"] != 9.99 || got[1]["revenue"] != nil || got[0]["note"] != `a, "b"` || !strings.HasPrefix(out.String(), "[") {
 					t.Errorf("json = %v", got)
 				}
+			}
+		})
+	}
+}
+
+// TestSplitSQLArgs checks where the flags of `eventrouter sql` end and the
+// query begins.
+func TestSplitSQLArgs(t *testing.T) {
+	cases := []struct {
+		name   string
+		args   []string
+		format string
+		query  []string
+	}{
+		{"flags first", []string{"--format", "csv", "SELECT 1"}, "csv", []string{"SELECT 1"}},
+		{"flags after", []string{"SELECT 1", "--format=json"}, "json", []string{"SELECT 1"}},
+		{"comment with a space", []string{"-- c\nSELECT 1", "--format", "csv"}, "csv", []string{"-- c\nSELECT 1"}},
+		{"comment with a newline", []string{"--\nSELECT 1"}, "table", []string{"--\nSELECT 1"}},
+		{"double dash ends the flags", []string{"--format", "csv", "--", "--format"}, "csv", []string{"--format"}},
+		{"a value that looks like a query", []string{"--destination", "wh", "SELECT 1"}, "table", []string{"SELECT 1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("sql", flag.ContinueOnError)
+			format := fs.String("format", "table", "")
+			fs.String("destination", "", "")
+			got, err := splitSQLArgs(fs, c.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *format != c.format || !slices.Equal(got, c.query) {
+				t.Errorf("format %q, queries %q; want %q, %q", *format, got, c.format, c.query)
+			}
+		})
+	}
+}
+
+// TestSQLStreams checks that csv and json print every row while the table
+// stops at tableRowLimit and says so.
+func TestSQLStreams(t *testing.T) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	defer func(n int) { tableRowLimit = n }(tableRowLimit)
+	tableRowLimit = 3
+	const q = `SELECT range AS i FROM range(5)`
+	cases := []struct{ format, want string }{
+		{"table", "i\n---\n0\n1\n2\n(output truncated at 3 rows; use --format csv)\n"},
+		{"csv", "i\n0\n1\n2\n3\n4\n"},
+		{"json", "[\n  {\n    \"i\": 0\n  },\n  {\n    \"i\": 1\n  },\n  {\n    \"i\": 2\n  },\n  {\n    \"i\": 3\n  },\n  {\n    \"i\": 4\n  }\n]\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.format, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := printQuery(context.Background(), db, q, c.format, &out); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != c.want {
+				t.Errorf("got %q, want %q", out.String(), c.want)
+			}
+		})
+	}
+	var out bytes.Buffer
+	if err := printQuery(context.Background(), db, `SELECT 1 AS i WHERE false`, "json", &out); err != nil || out.String() != "[]\n" {
+		t.Errorf("empty json = %q, %v", out.String(), err)
+	}
+}
+
+// TestSQLNestedFormats prints DuckDB's nested and special types in every
+// format: JSON for lists, structs and maps, text for UUIDs and intervals.
+func TestSQLNestedFormats(t *testing.T) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const q = `SELECT '00000000-0000-0000-0000-00000000000a'::UUID AS u, INTERVAL '1 year 2 months 3 days 04:05:06.5' AS iv, ['a', 'b<'] AS l, {'x': 1, 'y': [true]} AS s, MAP {'k': 2.5} AS m, DATE '2024-01-02' AS d`
+	cases := []struct{ format, want string }{
+		{"table", "u                                     iv                                 l            s                      m           d\n" +
+			"---                                   ---                                ---          ---                    ---         ---\n" +
+			"00000000-0000-0000-0000-00000000000a  1 year 2 months 3 days 04:05:06.5  [\"a\", \"b<\"]  {\"x\": 1, \"y\": [true]}  {\"k\": 2.5}  2024-01-02\n(1 row)\n"},
+		{"csv", "u,iv,l,s,m,d\n00000000-0000-0000-0000-00000000000a,1 year 2 months 3 days 04:05:06.5,\"[\"\"a\"\", \"\"b<\"\"]\",\"{\"\"x\"\": 1, \"\"y\"\": [true]}\",\"{\"\"k\"\": 2.5}\",2024-01-02\n"},
+		{"json", `[{"u":"00000000-0000-0000-0000-00000000000a","iv":"1 year 2 months 3 days 04:05:06.5","l":["a","b<"],"s":{"x":1,"y":[true]},"m":{"k":2.5},"d":"2024-01-02"}]`},
+	}
+	for _, c := range cases {
+		t.Run(c.format, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := printQuery(context.Background(), db, q, c.format, &out); err != nil {
+				t.Fatal(err)
+			}
+			got := out.String()
+			if c.format == "json" {
+				var compact bytes.Buffer
+				if err := json.Compact(&compact, out.Bytes()); err != nil {
+					t.Fatalf("%v: %s", err, got)
+				}
+				got = compact.String()
+			}
+			if got != c.want {
+				t.Errorf("got\n%s\nwant\n%s", got, c.want)
 			}
 		})
 	}

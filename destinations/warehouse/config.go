@@ -83,6 +83,8 @@ func (c *Config) Validate() error {
 	}
 	if c.SchemaPrefix != "" && !schemaPrefixRe.MatchString(c.SchemaPrefix) {
 		errs = append(errs, fmt.Errorf("schema_prefix: %q is not lower-case letters, digits and underscores", c.SchemaPrefix))
+	} else if strings.HasPrefix(c.SchemaPrefix, "pg_") {
+		errs = append(errs, fmt.Errorf("schema_prefix: %q starts with pg_, which PostgreSQL keeps for its own schemas", c.SchemaPrefix))
 	}
 	return errors.Join(errs...)
 }

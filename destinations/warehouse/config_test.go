@@ -23,6 +23,7 @@ func TestConfigValidate(t *testing.T) {
 		{"postgres without dsn", Config{Driver: DriverPostgres}, "dsn: required"},
 		{"unknown driver", Config{Driver: "oracle"}, `unknown driver "oracle"`},
 		{"bad prefix", Config{Driver: DriverDuckDB, SchemaPrefix: "Acme"}, "schema_prefix"},
+		{"pg_ prefix", Config{Driver: DriverDuckDB, SchemaPrefix: "pg_acme_"}, "schema_prefix: \"pg_acme_\" starts with pg_"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

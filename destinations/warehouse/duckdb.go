@@ -26,8 +26,9 @@ var ErrInUse = errors.New("warehouse file in use")
 // second writer inside the process is refused here.
 var openFiles = struct {
 	sync.Mutex
-	m map[string]string // path -> destination name
-}{m: map[string]string{}}
+	m      map[string]string // path -> destination name
+	shared map[string]int    // path -> databases open through OpenShared
+}{m: map[string]string{}, shared: map[string]int{}}
 
 var lockHolder = regexp.MustCompile(`Conflicting lock is held in (.*) \(PID (\d+)\)`)
 
@@ -77,6 +78,10 @@ func openDuckDB(path, name string, write bool, opts url.Values) (*sql.DB, func()
 			openFiles.Unlock()
 			return nil, nil, fmt.Errorf("opening duckdb warehouse %s: %w: destination %q of this process writes to it; DuckDB allows one writer per file", path, ErrInUse, other)
 		}
+		if n := openFiles.shared[abs]; n > 0 {
+			openFiles.Unlock()
+			return nil, nil, fmt.Errorf("opening duckdb warehouse %s: %w: this process has it open for writing through OpenShared (%d handle(s)); DuckDB allows one writer per file", path, ErrInUse, n)
+		}
 		openFiles.m[abs] = name
 		openFiles.Unlock()
 		release = func() error {
@@ -101,6 +106,41 @@ func openDuckDB(path, name string, write bool, opts url.Values) (*sql.DB, func()
 	return sql.OpenDB(conn), release, nil
 }
 
+// reopenDuckDB opens the DuckDB file at path again for the destination
+// that holds it (after a fatal error invalidated the open database).
+func reopenDuckDB(path string, opts url.Values) (*sql.DB, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening duckdb warehouse %s: %w", path, err)
+	}
+	conn, err := duckdb.NewConnector(abs+"?"+opts.Encode(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("opening duckdb warehouse %s: %w", path, err)
+	}
+	return sql.OpenDB(conn), nil
+}
+
+// sharedConnector is a DuckDB connector opened through OpenShared: it
+// counts as a writer of its file (see openFiles) until its database is
+// closed (sql.DB.Close closes a connector that is an io.Closer).
+type sharedConnector struct {
+	*duckdb.Connector
+	abs  string
+	once sync.Once
+}
+
+func (c *sharedConnector) Close() error {
+	err := c.Connector.Close()
+	c.once.Do(func() {
+		openFiles.Lock()
+		defer openFiles.Unlock()
+		if openFiles.shared[c.abs]--; openFiles.shared[c.abs] <= 0 {
+			delete(openFiles.shared, c.abs)
+		}
+	})
+	return err
+}
+
 // duckDialect loads through DuckDB's Appender.
 type duckDialect struct {
 	release func() error
@@ -123,6 +163,21 @@ func (duckDialect) primaryKey() bool { return false }
 func (duckDialect) idIn(ids []string) (string, any) {
 	return "id IN (SELECT unnest($1::VARCHAR[]))", ids
 }
+
+func (duckDialect) colIn(col string, ids []string) (string, any) {
+	return quoteIdent(col) + " IN (SELECT unnest($1::VARCHAR[]))", ids
+}
+
+// latest is arg_max over (received_at, id): DuckDB's ordered aggregates
+// keep a sort per group, which ran out of memory at a thousand users per
+// load; arg_max keeps one value. DuckDB compares text by its bytes.
+func (duckDialect) latest(q string) string {
+	return "arg_max(" + q + `, struct_pack(r := "received_at", i := "id")) FILTER (WHERE ` + q + " IS NOT NULL)"
+}
+
+// userIndex is empty: DuckDB scans a column of identifies quickly, and an
+// ART index would cost every append.
+func (duckDialect) userIndex(string) string { return "" }
 
 func (duckDialect) typeName(t colType) string {
 	switch t {
@@ -194,21 +249,6 @@ func (d duckDialect) insert(ctx context.Context, conn *sql.Conn, schema, table s
 	})
 }
 
-func (d duckDialect) replace(ctx context.Context, conn *sql.Conn, schema, table string, cols []string, rows [][]any) error {
-	ids := make([]string, 0, len(rows))
-	idCol := indexOf(cols, "id")
-	for _, r := range rows {
-		if s, ok := r[idCol].(string); ok {
-			ids = append(ids, s)
-		}
-	}
-	pred, arg := d.idIn(ids)
-	if _, err := conn.ExecContext(ctx, "DELETE FROM "+d.qualify(schema, table)+" WHERE "+pred, arg); err != nil {
-		return fmt.Errorf("deleting replaced rows: %w", err)
-	}
-	return d.insert(ctx, conn, schema, table, cols, rows)
-}
-
 func (duckDialect) dataError(err error) bool {
 	var de *duckdb.Error
 	if !errors.As(err, &de) {
@@ -222,13 +262,26 @@ func (duckDialect) dataError(err error) bool {
 	return false
 }
 
-func (d duckDialect) close() error { return d.release() }
-
-func indexOf(s []string, x string) int {
-	for i, v := range s {
-		if v == x {
-			return i
-		}
+// schemaError is true for DuckDB's catalog errors (a system schema, an
+// object of the wrong kind), binder errors (a table without the columns
+// a load needs: PostgreSQL's 42703) and permission errors.
+func (duckDialect) schemaError(err error) bool {
+	var de *duckdb.Error
+	if !errors.As(err, &de) {
+		return false
 	}
-	return -1
+	switch de.Type {
+	case duckdb.ErrorTypeCatalog, duckdb.ErrorTypeBinder, duckdb.ErrorTypePermission:
+		return true
+	}
+	return false
 }
+
+// fatal is true for DuckDB's fatal errors, after which the database is
+// invalidated and must be opened again.
+func (duckDialect) fatal(err error) bool {
+	var de *duckdb.Error
+	return errors.As(err, &de) && de.Type == duckdb.ErrorTypeFatal
+}
+
+func (d duckDialect) close() error { return d.release() }

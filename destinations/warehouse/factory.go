@@ -57,7 +57,8 @@ func (factory) New(_ context.Context, cfg any, set router.Settings) (router.Dest
 	w := &warehouse{name: set.Name, logger: logger}
 	switch c.Driver {
 	case DriverDuckDB:
-		db, release, err := openDuckDB(c.ResolvedDSN(set.DataDir), set.Name, true, duckOptions(c, true))
+		path, opts := c.ResolvedDSN(set.DataDir), duckOptions(c, true)
+		db, release, err := openDuckDB(path, set.Name, true, opts)
 		if err != nil {
 			return nil, fmt.Errorf("creating warehouse destination %q: %w", set.Name, err)
 		}
@@ -68,8 +69,11 @@ func (factory) New(_ context.Context, cfg any, set router.Settings) (router.Dest
 			return nil, fmt.Errorf("creating warehouse destination %q: reading the database name: %w", set.Name, err)
 		}
 		w.db, w.d = db, duckDialect{release: release, catalog: catalog}
+		w.reopen = func() (*sql.DB, error) { return reopenDuckDB(path, opts) }
 	case DriverPostgres:
-		db, err := openPostgres(c.DSN)
+		db, err := openPostgres(c.DSN, map[string]string{
+			"lock_timeout": pgLockTimeout, "idle_in_transaction_session_timeout": pgIdleInTransaction,
+		}, false)
 		if err != nil {
 			return nil, fmt.Errorf("creating warehouse destination %q: %w", set.Name, err)
 		}
@@ -82,14 +86,15 @@ func (factory) New(_ context.Context, cfg any, set router.Settings) (router.Dest
 // OpenReadOnly opens the warehouse of a *Config for queries, as
 // `eventrouter sql` does: a DuckDB file read-only (which fails with an
 // error matching [ErrInUse] while a server writes to it), a PostgreSQL
-// database as configured. dataDir is the server's data directory, for the
-// default DuckDB file.
+// database with default_transaction_read_only on, so a statement that
+// writes fails ("cannot execute DROP TABLE in a read-only transaction").
+// dataDir is the server's data directory, for the default DuckDB file.
 func OpenReadOnly(cfg *Config, dataDir string) (*sql.DB, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("opening warehouse: %w", err)
 	}
 	if cfg.Driver == DriverPostgres {
-		return openPostgres(cfg.DSN)
+		return openPostgres(cfg.DSN, map[string]string{"default_transaction_read_only": "on"}, true)
 	}
 	db, _, err := openDuckDB(cfg.ResolvedDSN(dataDir), "", false, duckOptions(cfg, false))
 	return db, err
@@ -98,15 +103,18 @@ func OpenReadOnly(cfg *Config, dataDir string) (*sql.DB, error) {
 // OpenShared opens, for queries, the warehouse of a *Config that a
 // destination of this process has open: DuckDB shares one open database
 // per file within a process, and only with the same settings, which this
-// uses (so it also creates the file when none is open). For PostgreSQL it
-// is a pool as configured. dataDir is the server's data directory, for the
+// uses (so it also creates the file when none is open). The database it
+// returns can write, so until it is closed it counts as a writer of the
+// file: a destination opened on the file meanwhile is refused with
+// [ErrInUse], as a second destination would be. For PostgreSQL it is a
+// pool as configured. dataDir is the server's data directory, for the
 // default DuckDB file.
 func OpenShared(cfg *Config, dataDir string) (*sql.DB, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("opening warehouse: %w", err)
 	}
 	if cfg.Driver == DriverPostgres {
-		return openPostgres(cfg.DSN)
+		return openPostgres(cfg.DSN, nil, false)
 	}
 	path, err := filepath.Abs(cfg.ResolvedDSN(dataDir))
 	if err != nil {
@@ -116,7 +124,10 @@ func OpenShared(cfg *Config, dataDir string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening duckdb warehouse %s: %w", path, err)
 	}
-	return sql.OpenDB(conn), nil
+	openFiles.Lock()
+	openFiles.shared[path]++
+	openFiles.Unlock()
+	return sql.OpenDB(&sharedConnector{Connector: conn, abs: path}), nil
 }
 
 // SchemaName returns the schema that the messages of a source load into

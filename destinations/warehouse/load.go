@@ -36,14 +36,28 @@ type dialect interface {
 	// idIn returns a predicate on "id" matching ids, and the argument to
 	// bind as $1; a query may use the predicate more than once.
 	idIn(ids []string) (pred string, arg any)
+	// colIn is idIn on another column.
+	colIn(col string, ids []string) (pred string, arg any)
+	// latest is the aggregate of a users recompute over identifies rows
+	// grouped by user_id: the latest non-null value of the column q by
+	// (received_at, id), ids compared by their bytes.
+	latest(q string) string
+	// userIndex is the statement that indexes identifies on user_id, for
+	// the users recompute; "" when the database needs none.
+	userIndex(schema string) string
 	// begin starts the load's transaction on conn and takes the locks
 	// that serialise loads into schemas (sorted) across processes.
 	begin(ctx context.Context, conn *sql.Conn, schemas []string) error
 	// insert writes rows (values in the order of cols) into a table; ids
 	// already in the table are skipped where the table has a key.
 	insert(ctx context.Context, conn *sql.Conn, schema, table string, cols []string, rows [][]any) error
-	// replace writes rows, replacing those with the same id.
-	replace(ctx context.Context, conn *sql.Conn, schema, table string, cols []string, rows [][]any) error
+	// schemaError reports whether err, met in the work of one schema, is
+	// the database refusing that schema's work for good (PostgreSQL's
+	// class 42 and 3F; DuckDB's catalog and permission errors).
+	schemaError(err error) bool
+	// fatal reports whether err leaves the database unusable until it is
+	// opened again.
+	fatal(err error) bool
 	// dataError reports whether err is the database refusing data (one
 	// bad message may be the cause) rather than a failure of the
 	// database or the connection.
@@ -63,7 +77,15 @@ type warehouse struct {
 
 	mu        sync.Mutex // one load at a time per destination
 	closeOnce sync.Once
-	closeErr  error
+
+	// reopen opens the database again (DuckDB: after a fatal error, which
+	// leaves the open database unusable); nil when not needed.
+	reopen func() (*sql.DB, error)
+	// broken is set when a load met a fatal error: the next load reopens
+	// the database first.
+	broken bool
+
+	closeErr error
 }
 
 // Send loads a batch in one transaction. A message that cannot be loaded
@@ -77,7 +99,11 @@ func (w *warehouse) Send(ctx context.Context, batch []router.Message) error {
 	rows, failed := w.buildRows(batch)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.load(ctx, rows); err != nil {
+	if err := w.reopenIfBroken(); err != nil {
+		return fmt.Errorf("loading batch into warehouse %q: %w", w.name, err)
+	}
+	rows, err := w.loadIsolating(ctx, rows, failed)
+	if err != nil {
 		if !w.d.dataError(err) || ctx.Err() != nil {
 			err = fmt.Errorf("loading batch into warehouse %q: %w", w.name, err)
 			if len(failed) == 0 {
@@ -179,17 +205,87 @@ func (w *warehouse) split(ctx context.Context, rows []*row, err error, failed ma
 		for _, i := range half {
 			part = append(part, byMsg[i]...)
 		}
-		herr := w.load(ctx, part)
+		part, herr := w.loadIsolating(ctx, part, failed)
 		switch {
 		case herr == nil:
 		case w.d.dataError(herr) && ctx.Err() == nil:
 			w.split(ctx, part, herr, failed)
 		default:
-			for _, i := range half {
-				failed[i] = fmt.Errorf("loading batch into warehouse %q: %w", w.name, herr)
+			for _, r := range part {
+				failed[r.msg] = fmt.Errorf("loading batch into warehouse %q: %w", w.name, herr)
 			}
 		}
 	}
+}
+
+// schemaError is a load's failure in the work of one schema.
+type schemaError struct {
+	schema string
+	err    error
+}
+
+func (e *schemaError) Error() string { return e.err.Error() }
+func (e *schemaError) Unwrap() error { return e.err }
+
+// inSchema marks err as a failure in the work of schema.
+func inSchema(schema string, err error) error { return &schemaError{schema: schema, err: err} }
+
+// loadIsolating loads rows; when the database refuses the work of one
+// schema for good (a schema it will not create, a table it will not
+// alter: dialect.schemaError), the messages of that schema fail
+// permanently, in failed, and the others are loaded without them, so one
+// source cannot hold back the others. It returns the rows it last tried
+// and that load's error.
+func (w *warehouse) loadIsolating(ctx context.Context, rows []*row, failed map[int]error) ([]*row, error) {
+	for {
+		err := w.load(ctx, rows)
+		var se *schemaError
+		if err == nil || ctx.Err() != nil || !errors.As(err, &se) || !w.d.schemaError(se.err) {
+			w.noteFatal(err)
+			return rows, err
+		}
+		perm := router.Permanent(fmt.Errorf("loading into schema %s of warehouse %q: %w", se.schema, w.name, err))
+		kept := make([]*row, 0, len(rows))
+		n := 0
+		for _, r := range rows {
+			if r.schema != se.schema {
+				kept = append(kept, r)
+				continue
+			}
+			if _, ok := failed[r.msg]; !ok {
+				n++
+			}
+			failed[r.msg] = perm
+		}
+		w.logger.Error("warehouse refuses a schema; its messages fail, the others load", "schema", se.schema, "messages", n, "error", err.Error())
+		rows = kept
+	}
+}
+
+// noteFatal marks the database broken when err is fatal to it (DuckDB
+// invalidates a database after a fatal error: every later statement
+// fails until it is opened again).
+func (w *warehouse) noteFatal(err error) {
+	if err == nil || w.reopen == nil || !w.d.fatal(err) {
+		return
+	}
+	w.broken = true
+	w.logger.Error("warehouse database hit a fatal error and is unusable; it is reopened before the next load, and the batch is retried", "destination", w.name, "error", err.Error())
+}
+
+// reopenIfBroken reopens a database that a fatal error left unusable.
+func (w *warehouse) reopenIfBroken() error {
+	if !w.broken {
+		return nil
+	}
+	_ = w.db.Close()
+	db, err := w.reopen()
+	if err != nil {
+		return fmt.Errorf("reopening the database after a fatal error: %w", err)
+	}
+	w.db, w.broken = db, false
+	w.logger.Warn("warehouse database reopened after a fatal error", "destination", w.name)
+	return nil
 }
 
 // Close closes the database; it may be called more than once.
@@ -275,10 +371,10 @@ func (w *warehouse) load(ctx context.Context, rows []*row) (err error) {
 	catalog := map[tableKey]*table{}
 	for _, s := range schemas {
 		if _, err := conn.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+w.d.schemaRef(s)); err != nil {
-			return fmt.Errorf("creating schema %s: %w", s, err)
+			return inSchema(s, fmt.Errorf("creating schema %s: %w", s, err))
 		}
 		if err := w.readCatalog(ctx, conn, s, catalog); err != nil {
-			return err
+			return inSchema(s, err)
 		}
 	}
 
@@ -315,23 +411,12 @@ func (w *warehouse) load(ctx context.Context, rows []*row) (err error) {
 	}
 
 	uuidTS := time.Now().UTC().Truncate(time.Microsecond)
-	users, err := w.mergeUsers(ctx, conn, byTable, catalog)
-	if err != nil {
-		return err
-	}
-	for _, u := range users {
-		k := tableKey{u.schema, tableUsers}
-		if seen[k] == nil {
-			seen[k] = map[string]struct{}{}
-			order = append(order, k)
-		}
-		byTable[k] = append(byTable[k], u)
-	}
+	users := touchedUsers(byTable)
 
 	// Schema changes, then the rows.
 	for _, k := range order {
 		if err := w.evolve(ctx, conn, k, byTable[k], catalog); err != nil {
-			return err
+			return inSchema(k.schema, err)
 		}
 	}
 	uuidValue := timeValue(uuidTS)
@@ -389,23 +474,24 @@ func (w *warehouse) load(ctx context.Context, rows []*row) (err error) {
 				add(discard{table: k.table, column: c.col, value: c.v.str(), expected: types[slots[j]].String(), reason: reasonMismatch})
 			}
 		}
-		write := w.d.insert
-		if k.table == tableUsers {
-			write = w.d.replace
+		if err := w.d.insert(ctx, conn, k.schema, k.table, t.cols, vals); err != nil {
+			return inSchema(k.schema, fmt.Errorf("writing %d row(s) to %s: %w", len(vals), w.d.qualify(k.schema, k.table), err))
 		}
-		if err := write(ctx, conn, k.schema, k.table, t.cols, vals); err != nil {
-			return fmt.Errorf("writing %d row(s) to %s: %w", len(vals), w.d.qualify(k.schema, k.table), err)
+	}
+	for _, s := range sortedKeys(users) {
+		if err := w.recomputeUsers(ctx, conn, s, users[s], uuidTS, catalog); err != nil {
+			return inSchema(s, err)
 		}
 	}
 	for _, s := range sortedKeys(discards) {
 		k := tableKey{s, tableDiscards}
 		if catalog[k] == nil {
 			if err := w.createDiscards(ctx, conn, s); err != nil {
-				return err
+				return inSchema(s, err)
 			}
 		}
 		if err := w.d.insert(ctx, conn, s, tableDiscards, discardColumns, discards[s]); err != nil {
-			return fmt.Errorf("writing %d discard(s) to %s: %w", len(discards[s]), w.d.qualify(s, tableDiscards), err)
+			return inSchema(s, fmt.Errorf("writing %d discard(s) to %s: %w", len(discards[s]), w.d.qualify(s, tableDiscards), err))
 		}
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
@@ -495,7 +581,7 @@ func (w *warehouse) existingIDs(ctx context.Context, conn *sql.Conn, schemas []s
 			parts[i] = fmt.Sprintf("SELECT %d AS t, id FROM %s WHERE %s", i, w.d.qualify(k.schema, k.table), pred)
 		}
 		if err := w.readExisting(ctx, conn, strings.Join(parts, " UNION ALL "), arg, tables, out); err != nil {
-			return nil, fmt.Errorf("reading ids of schema %s: %w", schema, err)
+			return nil, inSchema(schema, fmt.Errorf("reading ids of schema %s: %w", schema, err))
 		}
 	}
 	return out, nil
@@ -522,20 +608,17 @@ func (w *warehouse) readExisting(ctx context.Context, conn *sql.Conn, q string, 
 	return rs.Err()
 }
 
-// contribution is one source of a users row: an existing row or a new
-// identify.
-type contribution struct {
-	receivedAt time.Time
-	id         string
-	msg        int
-	vals       map[string]value
+// userSet is what a load knows of the users its identifies touch in one
+// schema: their ids and the trait columns the new identifies bring.
+type userSet struct {
+	ids    map[string]struct{}
+	traits map[string]struct{}
 }
 
-// mergeUsers returns the users rows that the new identifies rows change
-// (spec §5.6): per trait the latest non-null value by received_at (ties:
-// the larger messageId), over the existing row and the new identifies.
-func (w *warehouse) mergeUsers(ctx context.Context, conn *sql.Conn, byTable map[tableKey][]*row, catalog map[tableKey]*table) ([]*row, error) {
-	perSchema := map[string]map[string][]contribution{}
+// touchedUsers returns, per schema, the users whose new identifies rows
+// (after deduplication) change their users row.
+func touchedUsers(byTable map[tableKey][]*row) map[string]*userSet {
+	out := map[string]*userSet{}
 	for k, rs := range byTable {
 		if k.table != tableIdentifies {
 			continue
@@ -545,101 +628,104 @@ func (w *warehouse) mergeUsers(ctx context.Context, conn *sql.Conn, byTable map[
 				continue
 			}
 			uv, _ := r.get("user_id")
-			uid := uv.str()
-			user := make(map[string]value, len(r.cells)-r.userFrom)
+			u := out[k.schema]
+			if u == nil {
+				u = &userSet{ids: map[string]struct{}{}, traits: map[string]struct{}{}}
+				out[k.schema] = u
+			}
+			u.ids[uv.str()] = struct{}{}
 			for _, c := range r.cells[r.userFrom:] {
-				user[c.col] = c.v
+				u.traits[c.col] = struct{}{}
 			}
-			if perSchema[k.schema] == nil {
-				perSchema[k.schema] = map[string][]contribution{}
-			}
-			perSchema[k.schema][uid] = append(perSchema[k.schema][uid], contribution{receivedAt: r.receivedAt, id: r.id, msg: r.msg, vals: user})
 		}
 	}
-	var out []*row
-	for _, schema := range sortedKeys(perSchema) {
-		byUser := perSchema[schema]
-		k := tableKey{schema, tableUsers}
-		if t := catalog[k]; t != nil {
-			if err := w.readUsers(ctx, conn, k, t, byUser); err != nil {
-				return nil, err
-			}
-		}
-		for _, uid := range sortedKeys(byUser) {
-			cs := byUser[uid]
-			sort.SliceStable(cs, func(i, j int) bool {
-				if !cs[i].receivedAt.Equal(cs[j].receivedAt) {
-					return cs[i].receivedAt.Before(cs[j].receivedAt)
-				}
-				return cs[i].id < cs[j].id
-			})
-			last := cs[len(cs)-1]
-			u := &row{schema: schema, table: tableUsers, id: uid, receivedAt: last.receivedAt, msg: -1}
-			merged := map[string]value{}
-			for _, c := range cs {
-				maps.Copy(merged, c.vals)
-				if c.id != "" { // a new identify: the row is its to fail
-					u.msg = c.msg
-				}
-			}
-			merged["id"] = stringValue(uid)
-			if !last.receivedAt.IsZero() {
-				merged["received_at"] = timeValue(last.receivedAt)
-			}
-			for _, col := range sortedKeys(merged) {
-				u.set(col, merged[col])
-			}
-			out = append(out, u)
-		}
-	}
-	return out, nil
+	return out
 }
 
-// readUsers adds the existing users rows of the users in byUser as their
-// first contributions.
-func (w *warehouse) readUsers(ctx context.Context, conn *sql.Conn, k tableKey, t *table, byUser map[string][]contribution) error {
-	quoted := make([]string, len(t.cols))
-	for i, c := range t.cols {
-		quoted[i] = quoteIdent(c)
+// recomputeUsers rebuilds the users rows of the users in u from every
+// identifies row of theirs, committed or of this load, as spec §5.6's SQL
+// does: per trait column the latest non-null value by (received_at, id),
+// and the latest received_at. The result does not depend on how the
+// identifies were split into loads, and a value that did not fit its
+// identifies column (NULL there, kept in _discards) does not erase an
+// earlier one. The users table gets the new trait columns first, with the
+// type of their identifies column.
+func (w *warehouse) recomputeUsers(ctx context.Context, conn *sql.Conn, schema string, u *userSet, uuidTS time.Time, catalog map[tableKey]*table) error {
+	ik, uk := tableKey{schema, tableIdentifies}, tableKey{schema, tableUsers}
+	idt := catalog[ik]
+	if idt == nil {
+		return nil
 	}
-	pred, arg := w.d.idIn(sortedKeys(byUser))
-	rs, err := conn.QueryContext(ctx, "SELECT "+strings.Join(quoted, ", ")+" FROM "+w.d.qualify(k.schema, k.table)+" WHERE "+pred, arg)
-	if err != nil {
-		return fmt.Errorf("reading users: %w", err)
+	ut := catalog[uk]
+	users := w.d.qualify(schema, tableUsers)
+	var add []string
+	for _, c := range sortedKeys(u.traits) {
+		if (ut == nil || !ut.has(c)) && idt.has(c) {
+			add = append(add, c)
+		}
 	}
-	defer rs.Close()
-	for rs.Next() {
-		vals := make([]any, len(t.cols))
-		ptrs := make([]any, len(t.cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
+	if ut == nil {
+		defs := []string{`"id" ` + w.d.typeName(typeString), `"received_at" ` + w.d.typeName(typeTimestamp), `"uuid_ts" ` + w.d.typeName(typeTimestamp)}
+		for _, c := range add {
+			defs = append(defs, quoteIdent(c)+" "+w.d.typeName(idt.types[c]))
 		}
-		if err := rs.Scan(ptrs...); err != nil {
-			return fmt.Errorf("reading users: %w", err)
+		if w.d.primaryKey() {
+			defs = append(defs, `PRIMARY KEY ("id")`)
 		}
-		c := contribution{vals: map[string]value{}}
-		var uid string
-		for i, col := range t.cols {
-			v, ok := fromDB(vals[i], t.types[col])
-			if !ok {
-				continue
+		if _, err := conn.ExecContext(ctx, "CREATE TABLE "+users+" ("+strings.Join(defs, ", ")+")"); err != nil {
+			return fmt.Errorf("creating table %s: %w", users, err)
+		}
+		ut = &table{types: map[string]colType{}}
+		ut.addColumn("id", typeString)
+		ut.addColumn("received_at", typeTimestamp)
+		ut.addColumn("uuid_ts", typeTimestamp)
+		catalog[uk] = ut
+	} else {
+		for _, c := range add {
+			q := "ALTER TABLE " + users + " ADD COLUMN " + quoteIdent(c) + " " + w.d.typeName(idt.types[c])
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("adding column %s to %s: %w", c, users, err)
 			}
-			switch col {
-			case "id":
-				uid = v.str()
-			case "received_at":
-				c.receivedAt = v.t
-			case "uuid_ts":
-			default:
-				c.vals[col] = v
-			}
-		}
-		if _, ok := byUser[uid]; ok {
-			byUser[uid] = append([]contribution{c}, byUser[uid]...)
 		}
 	}
-	if err := rs.Err(); err != nil {
-		return fmt.Errorf("reading users: %w", err)
+	for _, c := range add {
+		ut.addColumn(c, idt.types[c])
+	}
+	if q := w.d.userIndex(schema); q != "" {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("indexing %s on user_id: %w", w.d.qualify(schema, tableIdentifies), err)
+		}
+	}
+	cols := []string{`"id"`, `"received_at"`, `"uuid_ts"`}
+	exprs := []string{`"user_id"`, `max("received_at")`, "CAST($2 AS " + w.d.typeName(typeTimestamp) + ")"}
+	for _, c := range ut.cols {
+		if usersColumns[c] || !idt.has(c) {
+			continue
+		}
+		q := quoteIdent(c)
+		e := w.d.latest(q)
+		from, to := idt.types[c], ut.types[c]
+		switch {
+		case from == to:
+		case to == typeString || (to == typeFloat && from == typeInt):
+			e = "CAST(" + e + " AS " + w.d.typeName(to) + ")"
+		default:
+			w.logger.Warn("warehouse users column has another type than its identifies column; left NULL", "schema", schema, "column", c, "users_type", to.String(), "identifies_type", from.String())
+			continue
+		}
+		cols = append(cols, q)
+		exprs = append(exprs, e)
+	}
+	ids := sortedKeys(u.ids)
+	del, arg := w.d.colIn("id", ids)
+	if _, err := conn.ExecContext(ctx, "DELETE FROM "+users+" WHERE "+del, arg); err != nil {
+		return fmt.Errorf("recomputing users of schema %s: %w", schema, err)
+	}
+	sel, _ := w.d.colIn("user_id", ids)
+	q := "INSERT INTO " + users + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(exprs, ", ") +
+		" FROM " + w.d.qualify(schema, tableIdentifies) + " WHERE " + sel + " GROUP BY \"user_id\""
+	if _, err := conn.ExecContext(ctx, q, arg, uuidTS); err != nil {
+		return fmt.Errorf("recomputing users of schema %s: %w", schema, err)
 	}
 	return nil
 }
@@ -681,7 +767,7 @@ func (w *warehouse) evolve(ctx context.Context, conn *sql.Conn, k tableKey, rows
 			}
 		}
 	}
-	cols := orderColumns(newTypes)
+	cols := orderColumns(k.table, newTypes)
 	if t == nil {
 		defs := make([]string, len(cols))
 		for i, c := range cols {
@@ -731,17 +817,17 @@ func (w *warehouse) createDiscards(ctx context.Context, conn *sql.Conn, schema s
 
 // orderColumns puts the standard columns first, in their usual order, then
 // the context columns, then the others, each sorted.
-func orderColumns(types map[string]colType) []string {
+func orderColumns(table string, types map[string]colType) []string {
 	var out []string
 	for _, c := range columnOrder {
-		if _, ok := types[c]; ok {
+		if _, ok := types[c]; ok && standardColumn(table, c) {
 			out = append(out, c)
 		}
 	}
 	var ctx, rest []string
 	for c := range types {
 		switch {
-		case standardColumns[c] || c == "uuid_ts":
+		case standardColumn(table, c) && slices.Contains(columnOrder, c):
 		case strings.HasPrefix(c, "context_"):
 			ctx = append(ctx, c)
 		default:

@@ -17,11 +17,30 @@ import (
 // into one schema across processes (the second is hashtext(schema)).
 const lockSpace = 0x45520001 // "ER" warehouse
 
-// openPostgres opens a pool on dsn; it connects lazily.
-func openPostgres(dsn string) (*sql.DB, error) {
+// The session settings of the loader's connections, unless the DSN sets
+// them: a load waits at most pgLockTimeout for a table lock (then fails,
+// and dispatch retries it), and a connection idle inside a transaction
+// (a half-open connection, a stalled process) is ended by the server
+// after pgIdleInTransaction, releasing the schema's advisory lock.
+const (
+	pgLockTimeout       = "10s"
+	pgIdleInTransaction = "60s"
+)
+
+// openPostgres opens a pool on dsn with the session settings params
+// (those the DSN sets itself win, unless force); it connects lazily.
+func openPostgres(dsn string, params map[string]string, force bool) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parsing postgres dsn: %w", err)
+	}
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	for k, v := range params {
+		if _, set := cfg.RuntimeParams[k]; !set || force {
+			cfg.RuntimeParams[k] = v
+		}
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(4)
@@ -38,7 +57,54 @@ func (*pgDialect) maxIdent() int                       { return 63 }
 func (*pgDialect) schemaRef(schema string) string      { return quoteIdent(schema) }
 func (*pgDialect) qualify(schema, table string) string { return qualified(schema, table) }
 func (*pgDialect) primaryKey() bool                    { return true }
-func (*pgDialect) idIn(ids []string) (string, any)     { return "id = ANY($1)", ids }
+func (*pgDialect) idIn(ids []string) (string, any)     { return "id = ANY($1)", noNULs(ids) }
+
+func (*pgDialect) colIn(col string, ids []string) (string, any) {
+	return quoteIdent(col) + " = ANY($1)", noNULs(ids)
+}
+
+// PostgreSQL's text cannot hold a NUL character; it is stored as U+FFFD
+// (the replacement character), as invalid UTF-8 is.
+const nulReplacement = "\uFFFD"
+
+// replaceNULs replaces NUL characters in the text values of rows.
+func replaceNULs(rows [][]any) {
+	for _, r := range rows {
+		for i, v := range r {
+			if s, ok := v.(string); ok && strings.IndexByte(s, 0) >= 0 {
+				r[i] = strings.ReplaceAll(s, "\x00", nulReplacement)
+			}
+		}
+	}
+}
+
+// noNULs returns ids with NUL characters replaced, as replaceNULs stores
+// them (ids itself when none has one).
+func noNULs(ids []string) []string {
+	for i, id := range ids {
+		if strings.IndexByte(id, 0) < 0 {
+			continue
+		}
+		out := append([]string(nil), ids...)
+		for j := i; j < len(out); j++ {
+			out[j] = strings.ReplaceAll(out[j], "\x00", nulReplacement)
+		}
+		return out
+	}
+	return ids
+}
+
+// latest takes the first of the column's non-null values ordered newest
+// first (PostgreSQL has no IGNORE NULLS for first_value).
+func (*pgDialect) latest(q string) string {
+	return "(array_agg(" + q + ` ORDER BY "received_at" DESC NULLS LAST, "id" COLLATE "C" DESC) FILTER (WHERE ` + q + " IS NOT NULL))[1]"
+}
+
+// userIndex indexes identifies on user_id, so that recomputing a load's
+// users reads their identifies rather than the whole table.
+func (*pgDialect) userIndex(schema string) string {
+	return "CREATE INDEX IF NOT EXISTS " + quoteIdent("identifies_user_id") + " ON " + qualified(schema, tableIdentifies) + ` ("user_id")`
+}
 
 func (*pgDialect) typeName(t colType) string {
 	switch t {
@@ -90,6 +156,7 @@ func (d *pgDialect) copyToStage(ctx context.Context, conn *sql.Conn, schema, tab
 	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE "+quoteIdent(stage)+" (LIKE "+d.qualify(schema, table)+") ON COMMIT DROP"); err != nil {
 		return "", fmt.Errorf("creating staging table: %w", err)
 	}
+	replaceNULs(rows)
 	err := conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
@@ -128,29 +195,6 @@ func (d *pgDialect) insert(ctx context.Context, conn *sql.Conn, schema, table st
 	return nil
 }
 
-func (d *pgDialect) replace(ctx context.Context, conn *sql.Conn, schema, table string, cols []string, rows [][]any) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	stage, err := d.copyToStage(ctx, conn, schema, table, cols, rows)
-	if err != nil {
-		return err
-	}
-	sets := make([]string, 0, len(cols))
-	for _, c := range cols {
-		if c != "id" {
-			sets = append(sets, quoteIdent(c)+" = EXCLUDED."+quoteIdent(c))
-		}
-	}
-	list := quotedList(cols)
-	_, err = conn.ExecContext(ctx, "INSERT INTO "+d.qualify(schema, table)+" ("+list+") SELECT "+list+" FROM "+quoteIdent(stage)+
-		` ON CONFLICT ("id") DO UPDATE SET `+strings.Join(sets, ", "))
-	if err != nil {
-		return fmt.Errorf("merging staging table: %w", err)
-	}
-	return nil
-}
-
 // dataError is true for PostgreSQL's data exceptions (class 22, such as a
 // NUL character in text), integrity violations (23) and program limits
 // (54, such as a row too big).
@@ -165,5 +209,19 @@ func (*pgDialect) dataError(err error) bool {
 	}
 	return false
 }
+
+// schemaError is true for PostgreSQL's class 42 (syntax error or access
+// rule violation: an unacceptable schema name, a missing privilege, an
+// object of the wrong kind) and 3F (invalid schema name).
+func (*pgDialect) schemaError(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || len(pe.Code) < 2 {
+		return false
+	}
+	return pe.Code[:2] == "42" || pe.Code[:2] == "3F"
+}
+
+// fatal is false: a broken connection is dropped from the pool.
+func (*pgDialect) fatal(error) bool { return false }
 
 func (*pgDialect) close() error { return nil }

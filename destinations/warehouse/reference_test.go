@@ -64,10 +64,19 @@ func refRows(m router.Message, prefix string, max int) (string, []*refRow, error
 		}
 	}
 	setTime := func(r *refRow, col string, v any) {
-		if s, ok := v.(string); ok {
-			if t, ok := parseTimestamp(s); ok {
+		switch x := v.(type) {
+		case nil:
+		case string:
+			if t, ok := parseTimestamp(x); ok {
 				r.cols[col] = timeValue(t)
+				return
 			}
+			r.discards = append(r.discards, discard{table: r.table, column: col, value: x, expected: "timestamp", reason: reasonMismatch})
+		case map[string]any:
+			r.discards = append(r.discards, discard{table: r.table, column: col, value: compactJSON(x), expected: "timestamp", reason: reasonMismatch})
+		default:
+			iv, _ := inferValue(x)
+			r.discards = append(r.discards, discard{table: r.table, column: col, value: iv.str(), expected: "timestamp", reason: reasonMismatch})
 		}
 	}
 	base := func(table string) *refRow {
@@ -92,7 +101,7 @@ func refRows(m router.Message, prefix string, max int) (string, []*refRow, error
 		r := base(tableIdentifies)
 		before := maps.Clone(r.cols)
 		traits, _ := body["traits"].(map[string]any)
-		refFlatten(r, nil, traits, reservedColumn, max)
+		refFlatten(r, nil, traits, reservedFor(tableIdentifies), max)
 		if str(body["userId"]) != "" {
 			r.user = map[string]value{}
 			for c, v := range r.cols {
@@ -115,7 +124,7 @@ func refRows(m router.Message, prefix string, max int) (string, []*refRow, error
 		e.cols["event"] = stringValue(table)
 		e.cols["event_text"] = stringValue(event)
 		props, _ := body["properties"].(map[string]any)
-		refFlatten(e, nil, props, reservedColumn, max)
+		refFlatten(e, nil, props, reservedFor(table), max)
 		return schema, []*refRow{t, e}, nil
 	case router.TypePage, router.TypeScreen:
 		table := tablePages
@@ -142,13 +151,13 @@ func refRows(m router.Message, prefix string, max int) (string, []*refRow, error
 			}
 			props = rest
 		}
-		refFlatten(r, nil, props, reservedColumn, max)
+		refFlatten(r, nil, props, reservedFor(table), max)
 		return schema, []*refRow{r}, nil
 	case router.TypeGroup:
 		r := base(tableGroups)
 		setString(r, "group_id", body["groupId"])
 		traits, _ := body["traits"].(map[string]any)
-		refFlatten(r, nil, traits, reservedColumn, max)
+		refFlatten(r, nil, traits, reservedFor(tableGroups), max)
 		return schema, []*refRow{r}, nil
 	case router.TypeAlias:
 		r := base(tableAliases)
@@ -192,7 +201,12 @@ func refFlatten(r *refRow, prefix []string, obj map[string]any, reserved func(st
 		leaves[i].col = columnName(leaves[i].raw, max)
 		leaves[i].key = strings.Join(leaves[i].raw, pathSeparator)
 	}
-	sort.Slice(leaves, func(i, j int) bool { return leaves[i].key < leaves[j].key })
+	sort.Slice(leaves, func(i, j int) bool {
+		if leaves[i].key != leaves[j].key {
+			return leaves[i].key < leaves[j].key
+		}
+		return slices.Compare(leaves[i].raw, leaves[j].raw) < 0
+	})
 	owner := map[string]int{}
 	add := func(column, val, reason string) {
 		r.discards = append(r.discards, discard{table: r.table, column: column, value: val, reason: reason})
@@ -294,6 +308,7 @@ var builderBodies = []string{
 	`{"type":"screen","messageId":"m7","name":null,"category":{"o":1},"properties":{"name":"FromProps","category":"C"}}`,
 	`{"type":"group","messageId":"m8","groupId":42,"traits":{"Plan Name":"x","2FA":true,"employees":1.0}}`,
 	`{"type":"alias","messageId":"m9","previousId":["a"],"userId":"u9"}`,
+	`{"type":"track","messageId":"m9b","event":"E","sentAt":"yesterday","timestamp":1700000000,"originalTimestamp":{"b":1,"a":"x"}}`,
 	`{"type":"track","messageId":"m10","event":"E","properties":"not an object","context":[1]}`,
 	`{"messageId":"m11","type":"track","event":"Users","properties":{"a":1.5e300,"b":1e400,"c":-0,"d":0.1,"e":100000000000000000000000,"f":1E-7}} trailing`,
 	` {"type":"track","messageId":"m12","event":"E","properties":{"k\u0000x":1,"k":{"x":2}}}`,

@@ -24,13 +24,26 @@ const (
 	pathSeparator   = "\x00" // joins raw path segments for ordering
 )
 
-// standardColumns are the columns a property or trait may not take (spec
-// §5.2's collision rule); any context_* column is reserved too.
-var standardColumns = map[string]bool{
+// commonColumns are the standard columns of every event table (spec
+// §5.2); any context_* column is standard too.
+var commonColumns = map[string]bool{
 	"id": true, "received_at": true, "sent_at": true, "timestamp": true, "original_timestamp": true,
-	"anonymous_id": true, "user_id": true, "uuid_ts": true, "channel": true, "event": true,
-	"event_text": true, "group_id": true, "previous_id": true, "name": true, "category": true,
+	"anonymous_id": true, "user_id": true, "uuid_ts": true, "channel": true,
 }
+
+// extraColumns are the standard columns that some tables add to the
+// common ones (spec §5.2's "per table additions"); event tables add
+// event and event_text like tracks.
+var extraColumns = map[string][]string{
+	tableTracks:  {"event", "event_text"},
+	tablePages:   {"name", "category"},
+	tableScreens: {"name", "category"},
+	tableGroups:  {"group_id"},
+	tableAliases: {"previous_id"},
+}
+
+// usersColumns are the standard columns of users.
+var usersColumns = map[string]bool{"id": true, "received_at": true, "uuid_ts": true}
 
 // columnOrder is the order of the standard columns in created tables.
 var columnOrder = []string{
@@ -38,9 +51,48 @@ var columnOrder = []string{
 	"user_id", "event", "event_text", "name", "category", "group_id", "previous_id", "channel",
 }
 
-func reservedColumn(name string) bool {
-	return standardColumns[name] || strings.HasPrefix(name, "context_")
+// reservedFor returns the collision rule of spec §5.2 for a table: a
+// property or trait is dropped only when its column is a standard column
+// of that table (the common ones, any context_*, and the table's own
+// additions). Tables that are not standard are event tables.
+func reservedFor(table string) func(string) bool {
+	extra, ok := extraColumns[table]
+	if !ok && !isStandardTable(table) {
+		extra = extraColumns[tableTracks]
+	}
+	return func(name string) bool {
+		return commonColumns[name] || strings.HasPrefix(name, "context_") || slices.Contains(extra, name)
+	}
 }
+
+// standardColumn reports whether col is a standard column of table (for
+// the order of a created table's columns).
+func standardColumn(table, col string) bool {
+	if table == tableUsers {
+		return usersColumns[col]
+	}
+	if table == tableDiscards {
+		return false
+	}
+	return reservedFor(table)(col)
+}
+
+// isStandardTable reports whether table is one of the layout's tables.
+func isStandardTable(table string) bool {
+	switch table {
+	case tableIdentifies, tableUsers, tableTracks, tablePages, tableScreens, tableGroups, tableAliases, tableAccounts, tableDiscards:
+		return true
+	}
+	return false
+}
+
+// The collision rules of the tables whose rows take properties or traits.
+var (
+	reservedIdentifies = reservedFor(tableIdentifies)
+	reservedEvent      = reservedFor(tableTracks)
+	reservedPages      = reservedFor(tablePages)
+	reservedGroups     = reservedFor(tableGroups)
+)
 
 // discard is one value that could not be stored in its column.
 type discard struct {
@@ -195,10 +247,28 @@ func (b *builder) build(s *scratch, m router.Message, idx int, out []*row) ([]*r
 	if !receivedAt.IsZero() {
 		std.set("received_at", timeValue(receivedAt))
 	}
+	// A time that is not an RFC 3339 string leaves its column NULL and
+	// goes to _discards (type_mismatch); the row loads.
 	setTime := func(r *row, col, key string) {
-		if i := t.member(root, key); i >= 0 && t.node(i).kind == jString {
-			if ts, ok := parseTimestamp(t.node(i).s); ok {
+		i := t.member(root, key)
+		if i < 0 {
+			return
+		}
+		n := t.node(i)
+		switch n.kind {
+		case jNull:
+			return
+		case jString:
+			if ts, ok := parseTimestamp(n.s); ok {
 				r.set(col, timeValue(ts))
+				return
+			}
+			r.discard(col, strings.Clone(n.s), typeTimestamp.String(), reasonMismatch)
+		default:
+			if x, ok := s.infer(n); ok {
+				r.discard(col, strings.Clone(x.str()), typeTimestamp.String(), reasonMismatch)
+			} else {
+				r.discard(col, compactRaw(n.raw), typeTimestamp.String(), reasonMismatch)
 			}
 		}
 	}
@@ -252,7 +322,7 @@ func (b *builder) build(s *scratch, m router.Message, idx int, out []*row) ([]*r
 		r := base(tableIdentifies, size(traits))
 		from := len(r.cells)
 		if traits >= 0 {
-			b.flatten(s, r, "", traits, reservedColumn, nil)
+			b.flatten(s, r, "", traits, reservedIdentifies, nil)
 		}
 		if str("userId") != "" {
 			r.hasUser, r.userFrom = true, from
@@ -277,7 +347,7 @@ func (b *builder) build(s *scratch, m router.Message, idx int, out []*row) ([]*r
 		e.set("event", stringValue(table))
 		e.set("event_text", stringValue(event))
 		if props >= 0 {
-			b.flatten(s, e, "", props, reservedColumn, nil)
+			b.flatten(s, e, "", props, reservedEvent, nil)
 		}
 		return append(out, tr, e), nil
 	case router.TypePage, router.TypeScreen:
@@ -297,7 +367,7 @@ func (b *builder) build(s *scratch, m router.Message, idx int, out []*row) ([]*r
 			}
 		}
 		if props >= 0 {
-			b.flatten(s, r, "", props, reservedColumn, used)
+			b.flatten(s, r, "", props, reservedPages, used)
 		}
 		return append(out, r), nil
 	case router.TypeGroup:
@@ -305,7 +375,7 @@ func (b *builder) build(s *scratch, m router.Message, idx int, out []*row) ([]*r
 		r := base(tableGroups, 1+size(traits))
 		setString(r, "group_id", t.member(root, "groupId"))
 		if traits >= 0 {
-			b.flatten(s, r, "", traits, reservedColumn, nil)
+			b.flatten(s, r, "", traits, reservedGroups, nil)
 		}
 		return append(out, r), nil
 	case router.TypeAlias:
@@ -414,7 +484,14 @@ func (b *builder) flatten(s *scratch, r *row, prefix string, obj int32, reserved
 	}
 	// Else the raw paths are sorted: the later of two keys with one column
 	// wins, and the discards are in that order.
-	slices.SortFunc(s.leaves, func(x, y leaf) int { return bytes.Compare(s.keys[x.k0:x.k1], s.keys[y.k0:y.k1]) })
+	// Two paths can join to the same bytes (a key holding the separator:
+	// "k\x00x" and k.x); their segments then decide.
+	slices.SortFunc(s.leaves, func(x, y leaf) int {
+		if c := bytes.Compare(s.keys[x.k0:x.k1], s.keys[y.k0:y.k1]); c != 0 {
+			return c
+		}
+		return slices.Compare(s.segs[x.s0:x.s1], s.segs[y.s0:y.s1])
+	})
 	clear(s.owner)
 	for _, l := range s.leaves {
 		switch {
@@ -473,8 +550,8 @@ func (s *scratch) number(lit string) value {
 }
 
 // compactRaw returns JSON text as encoding/json re-encodes it after
-// decoding (objects' keys sorted, numbers as written, no spaces, no HTML
-// escaping).
+// decoding (objects' keys sorted, numbers as written, no spaces, HTML
+// characters escaped, as json.Marshal does).
 func compactRaw(raw string) string {
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.UseNumber()

@@ -1,7 +1,6 @@
 package warehouse
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -159,15 +158,15 @@ func parseTimestamp(s string) (time.Time, bool) {
 	return t.UTC(), true
 }
 
-// compactJSON encodes v without spaces and without HTML escaping.
+// compactJSON encodes v as json.Marshal does (spec §5.3: compact, no
+// spaces; <, > and & escaped as \u003c, \u003e and \u0026, as Segment's
+// Go encoder writes them).
 func compactJSON(v any) string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := json.Marshal(v)
+	if err != nil {
 		return fmt.Sprint(v)
 	}
-	return strings.TrimSuffix(buf.String(), "\n")
+	return string(b)
 }
 
 // coerce converts v for a column of type ct (spec §5.5's table); ok is
@@ -202,33 +201,4 @@ func coerce(v value, ct colType) (any, bool) {
 		}
 	}
 	return nil, false
-}
-
-// fromDB converts a value read back from a column of type ct (for the users
-// merge) into a value.
-func fromDB(x any, ct colType) (value, bool) {
-	switch y := x.(type) {
-	case nil:
-		return value{}, false
-	case string:
-		if ct == typeString {
-			return stringValue(y), true
-		}
-		return inferValue(y)
-	case []byte:
-		return stringValue(string(y)), true
-	case int64:
-		return value{typ: typeInt, i: y, text: strconv.FormatInt(y, 10)}, true
-	case int32:
-		return value{typ: typeInt, i: int64(y), text: strconv.FormatInt(int64(y), 10)}, true
-	case float64:
-		return floatValue(y), true
-	case float32:
-		return floatValue(float64(y)), true
-	case bool:
-		return boolValue(y), true
-	case time.Time:
-		return timeValue(y), true
-	}
-	return stringValue(fmt.Sprint(x)), true
 }

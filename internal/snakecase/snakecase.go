@@ -158,18 +158,27 @@ func Column(path []string, max int) string {
 
 // Schema returns the schema (namespace) of a source (spec §5.1): prefix
 // plus the source's name snake_cased ("_empty_source" when nothing is
-// left), with a "_" prefix before a leading digit or a reserved word, cut
-// to max bytes (max <= 0: no limit).
+// left), with a "_" prefix before a leading digit, a reserved word, a
+// name the databases keep for themselves (PostgreSQL refuses to create a
+// schema whose name starts with pg_; information_schema and pg_catalog
+// are system schemas in PostgreSQL and DuckDB alike), cut to max bytes
+// (max <= 0: no limit).
 func Schema(prefix, source string, max int) string {
 	n := Snakecase(source)
 	if n == "" {
 		n = emptySource
 	}
 	n = prefix + n
-	if isDigit(n[0]) || reservedWords[n] {
+	if isDigit(n[0]) || reservedWords[n] || IsSystemSchema(n) {
 		n = "_" + n
 	}
 	return truncate(n, max)
+}
+
+// IsSystemSchema reports whether a schema name is one the databases keep
+// for themselves: any name starting with "pg_", and information_schema.
+func IsSystemSchema(name string) bool {
+	return strings.HasPrefix(name, "pg_") || name == "information_schema"
 }
 
 func isLower(c byte) bool { return c >= 'a' && c <= 'z' }

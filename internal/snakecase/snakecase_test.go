@@ -124,6 +124,12 @@ func TestSchema(t *testing.T) {
 		{"empty", "", "!!", "_empty_source"},
 		{"leading digit", "", "2024 site", "_202_4_site"},
 		{"reserved word", "", "Order", "_order"},
+		{"pg_ prefix", "", "pg-web", "_pg_web"},
+		{"pg_catalog", "", "pg_catalog", "_pg_catalog"},
+		{"information_schema", "", "information_schema", "_information_schema"},
+		{"prefix and name make pg_", "pg", "_web", "_pg_web"},
+		{"prefix before pg_", "acme_", "pg-web", "acme_pg_web"},
+		{"main is allowed", "", "main", "main"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
