@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,7 +202,13 @@ func TestStreamSampledCountsExact(t *testing.T) {
 		perReq    = 100
 		fed       = seconds * perSecond
 	)
+	// The recorder's clock follows the fed seconds (sampling windows are
+	// seconds of that clock), however long feeding takes in wall time.
+	at := time.Unix(1700000000, 0)
+	var clock atomic.Int64
+	clock.Store(at.UnixNano())
 	rec := NewRecorder(RecorderConfig{})
+	rec.now = func() time.Time { return time.Unix(0, clock.Load()) }
 	srv := streamServer(t, rec)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -210,8 +217,8 @@ func TestStreamSampledCountsExact(t *testing.T) {
 		t.Fatalf("first event %q, want stats", ev.name)
 	}
 
-	at := time.Unix(1700000000, 0)
 	for s := range seconds {
+		clock.Store(at.Add(time.Duration(s) * time.Second).UnixNano())
 		for i := 0; i < perSecond; i += perReq {
 			rec.ObserveIngest(batchRecord(s*perSecond+i, perReq, at.Add(time.Duration(s)*time.Second+time.Duration(i)*time.Microsecond)))
 		}
