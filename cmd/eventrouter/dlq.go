@@ -26,12 +26,8 @@ and retries) and removes them from the dead letters once they are queued.
 
 // runDLQ runs `eventrouter dlq list|show|redrive`.
 func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stderr, dlqUsage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	if code, done := subcommandHelp(args, dlqUsage, stderr); done {
+		return code
 	}
 	sub, rest := args[0], args[1:]
 	fs, server := newAdminFlags("dlq "+sub, dlqUsage, stderr)

@@ -112,3 +112,18 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 	}
 	return 0, true
 }
+
+// subcommandHelp handles the first argument of a command that has
+// subcommands (plan, dlq, quarantine): none prints usage and exits 2;
+// help, -h or --help print it and exit 0. done is false when a subcommand
+// was given.
+func subcommandHelp(args []string, usage string, stderr io.Writer) (code int, done bool) {
+	if len(args) > 0 && args[0] != "help" && args[0] != "-h" && args[0] != "--help" {
+		return 0, false
+	}
+	fmt.Fprint(stderr, usage)
+	if len(args) == 0 {
+		return 2, true
+	}
+	return 0, true
+}

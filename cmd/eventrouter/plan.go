@@ -51,12 +51,8 @@ type planOpts struct {
 
 func runPlanEnv(args []string, env planEnv) int {
 	stderr := env.stderr
-	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
-		fmt.Fprint(stderr, planUsage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	if code, done := subcommandHelp(args, planUsage, stderr); done {
+		return code
 	}
 	o := planOpts{cmd: args[0]}
 	if o.cmd != "lint" && o.cmd != "test" && o.cmd != "diff" {

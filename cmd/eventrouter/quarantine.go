@@ -25,12 +25,8 @@ ago" (24h). The admin token is read from EVENTROUTER_ADMIN_TOKEN.
 
 // runQuarantine runs `eventrouter quarantine list|replay`.
 func runQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stderr, quarantineUsage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	if code, done := subcommandHelp(args, quarantineUsage, stderr); done {
+		return code
 	}
 	sub := args[0]
 	if sub != "list" && sub != "replay" {
