@@ -5,7 +5,7 @@ CONFIG   ?= configs/eventrouter.yaml
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: run build test test-short bench bench-warehouse fuzz vet fmt check clean deps
+.PHONY: run build test test-short bench bench-ratio bench-soak bench-warehouse fuzz vet fmt check clean deps
 
 ## run: serve on the embedded defaults (embedded NATS, ./data, file destination)
 run:
@@ -23,14 +23,34 @@ test: deps vet fmt
 test-short:
 	$(GO) test -count=1 ./...
 
-## bench: the end-to-end load benchmark (figures in README.md), the ingest micro-benchmarks, the
-##        debugger's cost at 30,000 events/s and the Customer.io + Segment fan-out benchmark (issue 5)
+## bench: the end-to-end load benchmark (figures in README.md), eventrouter against the ceiling
+##        (bench-ratio), the ingest micro-benchmarks, the debugger's cost at 30,000 events/s and the
+##        Customer.io + Segment fan-out benchmark (issue 5)
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./router/ingest/
 	$(GO) test -run '^$$' -bench '^BenchmarkRecorderAt30k$$' -benchtime 3s ./router/admin/
-	$(GO) run ./bench/loadgen -bin $(BIN) -duration 20s
+	$(GO) run ./bench/loadgen -mode classic -bin $(BIN) -duration 20s
+	$(MAKE) bench-ratio
 	$(GO) test -run '^$$' -bench '^BenchmarkFanOut$$' -benchtime 1x -timeout 10m ./cmd/eventrouter/
 	$(MAKE) bench-warehouse
+
+## bench-ratio: eventrouter against bench/ceiling (auth, JSON decode, append + group-commit fsync),
+##              same load, one after the other: /v1/batch with the destination disabled and
+##              delivering, single /v1/track; ratios, p99, peak RSS and the goals (RATIO_DURATION
+##              per server and phase, RATIO_ROUNDS runs of each, medians)
+RATIO_DURATION ?= 20s
+RATIO_ROUNDS   ?= 1
+bench-ratio: build
+	$(GO) build -o bin/ceiling ./bench/ceiling
+	$(GO) run ./bench/loadgen -mode ratio -bin $(BIN) -ceiling-bin bin/ceiling -duration $(RATIO_DURATION) -rounds $(RATIO_ROUNDS)
+
+## bench-soak: 4,000 events/s (40 batches of 100 a second, paced) into eventrouter with the shipped
+##             defaults and one webhook destination, SOAK_DURATION for each queue.dedupe_window of
+##             SOAK_DEDUPE (24h, then 2m: twice SOAK_DURATION in all); RSS every 30 s, drift, peak
+SOAK_DURATION ?= 10m
+SOAK_DEDUPE   ?= 24h,2m
+bench-soak: build
+	$(GO) run ./bench/loadgen -soak -bin $(BIN) -duration $(SOAK_DURATION) -dedupe $(SOAK_DEDUPE)
 
 ## bench-warehouse: load 200,000 track events (20 properties, 10 event names) into DuckDB and PostgreSQL
 ##                  in batches of 5,000; rows/s and peak RSS per driver (one process each)

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The goals of the ratio benchmark.
+const (
+	goalBatchRatio  = 0.75
+	goalSingleRatio = 0.9
+	goalSingleP99   = 20 * time.Millisecond
+	goalPeakRSS     = 300_000_000 // bytes
+)
+
+type phaseSpec struct {
+	id      string
+	title   string
+	path    string
+	clients int
+	perReq  int  // events per request
+	deliver bool // eventrouter's destination enabled
+}
+
+// runResult is one server's run of one phase.
+type runResult struct {
+	result
+	eventsPerSec float64
+	peak         int64
+	// Delivery (eventrouter with its destination enabled only).
+	accepted, delivered int64
+	waited              time.Duration
+}
+
+func runRatio(o options) error {
+	all := map[string]phaseSpec{
+		"a": {"a", fmt.Sprintf("/v1/batch, %d events/request, %d clients, destination disabled", o.batchSize, o.batchClients), "/v1/batch", o.batchClients, o.batchSize, false},
+		"b": {"b", fmt.Sprintf("/v1/batch, %d events/request, %d clients, delivering to the webhook sink", o.batchSize, o.batchClients), "/v1/batch", o.batchClients, o.batchSize, true},
+		"c": {"c", fmt.Sprintf("single /v1/track, %d clients, destination disabled", o.singleClients), "/v1/track", o.singleClients, 1, false},
+	}
+	var phases []phaseSpec
+	for _, id := range splitList(o.phases) {
+		p, ok := all[id]
+		if !ok {
+			return fmt.Errorf("unknown phase %q in -phases (a, b, c)", id)
+		}
+		phases = append(phases, p)
+	}
+	if o.rounds < 1 {
+		o.rounds = 1
+	}
+	ceilingBin := o.ceilingBin
+	if ceilingBin == "" {
+		tmp, err := os.MkdirTemp(o.dir, "ceiling-bin-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		ceilingBin = filepath.Join(tmp, "ceiling")
+		cmd := exec.Command(o.goCmd, "build", "-o", ceilingBin, "github.com/eventrouter/eventrouter/bench/ceiling")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("building bench/ceiling (run from the repository, or pass -ceiling-bin): %w", err)
+		}
+	}
+	snk, err := startSink()
+	if err != nil {
+		return err
+	}
+	defer snk.close()
+
+	fmt.Printf("eventrouter vs ceiling: %d cores, phase length %s, %d round(s); eventrouter: %s, %d partitions, sync_always=%t; ceiling: %s (auth, encoding/json decode, NDJSON append, group-commit fdatasync before the 200)\n",
+		runtime.NumCPU(), o.duration, o.rounds, o.bin, o.partitions, o.syncAlways, ceilingBin)
+
+	type phaseOutcome struct {
+		spec      phaseSpec
+		ceil, er  []runResult
+		ratios    []float64
+		delivered bool
+	}
+	var outcomes []phaseOutcome
+	for _, ph := range phases {
+		fmt.Printf("\n(%s) %s\n", ph.id, ph.title)
+		out := phaseOutcome{spec: ph, delivered: true}
+		for r := 0; r < o.rounds; r++ {
+			// The ceiling first, then eventrouter; the other way round
+			// in every second round, so that a drift in the machine's
+			// other load does not favour one of them.
+			var c, e runResult
+			for _, er := range []bool{r%2 == 1, r%2 == 0} {
+				res, err := ratioRun(o, ph, er, ceilingBin, snk)
+				if err != nil {
+					return err
+				}
+				if er {
+					e = res
+					printRun("eventrouter", ph, e)
+				} else {
+					c = res
+					printRun("ceiling", ph, c)
+				}
+			}
+			ratio := 0.0
+			if c.eventsPerSec > 0 {
+				ratio = e.eventsPerSec / c.eventsPerSec
+			}
+			fmt.Printf("    ratio        %.3f\n", ratio)
+			if ph.deliver {
+				ok := e.delivered >= e.accepted
+				if !ok {
+					out.delivered = false
+				}
+				extra := ""
+				if e.delivered > e.accepted {
+					extra = fmt.Sprintf(" (%d more: redeliveries)", e.delivered-e.accepted)
+				}
+				fmt.Printf("    delivery     sink received %d of %d accepted events%s, %.1f s after the load ended: %s\n",
+					e.delivered, e.accepted, extra, e.waited.Seconds(), metStr(ok))
+			}
+			out.ceil = append(out.ceil, c)
+			out.er = append(out.er, e)
+			out.ratios = append(out.ratios, ratio)
+		}
+		outcomes = append(outcomes, out)
+	}
+
+	fmt.Printf("\nsummary (median of %d round(s); rates in events/s, latencies eventrouter's)\n", o.rounds)
+	fmt.Printf("  %-5s %12s %12s %6s %10s %10s %7s %12s\n", "phase", "ceiling", "eventrouter", "ratio", "p50", "p99", "errors", "peak RSS")
+	goalsMet := true
+	var goals []string
+	var peakBatch []string
+	batchPeakOK := true
+	for _, out := range outcomes {
+		ceil := median(collect(out.ceil, func(r runResult) float64 { return r.eventsPerSec }))
+		er := median(collect(out.er, func(r runResult) float64 { return r.eventsPerSec }))
+		p50 := time.Duration(median(collect(out.er, func(r runResult) float64 { return float64(r.p50) })))
+		p99 := time.Duration(median(collect(out.er, func(r runResult) float64 { return float64(r.p99) })))
+		ratio := median(out.ratios)
+		var errs, peak int64
+		for _, r := range out.er {
+			errs += r.errors
+			peak = max(peak, r.peak)
+		}
+		fmt.Printf("  (%s)   %12.0f %12.0f %6.3f %10s %10s %7d %12s\n", out.spec.id, ceil, er, ratio, ms(p50), ms(p99), errs, mb(peak))
+		switch out.spec.id {
+		case "a":
+			goals = append(goals, fmt.Sprintf("(a) /v1/batch, destination disabled: %.3f x ceiling (no goal of its own)", ratio))
+		case "b":
+			ok := ratio >= goalBatchRatio
+			goalsMet = goalsMet && ok && out.delivered
+			goals = append(goals, fmt.Sprintf("(b) /v1/batch delivering >= %.2f x ceiling: %.3f, %s", goalBatchRatio, ratio, metStr(ok)))
+			goals = append(goals, fmt.Sprintf("(b) the sink received every accepted event: %s", metStr(out.delivered)))
+		case "c":
+			ok := ratio >= goalSingleRatio
+			okP99 := p99 <= goalSingleP99
+			goalsMet = goalsMet && ok && okP99
+			goals = append(goals, fmt.Sprintf("(c) single /v1/track >= %.2f x ceiling: %.3f, %s", goalSingleRatio, ratio, metStr(ok)))
+			goals = append(goals, fmt.Sprintf("(c) single /v1/track p99 <= %s: %s, %s", ms(goalSingleP99), ms(p99), metStr(okP99)))
+		}
+		if out.spec.perReq > 1 {
+			peakBatch = append(peakBatch, fmt.Sprintf("(%s) %s", out.spec.id, mb(peak)))
+			batchPeakOK = batchPeakOK && peak <= goalPeakRSS
+		}
+	}
+	if len(peakBatch) > 0 {
+		goalsMet = goalsMet && batchPeakOK
+		goals = append(goals, fmt.Sprintf("eventrouter peak RSS at full batch ingest <= %s: %s, %s", mb(goalPeakRSS), strings.Join(peakBatch, ", "), metStr(batchPeakOK)))
+	}
+	fmt.Println("goals:")
+	for _, g := range goals {
+		fmt.Println("  " + g)
+	}
+	for _, out := range outcomes {
+		if !out.delivered {
+			return fmt.Errorf("phase (%s): the sink did not receive every accepted event", out.spec.id)
+		}
+	}
+	if o.strict && !goalsMet {
+		return errGoals
+	}
+	return nil
+}
+
+// ratioRun runs one phase against a fresh server: eventrouter when er is
+// set, else the ceiling.
+func ratioRun(o options, ph phaseSpec, er bool, ceilingBin string, snk *sink) (runResult, error) {
+	var p *proc
+	var err error
+	if er {
+		snk.events.Store(0)
+		p, err = startEventrouter(o.bin, o.dir, erConfig{partitions: o.partitions, syncAlways: o.syncAlways, sinkAddr: snk.addr, destEnabled: ph.deliver, tuned: true}, o.keep)
+	} else {
+		p, err = startCeiling(ceilingBin, o.dir, o.keep)
+	}
+	if err != nil {
+		return runResult{}, err
+	}
+	defer p.stop()
+	client := newClient()
+	defer client.CloseIdleConnections()
+	perReq := ph.perReq
+	body := func(seq int64) []byte { return trackEvent(seq, true) }
+	if ph.path == "/v1/batch" {
+		body = func(seq int64) []byte { return batchBody(seq, perReq) }
+	}
+	var r runResult
+	r.result = load(client, p.base+ph.path, ph.clients, o.duration, 0, body)
+	r.eventsPerSec = r.rps * float64(perReq)
+	if er && ph.deliver {
+		r.accepted = r.ok * int64(perReq)
+		r.waited = snk.waitDelivered(r.accepted, 5*time.Minute)
+		r.delivered = snk.events.Load()
+	}
+	if r.peak, err = peakRSS(p.pid()); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+func printRun(name string, ph phaseSpec, r runResult) {
+	rate := fmt.Sprintf("%8.0f events/s (%.0f requests/s)", r.eventsPerSec, r.rps)
+	if ph.perReq == 1 {
+		rate = fmt.Sprintf("%8.0f requests/s", r.rps)
+	}
+	fmt.Printf("    %-12s %s, p50 %s, p99 %s, errors %d, peak RSS %s\n", name, rate, ms(r.p50), ms(r.p99), r.errors, mb(r.peak))
+}
+
+func collect(rs []runResult, f func(runResult) float64) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = f(r)
+	}
+	return out
+}
+
+// median of xs (the mean of the middle two for an even count).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}

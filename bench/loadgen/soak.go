@@ -1,0 +1,256 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// soakFlat is the flatness goal: the last third's mean RSS within this
+// fraction of the first third's; soakSame bounds the difference between the
+// dedupe windows.
+const (
+	soakFlat = 0.10
+	soakSame = 0.10
+)
+
+type rssSample struct {
+	at  time.Duration // since the load started
+	rss int64
+}
+
+type soakResult struct {
+	window              string
+	accepted, errors    int64
+	delivered           int64
+	waited              time.Duration
+	rate                float64 // accepted events/s
+	p50, p99            time.Duration
+	maxLag              time.Duration
+	first, last, drift  float64 // mean RSS of the thirds (bytes), drift in %
+	haveThirds          bool
+	maxRSS, peak        int64
+	flatOK, capOK, deli bool
+}
+
+func runSoak(o options) error {
+	windows := splitList(o.dedupe)
+	if len(windows) == 0 {
+		return fmt.Errorf("-dedupe lists no window")
+	}
+	if o.soakRate < o.batchSize || o.batchSize < 1 {
+		return fmt.Errorf("-rate %d is below one request of -batch-size %d a second", o.soakRate, o.batchSize)
+	}
+	snk, err := startSink()
+	if err != nil {
+		return err
+	}
+	defer snk.close()
+	fmt.Printf("soak: %d cores, eventrouter %s with the shipped defaults (embedded NATS; no key set but queue.dedupe_window) and one webhook destination with default dispatch settings to loadgen's sink (answers 200 at once); %d events/s as %.0f /v1/batch requests of %d a second, paced, %d senders; %s per dedupe_window (%v); RSS (VmRSS) every %s, warm-up %s\n",
+		runtime.NumCPU(), o.bin, o.soakRate, float64(o.soakRate)/float64(o.batchSize), o.batchSize, o.soakClients, o.duration, windows, o.report, o.warmup)
+	var results []soakResult
+	for _, w := range windows {
+		r, err := soakOnce(o, w, snk)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	goalsMet := true
+	fmt.Println("\nsoak goals:")
+	for _, r := range results {
+		if r.haveThirds {
+			fmt.Printf("  dedupe_window %-4s RSS flat (last third within ±%.0f %% of the first after the warm-up): %+.1f %%, %s\n", r.window, soakFlat*100, r.drift, metStr(r.flatOK))
+		} else {
+			fmt.Printf("  dedupe_window %-4s RSS flat: run too short for a figure after the %s warm-up\n", r.window, o.warmup)
+		}
+		fmt.Printf("  dedupe_window %-4s RSS <= %s: peak %s (largest sample %s), %s\n", r.window, mb(goalPeakRSS), mb(r.peak), mb(r.maxRSS), metStr(r.capOK))
+		fmt.Printf("  dedupe_window %-4s delivered every accepted event: %d of %d, %s\n", r.window, r.delivered, r.accepted, metStr(r.deli))
+		goalsMet = goalsMet && r.flatOK && r.capOK && r.deli
+	}
+	// Each window after the first against the first (24h against 2m by
+	// default: the reference is the last listed, normally the short one).
+	if len(results) >= 2 {
+		ref := results[len(results)-1]
+		for _, r := range results[:len(results)-1] {
+			if !r.haveThirds || !ref.haveThirds {
+				continue
+			}
+			diff := (r.last - ref.last) / ref.last * 100
+			ok := math.Abs(diff) <= soakSame*100
+			goalsMet = goalsMet && ok
+			fmt.Printf("  dedupe_window %s vs %s within %.0f %% (last third's mean RSS %s vs %s): %+.1f %%, %s\n",
+				r.window, ref.window, soakSame*100, mb(int64(r.last)), mb(int64(ref.last)), diff, metStr(ok))
+			pk := (float64(r.peak) - float64(ref.peak)) / float64(ref.peak) * 100
+			fmt.Printf("  dedupe_window %s vs %s peak RSS: %s vs %s, %+.1f %%\n", r.window, ref.window, mb(r.peak), mb(ref.peak), pk)
+		}
+	}
+	for _, r := range results {
+		if !r.deli {
+			return fmt.Errorf("dedupe_window %s: the sink received %d of %d accepted events", r.window, r.delivered, r.accepted)
+		}
+	}
+	if o.strict && !goalsMet {
+		return errGoals
+	}
+	return nil
+}
+
+func soakOnce(o options, window string, snk *sink) (soakResult, error) {
+	res := soakResult{window: window}
+	snk.events.Store(0)
+	p, err := startEventrouter(o.bin, o.dir, erConfig{dedupe: window, sinkAddr: snk.addr, destEnabled: true}, o.keep)
+	if err != nil {
+		return res, err
+	}
+	defer p.stop()
+	pid := p.pid()
+	fmt.Printf("\nsoak with queue.dedupe_window %s (pid %d, RSS at start %s)\n", window, pid, rssNow(pid))
+	fmt.Printf("  %8s %10s %10s %12s %12s %7s %9s %9s\n", "elapsed", "RSS", "max RSS", "accepted", "delivered", "errors", "p99", "max lag")
+
+	client := newClient()
+	defer client.CloseIdleConnections()
+	url := p.base + "/v1/batch"
+	interval := time.Duration(float64(time.Second) * float64(o.batchSize) / float64(o.soakRate))
+	total := int64(o.duration / interval)
+
+	var (
+		next, ok, errs atomic.Int64
+		mu             sync.Mutex
+		lat, allLat    []time.Duration
+		maxLag         time.Duration
+	)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := 0; c < o.soakClients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= total {
+					return
+				}
+				due := start.Add(time.Duration(i) * interval)
+				if d := time.Until(due); d > 0 {
+					time.Sleep(d)
+				}
+				lag := time.Since(due)
+				t0 := time.Now()
+				code, err := post(client, url, batchBody(i, o.batchSize))
+				d := time.Since(t0)
+				if err == nil && code == http.StatusOK {
+					ok.Add(1)
+				} else {
+					errs.Add(1)
+				}
+				mu.Lock()
+				lat = append(lat, d)
+				maxLag = max(maxLag, lag)
+				mu.Unlock()
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+
+	var samples []rssSample
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	nextReport := o.report
+	report := func(at time.Duration) {
+		mu.Lock()
+		l := lat
+		lat = nil
+		lag := maxLag
+		maxLag = 0
+		mu.Unlock()
+		allLat = append(allLat, l...)
+		_, p99 := percentiles(append([]time.Duration(nil), l...))
+		var cur int64
+		if len(samples) > 0 {
+			cur = samples[len(samples)-1].rss
+		}
+		fmt.Printf("  %8s %10s %10s %12d %12d %7d %9s %9s\n", clock(at), mb(cur), mb(res.maxRSS), ok.Load()*int64(o.batchSize), snk.events.Load(), errs.Load(), ms(p99), ms(lag))
+	}
+loop:
+	for {
+		select {
+		case <-done:
+			break loop
+		case <-tick.C:
+			at := time.Since(start)
+			if rss, err := procStatus(pid, "VmRSS"); err == nil {
+				samples = append(samples, rssSample{at, rss})
+				res.maxRSS = max(res.maxRSS, rss)
+			}
+			if at >= nextReport {
+				report(at)
+				nextReport += o.report
+			}
+		}
+	}
+	elapsed := time.Since(start)
+	report(elapsed)
+	res.accepted = ok.Load() * int64(o.batchSize)
+	res.errors = errs.Load()
+	res.rate = float64(res.accepted) / elapsed.Seconds()
+	res.p50, res.p99 = percentiles(allLat)
+	res.waited = snk.waitDelivered(res.accepted, 2*time.Minute)
+	res.delivered = snk.events.Load()
+	res.deli = res.delivered >= res.accepted
+	if res.peak, err = peakRSS(pid); err != nil {
+		return res, err
+	}
+	res.capOK = res.peak <= goalPeakRSS
+
+	// The thirds of the time after the warm-up.
+	if span := elapsed - o.warmup; span > 0 {
+		third := span / 3
+		var fs, ls []int64
+		for _, s := range samples {
+			switch {
+			case s.at < o.warmup:
+			case s.at < o.warmup+third:
+				fs = append(fs, s.rss)
+			case s.at >= elapsed-third:
+				ls = append(ls, s.rss)
+			}
+		}
+		if len(fs) > 0 && len(ls) > 0 {
+			res.haveThirds = true
+			res.first, res.last = mean(fs), mean(ls)
+			res.drift = (res.last - res.first) / res.first * 100
+			res.flatOK = math.Abs(res.drift) <= soakFlat*100
+		}
+	}
+
+	fmt.Printf("  load: %s, %d events accepted (%.0f/s of %d/s), %d failed requests, p50 %s, p99 %s\n",
+		elapsed.Round(time.Second), res.accepted, res.rate, o.soakRate, res.errors, ms(res.p50), ms(res.p99))
+	fmt.Printf("  delivery: the sink received %d of %d accepted events, %.1f s after the load ended\n", res.delivered, res.accepted, res.waited.Seconds())
+	if res.haveThirds {
+		fmt.Printf("  RSS after the %s warm-up: first third mean %s, last third mean %s, drift %+.1f %%; largest sample %s, peak (VmHWM) %s\n",
+			o.warmup, mb(int64(res.first)), mb(int64(res.last)), res.drift, mb(res.maxRSS), mb(res.peak))
+	} else {
+		fmt.Printf("  RSS: largest sample %s, peak (VmHWM) %s (the run is too short for thirds after the %s warm-up)\n", mb(res.maxRSS), mb(res.peak), o.warmup)
+	}
+	return res, nil
+}
+
+func mean(xs []int64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += float64(x)
+	}
+	return s / float64(len(xs))
+}
+
+// clock formats d as m:ss.
+func clock(d time.Duration) string {
+	s := int(d.Round(time.Second) / time.Second)
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}
