@@ -350,7 +350,15 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 				keep = append(keep, it)
 			}
 		}
+		// A batch holds whole records of the log, so it may exceed the
+		// batch size: the rest waits for the next round, after what is
+		// sent now (and its retries), which keeps per-user order.
+		var rest []*item
+		if len(send) > r.opts.BatchSize {
+			send, rest = send[:r.opts.BatchSize], send[r.opts.BatchSize:]
+		}
 		var retryAfter time.Duration
+		roundFailed := false
 		if len(send) > 0 {
 			if r.limiter != nil {
 				if err := r.limiter.WaitN(bctx, len(send)); err != nil {
@@ -414,13 +422,17 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 			}
 			r.m.delivered.Add(float64(delivered))
 			r.m.retried.Add(float64(retried))
+			roundFailed = lastErr != nil
 			if lastErr != nil {
 				r.log.Warn("delivery failed", "partition", send[0].d.Partition, "messages", len(send), "failed", len(send)-delivered, "err", lastErr)
 			}
 		}
-		todo = keep
+		todo = append(keep, rest...)
 		if len(todo) == 0 || ctx.Err() != nil || closed(yield) {
 			break
+		}
+		if !roundFailed && len(rest) > 0 {
+			continue
 		}
 		attempts := 0
 		for _, it := range todo {

@@ -22,7 +22,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // directory.
 func openLog(t *testing.T, cfg queue.Config) *queue.Log {
 	t.Helper()
-	if cfg.URL == "" && cfg.DataDir == "" {
+	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
 	if cfg.Partitions == 0 {

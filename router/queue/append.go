@@ -3,43 +3,112 @@ package queue
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/router/queue/dedupe"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Append stores msgs in the events stream, each on the subject of its
-// partition, in the order given, and returns once JetStream has
-// acknowledged every one. A message whose (source, messageId) was stored
-// within the dedupe window is not stored again and is counted in
-// duplicates. Any failure to store (stream full, no responders, no quorum,
-// timeout after Config.StoreTimeout, a cancelled ctx) returns an error
-// wrapping router.ErrUnavailable; some messages may then have been stored,
-// which a retry of the whole request finds as duplicates.
+// Append stores msgs in the events stream and returns once JetStream has
+// acknowledged every one. The messages of one partition go into one record
+// (more when they exceed a record's limits), in the order given; see
+// record.go.
+//
+// A message whose (source, messageId) was stored within the dedupe window
+// is not stored again and is counted in duplicates; so is a repeat within
+// msgs, and a message that a concurrent Append is storing (Append waits
+// for that one's outcome). The dedupe index says what was stored (see the
+// package documentation).
+//
+// Any failure to store (stream full, no responders, no quorum, timeout
+// after Config.StoreTimeout, a cancelled ctx) returns an error wrapping
+// router.ErrUnavailable; some records may then have been stored, which a
+// retry of the whole request finds as duplicates.
 func (l *Log) Append(ctx context.Context, msgs []router.Message) (duplicates int, err error) {
 	if len(msgs) == 0 {
 		return 0, nil
 	}
 	start := time.Now()
-	pubs := make([]*nats.Msg, len(msgs))
-	var lastAt time.Time
-	var lastAtStr string
-	for i := range msgs {
-		m := &msgs[i]
-		if i == 0 || !m.ReceivedAt.Equal(lastAt) {
-			lastAt, lastAtStr = m.ReceivedAt, m.ReceivedAt.UTC().Format(time.RFC3339Nano)
-		}
-		pubs[i] = encode(m, l.subjects[router.Partition(m.PartitionKey(), l.cfg.Partitions)], lastAtStr)
-	}
-	duplicates, err = l.publishAll(ctx, pubs)
+	duplicates, err = l.append(ctx, msgs)
 	l.metrics.observeAppend(time.Since(start), len(msgs), duplicates, err)
 	if err != nil {
 		return duplicates, fmt.Errorf("storing %d message(s): %w", len(msgs), err)
 	}
 	return duplicates, nil
+}
+
+func (l *Log) append(ctx context.Context, msgs []router.Message) (duplicates int, err error) {
+	rctx, cancel := context.WithTimeout(ctx, l.cfg.StoreTimeout)
+	defer cancel()
+	keys := make([]dedupe.Key, len(msgs))
+	for i := range msgs {
+		keys[i] = dedupe.KeyOf(msgs[i].Source, msgs[i].ID)
+	}
+	dup, res, err := l.index.Reserve(rctx, keys)
+	if err != nil {
+		return 0, fmt.Errorf("%w: checking message ids: %w", router.ErrUnavailable, err)
+	}
+	defer res.Close()
+
+	// The records: per partition, in the order of msgs, cut at the
+	// record limits.
+	type record struct {
+		idx  []int
+		size int
+	}
+	byPartition := make(map[int][]*record)
+	var records []*record
+	var partitionOf []int
+	for i := range msgs {
+		if dup[i] {
+			duplicates++
+			continue
+		}
+		p := router.Partition(msgs[i].PartitionKey(), l.cfg.Partitions)
+		size := encodedSize(&msgs[i])
+		rs := byPartition[p]
+		var r *record
+		if n := len(rs); n > 0 && len(rs[n-1].idx) < maxRecordCount && rs[n-1].size+size <= maxRecordBytes {
+			r = rs[n-1]
+		} else {
+			r = &record{size: recordHeaderSize}
+			byPartition[p] = append(rs, r)
+			records = append(records, r)
+			partitionOf = append(partitionOf, p)
+		}
+		r.idx = append(r.idx, i)
+		r.size += size
+	}
+	if len(records) == 0 {
+		return duplicates, nil
+	}
+	pubs := make([]*nats.Msg, len(records))
+	for j, r := range records {
+		ms := make([]*router.Message, len(r.idx))
+		ks := make([]dedupe.Key, len(r.idx))
+		for n, i := range r.idx {
+			ms[n], ks[n] = &msgs[i], keys[i]
+		}
+		pubs[j] = encodeRecord(l.subjects[partitionOf[j]], ms, ks)
+	}
+	acks, err := l.publish(rctx, pubs)
+	for j, ack := range acks {
+		if ack == nil {
+			continue
+		}
+		res.Stored(records[j].idx, ack.Sequence)
+		if ack.Duplicate {
+			// The same record was stored a moment ago (a retry that
+			// reached another instance, or one after an unanswered
+			// publish): JetStream's short duplicate window caught it.
+			duplicates += len(records[j].idx)
+		}
+	}
+	return duplicates, err
 }
 
 // Reject stores rejected items, as the JSON of router.Rejected, in the
@@ -69,33 +138,61 @@ func (l *Log) Reject(ctx context.Context, rejected []router.Rejected) error {
 }
 
 // publishAll publishes every message asynchronously, in order, then waits
-// for all the acknowledgements (one round of acks, not one round trip per
-// message), up to Config.StoreTimeout. Errors wrap router.ErrUnavailable.
+// for all the acknowledgements, up to Config.StoreTimeout, and counts the
+// duplicates. Errors wrap router.ErrUnavailable.
 func (l *Log) publishAll(ctx context.Context, pubs []*nats.Msg) (duplicates int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.StoreTimeout)
+	defer cancel()
+	acks, err := l.publish(ctx, pubs)
+	for _, a := range acks {
+		if a != nil && a.Duplicate {
+			duplicates++
+		}
+	}
+	return duplicates, err
+}
+
+// publish publishes every message asynchronously, in order, then waits for
+// all the acknowledgements (one round of acks, not one round trip per
+// message) until ctx ends. acks[i] is message i's acknowledgement, nil when
+// it has none; err wraps router.ErrUnavailable when any is missing.
+func (l *Log) publish(ctx context.Context, pubs []*nats.Msg) (acks []*jetstream.PubAck, err error) {
+	acks = make([]*jetstream.PubAck, len(pubs))
 	futures := make([]jetstream.PubAckFuture, 0, len(pubs))
 	stall := jetstream.WithStallWait(l.cfg.StoreTimeout)
 	for _, m := range pubs {
 		f, err := l.js.PublishMsgAsync(m, stall)
 		if err != nil {
-			return 0, fmt.Errorf("%w: publishing: %w", router.ErrUnavailable, err)
+			err = fmt.Errorf("%w: publishing: %w", router.ErrUnavailable, err)
+			return acks, errors.Join(err, l.collect(ctx, futures, acks))
 		}
 		futures = append(futures, f)
 	}
-	timer := time.NewTimer(l.cfg.StoreTimeout)
-	defer timer.Stop()
-	for _, f := range futures {
+	return acks, l.collect(ctx, futures, acks)
+}
+
+// collect waits for the acknowledgements of futures until ctx ends, into
+// acks.
+func (l *Log) collect(ctx context.Context, futures []jetstream.PubAckFuture, acks []*jetstream.PubAck) error {
+	var errs []error
+	for i, f := range futures {
 		select {
 		case ack := <-f.Ok():
-			if ack.Duplicate {
-				duplicates++
-			}
+			acks[i] = ack
 		case err := <-f.Err():
-			return duplicates, fmt.Errorf("%w: %w", router.ErrUnavailable, err)
-		case <-timer.C:
-			return duplicates, fmt.Errorf("%w: no acknowledgement from jetstream after %s", router.ErrUnavailable, l.cfg.StoreTimeout)
+			errs = append(errs, err)
 		case <-ctx.Done():
-			return duplicates, fmt.Errorf("%w: %w", router.ErrUnavailable, ctx.Err())
+			if len(errs) == 0 {
+				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					return fmt.Errorf("%w: no acknowledgement from jetstream after %s", router.ErrUnavailable, l.cfg.StoreTimeout)
+				}
+				return fmt.Errorf("%w: %w", router.ErrUnavailable, ctx.Err())
+			}
+			return fmt.Errorf("%w: %w", router.ErrUnavailable, errors.Join(errs...))
 		}
 	}
-	return duplicates, nil
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", router.ErrUnavailable, errors.Join(errs...))
+	}
+	return nil
 }

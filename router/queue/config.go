@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
+	"github.com/eventrouter/eventrouter/router/queue/dedupe"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -17,8 +17,9 @@ type Config struct {
 	// Empty (the default) runs a NATS server with JetStream inside the
 	// process.
 	URL string
-	// DataDir is the data directory; the embedded server keeps its file
-	// store in DataDir/nats. Required when URL is empty.
+	// DataDir is the data directory: the embedded server keeps its file
+	// store in DataDir/nats, and the dedupe index lives in DataDir/dedupe
+	// (with an external cluster too). Required.
 	DataDir string
 	// Listen is an optional "host:port" on which the embedded server also
 	// accepts TCP clients (other eventrouter processes, the nats CLI).
@@ -35,8 +36,13 @@ type Config struct {
 	// undelivered messages breaks per-user order for those messages.
 	Partitions int
 	// DedupeWindow is how long a (source, messageId) pair is remembered to
-	// drop repeats. Default 24h. It must not exceed Retention.
+	// drop repeats. Default 24h. It must not exceed Retention. The ids live
+	// in an on-disk index under DataDir/dedupe (see the package
+	// documentation), so the window costs disk, not memory.
 	DedupeWindow time.Duration
+	// DedupeMemory caps the memory of the dedupe index (its memtables and
+	// block cache). Default 64 MiB; at least 8 MiB.
+	DedupeMemory int64
 	// DeliveryDedupeWindow is how long a webhook delivery marked with
 	// Log.Remember is remembered (the TTL of the <prefix>_deliveries KV
 	// bucket). Default 336h (14 days): GrowSurf retries a failed delivery
@@ -104,6 +110,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.DedupeWindow == 0 {
 		cfg.DedupeWindow = DefaultDedupeWindow
 	}
+	if cfg.DedupeMemory == 0 {
+		cfg.DedupeMemory = dedupe.DefaultMemory
+	}
 	if cfg.DeliveryDedupeWindow == 0 {
 		cfg.DeliveryDedupeWindow = DefaultDeliveryDedupeWindow
 	}
@@ -126,8 +135,11 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Logger = slog.Default()
 	}
 	var errs []error
-	if strings.TrimSpace(cfg.URL) == "" && cfg.DataDir == "" {
-		errs = append(errs, errors.New("data_dir: required for the embedded server"))
+	if cfg.DataDir == "" {
+		errs = append(errs, errors.New("data_dir: required (the embedded server's files and the dedupe index)"))
+	}
+	if cfg.DedupeMemory < dedupe.MinMemory {
+		errs = append(errs, fmt.Errorf("dedupe_memory: %d bytes is below the minimum of %d", cfg.DedupeMemory, dedupe.MinMemory))
 	}
 	for i := 0; i < len(cfg.StreamPrefix); i++ {
 		if !isTokenByte(cfg.StreamPrefix[i]) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/eventrouter/eventrouter/router/queue/dedupe"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -17,9 +18,12 @@ type metrics struct {
 
 // newMetrics registers the log's metrics on reg; nil registers nothing and
 // returns a nil *metrics.
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, ix *dedupe.Index) (*metrics, error) {
 	if reg == nil {
 		return nil, nil
+	}
+	if err := reg.Register(indexCollector{ix}); err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
 	m := &metrics{
 		storeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -59,4 +63,34 @@ func (m *metrics) observeAppend(d time.Duration, n, duplicates int, err error) {
 	}
 	m.appended.Add(float64(n - duplicates))
 	m.duplicates.Add(float64(duplicates))
+}
+
+// indexCollector exports the dedupe index's figures, read once per scrape.
+type indexCollector struct{ ix *dedupe.Index }
+
+var (
+	indexDiskDesc = prometheus.NewDesc("eventrouter_dedupe_index_disk_bytes",
+		"Disk used by the dedupe index (DataDir/dedupe).", nil, nil)
+	indexMemoryDesc = prometheus.NewDesc("eventrouter_dedupe_index_memory_bytes",
+		"Memory held by the dedupe index's memtables and block cache (capped by queue.dedupe_memory).", nil, nil)
+	indexPendingDesc = prometheus.NewDesc("eventrouter_dedupe_index_pending",
+		"Message ids stored in the log (or being stored) and not yet read back into the dedupe index.", nil, nil)
+	indexLookupsDesc = prometheus.NewDesc("eventrouter_dedupe_index_lookups_total",
+		"Lookups in the dedupe index's store, by result (hit: stored within the window).", []string{"result"}, nil)
+)
+
+func (c indexCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- indexDiskDesc
+	ch <- indexMemoryDesc
+	ch <- indexPendingDesc
+	ch <- indexLookupsDesc
+}
+
+func (c indexCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.ix.Stats()
+	ch <- prometheus.MustNewConstMetric(indexDiskDesc, prometheus.GaugeValue, float64(s.DiskBytes))
+	ch <- prometheus.MustNewConstMetric(indexMemoryDesc, prometheus.GaugeValue, float64(s.MemoryBytes))
+	ch <- prometheus.MustNewConstMetric(indexPendingDesc, prometheus.GaugeValue, float64(s.Pending))
+	ch <- prometheus.MustNewConstMetric(indexLookupsDesc, prometheus.CounterValue, float64(s.Hits), "hit")
+	ch <- prometheus.MustNewConstMetric(indexLookupsDesc, prometheus.CounterValue, float64(s.Misses), "miss")
 }

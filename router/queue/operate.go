@@ -282,14 +282,14 @@ func (l *Log) RedriveReader(ctx context.Context, destination string, ackWait tim
 	if err != nil {
 		return nil, fmt.Errorf("creating consumer %s: %w", name, err)
 	}
-	return &reader{cons: cons, redrive: true, partitions: l.cfg.Partitions, inflight: make(map[uint64]jetstream.Msg)}, nil
+	return newReader(cons, 0, true, l.cfg.Partitions), nil
 }
 
 // ScanEvents calls fn with the messages of the events stream stored from
 // since (the oldest retained when zero) up to until (no bound when zero),
 // in the order they were stored, until fn returns an error (which
 // ScanEvents returns). Messages stored after ScanEvents started are not
-// read. done and total count the messages of the range read so far and in
+// read. done and total count the records of the range read so far and in
 // all, for progress reports.
 func (l *Log) ScanEvents(ctx context.Context, since, until time.Time, fn func(d router.Delivery, done, total uint64) error) error {
 	info, err := l.events.Info(ctx)
@@ -328,13 +328,15 @@ func (l *Log) ScanEvents(ctx context.Context, since, until time.Time, fn func(d 
 			if first == 0 {
 				first = seq
 			}
-			m, err := decode(msg.Headers(), msg.Data())
+			msgs, err := decodeRecord(msg.Headers(), msg.Data())
 			if err != nil {
-				return fmt.Errorf("decoding message %d: %w", seq, err)
+				return fmt.Errorf("decoding record %d: %w", seq, err)
 			}
-			d := router.Delivery{Message: m, Partition: router.Partition(m.PartitionKey(), l.cfg.Partitions), Seq: seq, Delivered: 1}
-			if err := fn(d, seq-first+1, last-first+1); err != nil {
-				return err
+			for i, m := range msgs {
+				d := router.Delivery{Message: m, Partition: router.Partition(m.PartitionKey(), l.cfg.Partitions), Seq: eventSeq(seq, i), Delivered: 1}
+				if err := fn(d, seq-first+1, last-first+1); err != nil {
+					return err
+				}
 			}
 			if seq == last {
 				return nil

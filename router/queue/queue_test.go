@@ -20,7 +20,7 @@ func testLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard,
 // openLog opens a log with the embedded server in a temporary directory.
 func openLog(t *testing.T, cfg Config) *Log {
 	t.Helper()
-	if cfg.DataDir == "" && cfg.URL == "" {
+	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
 	if cfg.Logger == nil {
@@ -200,10 +200,13 @@ func TestReopenKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	l := openLog(t, Config{DataDir: dir, Partitions: 1})
-	if _, err := l.Append(ctx, []router.Message{msg("web", "a", "u"), msg("web", "b", "u")}); err != nil {
-		t.Fatal(err)
+	// Two requests, two records.
+	for _, id := range []string{"a", "b"} {
+		if _, err := l.Append(ctx, []router.Message{msg("web", id, "u")}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	// A cursor that has read one message resumes after it.
+	// A cursor that has read one record resumes after it.
 	r, err := l.Reader(ctx, router.ReaderConfig{Destination: "d", Partition: 0, FromStart: true})
 	if err != nil {
 		t.Fatal(err)

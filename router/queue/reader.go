@@ -64,10 +64,17 @@ func (l *Log) Reader(ctx context.Context, cfg router.ReaderConfig) (router.Parti
 	if err != nil {
 		return nil, fmt.Errorf("creating consumer %s: %w", name, err)
 	}
-	return &reader{cons: cons, partition: cfg.Partition, inflight: make(map[uint64]jetstream.Msg)}, nil
+	return newReader(cons, cfg.Partition, false, l.cfg.Partitions), nil
 }
 
 // reader implements router.PartitionReader on one durable pull consumer.
+//
+// The events stream holds records (see record.go); a reader hands out
+// their messages and acknowledges a record once every message of it was
+// acknowledged. Fetch returns whole records, so a batch may hold more
+// messages than asked for when one record alone has more (dispatch sends
+// such a batch in pieces); it never leaves part of a record behind, so
+// that stopping between two batches leaves nothing half delivered.
 type reader struct {
 	cons      jetstream.Consumer
 	partition int
@@ -78,12 +85,27 @@ type reader struct {
 	partitions int
 
 	mu       sync.Mutex
-	inflight map[uint64]jetstream.Msg // fetched, not yet acked or released, by stream sequence (see inflightKey)
+	inflight map[uint64]*held // fetched records not yet acked, by stream sequence
+	perRec   float64          // moving average of messages per record
 }
 
-// Fetch pulls up to max messages; the pull request expires on the server
-// after wait, so every message the server sent is received before Fetch
-// returns.
+// held is a fetched record.
+type held struct {
+	msg      jetstream.Msg
+	done     []bool // done[i]: message i acknowledged
+	left     int    // messages not done
+	released time.Time
+}
+
+func newReader(cons jetstream.Consumer, partition int, redrive bool, partitions int) *reader {
+	return &reader{cons: cons, partition: partition, redrive: redrive, partitions: partitions, inflight: make(map[uint64]*held), perRec: 1}
+}
+
+// Fetch pulls records holding about max messages; the pull request expires
+// on the server after wait, so every message the server sent is received
+// before Fetch returns. A record delivered again after this reader
+// acknowledged some of its messages (a released batch) hands out only the
+// others.
 func (r *reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]router.Delivery, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -91,7 +113,12 @@ func (r *reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]rout
 	if wait < 10*time.Millisecond {
 		wait = 10 * time.Millisecond
 	}
-	batch, err := r.cons.Fetch(max, jetstream.FetchMaxWait(wait))
+	r.mu.Lock()
+	n := int(float64(max) / r.perRec)
+	r.pruneLocked()
+	r.mu.Unlock()
+	n = min(maxInt(n, 1), maxInt(max, 1))
+	batch, err := r.cons.Fetch(n, jetstream.FetchMaxWait(wait))
 	if err != nil {
 		return nil, fmt.Errorf("fetching messages: %w", err)
 	}
@@ -103,28 +130,61 @@ func (r *reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]rout
 			decodeErr = errors.Join(decodeErr, fmt.Errorf("reading message metadata: %w", err))
 			continue
 		}
-		m, err := decode(msg.Headers(), msg.Data())
-		if err != nil {
-			// A message this package did not write; keep it in flight
-			// so that it is neither lost nor blocking: it is handed on
-			// with what could be read.
-			decodeErr = errors.Join(decodeErr, fmt.Errorf("decoding message %d: %w", md.Sequence.Stream, err))
+		seq := md.Sequence.Stream
+		var msgs []router.Message
+		if r.redrive {
+			m, err := decode(msg.Headers(), msg.Data())
+			if err != nil {
+				decodeErr = errors.Join(decodeErr, fmt.Errorf("decoding message %d: %w", seq, err))
+			}
+			msgs = []router.Message{m}
+		} else {
+			msgs, err = decodeRecord(msg.Headers(), msg.Data())
+			if err != nil {
+				// A message this package did not write: handed on
+				// with what could be read (the single-message
+				// headers), so it is neither lost nor blocking.
+				decodeErr = errors.Join(decodeErr, fmt.Errorf("decoding record %d: %w", seq, err))
+				if len(msgs) == 0 {
+					m, _ := decode(msg.Headers(), msg.Data())
+					msgs = []router.Message{m}
+				}
+			}
 		}
 		r.mu.Lock()
-		r.inflight[md.Sequence.Stream] = msg
+		h := r.inflight[seq]
+		if h == nil || len(h.done) != len(msgs) {
+			h = &held{done: make([]bool, len(msgs)), left: len(msgs)}
+			r.inflight[seq] = h
+		}
+		h.msg, h.released = msg, time.Time{}
+		r.perRec += (float64(len(msgs)) - r.perRec) / 8
+		allDone := h.left == 0
+		if allDone {
+			delete(r.inflight, seq)
+		}
 		r.mu.Unlock()
-		d := router.Delivery{
-			Message:   m,
-			Partition: r.partition,
-			Seq:       md.Sequence.Stream,
-			Delivered: int(md.NumDelivered),
+		if allDone {
+			_ = msg.Ack()
+			continue
 		}
-		if r.redrive {
-			d.Redrive = d.Seq
-			d.Seq, _ = strconv.ParseUint(msg.Headers().Get(hdrSeq), 10, 64)
-			d.Partition = router.Partition(m.PartitionKey(), r.partitions)
+		for i := range msgs {
+			if h.done[i] {
+				continue
+			}
+			d := router.Delivery{
+				Message:   msgs[i],
+				Partition: r.partition,
+				Seq:       eventSeq(seq, i),
+				Delivered: int(md.NumDelivered),
+			}
+			if r.redrive {
+				d.Redrive = seq
+				d.Seq, _ = strconv.ParseUint(msg.Headers().Get(hdrSeq), 10, 64)
+				d.Partition = router.Partition(msgs[i].PartitionKey(), r.partitions)
+			}
+			out = append(out, d)
 		}
-		out = append(out, d)
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
 		return out, fmt.Errorf("fetching messages: %w", err)
@@ -135,37 +195,72 @@ func (r *reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]rout
 	return out, nil
 }
 
-// take removes ds from the in-flight set and returns their messages.
-func (r *reader) take(ds []router.Delivery, remove bool) []jetstream.Msg {
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// pruneLocked forgets records released more than 10 minutes ago that were
+// not delivered here again (another process took them).
+func (r *reader) pruneLocked() {
+	for seq, h := range r.inflight {
+		if !h.released.IsZero() && time.Since(h.released) > 10*time.Minute {
+			delete(r.inflight, seq)
+		}
+	}
+}
+
+// position is where a delivery sits: its record's stream sequence and its
+// index in the record.
+func (r *reader) position(d router.Delivery) (uint64, int) {
+	if r.redrive {
+		return d.Redrive, 0
+	}
+	return splitSeq(d.Seq)
+}
+
+// records returns the held records of ds, once each, in order of first
+// appearance; with ack set it marks ds done and returns only the records
+// that are complete, removing them.
+func (r *reader) records(ds []router.Delivery, ack bool) []jetstream.Msg {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]jetstream.Msg, 0, len(ds))
+	var out []jetstream.Msg
+	seen := make(map[uint64]bool, 4)
 	for _, d := range ds {
-		k := inflightKey(d)
-		if m, ok := r.inflight[k]; ok {
-			out = append(out, m)
-			if remove {
-				delete(r.inflight, k)
+		seq, i := r.position(d)
+		h := r.inflight[seq]
+		if h == nil || h.msg == nil {
+			continue
+		}
+		if ack {
+			if i < len(h.done) && !h.done[i] {
+				h.done[i] = true
+				h.left--
 			}
+			if h.left == 0 && !seen[seq] {
+				seen[seq] = true
+				out = append(out, h.msg)
+				delete(r.inflight, seq)
+			}
+			continue
+		}
+		if !seen[seq] {
+			seen[seq] = true
+			out = append(out, h.msg)
 		}
 	}
 	return out
 }
 
-// inflightKey is the stream sequence a delivery was read at: Redrive for
-// a redriven one, else Seq.
-func inflightKey(d router.Delivery) uint64 {
-	if d.Redrive != 0 {
-		return d.Redrive
-	}
-	return d.Seq
-}
-
-// Ack acknowledges ds: every ack but the last is sent without waiting, the
-// last one waits for the server's confirmation, which comes after the
-// earlier ones were processed.
+// Ack acknowledges ds: a record is acknowledged when all its messages are.
+// Every ack but the last is sent without waiting, the last one waits for
+// the server's confirmation, which comes after the earlier ones were
+// processed.
 func (r *reader) Ack(ctx context.Context, ds []router.Delivery) error {
-	msgs := r.take(ds, true)
+	msgs := r.records(ds, true)
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -184,10 +279,11 @@ func (r *reader) Ack(ctx context.Context, ds []router.Delivery) error {
 	return nil
 }
 
-// InProgress tells the server that ds are still being worked on.
+// InProgress tells the server that the records of ds are still being
+// worked on.
 func (r *reader) InProgress(_ context.Context, ds []router.Delivery) error {
 	var errs []error
-	for _, m := range r.take(ds, false) {
+	for _, m := range r.records(ds, false) {
 		if err := m.InProgress(); err != nil {
 			errs = append(errs, err)
 		}
@@ -198,10 +294,22 @@ func (r *reader) InProgress(_ context.Context, ds []router.Delivery) error {
 	return nil
 }
 
-// Release negatively acknowledges ds, for delivery again at once.
+// Release negatively acknowledges the records of ds, for delivery again
+// at once; what was acknowledged of them is remembered, so that a record
+// delivered here again hands out only the rest.
 func (r *reader) Release(_ context.Context, ds []router.Delivery) error {
+	msgs := r.records(ds, false)
+	now := time.Now()
+	r.mu.Lock()
+	for _, d := range ds {
+		seq, _ := r.position(d)
+		if h := r.inflight[seq]; h != nil {
+			h.released = now
+		}
+	}
+	r.mu.Unlock()
 	var errs []error
-	for _, m := range r.take(ds, true) {
+	for _, m := range msgs {
 		if err := m.Nak(); err != nil {
 			errs = append(errs, err)
 		}
@@ -212,7 +320,7 @@ func (r *reader) Release(_ context.Context, ds []router.Delivery) error {
 	return nil
 }
 
-// Pending reads the consumer's lag from the server.
+// Pending reads the consumer's lag from the server, in records.
 func (r *reader) Pending(ctx context.Context) (router.Pending, error) {
 	info, err := r.cons.Info(ctx)
 	if err != nil {
