@@ -36,19 +36,24 @@ destinations:
 	srv := startServer(t, cfg, addr)
 	ctx := context.Background()
 	want := map[string]bool{}
-	var b strings.Builder
-	b.WriteString(`{"batch":[`)
-	for i := 0; i < 200; i++ {
-		if i > 0 {
-			b.WriteByte(',')
+	// 20 requests of 10: the log holds a record per request and
+	// partition, and dispatch finishes the records it fetched before it
+	// stops, so there must be more of them than one batch.
+	for r := 0; r < 20; r++ {
+		var b strings.Builder
+		b.WriteString(`{"batch":[`)
+		for i := r * 10; i < r*10+10; i++ {
+			if i > r*10 {
+				b.WriteByte(',')
+			}
+			id := fmt.Sprintf("term-%03d", i)
+			want[id] = true
+			fmt.Fprintf(&b, `{"type":"track","messageId":%q,"userId":"u%d","event":"E"}`, id, i%7)
 		}
-		id := fmt.Sprintf("term-%03d", i)
-		want[id] = true
-		fmt.Fprintf(&b, `{"type":"track","messageId":%q,"userId":"u%d","event":"E"}`, id, i%7)
-	}
-	b.WriteString(`]}`)
-	if status, body, err := post(ctx, http.DefaultClient, srv.base+"/v1/batch", "term-key", []byte(b.String())); err != nil || status != 200 {
-		t.Fatalf("status %d %s %v", status, body, err)
+		b.WriteString(`]}`)
+		if status, body, err := post(ctx, http.DefaultClient, srv.base+"/v1/batch", "term-key", []byte(b.String())); err != nil || status != 200 {
+			t.Fatalf("status %d %s %v", status, body, err)
+		}
 	}
 	time.Sleep(400 * time.Millisecond) // let dispatch start sending
 	if err := srv.cmd.Process.Signal(sigterm); err != nil {

@@ -408,7 +408,7 @@ destinations:
 	}
 
 	// The reason, in the dead-letter stream: the status and the answer.
-	log, err := queue.Open(ctx, queue.Config{URL: ns.ClientURL(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	log, err := queue.Open(ctx, queue.Config{URL: ns.ClientURL(), DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -626,8 +626,10 @@ func (o *ops) replay(w http.ResponseWriter, r *http.Request) {
 		buf = buf[:0]
 		return nil
 	}
+	scanned := 0 // messages; done and total count the log's records
 	err = o.Log.ScanEvents(ctx, since, until, func(d router.Delivery, done, total uint64) error {
 		p.Done, p.Total = done, total
+		scanned++
 		if len(events) == 0 || events[d.Message.Event] {
 			p.Matched++
 			if !req.DryRun {
@@ -658,7 +660,7 @@ func (o *ops) replay(w http.ResponseWriter, r *http.Request) {
 	if !req.DryRun {
 		o.Logger.Info("replay queued", "destination", req.Destination, "replayed", replayed, "since", formatTime(since), "until", formatTime(until))
 	}
-	nd.Result(p, map[string]any{"replayed": replayed, "matched": p.Matched, "scanned": p.Total, "dry_run": req.DryRun})
+	nd.Result(p, map[string]any{"replayed": replayed, "matched": p.Matched, "scanned": scanned, "dry_run": req.DryRun})
 }
 
 // ParseSince reads a point in time given as RFC 3339 or as a duration

@@ -336,8 +336,15 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 		todo = append(todo, &item{d: dl, attempts: max(dl.Delivered-1, 0)})
 	}
 
-	sent := false
-	for len(todo) > 0 && lease.Held() && bctx.Err() == nil && !(sent && (ctx.Err() != nil || closed(yield))) {
+	// stopping: ctx is done or the partition is to be given up. A batch
+	// is then finished only as far as it goes without a failure: every
+	// part of it is sent once (a batch holds whole records of the log,
+	// which are acknowledged only when all their messages are done, so
+	// stopping half-way would deliver the sent half again after the
+	// restart), but nothing is retried.
+	stopping := func() bool { return ctx.Err() != nil || closed(yield) }
+	sent, failed := false, false
+	for len(todo) > 0 && lease.Held() && bctx.Err() == nil && !(sent && stopping() && (failed || !unsent(todo))) {
 		// Dead letters whose storing failed before go first.
 		send := todo[:0:0]
 		var keep []*item
@@ -428,7 +435,8 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 			}
 		}
 		todo = append(keep, rest...)
-		if len(todo) == 0 || ctx.Err() != nil || closed(yield) {
+		failed = failed || roundFailed
+		if len(todo) == 0 || stopping() && (failed || len(rest) == 0) {
 			break
 		}
 		if !roundFailed && len(rest) > 0 {
@@ -470,6 +478,16 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 		}
 		r.log.Info("batch left for later delivery", "messages", len(todo), "lease_held", lease.Held(), "stopping", ctx.Err() != nil, "rebalancing", yielding)
 	}
+}
+
+// unsent reports whether an item of todo was never attempted.
+func unsent(todo []*item) bool {
+	for _, it := range todo {
+		if it.attempts == 0 && !it.dead {
+			return true
+		}
+	}
+	return false
 }
 
 // deadLetter stores it in the destination's dead-letter stream and reports
