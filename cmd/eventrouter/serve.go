@@ -92,12 +92,14 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 // order: stop taking requests, drain dispatch, close destinations, close the
 // log.
 func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	applyMemoryLimit(cfg, logger)
 	plan, err := loadPlanAtStart(cfg) // serve_plan.go: a bad plan stops here
 	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(memoryLimitGauge())
 
 	q := cfg.Queue
 	log, err := queue.Open(ctx, queue.Config{
@@ -198,11 +200,13 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	adm := admin.New(cfg.HTTP.AdminToken, logger.With("component", "admin"))
 	debugger.Register(adm)
+	adm.MountProfiling()
 	startPlan(ctx, cfg, plan, in, log, adm, logger, reg)       // serve_plan.go
 	startOperations(ctx, cfg, log, in, disp, adm, logger, reg) // serve_admin.go
 	mux.Handle("/admin/", adm)
 	mux.Handle("/debugger", adm)
 	mux.Handle("/debugger/", adm)
+	mux.Handle("/debug/pprof/", adm)
 	mux.Handle("/", in)
 
 	srv := &http.Server{

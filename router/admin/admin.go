@@ -14,7 +14,7 @@ import (
 
 // Server is the admin API: a mux whose every route requires the admin
 // token. It is an http.Handler meant to be mounted at "/admin/" (and
-// "/debugger" for the page).
+// "/debugger" for the page, "/debug/pprof/" for the profiles).
 type Server struct {
 	tokenSum [sha256.Size]byte
 	enabled  bool

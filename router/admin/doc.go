@@ -1,6 +1,7 @@
-// Package admin serves eventrouter's administrative HTTP API under /admin/
-// and the live debugger page under /debugger, both behind the admin token
-// of the config (http.admin_token).
+// Package admin serves eventrouter's administrative HTTP API under /admin/,
+// the live debugger page under /debugger and the Go runtime's profiles
+// under /debug/pprof/ ([Server.MountProfiling]), all behind the admin
+// token of the config (http.admin_token).
 //
 // Every data and admin endpoint requires "Authorization: Bearer <token>";
 // the token is compared in constant time and never logged. Without a

@@ -17,6 +17,10 @@ type Config struct {
 	// JetStream files and anything a destination keeps (key "data_dir",
 	// default "./data", relative to the working directory).
 	DataDir string `yaml:"data_dir"`
+	// MemoryLimit is the Go runtime's soft memory limit (key
+	// "memory_limit", default auto: GOMEMLIMIT when set, else 90% of the
+	// cgroup's memory limit, else 512MiB; see [MemoryLimit]).
+	MemoryLimit MemoryLimit `yaml:"memory_limit"`
 	// Log configures logging (key "log").
 	Log Log `yaml:"log"`
 	// Queue configures the durable log (key "queue").

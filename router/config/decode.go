@@ -188,6 +188,18 @@ func decodeStrict(n *yaml.Node, v reflect.Value, path string, ps *problems) {
 		}
 		v.SetInt(int64(b))
 		return
+	case t == memoryLimitType:
+		if n.Kind != yaml.ScalarNode {
+			ps.add(path, "must be auto, off or a size such as 512MiB or 2GiB")
+			return
+		}
+		m, err := ParseMemoryLimit(n.Value)
+		if err != nil {
+			ps.add(path, "%v", err)
+			return
+		}
+		v.SetInt(int64(m))
+		return
 	case t == prefixType:
 		p, ok := parsePrefix(n)
 		if !ok {

@@ -29,6 +29,10 @@
 // an integer number of bytes or an integer with a unit: B, KB, MB, GB, TB
 // (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), as in "512MiB".
 //
+// memory_limit ([MemoryLimit]) is "auto" (the default), "off" (or 0) or a
+// size of at least 32MiB; the command turns auto into GOMEMLIMIT, a share
+// of the cgroup's limit or a default.
+//
 // # Sources
 //
 // Each source block has a type from [SourceTypes]. A "segment" source needs

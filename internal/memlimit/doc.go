@@ -1,0 +1,25 @@
+// Package memlimit chooses the Go runtime's soft memory limit (the
+// GOMEMLIMIT of package runtime, set with runtime/debug.SetMemoryLimit) and
+// applies it.
+//
+// [Decide] is pure: it takes the configured limit, the GOMEMLIMIT
+// environment variable and a file system in which it reads the process's
+// cgroup, and returns the [Limit] to use and where it comes from, in this
+// order of precedence:
+//
+//  1. the configured limit (the config's memory_limit), which may be [Off];
+//  2. GOMEMLIMIT, when set: the runtime read it at start, and [Apply] leaves
+//     the runtime's value alone;
+//  3. [CgroupPercent] (90 %) of the memory limit of the cgroup the process
+//     runs in, when it has one (cgroup v2 memory.max, cgroup v1
+//     memory.limit_in_bytes; see [CgroupLimit]);
+//  4. [Default], 512 MiB.
+//
+// The limit is soft: near it the garbage collector runs more often to keep
+// the heap under it (spending at most about half of the CPU doing so); it
+// never makes the process fail. Memory that cgo code allocates outside the
+// Go runtime (DuckDB's) is not counted, which is why a cgroup's limit is
+// only 90 % taken.
+//
+// It uses only the standard library.
+package memlimit
