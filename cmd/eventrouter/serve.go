@@ -109,6 +109,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		StreamPrefix:         q.StreamPrefix,
 		Partitions:           q.Partitions,
 		DedupeWindow:         q.DedupeWindow,
+		DedupeMemory:         int64(q.DedupeMemory),
 		DeliveryDedupeWindow: q.DeliveryDedupeWindow,
 		Retention:            retention(q.Retention),
 		MaxBytes:             int64(q.MaxBytes),

@@ -94,10 +94,15 @@ type Queue struct {
 	// Changing it for a log that holds messages breaks per-user order of
 	// those messages.
 	Partitions int `yaml:"partitions"`
-	// DedupeWindow is how long a messageId is remembered to drop repeats
-	// (default 24h); at most Retention when Retention is set. JetStream
-	// keeps the ids in memory, about 125 bytes per message in the window.
+	// DedupeWindow is how long a (source, messageId) pair is remembered to
+	// drop repeats (default 24h); at most Retention when Retention is set.
+	// The ids live in an on-disk index under DataDir/dedupe, about 50
+	// bytes of disk per message in the window; memory stays within
+	// DedupeMemory whatever the window.
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
+	// DedupeMemory caps the memory of the dedupe index (its memtables and
+	// block cache; default 64MiB, at least 8MiB).
+	DedupeMemory ByteSize `yaml:"dedupe_memory"`
 	// DeliveryDedupeWindow is how long a webhook delivery (from a source
 	// such as growsurf, whose sender retries for days) is remembered so
 	// that a repeated delivery stores nothing (default 336h, 14 days). The
@@ -331,6 +336,7 @@ func Default() *Config {
 			StreamPrefix:         "EVENTROUTER",
 			Partitions:           16,
 			DedupeWindow:         24 * time.Hour,
+			DedupeMemory:         64 << 20,
 			DeliveryDedupeWindow: 14 * 24 * time.Hour,
 			Retention:            168 * time.Hour,
 			BacklogWarning:       0.8,

@@ -141,6 +141,7 @@ queue:
   stream_prefix: ER_TEST
   partitions: 4
   dedupe_window: 1h
+  dedupe_memory: 32MiB
   delivery_dedupe_window: 720h
   retention: 48h
   max_bytes: 10GiB
@@ -190,7 +191,7 @@ destinations:
 		},
 		DataDir: "/var/lib/er",
 		Log:     Log{Level: "debug", Format: "text"},
-		Queue: Queue{URL: "nats://a:4222,nats://b:4222", StreamPrefix: "ER_TEST", Partitions: 4, DedupeWindow: time.Hour, DeliveryDedupeWindow: 720 * time.Hour,
+		Queue: Queue{URL: "nats://a:4222,nats://b:4222", StreamPrefix: "ER_TEST", Partitions: 4, DedupeWindow: time.Hour, DedupeMemory: 32 << 20, DeliveryDedupeWindow: 720 * time.Hour,
 			Retention: 48 * time.Hour, MaxBytes: 10 << 30, BacklogWarning: 0.5, Replicas: 3, SyncAlways: true, SyncInterval: 30 * time.Second, StoreTimeout: 2 * time.Second, LeaseTTL: 3 * time.Second},
 		Auth:         Auth{UnknownKey: "accept"},
 		Ingest:       Ingest{StrictBatchItemSize: true},

@@ -473,6 +473,9 @@ func validate(cfg *Config, ps *problems) {
 		ps.add("queue.partitions", "must be between 1 and 1024")
 	}
 	positive(q.DedupeWindow, "queue.dedupe_window", ps)
+	if q.DedupeMemory < 8<<20 {
+		ps.add("queue.dedupe_memory", "must be at least 8MiB")
+	}
 	positive(q.DeliveryDedupeWindow, "queue.delivery_dedupe_window", ps)
 	if q.Retention < 0 {
 		ps.add("queue.retention", "must not be negative (0 keeps messages until max_bytes forces them out)")

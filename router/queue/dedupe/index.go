@@ -50,9 +50,9 @@ type Options struct {
 	// Window is how long a key counts as seen after it was stored.
 	// Required.
 	Window time.Duration
-	// Memory caps the store's memory: a quarter for the memtables (two of
-	// Memory/8), the rest for the block cache that holds the bloom
-	// filters, indexes and data blocks. Default [DefaultMemory].
+	// Memory caps the store's memory: pebble's cache of this size, out of
+	// which it reserves its memtables (at most two of Memory/8); the rest
+	// holds bloom filters, indexes and data blocks. Default [DefaultMemory].
 	Memory int64
 	// MaxPending caps the keys stored in the log but not yet read back by
 	// the follower (see [Index.Reserve]). Default 1<<20 (about 100 MB of
@@ -219,8 +219,10 @@ func Open(opts Options) (*Index, error) {
 
 // openStore opens pebble with the memory budget of opts.
 func openStore(opts Options) (*pebble.DB, interface{ Unref() }, error) {
+	// Pebble reserves its memtables out of the block cache, so the cache
+	// size is the whole budget.
 	memtable := uint64(opts.Memory / 8)
-	cache := pebble.NewCache(opts.Memory - int64(2*memtable))
+	cache := pebble.NewCache(opts.Memory)
 	po := &pebble.Options{
 		Cache:                       cache,
 		MemTableSize:                memtable,
@@ -696,8 +698,8 @@ func (ix *Index) expire(now time.Time) {
 type Stats struct {
 	// DiskBytes is the store's size on disk.
 	DiskBytes uint64
-	// MemoryBytes is the memory the store holds now (memtables and block
-	// cache), at most Options.Memory.
+	// MemoryBytes is the memory the store's cache holds now (block cache
+	// and the memtables reserved out of it), at most Options.Memory.
 	MemoryBytes uint64
 	// Pending counts keys stored in the log and not yet in the store, or
 	// reserved by an Append in flight.
@@ -727,7 +729,7 @@ func (ix *Index) Stats() Stats {
 	ix.genMu.RUnlock()
 	return Stats{
 		DiskBytes:   m.DiskSpaceUsage(),
-		MemoryBytes: uint64(m.BlockCache.Size) + m.MemTable.Size,
+		MemoryBytes: uint64(m.BlockCache.Size),
 		Pending:     n,
 		Generations: g,
 		Checkpoint:  ix.pos.Load(),
