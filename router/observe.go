@@ -33,6 +33,13 @@ type LogInfo struct {
 	// retains (zero when it is empty).
 	FirstSeq  uint64
 	FirstTime time.Time
+	// DedupeWindow is how long a messageId is remembered; DedupeDiskBytes
+	// and DedupeMemoryBytes are the disk and memory its index uses now,
+	// DedupeMemoryLimit the index's memory cap.
+	DedupeWindow      time.Duration
+	DedupeDiskBytes   uint64
+	DedupeMemoryBytes uint64
+	DedupeMemoryLimit int64
 }
 
 // Backlog is what one destination has not yet taken from the log.

@@ -310,6 +310,10 @@ func (o *ops) log(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, map[string]any{
 		"retention": ret, "max_bytes": info.MaxBytes, "bytes": info.Bytes, "messages": info.Messages,
 		"first_seq": info.FirstSeq, "first_time": formatTime(info.FirstTime),
+		"dedupe": map[string]any{
+			"window": info.DedupeWindow.String(), "disk_bytes": info.DedupeDiskBytes,
+			"memory_bytes": info.DedupeMemoryBytes, "memory_limit_bytes": info.DedupeMemoryLimit,
+		},
 		"backlog_warning": o.BacklogWarning,
 		"bytes_warning":   info.MaxBytes > 0 && float64(info.Bytes) >= o.BacklogWarning*float64(info.MaxBytes),
 		"destinations":    dests,

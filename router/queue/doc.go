@@ -23,20 +23,59 @@
 // Config.MaxBytes as its size cap with the DiscardNew policy (a full stream
 // refuses writes, which [Log.Append] reports as router.ErrUnavailable, so
 // ingest answers 503; it never drops old undelivered data), and
-// Config.DedupeWindow as its duplicate window. A <reason> or <destination>
+// Config.DedupeWindow as its duplicate window (the events stream 30 s, see
+// Dedupe). A <reason> or <destination>
 // token keeps letters, digits, '-' and '_' and encodes any other byte as
 // "=XX".
 //
-// A message is stored on the subject of partition
-// router.Partition(msg.PartitionKey(), Config.Partitions). Its routing
-// fields travel in headers (Er-Message-Id, Er-Source, Er-Type, Er-Event,
-// Er-User-Id, Er-Anonymous-Id, Er-Received-At in RFC 3339, Er-Violations when
-// the message carries tracking-plan violations), percent-encoding
-// control bytes, '%' and edge spaces, and its body is the payload exactly as
-// ingest produced it, so that a reader rebuilds the router.Message without
-// decoding JSON. Nats-Msg-Id is "<len(source)>:<source>:<messageId>", so
-// JetStream drops a repeated (source, messageId) within the dedupe window
-// and never confuses two sources.
+// # Records
+//
+// The events stream stores records, not single messages: [Log.Append] puts
+// the messages of one call (one request) that fall in one partition
+// (router.Partition(msg.PartitionKey(), Config.Partitions)) into one record
+// on that partition's subject, in their order, cut at 4,096 messages or
+// 512 KiB. A record's headers are Er-Format ("record-1"), Er-Keys (the
+// messages' dedupe keys) and Nats-Msg-Id (derived from those keys); its
+// body holds each message's routing fields (id, source, type, userId,
+// anonymousId, event, receivedAt, violations) before the payload exactly
+// as ingest produced it, so that a reader rebuilds router.Message without
+// decoding JSON (see record.go). One JetStream message, one publish
+// acknowledgement, one stream index entry and one consumer ack per request
+// and partition instead of per event is what lets ingest keep up with the
+// machine; JetStream's fast batch publish (nats-server 2.12's allow_batched)
+// would still store, index and acknowledge one message per event.
+//
+// A message's position (router.Delivery.Seq) is its record's stream
+// sequence times 10,000 plus its index in the record. Readers hand out the
+// messages of whole records and acknowledge a record when all its messages
+// are acknowledged; consumer lags (Pending, Backlog, Info's Messages) count
+// records. Messages stored one per JetStream message with their fields in
+// headers (before records; still the layout of the dead-letter, redrive
+// and quarantine streams) are read as records of one.
+//
+// # Dedupe
+//
+// A repeated (source, messageId) within Config.DedupeWindow is not stored
+// again: the on-disk index of package dedupe (bounded memory, whatever the
+// window) says what was stored. It is kept up to date by a follower that
+// reads the events stream, headers only, and is the index's only writer;
+// [Open] brings it up to date before returning (a repair from its
+// checkpoint after a crash, a full rebuild with progress lines when it is
+// missing or unreadable). Concurrent Appends of one id are serialised by
+// the index's reservations, so each id is stored once per process.
+//
+// With several processes on one NATS, each has its own index, and each
+// follower reads every process's records: a retry that reaches another
+// process is deduplicated there once that process's follower has read the
+// original record (milliseconds behind the log while it keeps up). Before
+// that, the retry of an identical request is still dropped: its records
+// have the same Nats-Msg-Id, and JetStream's own duplicate window on the
+// events stream (30 s, kept short because JetStream holds those ids on its
+// heap) catches them on any process. Only a retry that reaches another
+// process within the follower's lag and splits into other records (another
+// composition of the batch) can be stored twice; destinations keyed on
+// messageId (the warehouse by id, Customer.io event ids, Segment's
+// messageId) stay exact even then.
 //
 // Dispatch reads the events stream through durable pull consumers, one per
 // (destination, partition), named by [ConsumerName] (see [Log.Reader]).
@@ -92,5 +131,8 @@
 //
 // With a Config.Registerer: eventrouter_log_store_seconds (histogram of
 // Append latency), eventrouter_log_appended_total,
-// eventrouter_log_duplicates_total and eventrouter_log_append_failures_total.
+// eventrouter_log_duplicates_total, eventrouter_log_append_failures_total,
+// and the dedupe index's eventrouter_dedupe_index_disk_bytes,
+// eventrouter_dedupe_index_memory_bytes, eventrouter_dedupe_index_pending
+// and eventrouter_dedupe_index_lookups_total{result}.
 package queue

@@ -41,7 +41,8 @@ func (l *Log) setupRedrive(ctx context.Context) error {
 	return nil
 }
 
-// Info reads the events stream's size and the log's limits.
+// Info reads the events stream's size (Messages counts records), the log's
+// limits and the dedupe index's disk and memory use.
 func (l *Log) Info(ctx context.Context) (router.LogInfo, error) {
 	info, err := l.events.Info(ctx)
 	if err != nil {
@@ -56,6 +57,8 @@ func (l *Log) Info(ctx context.Context) (router.LogInfo, error) {
 	if info.State.Msgs > 0 {
 		li.FirstSeq, li.FirstTime = info.State.FirstSeq, info.State.FirstTime
 	}
+	st := l.index.Stats()
+	li.DedupeWindow, li.DedupeDiskBytes, li.DedupeMemoryBytes, li.DedupeMemoryLimit = l.cfg.DedupeWindow, st.DiskBytes, st.MemoryBytes, l.cfg.DedupeMemory
 	return li, nil
 }
 

@@ -952,7 +952,10 @@
     } else {
       row('Size', `${bytes(r.bytes)} (no size cap)`, 'log-size');
     }
-    row('Messages', num(r.messages), 'log-messages');
+    row('Records', num(r.messages) + ' (a record holds one request\'s messages for one partition)', 'log-messages');
+    if (r.dedupe) {
+      row('Dedupe index', `${bytes(r.dedupe.disk_bytes)} on disk, ${bytes(r.dedupe.memory_bytes)} of ${bytes(r.dedupe.memory_limit_bytes)} memory, window ${r.dedupe.window}`, 'log-dedupe');
+    }
     row('First sequence', num(r.first_seq), 'log-first-seq');
     row('Oldest message', when(r.first_time), 'log-first-time');
     panel.appendChild(dl);
