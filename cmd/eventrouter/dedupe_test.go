@@ -122,7 +122,22 @@ destinations:
 	send(reversed)
 	deliver()
 
-	time.Sleep(time.Second) // anything delivered twice would have arrived
+	// The webhook's four messages, then a second for anything delivered
+	// twice to arrive.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		n := 0
+		for _, m := range snk.messages() {
+			if !want[m.MessageID] {
+				n++
+			}
+		}
+		if n >= 4 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
 	counts := map[string]int{}
 	webhookMsgs := 0
 	for _, m := range snk.messages() {
