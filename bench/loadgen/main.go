@@ -75,6 +75,7 @@ type options struct {
 	report        time.Duration
 	warmup        time.Duration
 	dir           string
+	profile       string
 }
 
 func main() {
@@ -101,6 +102,7 @@ func main() {
 	flag.DurationVar(&o.report, "report", 30*time.Second, "soak: how often to print RSS")
 	flag.DurationVar(&o.warmup, "warmup", time.Minute, "soak: RSS before this is left out of the flatness figures")
 	flag.StringVar(&o.dir, "dir", "", "parent of the temporary data directories (default the system's)")
+	flag.StringVar(&o.profile, "profile", "", "ratio: write eventrouter's CPU profile (the middle half of each phase) and heap profile (at its end) into this directory")
 	flag.Parse()
 	if *soak {
 		o.mode = "soak"

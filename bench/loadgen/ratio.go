@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,7 +196,11 @@ func ratioRun(o options, ph phaseSpec, er bool, ceilingBin string, snk *sink) (r
 	var err error
 	if er {
 		snk.events.Store(0)
-		p, err = startEventrouter(o.bin, o.dir, erConfig{partitions: o.partitions, syncAlways: o.syncAlways, sinkAddr: snk.addr, destEnabled: ph.deliver, tuned: true}, o.keep)
+		c := erConfig{partitions: o.partitions, syncAlways: o.syncAlways, sinkAddr: snk.addr, destEnabled: ph.deliver, tuned: true}
+		if o.profile != "" {
+			c.adminToken = profileToken
+		}
+		p, err = startEventrouter(o.bin, o.dir, c, o.keep)
 	} else {
 		p, err = startCeiling(ceilingBin, o.dir, o.keep)
 	}
@@ -210,7 +216,17 @@ func ratioRun(o options, ph phaseSpec, er bool, ceilingBin string, snk *sink) (r
 		body = func(seq int64) []byte { return batchBody(seq, perReq) }
 	}
 	var r runResult
+	var profiled chan error
+	if er && o.profile != "" {
+		profiled = make(chan error, 1)
+		go func() { profiled <- takeProfiles(p.base, o.profile, ph.id, o.duration) }()
+	}
 	r.result = load(client, p.base+ph.path, ph.clients, o.duration, 0, body)
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			return r, err
+		}
+	}
 	r.eventsPerSec = r.rps * float64(perReq)
 	if er && ph.deliver {
 		r.accepted = r.ok * int64(perReq)
@@ -251,4 +267,51 @@ func median(xs []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// profileToken is the admin token of an eventrouter run with -profile.
+const profileToken = "loadgen-profile-token"
+
+// takeProfiles saves a CPU profile of the middle half of a phase of length
+// d and, at its end, a heap profile, as <dir>/<phase>.{cpu,heap}.pprof.
+func takeProfiles(base, dir, phase string, d time.Duration) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	time.Sleep(d / 4)
+	secs := int(d / 2 / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	if err := saveProfile(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs), filepath.Join(dir, phase+".cpu.pprof")); err != nil {
+		return err
+	}
+	time.Sleep(d/4 - 500*time.Millisecond)
+	return saveProfile(base+"/debug/pprof/heap", filepath.Join(dir, phase+".heap.pprof"))
+}
+
+func saveProfile(url, path string) error {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+profileToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/queue/dedupe"
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -30,7 +31,22 @@ import (
 // Body: a version byte (1), the number of messages as a uvarint, then per
 // message the uvarint-length-prefixed ID, Source, Type, UserID, AnonymousID
 // and Event, ReceivedAt as a varint of Unix nanoseconds, Violations as a
-// uvarint and the uvarint-length-prefixed Body.
+// uvarint and the uvarint-length-prefixed Body. Version 2 is the same
+// after the version byte, compressed with S2 (klauspost/compress, the
+// compression nats-server itself uses for streams), and is what Append
+// writes when it is smaller.
+//
+// Why compress the record, not the stream (JetStream's compression: s2):
+// nats-server compresses a block only on disk, once it is full, while it
+// keeps the uncompressed block being written, and every block read in the
+// last 10 s, in memory (its cache expiry, not configurable). Records are
+// read back within milliseconds (by the dedupe follower and by dispatch),
+// so that cache holds about ten seconds of ingest: at 40,000 events/s of
+// 600 bytes, 240 MB. Compressing each record before the publish divides
+// that memory, the bytes copied into the cache and the bytes written by
+// the same factor (2–3 for records of a few events, more for larger ones),
+// for about 2 % of a core at that rate; the per-message JSON, which repeats
+// its keys and context, is what compresses.
 //
 // Messages stored one per JetStream message with their fields in headers
 // (the layout before records; still what the dead-letter, redrive and
@@ -40,6 +56,9 @@ const (
 	hdrKeys      = "Er-Keys"
 	recordFormat = "record-1"
 	recordV1     = 1
+	recordV2     = 2 // recordV1's body compressed with S2
+	// minCompress is the smallest body worth compressing.
+	minCompress = 256
 )
 
 // Limits of one record. A message's position in the log (router.Delivery's
@@ -51,6 +70,10 @@ const (
 	maxRecordCount   = 4096
 	maxRecordBytes   = 512 << 10
 	recordHeaderSize = 1 + binary.MaxVarintLen64
+	// maxDecodedRecord bounds what a compressed record may decode to: a
+	// record is cut at maxRecordBytes before compression, plus at most one
+	// message that alone exceeds it.
+	maxDecodedRecord = 4 << 20
 )
 
 // eventSeq is the log position of message i of the record at stream
@@ -102,6 +125,14 @@ func encodeRecord(subject string, msgs []*router.Message, keys []dedupe.Key) *na
 		b = binary.AppendUvarint(b, uint64(len(m.Body)))
 		b = append(b, m.Body...)
 	}
+	if len(b) >= minCompress {
+		c := make([]byte, 1, 1+s2.MaxEncodedLen(len(b)-1))
+		c[0] = recordV2
+		c = c[:1+len(s2.Encode(c[1:cap(c)], b[1:]))]
+		if len(c) < len(b) {
+			b = c
+		}
+	}
 	raw := make([]byte, 0, len(keys)*len(dedupe.Key{}))
 	for _, k := range keys {
 		raw = append(raw, k[:]...)
@@ -126,10 +157,23 @@ func decodeRecord(h nats.Header, data []byte) ([]router.Message, error) {
 		m, err := decode(h, data)
 		return []router.Message{m}, err
 	}
-	if len(data) == 0 || data[0] != recordV1 {
-		return nil, fmt.Errorf("%w: unknown version", errRecord)
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%w: empty", errRecord)
 	}
 	p := data[1:]
+	switch data[0] {
+	case recordV1:
+	case recordV2:
+		n, err := s2.DecodedLen(p)
+		if err != nil || n > maxDecodedRecord {
+			return nil, fmt.Errorf("%w: bad compressed body", errRecord)
+		}
+		if p, err = s2.Decode(make([]byte, n), p); err != nil {
+			return nil, fmt.Errorf("%w: %v", errRecord, err)
+		}
+	default:
+		return nil, fmt.Errorf("%w: unknown version %d", errRecord, data[0])
+	}
 	n, k := binary.Uvarint(p)
 	if k <= 0 || n > maxRecordCount {
 		return nil, fmt.Errorf("%w: bad count", errRecord)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 )
 
 // Key identifies one (source, messageId) pair: the first 16 bytes of the
@@ -220,8 +221,13 @@ func Open(opts Options) (*Index, error) {
 // openStore opens pebble with the memory budget of opts.
 func openStore(opts Options) (*pebble.DB, interface{ Unref() }, error) {
 	// Pebble reserves its memtables out of the block cache, so the cache
-	// size is the whole budget.
-	memtable := uint64(opts.Memory / 8)
+	// size is the whole budget. The memtable is small (2 MiB of the
+	// default 64): every lookup of a new id seeks it, and a seek in a
+	// skiplist of random keys costs a cache miss per level. Profiled at
+	// full batch ingest (35,000–53,000 ids/s), the index's CPU per id (seeks
+	// and inserts) fell from 5.8 µs with 8 MiB memtables to 3.5 µs with
+	// 2 MiB ones; flushing more often costs little.
+	memtable := uint64(opts.Memory / 32)
 	cache := pebble.NewCache(opts.Memory)
 	po := &pebble.Options{
 		Cache:                       cache,
@@ -232,6 +238,9 @@ func openStore(opts Options) (*pebble.DB, interface{ Unref() }, error) {
 	}
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		// Keys are hashes and values times: nothing to gain from
+		// compressing blocks but the CPU it costs.
+		po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
 	db, err := pebble.Open(opts.Dir, po)
 	if err != nil {
@@ -317,42 +326,78 @@ func (ix *Index) Contains(k Key, now time.Time) (bool, error) {
 
 // lookup asks the store, newest generation first.
 func (ix *Index) lookup(k Key, now time.Time) (bool, error) {
-	release, err := ix.use()
+	seen, err := ix.lookupAll([]Key{k}, []int{0}, nil, now)
 	if err != nil {
 		return false, err
 	}
+	return seen[0], nil
+}
+
+// lookupAll asks the store about keys[i] for each i of order (which sorts
+// them) where want is nil or want[i], and reports which were stored within
+// the window before now. It reads each live generation, newest first, with
+// one iterator positioned by prefix seeks in key order: one iterator per
+// request instead of one point read per key, and the bloom filters of every
+// level consulted (a point read skips the last level's, which holds nearly
+// every key of a full window), so a key never seen, the common case, costs
+// a filter probe per file instead of a data block.
+func (ix *Index) lookupAll(keys []Key, order []int, want []bool, now time.Time) ([]bool, error) {
+	release, err := ix.use()
+	if err != nil {
+		return nil, err
+	}
 	defer release()
+	seen := make([]bool, len(keys))
 	floor := now.Add(-ix.window).UnixNano()
 	var buf [1 + 8 + len(Key{})]byte
-	buf[0] = prefixKey
-	copy(buf[9:], k[:])
+	var lower, upper [9]byte
 	ix.genMu.RLock()
 	defer ix.genMu.RUnlock()
-	for i := len(ix.gens) - 1; i >= 0; i-- {
-		g := ix.gens[i]
+	for gi := len(ix.gens) - 1; gi >= 0; gi-- {
+		g := ix.gens[gi]
 		if g.end <= floor {
 			break
 		}
+		buf[0] = prefixKey
 		binary.BigEndian.PutUint64(buf[1:9], uint64(g.start))
-		v, closer, err := ix.db.Get(buf[:])
-		if errors.Is(err, pebble.ErrNotFound) {
-			continue
-		}
+		// The generation's keys: [prefix start, prefix start+1).
+		lower[0], upper[0] = prefixKey, prefixKey
+		binary.BigEndian.PutUint64(lower[1:9], uint64(g.start))
+		binary.BigEndian.PutUint64(upper[1:9], uint64(g.start)+1)
+		it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: lower[:9], UpperBound: upper[:9], UseL6Filters: true})
 		if err != nil {
-			return false, fmt.Errorf("looking up message id: %w", err)
+			return nil, fmt.Errorf("looking up message ids: %w", err)
 		}
-		at := int64(0)
-		if len(v) == 8 {
-			at = int64(binary.BigEndian.Uint64(v))
+		for _, i := range order {
+			if seen[i] || (want != nil && !want[i]) {
+				continue
+			}
+			copy(buf[9:], keys[i][:])
+			if !it.SeekPrefixGE(buf[:]) {
+				continue
+			}
+			v := it.Value()
+			if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) >= floor {
+				seen[i] = true
+			}
 		}
-		closer.Close()
-		if at >= floor {
-			ix.hits.Add(1)
-			return true, nil
+		err = it.Close()
+		if err != nil {
+			return nil, fmt.Errorf("looking up message ids: %w", err)
 		}
 	}
-	ix.misses.Add(1)
-	return false, nil
+	var hits, asked uint64
+	for _, i := range order {
+		if want == nil || want[i] {
+			asked++
+			if seen[i] {
+				hits++
+			}
+		}
+	}
+	ix.hits.Add(hits)
+	ix.misses.Add(asked - hits)
+	return seen, nil
 }
 
 // Reservation holds the keys one Append is storing: until they are marked
@@ -413,16 +458,13 @@ func (ix *Index) Reserve(ctx context.Context, keys []Key) ([]bool, *Reservation,
 			}
 		}
 	}
-	for i, k := range keys {
-		if !r.held[i] {
-			continue
-		}
-		seen, err := ix.lookup(k, now)
-		if err != nil {
-			r.Close()
-			return nil, nil, err
-		}
-		if seen {
+	seen, err := ix.lookupAll(keys, order, r.held, now)
+	if err != nil {
+		r.Close()
+		return nil, nil, err
+	}
+	for i, s := range seen {
+		if s {
 			dup[i] = true
 			r.release(i)
 		}
