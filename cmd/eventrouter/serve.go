@@ -208,6 +208,10 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	mux.Handle("/debugger", adm)
 	mux.Handle("/debugger/", adm)
 	mux.Handle("/debug/pprof/", adm)
+	if err := mountCDN(mux, cfg, sources, in, reg); err != nil { // serve_cdn.go
+		closeDestinations()
+		return err
+	}
 	mux.Handle("/", in)
 
 	srv := &http.Server{

@@ -62,6 +62,13 @@ type HTTP struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// MaxHeaderBytes limits the size of request headers (default 16KiB).
 	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	// PublicURL is the absolute http or https URL at which browsers reach
+	// this server ("https://events.example.com"; a path is allowed): the
+	// analytics.js settings it serves tell browsers to send events to its
+	// host and path followed by /v1 (key "public_url"). Default empty:
+	// taken from each settings request's Host header and TLS state
+	// (X-Forwarded-Host and X-Forwarded-Proto from trusted_proxies).
+	PublicURL string `yaml:"public_url"`
 }
 
 // Log configures logging to standard error.
@@ -346,6 +353,7 @@ func Default() *Config {
 			LeaseTTL:             10 * time.Second,
 		},
 		Auth:         Auth{UnknownKey: "reject"},
+		TrackingPlan: TrackingPlan{DropBlockedInBrowser: true},
 		Sources:      map[string]Source{},
 		Destinations: map[string]Destination{},
 	}

@@ -134,6 +134,7 @@ http:
   write_timeout: 6s
   shutdown_timeout: 1m
   max_header_bytes: 32KiB
+  public_url: https://events.example.com/seg
 data_dir: /var/lib/er
 log: {level: debug, format: text}
 queue:
@@ -153,7 +154,7 @@ queue:
   lease_ttl: 3s
 auth: {unknown_key: accept}
 ingest: {strict_batch_item_size: true}
-tracking_plan: {path: plans/main, auto_replay: true}
+tracking_plan: {path: plans/main, auto_replay: true, drop_blocked_in_browser: false}
 sources:
   app: {type: segment, write_keys: [a, b], disabled: true, rate_limit: {events_per_second: 2.5, burst: 40}, enforcement: {track: {violations: block}}}
 destinations:
@@ -188,6 +189,7 @@ destinations:
 			Listen: ":9000", AdminToken: "tok",
 			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"), netip.MustParsePrefix("::1/128")},
 			ReadTimeout:    5 * time.Second, WriteTimeout: 6 * time.Second, ShutdownTimeout: time.Minute, MaxHeaderBytes: 32 << 10,
+			PublicURL: "https://events.example.com/seg",
 		},
 		DataDir: "/var/lib/er",
 		Log:     Log{Level: "debug", Format: "text"},
@@ -362,7 +364,7 @@ destinations:
 queue: {partitions: 1.5}
 `, want: []string{"queue.partitions: must be an integer"}},
 		{name: "range checks", yaml: minimal + `
-http: {listen: "nohost", read_timeout: 0s, write_timeout: -1s, shutdown_timeout: 0, max_header_bytes: 10}
+http: {listen: "nohost", read_timeout: 0s, write_timeout: -1s, shutdown_timeout: 0, max_header_bytes: 10, public_url: "events.example.com"}
 data_dir: ""
 log: {level: verbose, format: xml}
 queue: {partitions: 0, dedupe_window: 48h, delivery_dedupe_window: 0s, retention: 24h, max_bytes: 1000, backlog_warning: 1.5, replicas: 2, stream_prefix: "a.b", sync_interval: 0s, store_timeout: 0s}
@@ -373,6 +375,7 @@ auth: {unknown_key: ignore}
 			"http.write_timeout: must be greater than zero",
 			"http.shutdown_timeout: must be greater than zero",
 			"http.max_header_bytes: must be between 1KiB and 1MiB",
+			"http.public_url: must start with http:// or https://",
 			"data_dir: required",
 			"log.level: must be one of debug, info, warn, error",
 			"log.format: must be one of json, text",

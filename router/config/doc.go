@@ -67,7 +67,7 @@
 // # Tracking plan
 //
 // tracking_plan ([TrackingPlan]) names the plan directory (path; empty: no
-// validation) and auto_replay. Each source may carry an enforcement block
+// validation), auto_replay and drop_blocked_in_browser. Each source may carry an enforcement block
 // ([Enforcement]) with the keys of plan.yaml's enforcement block; a key it
 // sets overrides plan.yaml's, a key it leaves out takes plan.yaml's, whose
 // default is allow. The loader checks the modes, that forwarding targets

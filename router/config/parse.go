@@ -449,6 +449,7 @@ func validate(cfg *Config, ps *problems) {
 	if h.MaxHeaderBytes < 1024 || h.MaxHeaderBytes > 1<<20 {
 		ps.add("http.max_header_bytes", "must be between 1KiB and 1MiB")
 	}
+	checkPublicURL(h.PublicURL, ps)
 
 	if strings.TrimSpace(cfg.DataDir) == "" {
 		ps.required("data_dir")

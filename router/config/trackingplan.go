@@ -16,6 +16,14 @@ type TrackingPlan struct {
 	// messages the previous plan blocked are validated again and those that
 	// now pass are stored (key "auto_replay", default false).
 	AutoReplay bool `yaml:"auto_replay"`
+	// DropBlockedInBrowser makes analytics.js drop, before sending them,
+	// the track calls that the plan blocks for their source (an unplanned
+	// event under track.unplanned_events: block), through the settings it
+	// loads from this server (key "drop_blocked_in_browser", default
+	// true). Dropped calls never reach the quarantine; false sends them,
+	// to be quarantined and replayable. Sources that forward blocked
+	// messages (forward_blocked_to) always send them.
+	DropBlockedInBrowser bool `yaml:"drop_blocked_in_browser"`
 }
 
 // Enforcement holds a source's tracking-plan settings (spec §6.3), with the

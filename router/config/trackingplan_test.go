@@ -32,7 +32,7 @@ destinations:
 		t.Fatal(err)
 	}
 	e := cfg.Sources["web"].Enforcement
-	if cfg.TrackingPlan != (TrackingPlan{Path: "schemas", AutoReplay: true}) || e.Track.UnplannedEvents != "block" ||
+	if cfg.TrackingPlan != (TrackingPlan{Path: "schemas", AutoReplay: true, DropBlockedInBrowser: true}) || e.Track.UnplannedEvents != "block" ||
 		e.Identify.UnplannedTraits != "omit" || e.CommonViolations != "block" || e.ForwardBlockedTo != "fwd" {
 		t.Errorf("decoded %+v %+v", cfg.TrackingPlan, e)
 	}
