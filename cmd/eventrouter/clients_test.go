@@ -55,12 +55,18 @@ type clientRig struct {
 	file string
 }
 
-// startClientRig starts the server; extra is more top-level YAML (it may
-// not repeat http, data_dir, log, sources or destinations; httpExtra goes
-// into the http block).
+// startClientRig starts the server on a free port; httpExtra goes into
+// the http block (", public_url: ..."), extra is more top-level YAML (not
+// http, data_dir, log, sources or destinations).
 func startClientRig(t *testing.T, writeKey, httpExtra, extra string) *clientRig {
 	t.Helper()
-	addr, dir := freeAddr(t), t.TempDir()
+	return startClientRigAt(t, freeAddr(t), writeKey, httpExtra, extra)
+}
+
+// startClientRigAt is startClientRig listening on addr.
+func startClientRigAt(t *testing.T, addr, writeKey, httpExtra, extra string) *clientRig {
+	t.Helper()
+	dir := t.TempDir()
 	file := filepath.Join(dir, "events.ndjson")
 	cfg := fmt.Sprintf(`http: {listen: %q%s}
 data_dir: %q

@@ -54,15 +54,27 @@ type browser struct {
 
 func newBrowser(t *testing.T, execPath string) *browser {
 	t.Helper()
+	return newBrowserWith(t, execPath, nil)
+}
+
+// newBrowserWith is newBrowser that also hands every DevTools event to
+// listen (when not nil; it must not block) and starts Chromium with the
+// extra options.
+func newBrowserWith(t *testing.T, execPath string, listen func(ev any), extra ...chromedp.ExecAllocatorOption) *browser {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(execPath),
 		chromedp.NoSandbox, // the test may run as root, where Chromium's sandbox refuses to start
 		chromedp.DisableGPU,
 		chromedp.WindowSize(1440, 1000),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	b := &browser{t: t}
 	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithListener(func(ev any) {
+		if listen != nil {
+			listen(ev)
+		}
 		if e, ok := ev.(*runtime.EventExceptionThrown); ok && e.ExceptionDetails != nil {
 			msg := e.ExceptionDetails.Text
 			if e.ExceptionDetails.Exception != nil {
