@@ -185,11 +185,17 @@ func standardCalls() []browserCall {
 // window.__done, for each call the event's type, name and messageId and
 // whether analytics.js delivered it (else why not).
 func npmPage(writeKey, cdnURL string, calls []browserCall) string {
+	return npmPageLoading(fmt.Sprintf(`{ writeKey: %s, cdnURL: %s }`, jsString(writeKey), jsString(cdnURL)), calls)
+}
+
+// npmPageLoading is npmPage with the given AnalyticsBrowser.load settings
+// (a JavaScript expression).
+func npmPageLoading(load string, calls []browserCall) string {
 	c, _ := json.Marshal(calls)
 	return fmt.Sprintf(`<!doctype html><html><head><title>Shop</title></head><body><h1>npm application</h1>
 <script type="module">
 import { AnalyticsBrowser } from "/app/app.js";
-const analytics = AnalyticsBrowser.load({ writeKey: %s, cdnURL: %s });
+const analytics = AnalyticsBrowser.load(%s);
 const calls = %s;
 (async () => {
   const out = [];
@@ -201,7 +207,7 @@ const calls = %s;
   }
   window.__done = out;
 })().catch((e) => { window.__error = String(e && e.stack || e); });
-</script></body></html>`, jsString(writeKey), jsString(cdnURL), c)
+</script></body></html>`, load, c)
 }
 
 // callResult is one entry of window.__done.
@@ -296,6 +302,44 @@ func TestAnalyticsJSNPMInBrowser(t *testing.T) {
 		t.Errorf("the page threw: %v", errs)
 	}
 	t.Logf("browser part took %s", time.Since(start).Round(time.Millisecond))
+	checkBrowserMessages(t, rig, sent, "npm:next-"+cdn.AnalyticsJSVersion, map[string]bool{"identify": true, "track": true, "page": true})
+}
+
+// TestAnalyticsJSInlineSettingsInBrowser: a page that passes its settings
+// to AnalyticsBrowser.load (cdnSettings, with Segment.io's apiHost at
+// eventrouter) fetches nothing from a CDN and sends straight to
+// eventrouter; identify, track and page arrive field by field, exactly
+// once.
+func TestAnalyticsJSInlineSettingsInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	chrome := chromiumPath(t)
+	npm := npmModules(t)
+	app := npmBundle(t, npm)
+	const key = "inline-web-key"
+	rig := startClientRig(t, key, "", "")
+	host := strings.TrimPrefix(rig.srv.base, "http://")
+	load := fmt.Sprintf(`{ writeKey: %s, cdnSettings: { integrations: { "Segment.io": { apiKey: %s, apiHost: %s, protocol: "http" } } } }`,
+		jsString(key), jsString(key), jsString(host+"/v1"))
+	page := pageServer(t, npmPageLoading(load, standardCalls()), app)
+	var nl netLog
+	b := newBrowserWith(t, chrome, nl.listen)
+	b.do("opening the page", chromedp.Navigate(page.URL+"/"))
+	for _, r := range waitCalls(b) {
+		if !r.Delivered {
+			t.Errorf("analytics.js did not deliver the %s call: %s", r.Method, r.Reason)
+		}
+	}
+	for _, r := range nl.requests() {
+		if strings.Contains(r.URL, "/settings") {
+			t.Errorf("the page fetched settings: %s", r.URL)
+		}
+	}
+	sent := nl.sent(t, rig.srv.base, page.URL, rig.srv.base, "https://"+host)
+	if errs := b.exceptions(); len(errs) > 0 {
+		t.Errorf("the page threw: %v", errs)
+	}
 	checkBrowserMessages(t, rig, sent, "npm:next-"+cdn.AnalyticsJSVersion, map[string]bool{"identify": true, "track": true, "page": true})
 }
 
