@@ -144,10 +144,8 @@ var (
 func npmBundle(t *testing.T, npm string) string {
 	t.Helper()
 	bundleOnce.Do(func() {
-		bundleDir, bundleErr = os.MkdirTemp("", "eventrouter-npm-app-")
-		if bundleErr != nil {
-			return
-		}
+		// Beside the test binary's build, which TestMain removes.
+		bundleDir = filepath.Join(filepath.Dir(binPath), "npm-app")
 		cmd := exec.Command(filepath.Join(npm, "node_modules", ".bin", "esbuild"), "app.js",
 			"--bundle", "--splitting", "--format=esm", "--platform=browser", "--log-level=warning", "--outdir="+bundleDir)
 		cmd.Dir = npm
