@@ -5,7 +5,7 @@ CONFIG   ?= configs/eventrouter.yaml
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: run build test test-short bench bench-ratio bench-soak bench-warehouse fuzz vet fmt check clean deps
+.PHONY: run build test test-short bench bench-ratio bench-soak bench-startup bench-warehouse fuzz vet fmt check clean deps
 
 ## run: serve on the embedded defaults (embedded NATS, ./data, file destination)
 run:
@@ -31,6 +31,7 @@ bench: build
 	$(GO) test -run '^$$' -bench '^BenchmarkRecorderAt30k$$' -benchtime 3s ./router/admin/
 	$(GO) run ./bench/loadgen -mode classic -bin $(BIN) -duration 20s
 	$(MAKE) bench-ratio
+	$(MAKE) bench-startup
 	$(GO) test -run '^$$' -bench '^BenchmarkFanOut$$' -benchtime 1x -timeout 10m ./cmd/eventrouter/
 	$(MAKE) bench-warehouse
 
@@ -51,6 +52,13 @@ SOAK_DURATION ?= 10m
 SOAK_DEDUPE   ?= 24h,2m
 bench-soak: build
 	$(GO) run ./bench/loadgen -soak -bin $(BIN) -duration $(SOAK_DURATION) -dedupe $(SOAK_DEDUPE)
+
+## bench-startup: fill the log with STARTUP_MESSAGES events within the 24 h dedupe window, then time
+##                starts to /readyz: after a clean stop, after kill -9 under load (goal <= 5 s each)
+##                and with the dedupe index deleted (rebuilt from the log)
+STARTUP_MESSAGES ?= 5000000
+bench-startup: build
+	$(GO) run ./bench/loadgen -mode startup -bin $(BIN) -messages $(STARTUP_MESSAGES)
 
 ## bench-warehouse: load 200,000 track events (20 properties, 10 event names) into DuckDB and PostgreSQL
 ##                  in batches of 5,000; rows/s and peak RSS per driver (one process each)

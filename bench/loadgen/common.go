@@ -213,7 +213,7 @@ func waitReady(base string, timeout time.Duration) error {
 				return nil
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("server at %s not ready after %s", base, timeout)
 }
