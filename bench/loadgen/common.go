@@ -91,6 +91,11 @@ func (p *proc) pid() int { return p.cmd.Process.Pid }
 // startProc runs bin with args (which must make it listen on addr) and
 // waits until addr answers GET /readyz with 200.
 func startProc(name, bin string, args []string, addr, dir string, keep bool) (*proc, error) {
+	return startProcWithin(name, bin, args, addr, dir, keep, 60*time.Second)
+}
+
+// startProcWithin is startProc waiting up to timeout for /readyz.
+func startProcWithin(name, bin string, args []string, addr, dir string, keep bool, timeout time.Duration) (*proc, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr
@@ -98,7 +103,7 @@ func startProc(name, bin string, args []string, addr, dir string, keep bool) (*p
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
 	p := &proc{name: name, cmd: cmd, base: "http://" + addr, dir: dir, keep: keep}
-	if err := waitReady(p.base, 60*time.Second); err != nil {
+	if err := waitReady(p.base, timeout); err != nil {
 		p.stop()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

@@ -55,9 +55,10 @@ func runStartup(o options) error {
 	p.keep = true
 	p.stop()
 
+	// A rebuild reads the whole log: give it time.
 	restart := func(name string) (time.Duration, *proc, error) {
 		t0 := time.Now()
-		q, err := startProc("eventrouter", o.bin, []string{"serve", "--config", cfgPath}, addr, dir, true)
+		q, err := startProcWithin("eventrouter", o.bin, []string{"serve", "--config", cfgPath}, addr, dir, true, 15*time.Minute)
 		if err != nil {
 			return 0, nil, fmt.Errorf("%s: %w", name, err)
 		}
