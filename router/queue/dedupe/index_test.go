@@ -1,12 +1,14 @@
 package dedupe
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -324,7 +326,32 @@ func TestMemoryStaysWithinBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Look every key up again, so that the cache fills with what it
+	// reads, and two requests' worth of new ones.
+	var all []Key
+	for b := range 302 {
+		for i := range 1000 {
+			all = append(all, KeyOf("m", fmt.Sprint(b, "-", i)))
+		}
+	}
+	order := make([]int, len(all))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(all[a][:], all[b][:]) })
+	seen, err := ix.lookupAll(all, order, nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range seen {
+		if s != (i < 300_000) {
+			t.Fatalf("key %d: seen %v", i, s)
+		}
+	}
 	s := ix.Stats()
+	if s.MemoryBytes == 0 {
+		t.Fatal("no memory use reported")
+	}
 	if s.MemoryBytes > MinMemory {
 		t.Fatalf("index holds %d bytes of memory, over its budget of %d", s.MemoryBytes, MinMemory)
 	}
