@@ -114,7 +114,8 @@ func asJSONMap(t *testing.T, v any) map[string]any {
 }
 
 // TestSegmentDestinationToSecondServer points server A's segment
-// destination at server B, a second eventrouter acting as Segment. The six message types, sent to A with analytics-go,
+// destination at server B, a second eventrouter acting as Segment. The six
+// message types, sent to A with analytics-go,
 // must each reach B's sink exactly once with their ids, names, traits,
 // properties, context extras and integrations intact, plus the
 // integrations disable_integrations turns off.
