@@ -52,7 +52,8 @@
 // does so in a loaded rule, and Change.Pointer and FieldPointer give the
 // pointer of a diff change, so CI can annotate the changed line.
 //
-// SnakeCase reproduces github.com/segmentio/go-snakecase, which Segment uses
-// for warehouse table and column names; EventTable and ColumnName add the
-// post-processing of §5.4.
+// SnakeCase is github.com/segmentio/go-snakecase's Snakecase (through
+// internal/snakecase, the warehouse destination's naming), which Segment
+// uses for warehouse table and column names; EventTable and ColumnName add
+// the post-processing of §5.4.
 package schemas

@@ -7,13 +7,13 @@ import "github.com/eventrouter/eventrouter/internal/snakecase"
 // stricter of the two warehouse drivers (DuckDB allows 127).
 const WarehouseIdentLimit = snakecase.MaxPostgres
 
-// SnakeCase converts name to snake_case exactly like Segment's
-// github.com/segmentio/go-snakecase Snakecase (spec §5.4): non-alphanumeric
-// ASCII bytes separate words and are dropped, a run of upper-case letters and
-// digits starts a word and the following lower-case letters and digits
-// continue it, and the result is lower-case ASCII. A name that is already
-// lower-case letters, digits and inner underscores is returned unchanged.
-// It is the warehouse destination's implementation (internal/snakecase).
+// SnakeCase converts name to snake_case as Segment's warehouses do: it is
+// github.com/segmentio/go-snakecase's Snakecase (spec §5.4), through the
+// warehouse destination's naming (internal/snakecase). Non-alphanumeric
+// ASCII bytes separate words and are dropped, a run of upper-case letters
+// and digits starts a word and the following lower-case letters and digits
+// continue it ("top10Items" -> "top10_items"), and the result is lower-case
+// ASCII.
 func SnakeCase(name string) string { return snakecase.Snakecase(name) }
 
 // EventTable returns the warehouse table name of a track event, as the

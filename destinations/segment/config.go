@@ -8,18 +8,14 @@ import (
 	"time"
 )
 
-// maxTimeout is the longest timeout that can take effect: analytics-go fixes
-// the timeout of its own HTTP client at 10 seconds.
-const maxTimeout = 10 * time.Second
-
 // Config is the segment destination's config block.
 type Config struct {
 	// WriteKey is the write key of the Segment source the messages are sent
 	// to (required). It is a secret: take it from ${ENV}; it is never logged
 	// or quoted in errors.
 	WriteKey string `yaml:"write_key"`
-	// Endpoint is the base URL of the Segment Tracking API; analytics-go
-	// posts to Endpoint + "/v1/batch" (default "https://api.segment.io").
+	// Endpoint is the base URL of the Segment Tracking API; batches are
+	// posted to Endpoint + "/v1/batch" (default "https://api.segment.io").
 	// Set it for Segment's EU region ("https://events.eu1.segmentapis.com"),
 	// a proxy, or a test server.
 	Endpoint string `yaml:"endpoint"`
@@ -30,8 +26,8 @@ type Config struct {
 	// delivers to Customer.io directly, so that Segment does not deliver a
 	// second time.
 	DisableIntegrations []string `yaml:"disable_integrations"`
-	// Timeout bounds one HTTP request to the endpoint (default 10s, at most
-	// 10s, analytics-go's own limit).
+	// Timeout bounds one HTTP request to the endpoint, from connecting to
+	// reading the answer (default 10s).
 	Timeout time.Duration `yaml:"timeout"`
 }
 
@@ -66,11 +62,8 @@ func (c *Config) Validate() error {
 		}
 		seen[name] = true
 	}
-	switch {
-	case c.Timeout <= 0:
+	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout: must be greater than zero"))
-	case c.Timeout > maxTimeout:
-		errs = append(errs, fmt.Errorf("timeout: %s is above %s, the limit analytics-go sets on every request", c.Timeout, maxTimeout))
 	}
 	return errors.Join(errs...)
 }

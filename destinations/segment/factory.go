@@ -6,11 +6,14 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
-	analytics "github.com/segmentio/analytics-go/v3"
 )
 
 // Type is the destination type name used in the config.
 const Type = "segment"
+
+// DefaultEndpoint is the base URL of Segment's Tracking API (its US
+// region).
+const DefaultEndpoint = "https://api.segment.io"
 
 // IntegrationName is the key of a message's integrations object that
 // enables or disables this destination ({"Segment": false} keeps a message
@@ -33,7 +36,7 @@ func (factory) IntegrationName() string { return IntegrationName }
 // https://api.segment.io, timeout 10s, no disabled integrations and no write
 // key (which is required).
 func (factory) DefaultConfig() any {
-	return &Config{Endpoint: analytics.DefaultEndpoint, Timeout: 10 * time.Second}
+	return &Config{Endpoint: DefaultEndpoint, Timeout: 10 * time.Second}
 }
 
 // New builds a segment destination from a *Config.

@@ -1,7 +1,9 @@
 package segment
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -14,27 +16,22 @@ import (
 
 	"github.com/eventrouter/eventrouter/destinations/internal/httpx"
 	"github.com/eventrouter/eventrouter/router"
-	analytics "github.com/segmentio/analytics-go/v3"
 )
 
-// maxBatchMessages is how many messages analytics-go puts in one request at
-// most (its default); it also splits requests that would exceed 500 KB.
-const maxBatchMessages = analytics.DefaultBatchSize
-
-// never is the retry delay given to analytics-go: longer than any Send, so
-// that a failed request is never retried by the client but dropped (and
-// reported as Failure) when Send closes it.
-const never = 24 * time.Hour
+// userAgent is the User-Agent of every request.
+const userAgent = "eventrouter-segment"
 
 // segment is the router.Destination that sends messages to the Segment
-// Tracking API through analytics-go.
+// Tracking API's /v1/batch.
 type segment struct {
 	cfg       Config
 	name      string
-	endpoint  string
+	url       string // endpoint + "/v1/batch"
+	auth      string // the Authorization header
 	logger    *slog.Logger
 	transport *http.Transport
-	now       func() time.Time // for Retry-After dates
+	client    *http.Client
+	now       func() time.Time // send time (sentAt) and Retry-After dates
 	closeOnce sync.Once
 }
 
@@ -50,18 +47,30 @@ func newSegment(cfg Config, set router.Settings) *segment {
 	return &segment{
 		cfg:       cfg,
 		name:      set.Name,
-		endpoint:  strings.TrimRight(cfg.Endpoint, "/"),
+		url:       strings.TrimRight(cfg.Endpoint, "/") + "/v1/batch",
+		auth:      "Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.WriteKey+":")),
 		logger:    logger,
 		transport: tr,
-		now:       time.Now,
+		client: &http.Client{
+			Transport: tr,
+			// A redirect is answered, not followed (see classified).
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		now: time.Now,
 	}
 }
 
-// Send delivers the batch with a client of its own that makes one attempt
-// per request: it enqueues every message, closes the client, and so waits
-// until analytics-go reported Success or Failure for each. It returns nil
-// when every message got Success, else a *router.BatchError (or, when
-// nothing was delivered because ctx ended, an error wrapping ctx.Err()).
+// Send delivers the batch in requests of at most maxBatchMessages messages
+// and maxBatchBytes bytes, one after the other, each tried once. A message
+// that cannot be sent fails on its own (permanently). A request answered
+// with a permanent error other than 401/403 fails its own messages and the
+// next request is sent; after a retryable failure (or 401/403, or ctx
+// ending) the messages not yet sent fail with the same error, unsent, so
+// that a user's messages stay in order and a Segment that is down or
+// refuses the write key is not asked again. Send returns nil when every
+// message was delivered, the one error when all failed alike, else a
+// *router.BatchError (or, when nothing was delivered because ctx ended, an
+// error wrapping ctx.Err()).
 func (s *segment) Send(ctx context.Context, batch []router.Message) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sending batch to segment %q: %w", s.name, err)
@@ -69,53 +78,155 @@ func (s *segment) Send(ctx context.Context, batch []router.Message) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	st := &sendState{
-		pending: make(map[string][]int, len(batch)),
-		results: make([]error, len(batch)),
-		done:    make([]bool, len(batch)),
-		s:       s,
-		ctx:     ctx,
-	}
-	msgs := make([]analytics.Message, len(batch))
-	ids := make([]string, len(batch))
+	results := make([]error, len(batch))
+	wires := make([]*wire, len(batch))
 	for i, m := range batch {
-		am, id, err := toAnalytics(m, s.cfg.DisableIntegrations)
-		if err == nil {
-			err = am.Validate()
-		}
+		w, err := newWire(m, s.cfg.DisableIntegrations)
 		if err != nil {
-			st.settle(i, router.Permanent(fmt.Errorf("converting message %s for segment %q: %w", m.ID, s.name, err)))
+			results[i] = router.Permanent(fmt.Errorf("converting message %s for segment %q: %w", m.ID, s.name, err))
 			continue
 		}
-		msgs[i], ids[i] = am, id
+		wires[i] = w
 	}
 
-	client, err := analytics.NewWithConfig(s.cfg.WriteKey, analytics.Config{
-		Endpoint:   s.endpoint,
-		Interval:   never,
-		BatchSize:  maxBatchMessages,
-		Transport:  &attempt{base: s.transport, ctx: ctx, timeout: s.cfg.Timeout, now: s.now},
-		Logger:     clientLogger{s.logger},
-		Callback:   st,
-		RetryAfter: func(int) time.Duration { return never },
-	})
-	if err != nil {
-		return fmt.Errorf("creating segment client for %q: %w", s.name, err)
+	var (
+		body    []byte
+		members []int
+		stop    error // set once nothing more is to be sent
+	)
+	flush := func() {
+		if len(members) == 0 {
+			return
+		}
+		body = appendEnvelopeEnd(body, s.now())
+		err := s.post(ctx, body, len(members))
+		for _, i := range members {
+			results[i] = err
+		}
+		if err != nil && stopsSend(err) {
+			stop = err
+		}
+		// A new buffer: the transport may still read the old one after
+		// the answer came (a server may answer before reading it all).
+		body, members = nil, members[:0]
 	}
-	for i, am := range msgs {
-		if am == nil {
+	for i, w := range wires {
+		if w == nil {
 			continue
 		}
-		st.expect(ids[i], i)
-		if err := client.Enqueue(am); err != nil {
-			st.unexpect(ids[i], i)
-			st.settle(i, fmt.Errorf("enqueueing message %s for segment %q: %w", batch[i].ID, s.name, err))
+		if stop != nil {
+			results[i] = notSent(batch[i], stop)
+			continue
 		}
+		item, err := w.encode(s.now())
+		if err != nil {
+			results[i] = router.Permanent(fmt.Errorf("converting message %s for segment %q: %w", batch[i].ID, s.name, err))
+			continue
+		}
+		if len(item) > maxMessageBytes {
+			results[i] = router.Permanent(fmt.Errorf("sending message %s to segment %q: its JSON is %d bytes, over Segment's limit of %d per message", batch[i].ID, s.name, len(item), maxMessageBytes))
+			continue
+		}
+		if len(members) == maxBatchMessages || len(body)+1+len(item)+envelopeEndLen > maxBatchBytes {
+			flush()
+			if stop != nil {
+				results[i] = notSent(batch[i], stop)
+				continue
+			}
+			// Stamped again: time went by while the request was sent.
+			if item, err = w.encode(s.now()); err != nil {
+				results[i] = router.Permanent(fmt.Errorf("converting message %s for segment %q: %w", batch[i].ID, s.name, err))
+				continue
+			}
+		}
+		if len(members) == 0 {
+			body = append(body, envelopeStart...)
+		} else {
+			body = append(body, ',')
+		}
+		body = append(body, item...)
+		members = append(members, i)
 	}
-	// Close flushes what is queued and waits for every request; a request
-	// that failed is not retried but reported as Failure (see never).
-	_ = client.Close()
-	return st.outcome(batch)
+	flush()
+	return s.outcome(ctx, batch, results)
+}
+
+// The request body is {"batch":[...],"sentAt":"<now>"}.
+const (
+	envelopeStart = `{"batch":[`
+	// envelopeEndLen is len(`],"sentAt":"2006-01-02T15:04:05.000Z"}`).
+	envelopeEndLen = len(`],"sentAt":""}`) + len(router.TimeLayout)
+)
+
+func appendEnvelopeEnd(b []byte, now time.Time) []byte {
+	b = append(b, `],"sentAt":"`...)
+	b = append(b, router.FormatTime(now)...)
+	return append(b, `"}`...)
+}
+
+// stopsSend reports whether a request's failure ends the Send: a
+// retryable one (Segment is down, overloaded or asked to wait), 401/403
+// (the write key is refused), or the end of ctx.
+func stopsSend(err error) bool {
+	if kind, _ := router.Classify(err); kind == router.KindRetryable {
+		return true
+	}
+	var se *statusError
+	return errors.As(err, &se) && (se.code == http.StatusUnauthorized || se.code == http.StatusForbidden)
+}
+
+// notSent is the error of a message left unsent after err stopped the
+// Send: err's class, and its delay, with a message saying why.
+func notSent(m router.Message, err error) error {
+	return &heldBack{id: m.ID, err: err}
+}
+
+// heldBack is the error of a message that was not sent because an earlier
+// request of its Send failed with err; it classifies as err does.
+type heldBack struct {
+	id  string
+	err error
+}
+
+func (h *heldBack) Error() string {
+	return fmt.Sprintf("message %s not sent: an earlier request of the batch failed: %v", h.id, h.err)
+}
+
+func (h *heldBack) Unwrap() error { return h.err }
+
+// post sends one request body of n messages, once, and classifies the
+// outcome: nil on 2xx.
+func (s *segment) post(ctx context.Context, body []byte, n int) error {
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return router.Permanent(fmt.Errorf("sending batch to segment %q: %w", s.name, err))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("Authorization", s.auth)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("sending batch of %d to segment %q: %w (%v)", n, s.name, cerr, err)
+		}
+		// *url.Error quotes the URL only; keep the cause.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return fmt.Errorf("sending batch of %d to segment %q: %w", n, s.name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		// Read the answer so the connection is reused.
+		_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
+		return nil
+	}
+	se := &statusError{code: resp.StatusCode, snippet: httpx.Snippet(resp.Body)}
+	se.delay, se.hasWait = httpx.RetryAfter(resp.Header.Get("Retry-After"), s.now())
+	return se.classified(s.name)
 }
 
 // Close releases idle connections. It may be called more than once.
@@ -124,109 +235,16 @@ func (s *segment) Close(context.Context) error {
 	return nil
 }
 
-// sendState collects the callbacks of one Send; it is the client's
-// analytics.Callback.
-type sendState struct {
-	s   *segment
-	ctx context.Context
-
-	mu sync.Mutex
-	// pending maps a messageId to the indices still waiting for a
-	// callback, in batch order.
-	pending map[string][]int
-	results []error
-	done    []bool
-}
-
-// expect registers that index i, with messageId id, waits for a callback.
-func (st *sendState) expect(id string, i int) {
-	st.mu.Lock()
-	st.pending[id] = append(st.pending[id], i)
-	st.mu.Unlock()
-}
-
-// unexpect undoes expect for a message the client refused.
-func (st *sendState) unexpect(id string, i int) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	idx := st.pending[id]
-	for n, j := range idx {
-		if j == i {
-			st.pending[id] = append(idx[:n:n], idx[n+1:]...)
-			return
-		}
-	}
-}
-
-func (st *sendState) settle(i int, err error) {
-	st.mu.Lock()
-	st.results[i], st.done[i] = err, true
-	st.mu.Unlock()
-}
-
-// take returns the index of the next message waiting for a callback with
-// messageId id.
-func (st *sendState) take(m analytics.Message) (int, bool) {
-	id := messageID(m)
-	idx := st.pending[id]
-	if len(idx) == 0 {
-		return 0, false
-	}
-	st.pending[id] = idx[1:]
-	return idx[0], true
-}
-
-// Success implements analytics.Callback: the message was accepted.
-func (st *sendState) Success(m analytics.Message) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if i, ok := st.take(m); ok {
-		st.results[i], st.done[i] = nil, true
-	}
-}
-
-// Failure implements analytics.Callback: the message's request failed.
-func (st *sendState) Failure(m analytics.Message, err error) {
-	cerr := st.s.classify(st.ctx, err)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if i, ok := st.take(m); ok {
-		st.results[i], st.done[i] = cerr, true
-	}
-}
-
-// outcome turns the per-message results into Send's error. It keeps per-user
-// order: after a retryable failure of a user's message, that user's later
-// messages of the batch are reported as failed (retryable) too, even if
-// Segment accepted them (a resend is deduplicated by messageId).
-func (st *sendState) outcome(batch []router.Message) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
+// outcome turns the per-message results into Send's error.
+func (s *segment) outcome(ctx context.Context, batch []router.Message, results []error) error {
 	failed := make(map[int]error)
-	var blocked map[string]string // partition key -> messageId that failed
 	allCtx := true
-	for i := range batch {
-		err := st.results[i]
-		if !st.done[i] {
-			err = fmt.Errorf("sending message %s to segment %q: analytics-go reported neither success nor failure", batch[i].ID, st.s.name)
-		}
-		key := batch[i].PartitionKey()
-		if first, ok := blocked[key]; ok && err == nil {
-			err = fmt.Errorf("holding back message %s for segment %q: earlier message %s of the same user failed", batch[i].ID, st.s.name, first)
-		}
+	for i, err := range results {
 		if err == nil {
 			allCtx = false
 			continue
 		}
-		if kind, _ := router.Classify(err); kind == router.KindRetryable {
-			if blocked == nil {
-				blocked = make(map[string]string)
-			}
-			if _, ok := blocked[key]; !ok {
-				blocked[key] = batch[i].ID
-			}
-		}
-		if st.ctx.Err() == nil || !errors.Is(err, st.ctx.Err()) {
+		if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
 			allCtx = false
 		}
 		failed[i] = err
@@ -238,65 +256,30 @@ func (st *sendState) outcome(batch []router.Message) error {
 		return &router.BatchError{Failed: failed}
 	}
 	if allCtx {
-		return fmt.Errorf("sending batch to segment %q: %w", st.s.name, st.ctx.Err())
+		return fmt.Errorf("sending batch to segment %q: %w", s.name, ctx.Err())
 	}
 	// Every message failed: when they failed alike (one request, one
 	// answer), return that one error so that dispatch classifies the whole
 	// batch by it.
-	kind, delay := router.Classify(failed[0])
+	first := results[0]
+	var hb *heldBack
+	if errors.As(first, &hb) {
+		first = hb.err
+	}
+	kind, delay := router.Classify(first)
 	for _, err := range failed {
 		if k, d := router.Classify(err); k != kind || d != delay {
 			return &router.BatchError{Failed: failed}
 		}
 	}
 	if len(batch) > 1 {
-		return fmt.Errorf("%w (all %d messages of the batch)", failed[0], len(batch))
+		return fmt.Errorf("%w (all %d messages of the batch)", first, len(batch))
 	}
-	return failed[0]
+	return first
 }
 
-func messageID(m analytics.Message) string {
-	switch m := m.(type) {
-	case analytics.Identify:
-		return m.MessageId
-	case analytics.Track:
-		return m.MessageId
-	case analytics.Page:
-		return m.MessageId
-	case analytics.Screen:
-		return m.MessageId
-	case analytics.Group:
-		return m.MessageId
-	case analytics.Alias:
-		return m.MessageId
-	}
-	return ""
-}
-
-// classify turns the error analytics-go passes to Callback.Failure into a
-// classified error for dispatch.
-func (s *segment) classify(ctx context.Context, err error) error {
-	var se *statusError
-	switch {
-	case errors.As(err, &se):
-		return se.classified(s.name)
-	case errors.Is(err, analytics.ErrMessageTooBig):
-		return router.Permanent(fmt.Errorf("sending message to segment %q: %w (analytics-go refuses messages over 32000 bytes of JSON)", s.name, err))
-	case ctx.Err() != nil:
-		return fmt.Errorf("sending message to segment %q: %w", s.name, ctx.Err())
-	}
-	// Network errors, timeouts, too many requests in flight: retryable.
-	// *url.Error quotes the endpoint only; keep the cause.
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		err = uerr.Err
-	}
-	return fmt.Errorf("sending message to segment %q: %w", s.name, err)
-}
-
-// statusError is a non-2xx answer of the endpoint, recorded by attempt so
-// that the status, the answer's first bytes and Retry-After reach the
-// classification (analytics-go's own error has only the status line).
+// statusError is a non-2xx answer of the endpoint: its status, the first
+// bytes of its body and its Retry-After.
 type statusError struct {
 	code    int
 	snippet string
@@ -311,7 +294,7 @@ func (e *statusError) Error() string {
 
 // classified applies the classification table of the package documentation.
 func (e *statusError) classified(name string) error {
-	err := fmt.Errorf("sending message to segment %q: %w", name, e)
+	err := fmt.Errorf("sending batch to segment %q: %w", name, e)
 	switch code := e.code; {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		return router.Permanent(fmt.Errorf("%w (check write_key: it must be the write key of an enabled source of this Segment workspace and region)", err))
@@ -328,72 +311,6 @@ func (e *statusError) classified(name string) error {
 	return err
 }
 
-// attempt is the http.RoundTripper of one Send's client: it binds the
-// requests to Send's context and the configured timeout, and turns a non-2xx
-// answer into a *statusError (so that the client's redirect following never
-// sees it).
-type attempt struct {
-	base    http.RoundTripper
-	ctx     context.Context
-	timeout time.Duration
-	now     func() time.Time
-}
-
-// RoundTrip sends one request.
-func (a *attempt) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(req.Context(), a.timeout)
-	stop := context.AfterFunc(a.ctx, cancel)
-	release := func() { stop(); cancel() }
-	resp, err := a.base.RoundTrip(req.WithContext(ctx))
-	if err != nil {
-		release()
-		if cerr := a.ctx.Err(); cerr != nil {
-			return nil, fmt.Errorf("%w (%v)", cerr, err)
-		}
-		return nil, err
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		resp.Body = &releaseBody{ReadCloser: resp.Body, release: release}
-		return resp, nil
-	}
-	se := &statusError{code: resp.StatusCode, snippet: httpx.Snippet(resp.Body)}
-	se.delay, se.hasWait = httpx.RetryAfter(resp.Header.Get("Retry-After"), a.now())
-	_ = resp.Body.Close()
-	release()
-	return nil, se
-}
-
 // drainLimit is how much of a successful answer's body is read before it is
-// closed (analytics-go does not read it), so that the connection is reused.
+// closed, so that the connection is reused.
 const drainLimit = 64 << 10
-
-// releaseBody releases the request's context when the body is closed.
-type releaseBody struct {
-	io.ReadCloser
-	release func()
-	once    sync.Once
-}
-
-// Close drains up to drainLimit bytes of the body, closes it and releases
-// the request's context.
-func (b *releaseBody) Close() error {
-	_, _ = io.CopyN(io.Discard, b.ReadCloser, drainLimit)
-	err := b.ReadCloser.Close()
-	b.once.Do(b.release)
-	return err
-}
-
-// clientLogger sends analytics-go's log lines to the destination's logger at
-// debug level: every failure also reaches dispatch as Send's error, which
-// dispatch logs. analytics-go never logs the write key.
-type clientLogger struct{ l *slog.Logger }
-
-// Logf logs one of analytics-go's informational lines at debug level.
-func (c clientLogger) Logf(format string, args ...any) {
-	c.l.Debug("analytics-go: " + fmt.Sprintf(format, args...))
-}
-
-// Errorf logs one of analytics-go's error lines at debug level.
-func (c clientLogger) Errorf(format string, args ...any) {
-	c.l.Debug("analytics-go error: " + fmt.Sprintf(format, args...))
-}

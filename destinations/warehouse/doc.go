@@ -6,9 +6,10 @@
 // name in snake_case), the tables identifies, users, tracks, one table per
 // track event, pages, screens, groups, aliases and _discards; the standard
 // columns; context, properties and traits flattened with "_", arrays as
-// JSON text; names in go-snakecase's snake_case with the post-processing
-// rules of §5.4 (package internal/snakecase, which the tracking plan's
-// linter shares); column types inferred from values, new tables and columns
+// JSON text; names made by github.com/segmentio/go-snakecase itself (the
+// module Segment names its warehouse tables and columns with) with the
+// post-processing rules of §5.4 on top (package internal/snakecase, which
+// the tracking plan's linter shares); column types inferred from values, new tables and columns
 // created as they appear (a new column takes the least upper bound of the
 // batch's values), and a value that does not fit its column, or whose name
 // is reserved, collides or is empty, kept in _discards with its reason.

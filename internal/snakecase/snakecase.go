@@ -1,6 +1,10 @@
 package snakecase
 
-import "strings"
+import (
+	"strings"
+
+	gosnakecase "github.com/segmentio/go-snakecase"
+)
 
 // The identifier limits, in bytes, of the warehouse databases.
 const (
@@ -18,55 +22,15 @@ const EmptyEvent = "_empty_event"
 const emptySource = "_empty_source"
 
 // Snakecase converts a name to snake_case exactly as Segment's warehouses
-// do (segmentio/go-snakecase's Snakecase): ASCII letters and digits are
-// kept, everything else separates words and is dropped; a run of
-// upper-case letters and digits starts a word and the lower-case letters
-// and digits that follow continue it; the result is lower case. A name
-// that is already lower-case letters, digits and inner single underscores
-// is returned unchanged, without allocating.
-func Snakecase(s string) string {
-	clean := 0
-	for clean < len(s) {
-		c := s[clean]
-		if isLower(c) || isDigit(c) {
-			clean++
-			continue
-		}
-		if c == '_' && clean+1 < len(s) && (isLower(s[clean+1]) || isDigit(s[clean+1])) {
-			clean++
-			continue
-		}
-		break
-	}
-	if clean == len(s) {
-		return s
-	}
-	// A digit directly before an upper-case letter belongs to the next word
-	// ("2FA" stays one word).
-	if clean > 0 && isDigit(s[clean-1]) {
-		clean--
-	}
-	b := make([]byte, 0, len(s)+4)
-	b = append(b, s[:clean]...)
-	for i := clean; i < len(s); {
-		if !isAlnum(s[i]) {
-			i++
-			continue
-		}
-		if len(b) > 0 {
-			b = append(b, '_')
-		}
-		for i < len(s) && (isUpper(s[i]) || isDigit(s[i])) {
-			b = append(b, toLower(s[i]))
-			i++
-		}
-		for i < len(s) && (isLower(s[i]) || isDigit(s[i])) {
-			b = append(b, s[i])
-			i++
-		}
-	}
-	return string(b)
-}
+// do: it is github.com/segmentio/go-snakecase v1.2.0's Snakecase, called,
+// not re-implemented, so that every table and column has the name Segment
+// gives it. ASCII letters and digits are kept, everything else separates
+// words and is dropped; a run of upper-case letters and digits starts a
+// word and the lower-case letters and digits that follow continue it
+// ("top10Items" -> "top10_items", "CStringRef" -> "cstring_ref"); the
+// result is lower case. A name that is already lower-case letters, digits
+// and inner single underscores is returned unchanged.
+func Snakecase(s string) string { return gosnakecase.Snakecase(s) }
 
 // standardTables are the tables of Segment's warehouse layout (spec §5.1).
 var standardTables = map[string]bool{
@@ -181,14 +145,4 @@ func IsSystemSchema(name string) bool {
 	return strings.HasPrefix(name, "pg_") || name == "information_schema"
 }
 
-func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
-func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-func isAlnum(c byte) bool { return isLower(c) || isUpper(c) || isDigit(c) }
-
-func toLower(c byte) byte {
-	if isUpper(c) {
-		return c + 'a' - 'A'
-	}
-	return c
-}
