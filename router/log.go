@@ -95,14 +95,28 @@ type Delivery struct {
 //
 // A reader is safe for concurrent use (dispatch keeps a batch alive with
 // InProgress while it is being sent, and reads Pending for metrics), but one
-// goroutine at a time calls Fetch. Fetch returns messages the log then
-// considers in flight: they are delivered again after the cursor's AckWait
-// unless acknowledged with Ack or kept with InProgress.
+// goroutine at a time calls Fetch and Rewind. Fetch returns messages the
+// log then considers in flight: they are delivered again after the
+// cursor's AckWait unless acknowledged with Ack or kept with InProgress.
+//
+// Order holds through faults: after a connection loss, an acknowledgement
+// that failed, or deliveries that went astray, Fetch hands out nothing
+// newer than a message that was fetched and not acknowledged until that
+// message has been handed out again.
 type PartitionReader interface {
 	// Fetch returns up to max messages, waiting up to wait for the batch to
 	// fill; it returns fewer, possibly none, when wait ends first. Messages
 	// delivered again (see [Delivery.Delivered]) come before new ones.
 	Fetch(ctx context.Context, max int, wait time.Duration) ([]Delivery, error)
+	// Rewind moves the cursor back to its oldest unacknowledged message:
+	// everything fetched and not acknowledged, through this reader or any
+	// other process's, is delivered again by the next Fetch, before
+	// anything newer, and nothing in flight elsewhere is due later. A
+	// process that takes a partition over calls it before its first Fetch.
+	// Delivery counts ([Delivery.Delivered]) start again at 1. When Rewind
+	// fails, the next Fetch tries again and returns an error until it
+	// succeeds.
+	Rewind(ctx context.Context) error
 	// Ack acknowledges ds for good and returns once the log has confirmed.
 	Ack(ctx context.Context, ds []Delivery) error
 	// InProgress resets the AckWait clock of ds, so that they are not
@@ -136,7 +150,8 @@ type Lease interface {
 	// Lost returns a channel that is closed when the lease stops being
 	// held, lost or released.
 	Lost() <-chan struct{}
-	// TTL returns how long the lease lasts without renewal.
+	// TTL returns the log's lease TTL: another process takes a lease
+	// whose holder died within this long.
 	TTL() time.Duration
 	// Release gives the lease up so that another process can take it at
 	// once. Releasing twice is harmless.
@@ -151,10 +166,12 @@ type Lease interface {
 type Membership interface {
 	// Members reads from the log how many members the group has now, the
 	// caller included (so at least 1). Each call is a round trip to the
-	// log: call it every few seconds, not in a loop.
+	// log: call it a few times per TTL, not in a loop.
 	Members(ctx context.Context) (int, error)
-	// TTL returns how long a member stays counted without renewal; the
-	// registration is renewed every TTL/4.
+	// TTL returns the log's lease TTL: a member that died stops being
+	// counted within this long (its registration is renewed more often).
+	// Readers of Members call it every TTL/16 or so to notice a death in
+	// time for its partitions to be taken over within the TTL.
 	TTL() time.Duration
 	// Leave removes the caller from the group at once and stops renewing.
 	// Leaving twice is harmless.

@@ -29,7 +29,9 @@ type balance struct {
 	ready chan struct{} // closed by the first reading of the member count
 
 	mu        sync.Mutex
-	members   int // last reading; 0 before the first
+	ttl       time.Duration // the membership's TTL, from the first reading
+	changed   chan struct{} // closed and replaced when the share grows or a partition is given up
+	members   int           // last reading; 0 before the first
 	share     int // most partitions to hold; 0 until members are known
 	held      int // partitions whose lease is held
 	taking    int // workers acquiring a lease now
@@ -47,6 +49,7 @@ func newBalance(parts int, gauge prometheus.Gauge, log *slog.Logger) *balance {
 		gauge:     gauge,
 		log:       log,
 		ready:     make(chan struct{}),
+		changed:   make(chan struct{}),
 		owned:     make([]bool, parts),
 		yield:     make([]chan struct{}, parts),
 		asked:     make([]bool, parts),
@@ -64,6 +67,34 @@ func (b *balance) reserve(p int) bool {
 	}
 	b.taking++
 	return true
+}
+
+// ttlOf returns the membership's TTL, known once ready is closed.
+func (b *balance) ttlOf() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ttl
+}
+
+// waitChange waits until the share grows or a partition is given up, for
+// at most d or until ctx is done.
+func (b *balance) waitChange(ctx context.Context, d time.Duration) {
+	b.mu.Lock()
+	ch := b.changed
+	b.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// wakeLocked wakes the workers waiting in waitChange.
+func (b *balance) wakeLocked() {
+	close(b.changed)
+	b.changed = make(chan struct{})
 }
 
 // cancel ends a reservation whose lease could not be taken.
@@ -99,6 +130,7 @@ func (b *balance) gave(p int) {
 	b.asked[p] = false
 	b.yield[p] = nil
 	b.gauge.Set(float64(b.held))
+	b.wakeLocked()
 }
 
 // observe records a reading of the member count, with the membership's TTL
@@ -111,11 +143,16 @@ func (b *balance) observe(members int, cooldown time.Duration) (asked []int, cha
 	defer b.mu.Unlock()
 	members = max(members, 1)
 	changed = members != b.members
+	b.ttl = cooldown
 	if b.members == 0 {
 		close(b.ready)
 	}
 	b.members = members
-	b.share = (b.parts + members - 1) / members
+	share := (b.parts + members - 1) / members
+	if share > b.share {
+		b.wakeLocked()
+	}
+	b.share = share
 	b.cooldown = cooldown
 	leaving := 0
 	for p := range b.parts {
@@ -151,7 +188,7 @@ func (b *balance) state() (members, share, held int) {
 }
 
 // balance registers this process as a member of r's group in the log and,
-// every TTL/4 of the membership, reads the member count and rebalances,
+// every TTL/16 of the membership, reads the member count and rebalances,
 // until ctx is done; then it leaves the group, so that the other members
 // take over the partitions this process releases as it stops.
 func (d *Dispatcher) balance(ctx context.Context, r *route) {
@@ -176,7 +213,10 @@ func (d *Dispatcher) balance(ctx context.Context, r *route) {
 			r.log.Warn("leaving the destination's members", "err", err)
 		}
 	}()
-	every := m.TTL() / 4
+	// TTL/16: a member that died is seen gone soon after its key expires
+	// (3/4 of the TTL after its last renewal, see the log's lease timing),
+	// in time for its partitions to be taken within the TTL.
+	every := m.TTL() / 16
 	failing := false
 	for {
 		mctx, cancel := context.WithTimeout(ctx, max(every, time.Second))

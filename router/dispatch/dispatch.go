@@ -190,9 +190,13 @@ func (d *Dispatcher) work(ctx, hard context.Context, r *route, p int) {
 	case <-ctx.Done():
 		return
 	}
+	// Polled every TTL/16 (at most acquireEvery), and at once when the
+	// share grows: together with the lease timing of the log, a dead
+	// process's partitions are taken within the TTL.
+	every := min(d.acquireEvery, r.bal.ttlOf()/16)
 	for ctx.Err() == nil {
 		if !r.bal.reserve(p) {
-			sleep(ctx, jitter(d.acquireEvery))
+			r.bal.waitChange(ctx, jitter(every))
 			continue
 		}
 		lease, err := d.log.Acquire(ctx, name)
@@ -201,7 +205,7 @@ func (d *Dispatcher) work(ctx, hard context.Context, r *route, p int) {
 			if !errors.Is(err, router.ErrLeaseHeld) && ctx.Err() == nil {
 				r.log.Warn("acquiring partition", "partition", p, "err", err)
 			}
-			sleep(ctx, jitter(d.acquireEvery))
+			sleep(ctx, jitter(every))
 			continue
 		}
 		yield := r.bal.took(p)
@@ -233,9 +237,7 @@ func closed(c <-chan struct{}) bool {
 // is left in flight for the next holder to wait for.
 func (d *Dispatcher) own(ctx, hard context.Context, r *route, p int, lease router.Lease, yield <-chan struct{}) {
 	rd := r.readers[p]
-	if !d.waitPrevious(ctx, r, rd, lease, yield) {
-		return
-	}
+	d.rewind(ctx, r, rd, "partition", p)
 	for ctx.Err() == nil && lease.Held() && !closed(yield) {
 		ds, err := rd.Fetch(ctx, r.opts.BatchSize, r.opts.BatchTimeout)
 		if err != nil && ctx.Err() == nil {
@@ -258,30 +260,15 @@ func (d *Dispatcher) own(ctx, hard context.Context, r *route, p int, lease route
 	}
 }
 
-// waitPrevious keeps per-user order when a partition changes hands: if the
-// previous holder left messages in flight (it died, or stopped in the middle
-// of retries), they are delivered again only after the cursor's AckWait, and
-// then before any newer message. So it waits until nothing is in flight or
-// AckWait has passed since the lease was taken (by then the previous holder,
-// which stopped when it lost the lease, cannot have kept them alive).
-// It reports false if the lease was lost, ctx ended or yield closed
-// meanwhile.
-func (d *Dispatcher) waitPrevious(ctx context.Context, r *route, rd router.PartitionReader, lease router.Lease, yield <-chan struct{}) bool {
-	deadline := time.Now().Add(r.opts.AckWait + 500*time.Millisecond)
-	for {
-		pend, err := rd.Pending(ctx)
-		if err == nil && pend.InFlight == 0 || time.Now().After(deadline) {
-			return lease.Held()
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-lease.Lost():
-			return false
-		case <-yield:
-			return false
-		case <-time.After(200 * time.Millisecond):
-		}
+// rewind keeps per-user order when a partition changes hands: whatever
+// the previous holder (or this process, before) fetched and did not
+// acknowledge is delivered again by the next Fetch, before anything newer,
+// and nothing is left in flight to come back later (see
+// router.PartitionReader.Rewind). When the rewind fails, Fetch retries it
+// and hands nothing out until it succeeds.
+func (d *Dispatcher) rewind(ctx context.Context, r *route, rd router.PartitionReader, what string, p int) {
+	if err := rd.Rewind(ctx); err != nil && ctx.Err() == nil {
+		r.log.Warn("rewinding to the oldest unacknowledged message; reading waits for it", what, p, "err", err)
 	}
 }
 

@@ -47,16 +47,15 @@ func (d *Dispatcher) redrive(ctx, hard context.Context, r *route) {
 			sleep(ctx, jitter(d.acquireEvery))
 			continue
 		}
-		if d.waitPrevious(ctx, r, rd, lease, never) {
-			for ctx.Err() == nil && lease.Held() {
-				ds, err := rd.Fetch(ctx, r.opts.BatchSize, r.opts.BatchTimeout)
-				if err != nil && ctx.Err() == nil {
-					r.log.Warn("reading the redrive cursor", "err", err)
-					sleep(ctx, time.Second)
-				}
-				if len(ds) > 0 {
-					d.process(ctx, hard, r, rd, lease, never, ds)
-				}
+		d.rewind(ctx, r, rd, "redrive", 0)
+		for ctx.Err() == nil && lease.Held() {
+			ds, err := rd.Fetch(ctx, r.opts.BatchSize, r.opts.BatchTimeout)
+			if err != nil && ctx.Err() == nil {
+				r.log.Warn("reading the redrive cursor", "err", err)
+				sleep(ctx, time.Second)
+			}
+			if len(ds) > 0 {
+				d.process(ctx, hard, r, rd, lease, never, ds)
 			}
 		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

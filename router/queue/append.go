@@ -86,7 +86,17 @@ func (l *Log) append(ctx context.Context, msgs []router.Message) (duplicates int
 	if len(records) == 0 {
 		return duplicates, nil
 	}
+	// Order: a partition's messages of this request are in one record,
+	// in the order given, so they are stored in order by construction.
+	// When they fill several records, the k-th record of every partition
+	// is published in wave k, once wave k-1 is acknowledged: a failure
+	// stops before a later record of the same partition could be stored
+	// without an earlier one (which the client's retry would then store
+	// after it). No publish is retried blindly (see publishEvents).
 	pubs := make([]*nats.Msg, len(records))
+	wave := make([]int, len(records))
+	count := make(map[int]int, len(byPartition))
+	waves := 1
 	for j, r := range records {
 		ms := make([]*router.Message, len(r.idx))
 		ks := make([]dedupe.Key, len(r.idx))
@@ -94,21 +104,49 @@ func (l *Log) append(ctx context.Context, msgs []router.Message) (duplicates int
 			ms[n], ks[n] = &msgs[i], keys[i]
 		}
 		pubs[j] = encodeRecord(l.subjects[partitionOf[j]], ms, ks)
+		wave[j] = count[partitionOf[j]]
+		count[partitionOf[j]]++
+		waves = max(waves, wave[j]+1)
 	}
-	acks, err := l.publish(rctx, pubs)
-	for j, ack := range acks {
-		if ack == nil {
-			continue
+	for w := 0; w < waves; w++ {
+		var idx []int
+		var batch []*nats.Msg
+		for j := range records {
+			if wave[j] == w {
+				idx = append(idx, j)
+				batch = append(batch, pubs[j])
+			}
 		}
-		res.Stored(records[j].idx, ack.Sequence)
-		if ack.Duplicate {
-			// The same record was stored a moment ago (a retry that
-			// reached another instance, or one after an unanswered
-			// publish): JetStream's short duplicate window caught it.
-			duplicates += len(records[j].idx)
+		acks, err := l.publishEvents(rctx, batch)
+		for n, ack := range acks {
+			if ack == nil {
+				continue
+			}
+			j := idx[n]
+			res.Stored(records[j].idx, ack.Sequence)
+			if ack.Duplicate {
+				// The same record was stored a moment ago (a retry that
+				// reached another instance, or one after an unanswered
+				// publish): JetStream's short duplicate window caught it.
+				duplicates += len(records[j].idx)
+			}
+		}
+		if err != nil {
+			return duplicates, err
 		}
 	}
-	return duplicates, err
+	return duplicates, nil
+}
+
+// publishEvents publishes records like publish, but without nats.go's
+// retry of a publish answered "no responders" (by default twice, 250ms
+// apart, during a stream leader election): that retry re-sends one record
+// on its own, after later ones may have been stored. A record that finds
+// no stream leader fails the Append instead (503), and the client's retry
+// of the whole request keeps its order; what was stored is found as
+// duplicates.
+func (l *Log) publishEvents(ctx context.Context, pubs []*nats.Msg) ([]*jetstream.PubAck, error) {
+	return l.publishWith(ctx, pubs, jetstream.WithRetryAttempts(0))
 }
 
 // Reject stores rejected items, as the JSON of router.Rejected, in the
@@ -157,11 +195,16 @@ func (l *Log) publishAll(ctx context.Context, pubs []*nats.Msg) (duplicates int,
 // message) until ctx ends. acks[i] is message i's acknowledgement, nil when
 // it has none; err wraps router.ErrUnavailable when any is missing.
 func (l *Log) publish(ctx context.Context, pubs []*nats.Msg) (acks []*jetstream.PubAck, err error) {
+	return l.publishWith(ctx, pubs)
+}
+
+// publishWith is publish with extra publish options.
+func (l *Log) publishWith(ctx context.Context, pubs []*nats.Msg, opts ...jetstream.PublishOpt) (acks []*jetstream.PubAck, err error) {
 	acks = make([]*jetstream.PubAck, len(pubs))
 	futures := make([]jetstream.PubAckFuture, 0, len(pubs))
-	stall := jetstream.WithStallWait(l.cfg.StoreTimeout)
+	opts = append(opts, jetstream.WithStallWait(l.cfg.StoreTimeout))
 	for _, m := range pubs {
-		f, err := l.js.PublishMsgAsync(m, stall)
+		f, err := l.js.PublishMsgAsync(m, opts...)
 		if err != nil {
 			err = fmt.Errorf("%w: publishing: %w", router.ErrUnavailable, err)
 			return acks, errors.Join(err, l.collect(ctx, futures, acks))

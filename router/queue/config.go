@@ -74,10 +74,13 @@ type Config struct {
 	// StoreTimeout bounds how long Append, Reject and DeadLetter wait for
 	// JetStream's acknowledgements. Default 5s.
 	StoreTimeout time.Duration
-	// LeaseTTL is how long a lease (router.Log.Acquire) lasts without being
-	// renewed; a holder renews it every LeaseTTL/4. A process that dies
-	// holds its leases for at most this long. It is also how long a member
-	// (router.Log.Join) stays counted after its last renewal. Default 10s.
+	// LeaseTTL bounds how long the leases (router.Log.Acquire) and the
+	// memberships (router.Log.Join) of a process that died keep others
+	// from taking its work: their keys expire 3/4 of LeaseTTL after their
+	// last renewal (every LeaseTTL/8), and dispatch looks every
+	// LeaseTTL/16, so another process takes the partitions over within
+	// LeaseTTL (see lease.go). A holder whose renewals fail for about
+	// LeaseTTL/2 gives its leases up. Default 10s.
 	LeaseTTL time.Duration
 	// Logger receives the log's and the embedded server's messages.
 	// Default slog.Default().

@@ -14,15 +14,37 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// Lease timing, with T = Config.LeaseTTL:
+//
+//   - the keys of the lease bucket, leases and memberships alike, expire
+//     keyLife = 3T/4 after their last write (the bucket's TTL);
+//   - holders renew them every T/8;
+//   - a holder counts its lease as held until 90% of keyLife after the last
+//     successful renewal was sent (0.675 T), so it stops before the key can
+//     expire, however late the renewal reached the server;
+//   - dispatch reads member counts and tries free partitions every T/16.
+//
+// So the partitions of a process that died are taken over within
+// 3T/4 + T/16, plus the server's expiry check and a round trip: inside T,
+// which is what Config.LeaseTTL promises. A holder rides out up to
+// 0.675 T − T/8 of failed renewals (a leader election of the bucket's
+// stream, 4 to 9 s with nats-server's defaults, against 5.5 s with the
+// default T of 10 s) before it gives its partitions up; they are then
+// taken again, in order, once the bucket answers.
+//
+// keyLife is at least 100ms, JetStream's shortest MaxAge.
+func keyLife(ttl time.Duration) time.Duration    { return max(ttl*3/4, 100*time.Millisecond) }
+func renewEvery(ttl time.Duration) time.Duration { return ttl / 8 }
+
 // Acquire takes the lease called name: a key in the lease bucket
-// (<prefix>_leases, whose keys expire Config.LeaseTTL after their last
-// write). It creates the key, failing with an error matching
-// router.ErrLeaseHeld when it exists, then renews it every LeaseTTL/4 with
+// (<prefix>_leases, whose keys expire 3/4 of Config.LeaseTTL after their
+// last write). It creates the key, failing with an error matching
+// router.ErrLeaseHeld when it exists, then renews it every LeaseTTL/8 with
 // a compare-and-set on its revision. The lease is lost when a renewal is
 // refused (someone else took the key after it expired) or when none
-// succeeded for 90% of LeaseTTL, measured from when the last successful
-// renewal was sent; so a holder stops believing it holds the lease before
-// the server can let anyone else take it.
+// succeeded for 90% of the key's life, measured from when the last
+// successful renewal was sent; so a holder stops believing it holds the
+// lease before the server can let anyone else take it.
 func (l *Log) Acquire(ctx context.Context, name string) (router.Lease, error) {
 	key := subjectToken(name)
 	owner := ownerID()
@@ -83,7 +105,7 @@ type lease struct {
 	stopOnce sync.Once
 }
 
-func (ls *lease) validity() time.Duration { return ls.ttl * 9 / 10 }
+func (ls *lease) validity() time.Duration { return keyLife(ls.ttl) * 9 / 10 }
 
 // Held reports whether the lease is still held.
 func (ls *lease) Held() bool {
@@ -111,7 +133,7 @@ func (ls *lease) markLost() {
 func (ls *lease) renew() {
 	defer close(ls.done)
 	defer ls.markLost()
-	every := ls.ttl / 4
+	every := renewEvery(ls.ttl)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

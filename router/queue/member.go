@@ -19,10 +19,10 @@ const memberPrefix = "member."
 
 // Join registers the caller as a live member of group: it puts the key
 // member.<group>.<random id> in the lease bucket (<prefix>_leases, whose
-// keys expire Config.LeaseTTL after their last write), and puts it again
-// every LeaseTTL/4 until Leave. A renewal that fails is retried at the next
-// tick; the key, and so the membership, lapses only when none succeeds for
-// LeaseTTL.
+// keys expire 3/4 of Config.LeaseTTL after their last write), and puts it
+// again every LeaseTTL/8 until Leave (see the lease timing in lease.go). A
+// renewal that fails is retried at the next tick; the key, and so the
+// membership, lapses only when none succeeds for the key's life.
 func (l *Log) Join(ctx context.Context, group string) (router.Membership, error) {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
@@ -58,10 +58,10 @@ type membership struct {
 // TTL returns Config.LeaseTTL.
 func (m *membership) TTL() time.Duration { return m.l.cfg.LeaseTTL }
 
-// renew puts the key every TTL/4 until Leave or the log closes.
+// renew puts the key every TTL/8 until Leave or the log closes.
 func (m *membership) renew() {
 	defer close(m.done)
-	every := m.TTL() / 4
+	every := renewEvery(m.TTL())
 	t := time.NewTicker(every)
 	defer t.Stop()
 	failing := false

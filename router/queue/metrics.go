@@ -14,6 +14,9 @@ type metrics struct {
 	appended     prometheus.Counter
 	duplicates   prometheus.Counter
 	failed       prometheus.Counter
+	rewinds      *prometheus.CounterVec
+	rewindTime   prometheus.Histogram
+	stale        prometheus.Counter
 }
 
 // newMetrics registers the log's metrics on reg; nil registers nothing and
@@ -43,8 +46,21 @@ func newMetrics(reg prometheus.Registerer, ix *dedupe.Index) (*metrics, error) {
 			Name: "eventrouter_log_append_failures_total",
 			Help: "Messages of Append calls that failed (answered 503).",
 		}),
+		rewinds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_log_reader_rewinds_total",
+			Help: "Readers reset to their oldest unacknowledged message, by reason: start, takeover (a partition taken), reconnect, gap (deliveries went astray), fetch or ack (a failed fetch or acknowledgement).",
+		}, []string{"reason"}),
+		rewindTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "eventrouter_log_reader_rewind_seconds",
+			Help:    "Time to reset a reader to its oldest unacknowledged message (one replicated consumer update).",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		stale: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eventrouter_log_reader_stale_redeliveries_total",
+			Help: "Records delivered again after a reader had acknowledged them (the acknowledgement was lost), acknowledged again instead of being handed out behind newer ones.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.storeSeconds, m.appended, m.duplicates, m.failed} {
+	for _, c := range []prometheus.Collector{m.storeSeconds, m.appended, m.duplicates, m.failed, m.rewinds, m.rewindTime, m.stale} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)
 		}
@@ -93,4 +109,19 @@ func (c indexCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(indexPendingDesc, prometheus.GaugeValue, float64(s.Pending))
 	ch <- prometheus.MustNewConstMetric(indexLookupsDesc, prometheus.CounterValue, float64(s.Hits), "hit")
 	ch <- prometheus.MustNewConstMetric(indexLookupsDesc, prometheus.CounterValue, float64(s.Misses), "miss")
+}
+
+func (m *metrics) observeRewind(reason string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.rewinds.WithLabelValues(reason).Inc()
+	m.rewindTime.Observe(d.Seconds())
+}
+
+func (m *metrics) observeStale(records int) {
+	if m == nil {
+		return
+	}
+	m.stale.Add(float64(records))
 }

@@ -26,19 +26,14 @@ func (l *Log) redriveSubject(destination string) string {
 	return l.cfg.StreamPrefix + ".redrive." + subjectToken(destination)
 }
 
-// setupRedrive creates or updates the redrive stream: a work queue (a
-// message is removed once its destination acknowledged it) with the limits
-// of the other streams.
-func (l *Log) setupRedrive(ctx context.Context) error {
+// redriveConfig is the configuration of the redrive stream: a work queue
+// (a message is removed once its destination acknowledged it) with the
+// limits of the other streams.
+func (l *Log) redriveConfig() jetstream.StreamConfig {
 	cfg := l.streamConfig(l.redriveStream(), l.cfg.StreamPrefix+".redrive.*")
 	cfg.Description = "eventrouter messages queued again for one destination (dead-letter redrive, replay)"
 	cfg.Retention = jetstream.WorkQueuePolicy
-	var err error
-	l.redrive, err = l.js.CreateOrUpdateStream(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("creating stream %s: %w", l.redriveStream(), err)
-	}
-	return nil
+	return cfg
 }
 
 // Info reads the events stream's size (Messages counts records), the log's
@@ -272,20 +267,24 @@ func (l *Log) RedriveReader(ctx context.Context, destination string, ackWait tim
 		ackWait = DefaultAckWait
 	}
 	name := subjectToken(destination) + "-redrive"
-	cons, err := l.redrive.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       name,
-		Description:   fmt.Sprintf("eventrouter destination %q, redrive", destination),
-		FilterSubject: l.redriveSubject(destination),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxDeliver:    -1,
-		MaxAckPending: 1000,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+	var cons jetstream.Consumer
+	err := l.retry(ctx, "creating consumer "+name, func(ctx context.Context) (err error) {
+		cons, err = l.redrive.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable:       name,
+			Description:   fmt.Sprintf("eventrouter destination %q, redrive", destination),
+			FilterSubject: l.redriveSubject(destination),
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       ackWait,
+			MaxDeliver:    -1,
+			MaxAckPending: 1000,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+		})
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("creating consumer %s: %w", name, err)
+		return nil, fmt.Errorf("opening reader %s: %w", name, err)
 	}
-	return newReader(cons, 0, true, l.cfg.Partitions), nil
+	return l.newReader(l.redrive, cons, name, 0, true), nil
 }
 
 // ScanEvents calls fn with the messages of the events stream stored from

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
@@ -27,6 +28,9 @@ type Log struct {
 	closed   chan struct{} // closed by Close
 	closedCh chan struct{} // closed when the connection is closed
 	metrics  *metrics
+	// epoch counts the connection's disconnections and reconnections;
+	// readers rewind when it moved (see reader).
+	epoch atomic.Uint64
 
 	events, rejected, dlq jetstream.Stream
 	redrive               jetstream.Stream // see operate.go
@@ -65,11 +69,15 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		nats.Name("eventrouter"),
 		nats.ClosedHandler(func(*nats.Conn) { close(closedCh) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			l.epoch.Add(1)
 			if err != nil {
 				l.log.Warn("nats disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { l.log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			l.epoch.Add(1)
+			l.log.Warn("nats reconnected", "url", nc.ConnectedUrlRedacted())
+		}),
 	}
 	url := strings.TrimSpace(cfg.URL)
 	if url == "" {
@@ -87,6 +95,12 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("opening log: connecting to nats: %w", err)
 	}
 	l.closedCh = closedCh
+	if l.ns == nil {
+		if err := checkServerVersion(l.nc); err != nil {
+			l.nc.Close()
+			return nil, fmt.Errorf("opening log: %w", err)
+		}
+	}
 	l.js, err = jetstream.New(l.nc,
 		jetstream.WithPublishAsyncMaxPending(1<<16),
 		jetstream.WithPublishAsyncTimeout(cfg.StoreTimeout),
@@ -158,40 +172,56 @@ func (l *Log) streamConfig(name string, subjects ...string) jetstream.StreamConf
 	}
 }
 
-// setup creates or updates the streams and the lease and delivery buckets.
+// setup creates or updates the streams and the lease and delivery buckets,
+// each step retried while the cluster is not ready (see startup.go).
 func (l *Log) setup(ctx context.Context) error {
 	stream, replicas := l.streamConfig, l.replicas()
 	p := l.cfg.StreamPrefix
+	create := func(cfg jetstream.StreamConfig) (s jetstream.Stream, err error) {
+		err = l.retry(ctx, "creating stream "+cfg.Name, func(ctx context.Context) error {
+			s, err = l.js.CreateOrUpdateStream(ctx, cfg)
+			return err
+		})
+		return s, err
+	}
+	bucket := func(cfg jetstream.KeyValueConfig) (kv jetstream.KeyValue, err error) {
+		err = l.retry(ctx, "creating bucket "+cfg.Bucket, func(ctx context.Context) error {
+			kv, err = l.js.CreateOrUpdateKeyValue(ctx, cfg)
+			return err
+		})
+		return kv, err
+	}
 	var err error
 	ecfg := stream(l.eventsStream(), p+".events.*")
 	ecfg.Duplicates = min(l.cfg.DedupeWindow, eventsDuplicateWindow)
-	if l.events, err = l.js.CreateOrUpdateStream(ctx, ecfg); err != nil {
-		return fmt.Errorf("creating stream %s: %w", l.eventsStream(), err)
-	}
-	if l.rejected, err = l.js.CreateOrUpdateStream(ctx, stream(l.rejectedStream(), p+".rejected.>")); err != nil {
-		return fmt.Errorf("creating stream %s: %w", l.rejectedStream(), err)
-	}
-	if l.dlq, err = l.js.CreateOrUpdateStream(ctx, stream(l.dlqStream(), p+".dlq.*")); err != nil {
-		return fmt.Errorf("creating stream %s: %w", l.dlqStream(), err)
-	}
-	if err := l.setupRedrive(ctx); err != nil {
+	if l.events, err = create(ecfg); err != nil {
 		return err
 	}
-	if l.quarantine, err = l.js.CreateOrUpdateStream(ctx, stream(l.quarantineStream(), p+".quarantine.*")); err != nil {
-		return fmt.Errorf("creating stream %s: %w", l.quarantineStream(), err)
+	if l.rejected, err = create(stream(l.rejectedStream(), p+".rejected.>")); err != nil {
+		return err
 	}
-	l.leases, err = l.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	if l.dlq, err = create(stream(l.dlqStream(), p+".dlq.*")); err != nil {
+		return err
+	}
+	rcfg := l.redriveConfig()
+	if l.redrive, err = create(rcfg); err != nil {
+		return err
+	}
+	if l.quarantine, err = create(stream(l.quarantineStream(), p+".quarantine.*")); err != nil {
+		return err
+	}
+	l.leases, err = bucket(jetstream.KeyValueConfig{
 		Bucket:      l.leaseBucket(),
 		Description: "eventrouter leases: which process works which (destination, partition)",
 		History:     1,
-		TTL:         l.cfg.LeaseTTL,
+		TTL:         keyLife(l.cfg.LeaseTTL),
 		Storage:     jetstream.FileStorage,
 		Replicas:    replicas,
 	})
 	if err != nil {
-		return fmt.Errorf("creating lease bucket %s: %w", l.leaseBucket(), err)
+		return err
 	}
-	l.deliveries, err = l.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	l.deliveries, err = bucket(jetstream.KeyValueConfig{
 		Bucket:      l.deliveryBucket(),
 		Description: "eventrouter webhook deliveries already stored, kept for the delivery dedupe window",
 		History:     1,
@@ -200,7 +230,7 @@ func (l *Log) setup(ctx context.Context) error {
 		Replicas:    replicas,
 	})
 	if err != nil {
-		return fmt.Errorf("creating delivery bucket %s: %w", l.deliveryBucket(), err)
+		return err
 	}
 	if l.ns != nil && l.cfg.Listen == "" {
 		// An in-process server that accepts no TCP clients has no other

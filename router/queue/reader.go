@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -52,19 +53,24 @@ func (l *Log) Reader(ctx context.Context, cfg router.ReaderConfig) (router.Parti
 	if cfg.FromStart {
 		cc.DeliverPolicy = jetstream.DeliverAllPolicy
 	}
-	existing, err := l.events.Consumer(ctx, name)
-	switch {
-	case err == nil:
-		old := existing.CachedInfo().Config
-		cc.DeliverPolicy, cc.OptStartSeq, cc.OptStartTime = old.DeliverPolicy, old.OptStartSeq, old.OptStartTime
-	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+	var cons jetstream.Consumer
+	err := l.retry(ctx, "creating consumer "+name, func(ctx context.Context) error {
+		cc := cc
+		existing, err := l.events.Consumer(ctx, name)
+		switch {
+		case err == nil:
+			old := existing.CachedInfo().Config
+			cc.DeliverPolicy, cc.OptStartSeq, cc.OptStartTime = old.DeliverPolicy, old.OptStartSeq, old.OptStartTime
+		case !errors.Is(err, jetstream.ErrConsumerNotFound):
+			return err
+		}
+		cons, err = l.events.CreateOrUpdateConsumer(ctx, cc)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("opening reader %s: %w", name, err)
 	}
-	cons, err := l.events.CreateOrUpdateConsumer(ctx, cc)
-	if err != nil {
-		return nil, fmt.Errorf("creating consumer %s: %w", name, err)
-	}
-	return newReader(cons, cfg.Partition, false, l.cfg.Partitions), nil
+	return l.newReader(l.events, cons, name, cfg.Partition, false), nil
 }
 
 // reader implements router.PartitionReader on one durable pull consumer.
@@ -75,18 +81,54 @@ func (l *Log) Reader(ctx context.Context, cfg router.ReaderConfig) (router.Parti
 // messages than asked for when one record alone has more (dispatch sends
 // such a batch in pieces); it never leaves part of a record behind, so
 // that stopping between two batches leaves nothing half delivered.
+//
+// # Order through faults
+//
+// JetStream counts a message as delivered when it sends it, and hands out
+// a delivery that never arrived (a pull answer lost with a connection or a
+// server, or taken by another process's stale pull request) again only
+// after AckWait, behind whatever was fetched meanwhile. The reader keeps
+// per-partition order anyway, with three checks (see "Order through
+// faults" in the package documentation):
+//
+//   - Rewind resets the consumer to its ack floor (JetStream's consumer
+//     reset, ADR-60, nats-server 2.14): everything not acknowledged is due
+//     at once, in stream order, and nothing stays in flight elsewhere.
+//     Dispatch calls it when it takes a partition; the reader calls it
+//     itself before the next fetch after a reconnection, a failed fetch or
+//     a failed acknowledgement.
+//   - Every delivery carries the consumer's delivery sequence, which the
+//     server raises by one per delivery, to whoever it goes. After a
+//     rewind it starts again at 1, and this reader is the partition's only
+//     reader while it holds the lease: a delivery sequence other than the
+//     next one means deliveries went astray. Nothing from there on is
+//     handed out; the reader rewinds and reads again.
+//   - A record delivered again that is older than one already handed out
+//     since the last rewind, and not held here, was acknowledged here and
+//     the acknowledgement lost (with a consumer leader, say): it is
+//     acknowledged again and not handed out a second time, after newer
+//     messages.
 type reader struct {
 	cons      jetstream.Consumer
+	stream    jetstream.Stream
+	name      string
 	partition int
 	// redrive marks a reader of the redrive stream: its deliveries carry
 	// the original log position (header Er-Seq) in Seq, the redrive
 	// stream's in Redrive, and their partition computed from the message.
 	redrive    bool
 	partitions int
+	l          *Log
 
 	mu       sync.Mutex
 	inflight map[uint64]*held // fetched records not yet acked, by stream sequence
 	perRec   float64          // moving average of messages per record
+
+	// The order checks (guarded by mu).
+	rewindFor string // why a rewind is due before the next fetch; "" when none
+	epoch     uint64 // the log's connection epoch at the last rewind
+	next      uint64 // the delivery sequence expected next
+	high      uint64 // highest stream sequence handed out since the last rewind
 }
 
 // held is a fetched record.
@@ -97,18 +139,91 @@ type held struct {
 	released time.Time
 }
 
-func newReader(cons jetstream.Consumer, partition int, redrive bool, partitions int) *reader {
-	return &reader{cons: cons, partition: partition, redrive: redrive, partitions: partitions, inflight: make(map[uint64]*held), perRec: 1}
+// Reasons for a rewind, as logged and counted.
+const (
+	rewindStart     = "start"     // a new reader
+	rewindTakeover  = "takeover"  // dispatch took the partition (Rewind)
+	rewindReconnect = "reconnect" // the connection to NATS was lost and made again
+	rewindGap       = "gap"       // deliveries went astray
+	rewindFetch     = "fetch"     // a fetch failed
+	rewindAck       = "ack"       // an acknowledgement failed
+)
+
+func (l *Log) newReader(stream jetstream.Stream, cons jetstream.Consumer, name string, partition int, redrive bool) *reader {
+	return &reader{
+		cons: cons, stream: stream, name: name, partition: partition, redrive: redrive, partitions: l.cfg.Partitions, l: l,
+		inflight: make(map[uint64]*held), perRec: 1, rewindFor: rewindStart,
+	}
+}
+
+// Rewind resets the consumer to its ack floor; see router.PartitionReader.
+func (r *reader) Rewind(ctx context.Context) error {
+	return r.rewind(ctx, rewindTakeover)
+}
+
+// rewind resets the consumer to its ack floor and starts the order checks
+// again. On failure the rewind stays due: Fetch tries again first.
+func (r *reader) rewind(ctx context.Context, why string) error {
+	epoch := r.l.epoch.Load()
+	start := time.Now()
+	resp, err := r.stream.ResetConsumer(ctx, r.name)
+	if err == nil && resp.ConsumerInfo == nil {
+		err = jetstream.ErrConsumerResetResponseEmpty
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		if r.rewindFor == "" {
+			r.rewindFor = why
+		}
+		return fmt.Errorf("rewinding consumer %s to its ack floor: %w: %w", r.name, router.ErrUnavailable, err)
+	}
+	r.rewindFor = ""
+	r.epoch = epoch
+	r.next = resp.Delivered.Consumer + 1
+	r.high = 0
+	r.l.metrics.observeRewind(why, time.Since(start))
+	lvl := slog.LevelInfo
+	if why == rewindTakeover || why == rewindStart {
+		lvl = slog.LevelDebug
+	}
+	r.l.log.Log(ctx, lvl, "reader rewound to its oldest unacknowledged message", "consumer", r.name, "reason", why,
+		"from_seq", resp.ResetSeq, "ack_floor", resp.AckFloor.Stream, "seconds", time.Since(start).Seconds())
+	return nil
+}
+
+// due returns why a rewind is due before the next fetch, "" when none.
+func (r *reader) due() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rewindFor == "" && r.l.epoch.Load() != r.epoch {
+		r.rewindFor = rewindReconnect
+	}
+	return r.rewindFor
+}
+
+// needRewind makes a rewind due before the next fetch.
+func (r *reader) needRewind(why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rewindFor == "" {
+		r.rewindFor = why
+	}
 }
 
 // Fetch pulls records holding about max messages; the pull request expires
 // on the server after wait, so every message the server sent is received
 // before Fetch returns. A record delivered again after this reader
 // acknowledged some of its messages (a released batch) hands out only the
-// others.
+// others. A due rewind comes first; see the order checks on reader.
 func (r *reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]router.Delivery, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if why := r.due(); why != "" {
+		if err := r.rewind(ctx, why); err != nil {
+			return nil, err
+		}
 	}
 	if wait < 10*time.Millisecond {
 		wait = 10 * time.Millisecond
@@ -120,17 +235,49 @@ func (r *reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]rout
 	n = min(maxInt(n, 1), maxInt(max, 1))
 	batch, err := r.cons.Fetch(n, jetstream.FetchMaxWait(wait))
 	if err != nil {
+		r.needRewind(rewindFetch)
 		return nil, fmt.Errorf("fetching messages: %w", err)
 	}
 	var out []router.Delivery
 	var decodeErr error
+	gap, stale := false, 0
 	for msg := range batch.Messages() {
+		if gap {
+			// Not handed out: the rewind delivers them again.
+			continue
+		}
 		md, err := msg.Metadata()
 		if err != nil {
 			decodeErr = errors.Join(decodeErr, fmt.Errorf("reading message metadata: %w", err))
+			gap = true
+			r.needRewind(rewindGap)
 			continue
 		}
 		seq := md.Sequence.Stream
+		r.mu.Lock()
+		if md.Sequence.Consumer != r.next {
+			r.mu.Unlock()
+			r.l.log.Info("deliveries went astray; rewinding before reading on", "consumer", r.name,
+				"delivery_seq", md.Sequence.Consumer, "expected", r.next, "stream_seq", seq)
+			gap = true
+			r.needRewind(rewindGap)
+			continue
+		}
+		r.next++
+		h := r.inflight[seq]
+		if h == nil && seq <= r.high {
+			// Acknowledged here, the acknowledgement lost: acknowledge
+			// again rather than hand it out after newer messages.
+			r.mu.Unlock()
+			_ = msg.Ack()
+			stale++
+			continue
+		}
+		if seq > r.high {
+			r.high = seq
+		}
+		r.mu.Unlock()
+
 		var msgs []router.Message
 		if r.redrive {
 			m, err := decode(msg.Headers(), msg.Data())
@@ -152,7 +299,6 @@ func (r *reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]rout
 			}
 		}
 		r.mu.Lock()
-		h := r.inflight[seq]
 		if h == nil || len(h.done) != len(msgs) {
 			h = &held{done: make([]bool, len(msgs)), left: len(msgs)}
 			r.inflight[seq] = h
@@ -186,7 +332,12 @@ func (r *reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]rout
 			out = append(out, d)
 		}
 	}
+	if stale > 0 {
+		r.l.metrics.observeStale(stale)
+		r.l.log.Info("records delivered again after they were acknowledged here; acknowledged again, not handed out", "consumer", r.name, "records", stale)
+	}
 	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
+		r.needRewind(rewindFetch)
 		return out, fmt.Errorf("fetching messages: %w", err)
 	}
 	if len(out) == 0 && decodeErr != nil {
@@ -274,6 +425,9 @@ func (r *reader) Ack(ctx context.Context, ds []router.Delivery) error {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
+		// What was not acknowledged is delivered again by the rewind,
+		// before anything newer.
+		r.needRewind(rewindAck)
 		return fmt.Errorf("acknowledging messages: %w", err)
 	}
 	return nil
