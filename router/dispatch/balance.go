@@ -32,10 +32,10 @@ type balance struct {
 	ttl       time.Duration // the membership's TTL, from the first reading
 	changed   chan struct{} // closed and replaced when the share grows or a partition is given up
 	members   int           // last reading; 0 before the first
-	share     int // most partitions to hold; 0 until members are known
-	held      int // partitions whose lease is held
-	taking    int // workers acquiring a lease now
-	over      int // readings in a row with more held than share
+	share     int           // most partitions to hold; 0 until members are known
+	held      int           // partitions whose lease is held
+	taking    int           // workers acquiring a lease now
+	over      int           // readings in a row with more held than share
 	cooldown  time.Duration
 	owned     []bool
 	yield     []chan struct{} // of an owned partition; closed to ask for it back
