@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // TestSIGTERMDrains sends events to a slow destination and stops the server
@@ -167,6 +170,7 @@ destinations:
 		t.Error("the write key appears in metrics or logs")
 	}
 
+	port, storeDir := ns.Addr().(*net.TCPAddr).Port, ns.StoreDir()
 	ns.Shutdown()
 	ns.WaitForShutdown()
 	deadline = time.Now().Add(15 * time.Second)
@@ -187,4 +191,25 @@ destinations:
 	if code, _ := get("/healthz"); code != 200 {
 		t.Errorf("/healthz = %d while NATS is down; liveness must not depend on the log", code)
 	}
+	// The reason for the 503 is in the server's log, at WARN.
+	waitForLog(t, srv, `"level":"WARN","msg":"not ready: /readyz answers 503","reason":"reaching log: `, 10*time.Second)
+
+	// NATS comes back: /readyz turns 200, and says so at WARN.
+	back, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: storeDir, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back.Start()
+	t.Cleanup(back.Shutdown)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		if code, _ := get("/readyz"); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz not 200 30s after NATS came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitForLog(t, srv, `"level":"WARN","msg":"ready again: /readyz answers 200","unready_seconds":`, 10*time.Second)
 }

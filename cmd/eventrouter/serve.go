@@ -186,18 +186,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		rctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := log.Ready(rctx); err != nil {
-			// The error may name internal addresses: it goes to the log,
-			// not to whoever probes /readyz.
-			logger.Debug("not ready", "error", err.Error())
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "log": "unreachable"})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
-	})
+	mux.Handle("GET /readyz", newReadiness(log.Ready, logger)) // serve_ready.go
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	adm := admin.New(cfg.HTTP.AdminToken, logger.With("component", "admin"))
 	debugger.Register(adm)

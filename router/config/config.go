@@ -141,11 +141,11 @@ type Queue struct {
 	// StoreTimeout bounds waiting for the log to acknowledge a store; past
 	// it ingest answers 503 (default 5s).
 	StoreTimeout time.Duration `yaml:"store_timeout"`
-	// LeaseTTL is how long a process's claim on a (destination, partition)
-	// lasts without renewal; when a process dies, another one sharing the
-	// cluster takes its partitions over after this long (default 10s). An
-	// embedded server that accepts no TCP clients clears stale claims at
-	// start, so a restart resumes at once.
+	// LeaseTTL bounds how long a dead process's claims on (destination,
+	// partition)s keep others away: another process sharing the cluster
+	// takes its partitions over within this long (default 10s; see
+	// queue.Config.LeaseTTL). An embedded server that accepts no TCP
+	// clients clears stale claims at start, so a restart resumes at once.
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
 }
 
@@ -262,8 +262,8 @@ type Dispatch struct {
 	RateLimit float64 `yaml:"rate_limit"`
 	// AckWait is how long the log waits for a fetched batch to be
 	// acknowledged before handing it out again; dispatch keeps a batch it
-	// is still working on alive, so this only matters when a process dies
-	// (default 10s, at least 1s).
+	// is still working on alive, and a process taking a dead one's
+	// partition gets its batch again at once (default 10s, at least 1s).
 	AckWait time.Duration `yaml:"ack_wait"`
 	// Integration is the key of the Segment integrations object that
 	// decides whether a message goes to this destination (spec §3.5:

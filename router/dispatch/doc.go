@@ -20,17 +20,21 @@
 // With several processes sharing one log, each (destination, partition) is
 // worked by one process at a time: the worker holds a lease from the log
 // (router.Log.Acquire). It stops sending as soon as it cannot renew the
-// lease; a process that takes a partition over first waits until the
-// previous holder's unacknowledged messages are either acknowledged or due
-// again (the cursor's AckWait), and the log redelivers them before newer
-// ones. After a crash, a partition is therefore taken over within the
-// log's lease TTL and resumes within AckWait more.
+// lease; a process that takes a partition over first rewinds the cursor
+// (router.PartitionReader.Rewind), so that the previous holder's
+// unacknowledged messages are delivered again at once, before anything
+// newer. The reader keeps that order through connection losses and
+// failed acknowledgements of its own holder too (see the queue package).
+// After a crash, a partition is therefore taken over, in order, within the
+// log's lease TTL, and the first batch follows within BatchTimeout.
 //
 // # Balance
 //
 // Every process running Run registers as a live member of each destination
-// in the log (router.Log.Join; the registration lapses a TTL after the
-// process dies) and reads the destination's member count every TTL/4. It
+// in the log (router.Log.Join; the registration lapses within the TTL after
+// the process dies) and reads the destination's member count every TTL/16;
+// a worker waiting for a partition tries again every TTL/16, and at once
+// when its share grows. It
 // holds at most its share, ceil(partitions / members), of the
 // destination's partition leases: below its share it takes free partitions
 // (it never takes one from another process), above it (another process
@@ -59,9 +63,12 @@
 // times, or fails when older than MaxAge, is dead-lettered
 // (router.Log.DeadLetter) with its last error, attempt count and first
 // failure time, and then acknowledged. Nothing is dropped: a dead letter that
-// cannot be stored is retried. Attempts made before a crash are counted from
-// the log's delivery count. While a batch is being worked on it is kept in
-// flight (InProgress every AckWait/3), so the log does not hand it out again.
+// cannot be stored is retried. Attempts made by the same holder before it
+// lost its connection are counted from the log's delivery count; a rewind
+// (a takeover, a restart) starts that count again, so a message that keeps
+// failing across restarts is dead-lettered by MaxAge. While a batch is
+// being worked on it is kept in flight (InProgress every AckWait/3), so the
+// log does not hand it out again.
 //
 // # Redrive and replay
 //

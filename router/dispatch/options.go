@@ -39,9 +39,9 @@ type Options struct {
 	SendTimeout time.Duration
 	// AckWait is how long the log waits for a fetched batch to be
 	// acknowledged before it hands it out again; dispatch keeps a batch it is
-	// still working on alive every AckWait/3. After a process dies, its
-	// in-flight batches are delivered again, to whichever process takes the
-	// partition over, within AckWait (plus the log's lease TTL). Default 10s.
+	// still working on alive every AckWait/3. A takeover does not wait for
+	// it: the process that takes a dead one's partition rewinds the cursor
+	// and gets the in-flight batch again at once. Default 10s.
 	AckWait time.Duration
 	// DrainTimeout bounds how long Run, once its context is cancelled, waits
 	// for Send calls in flight. Default 10s.

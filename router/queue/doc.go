@@ -108,14 +108,73 @@
 //
 // Several eventrouter processes may share one NATS. [Log.Acquire] gives one
 // of them at a time a named lease (dispatch takes one per (destination,
-// partition)), kept in a KV bucket whose keys expire Config.LeaseTTL after
-// their last write and renewed by compare-and-set every LeaseTTL/4.
+// partition)), kept in a KV bucket whose keys expire 3/4 of
+// Config.LeaseTTL after their last write and renewed by compare-and-set
+// every LeaseTTL/8; a holder stops counting its lease as held before its
+// key can expire.
 //
 // [Log.Join] registers a process as a live member of a group (dispatch
 // joins one per destination, to share its partitions evenly) with a key
-// member.<group>.<id> in the same bucket, put again every LeaseTTL/4, and
+// member.<group>.<id> in the same bucket, put again every LeaseTTL/8, and
 // counts the group's members by listing its keys; a member that dies
-// lapses LeaseTTL after its last renewal, one that leaves deletes its key.
+// lapses 3/4 of LeaseTTL after its last renewal, one that leaves deletes
+// its key. With dispatch reading every LeaseTTL/16, the partitions of a
+// process that died are taken over within LeaseTTL (the arithmetic is in
+// lease.go).
+//
+// # Order through faults
+//
+// Per-user order is a property of the log: a (destination, partition)
+// reader hands out nothing newer than a message that was fetched and not
+// acknowledged, whatever happened to that message. JetStream alone does
+// not give this: it counts a message as delivered when it sends it, and
+// hands out one that never arrived (a pull answer lost with a connection
+// or a server, or answered to a previous holder's pull request) again only
+// after AckWait, behind what was fetched meanwhile. So the reader (see
+// reader.go):
+//
+//   - rewinds, with JetStream's consumer reset to the ack floor (ADR-60,
+//     nats-server 2.14; Open refuses an older server), whenever a
+//     partition changes hands (router.PartitionReader.Rewind, called by
+//     dispatch) and before the next fetch after a reconnection, a failed
+//     fetch or a failed acknowledgement: what was not acknowledged is due
+//     at once, in order, and nothing stays in flight to come back later;
+//   - checks the delivery sequence of every message (raised by one per
+//     delivery, to whoever it goes; the partition's holder is the only
+//     reader after its rewind): a gap means deliveries went astray, so
+//     nothing from there on is handed out and it rewinds;
+//   - acknowledges again, instead of handing out behind newer messages, a
+//     record it already acknowledged that is delivered again (the
+//     acknowledgement was lost with a consumer leader).
+//
+// The alternatives were an ordered consumer per partition (it detects the
+// same gaps, but is ephemeral: the cursor and its acknowledgements would
+// have to live elsewhere) and waiting AckWait after every takeover, as
+// before (it did not cover a connection loss of the same holder, and made
+// every takeover wait AckWait). A rewind costs one replicated consumer
+// update (eventrouter_log_reader_rewind_seconds), only on those events;
+// reading in between costs nothing more. Delivery counts start again at 1
+// after a rewind. Rewinds are counted by reason in
+// eventrouter_log_reader_rewinds_total, stale redeliveries in
+// eventrouter_log_reader_stale_redeliveries_total.
+//
+// On the writing side a request's messages are stored in the order sent,
+// also through leader elections, by construction: a partition's messages
+// of one Append are one record, in order; when they fill several records,
+// each is published once the one before it is acknowledged. No record is
+// re-published on its own: nats.go's retry of a publish answered "no
+// responders" is off on the events stream, so a publish that finds no
+// leader fails the Append (503) and the client's retry of the whole
+// request keeps its order (what was stored is found as duplicates).
+//
+// # Start-up
+//
+// Streams, buckets and consumers are created or updated with the same
+// configuration by every process; each step is retried with a bounded,
+// jittered backoff (for up to 2 minutes, each retry logged at WARN with
+// the step and the error) while the cluster is not ready or another
+// process is creating the same thing, so that any number of processes
+// starting together on a fresh cluster all come up (see startup.go).
 //
 // # Webhook deliveries
 //

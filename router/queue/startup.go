@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"strconv"
 	"time"
@@ -30,20 +31,27 @@ const (
 	// setupRetryFor is how long a step is retried before Open (or Reader)
 	// gives up.
 	setupRetryFor = 2 * time.Minute
-	// setupAttemptTimeout bounds one attempt: JetStream answers a stream
+	// setupAttemptTimeout bounds one attempt: the first gets 2s, each
+	// next one twice as long up to this. JetStream answers a stream
 	// creation once the stream's replicas have elected a leader, which
-	// takes a few seconds on a fresh cluster.
+	// takes a few seconds on a fresh cluster; and two processes creating
+	// the same stream at the same moment may both get no answer at all
+	// (seen with nats-server 2.15.2: the second proposal replaces the
+	// first's reply), although the stream is created: the next attempt
+	// then finds it and updates it, which is answered at once.
 	setupAttemptTimeout = 15 * time.Second
 )
 
 // retry runs op until it succeeds, fails for good, ctx ends or
-// setupRetryFor has passed, waiting 250ms doubled per attempt up to 5s in
-// between, and logs every failed attempt that is retried.
+// setupRetryFor has passed, waiting 250ms doubled per attempt up to 5s
+// (half of it jittered) in between, and logs every failed attempt that is
+// retried.
 func (l *Log) retry(ctx context.Context, what string, op func(context.Context) error) error {
 	deadline := time.Now().Add(setupRetryFor)
-	wait := 250 * time.Millisecond
+	wait, timeout := 250*time.Millisecond, 2*time.Second
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, setupAttemptTimeout)
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		timeout = min(timeout*2, setupAttemptTimeout)
 		err := op(actx)
 		cancel()
 		if err == nil {
@@ -60,15 +68,17 @@ func (l *Log) retry(ctx context.Context, what string, op func(context.Context) e
 		case time.Now().Add(wait).After(deadline):
 			return fmt.Errorf("%s: still failing after %d attempts in %s: %w", what, attempt, setupRetryFor, err)
 		}
-		l.log.Warn("log set-up step failed; retrying", "step", what, "attempt", attempt, "retry_in", wait.String(), "err", err)
-		t := time.NewTimer(wait)
+		// Jittered, so that processes that collided do not collide again.
+		pause := wait/2 + rand.N(wait/2+1)
+		l.log.Warn("log set-up step failed; retrying", "step", what, "attempt", attempt, "retry_in", pause.String(), "err", err)
+		t := time.NewTimer(pause)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		wait = min(wait*2, 5*time.Second)
+		wait = min(2*wait, 5*time.Second)
 	}
 }
 
