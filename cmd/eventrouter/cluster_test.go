@@ -110,6 +110,9 @@ func TestClusterFaults(t *testing.T) {
 		ld.stop(t)
 		ld.check(t, nil)
 		probe.checkLogged(t)
+		for _, in := range insts {
+			t.Logf("instance %s so far: %s", in.name, rewindFigures(in))
+		}
 	})
 
 	t.Run("connected follower killed", func(t *testing.T) {
@@ -132,6 +135,9 @@ func TestClusterFaults(t *testing.T) {
 		ld.stop(t)
 		ld.check(t, nil)
 		probe.checkLogged(t)
+		for _, in := range insts {
+			t.Logf("instance %s so far: %s", in.name, rewindFigures(in))
+		}
 	})
 
 	instanceKill := func(t *testing.T, victim *instance, prefix string, restartAfter time.Duration) {

@@ -255,10 +255,10 @@ func (r *reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]rout
 		}
 		seq := md.Sequence.Stream
 		r.mu.Lock()
-		if md.Sequence.Consumer != r.next {
+		if want := r.next; md.Sequence.Consumer != want {
 			r.mu.Unlock()
 			r.l.log.Info("deliveries went astray; rewinding before reading on", "consumer", r.name,
-				"delivery_seq", md.Sequence.Consumer, "expected", r.next, "stream_seq", seq)
+				"delivery_seq", md.Sequence.Consumer, "expected", want, "stream_seq", seq)
 			gap = true
 			r.needRewind(rewindGap)
 			continue
