@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -217,6 +218,15 @@ func buildNATSServer(t *testing.T) string {
 	return bin
 }
 
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
 // natsNode is one nats-server process of the cluster.
 type natsNode struct {
 	name                   string
@@ -232,18 +242,31 @@ type natsCluster struct {
 	nodes []*natsNode
 }
 
-func portOf(t *testing.T) int {
-	addr := freeAddr(t)
-	p, _ := strconv.Atoi(addr[strings.LastIndexByte(addr, ':')+1:])
-	return p
+// freePorts returns n distinct free ports: every listener is held open
+// until all are chosen, so no two of them can be the same port (closing
+// each one at once lets the kernel hand the same port out again, and a
+// server whose route port is taken never joins the cluster).
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
 }
 
 // newNATSCluster writes the configuration of n clustered servers with
 // JetStream (ports chosen now, stores in temporary directories).
 func newNATSCluster(t *testing.T, bin string, n int) *natsCluster {
 	cl := &natsCluster{}
+	ports := freePorts(t, 3*n)
 	for i := range n {
-		nd := &natsNode{name: fmt.Sprintf("n%d", i+1), bin: bin, port: portOf(t), cport: portOf(t), mport: portOf(t)}
+		nd := &natsNode{name: fmt.Sprintf("n%d", i+1), bin: bin, port: ports[3*i], cport: ports[3*i+1], mport: ports[3*i+2]}
 		nd.clientURL = fmt.Sprintf("nats://127.0.0.1:%d", nd.port)
 		nd.monitorBase = fmt.Sprintf("http://127.0.0.1:%d", nd.mport)
 		cl.nodes = append(cl.nodes, nd)
@@ -268,7 +291,12 @@ cluster {
 		if err := os.WriteFile(nd.conf, []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(nd.kill)
+		t.Cleanup(func() {
+			nd.kill()
+			if t.Failed() && nd.logs != nil {
+				t.Logf("nats-server %s log (last 60 lines):\n%s", nd.name, lastLines(nd.logs.String(), 60))
+			}
+		})
 	}
 	return cl
 }

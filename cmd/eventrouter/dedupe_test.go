@@ -24,6 +24,12 @@ import (
 // log, with progress lines). The retries come both as they were and in
 // another order (another split into records), so that the index decides,
 // not JetStream's short duplicate window on records.
+//
+// The destination batches for 2 s, so that nothing is delivered before the
+// kill: a batch delivered before a kill -9 may be delivered again after it
+// (its acknowledgement can die with the process; delivery is at least
+// once), which would hide what this test checks, duplicates stored by
+// ingest.
 func TestRetriesDeduplicatedAcrossKillAndRebuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
@@ -44,7 +50,7 @@ sources:
   app: {type: segment, write_keys: ["dd-key"]}
   referrals: {type: growsurf, secret: %q}
 destinations:
-  hook: {type: webhook, url: %q, batch_timeout: 20ms}
+  hook: {type: webhook, url: %q, batch_size: 500, batch_timeout: 2s}
 `, addr, data, secret, snk.URL+"/in")
 	srv := startServer(t, cfg, addr)
 	ctx := context.Background()

@@ -33,7 +33,7 @@
 // The events stream stores records, not single messages: [Log.Append] puts
 // the messages of one call (one request) that fall in one partition
 // (router.Partition(msg.PartitionKey(), Config.Partitions)) into one record
-// on that partition's subject, in their order, cut at 4,096 messages or
+// on that partition's subject, in their order, cut at 2,048 messages or
 // 512 KiB. A record's headers are Er-Format ("record-1"), Er-Keys (the
 // messages' dedupe keys) and Nats-Msg-Id (derived from those keys); its
 // body holds each message's routing fields (id, source, type, userId,

@@ -143,6 +143,32 @@ func TestAppendReadBackInOrder(t *testing.T) {
 	}
 }
 
+// TestAppendManyForOnePartition appends more messages of one user than a
+// record holds in one call (as a replay of the quarantine may): they are
+// cut into several records, every one under JetStream's 64 KiB header
+// limit, and read back in order.
+func TestAppendManyForOnePartition(t *testing.T) {
+	l := openLog(t, Config{Partitions: 2})
+	const n = 2*maxRecordCount + 100
+	msgs := make([]router.Message, n)
+	for i := range msgs {
+		msgs[i] = msg("web", fmt.Sprintf("many-%05d", i), "one-user")
+	}
+	if dups, err := l.Append(context.Background(), msgs); err != nil || dups != 0 {
+		t.Fatalf("Append of %d messages = %d, %v; want 0, nil", n, dups, err)
+	}
+	p := router.Partition(msgs[0].PartitionKey(), 2)
+	got := readAll(t, l, "reader", p)
+	if len(got) != n {
+		t.Fatalf("read %d messages, want %d", len(got), n)
+	}
+	for i, d := range got {
+		if d.Message.ID != msgs[i].ID {
+			t.Fatalf("#%d: got %s, want %s", i, d.Message.ID, msgs[i].ID)
+		}
+	}
+}
+
 func TestAppendDeduplicates(t *testing.T) {
 	tests := []struct {
 		name     string

@@ -64,10 +64,15 @@ const (
 // Limits of one record. A message's position in the log (router.Delivery's
 // Seq) is its record's stream sequence times seqScale plus its index in the
 // record, so a record holds fewer than seqScale messages; and it stays well
-// under NATS's default maximum payload of 1 MiB.
+// under NATS's default maximum payload of 1 MiB. A record is written with
+// at most maxRecordCount messages: JetStream refuses a message whose
+// headers exceed 64 KiB, and Er-Keys takes 16 bytes per message in base64
+// (2,048 messages: 43,691 bytes; 3,072 would not fit). Records of up to
+// maxDecodeCount are read, as earlier versions wrote them.
 const (
 	seqScale         = 10000
-	maxRecordCount   = 4096
+	maxRecordCount   = 2048
+	maxDecodeCount   = 4096
 	maxRecordBytes   = 512 << 10
 	recordHeaderSize = 1 + binary.MaxVarintLen64
 	// maxDecodedRecord bounds what a compressed record may decode to: a
@@ -175,7 +180,7 @@ func decodeRecord(h nats.Header, data []byte) ([]router.Message, error) {
 		return nil, fmt.Errorf("%w: unknown version %d", errRecord, data[0])
 	}
 	n, k := binary.Uvarint(p)
-	if k <= 0 || n > maxRecordCount {
+	if k <= 0 || n > maxDecodeCount {
 		return nil, fmt.Errorf("%w: bad count", errRecord)
 	}
 	p = p[k:]
