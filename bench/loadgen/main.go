@@ -110,7 +110,7 @@ func main() {
 	flag.DurationVar(&o.report, "report", 30*time.Second, "soak: how often to print RSS")
 	flag.DurationVar(&o.warmup, "warmup", time.Minute, "soak: RSS before this is left out of the flatness figures")
 	flag.StringVar(&o.dir, "dir", "", "parent of the temporary data directories (default the system's)")
-	flag.StringVar(&o.profile, "profile", "", "ratio: write eventrouter's CPU profile (the middle half of each phase) and heap profile (at its end) into this directory")
+	flag.StringVar(&o.profile, "profile", "", "ratio: write eventrouter's CPU profile (the middle half of each phase) and heap profile (at its end) into this directory; soak: heap profiles at the end of the warm-up and of each third after it")
 	flag.Int64Var(&o.messages, "messages", 5_000_000, "startup: events stored before the timed starts")
 	flag.Parse()
 	if *soak {

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,7 +106,14 @@ func runSoak(o options) error {
 func soakOnce(o options, window string, snk *sink) (soakResult, error) {
 	res := soakResult{window: window}
 	snk.events.Store(0)
-	p, err := startEventrouter(o.bin, o.dir, erConfig{dedupe: window, sinkAddr: snk.addr, destEnabled: true}, o.keep)
+	cfg := erConfig{dedupe: window, sinkAddr: snk.addr, destEnabled: true}
+	if o.profile != "" {
+		cfg.adminToken = profileToken
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return res, err
+		}
+	}
+	p, err := startEventrouter(o.bin, o.dir, cfg, o.keep)
 	if err != nil {
 		return res, err
 	}
@@ -162,6 +172,7 @@ func soakOnce(o options, window string, snk *sink) (soakResult, error) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	nextReport := o.report
+	nextHeap := o.warmup
 	report := func(at time.Duration) {
 		mu.Lock()
 		l := lat
@@ -191,6 +202,15 @@ loop:
 			if at >= nextReport {
 				report(at)
 				nextReport += o.report
+			}
+			// Heap profiles at the end of the warm-up and every third
+			// after it: `go tool pprof -diff_base` of two shows what grew.
+			if o.profile != "" && at >= nextHeap && nextHeap <= o.duration {
+				path := filepath.Join(o.profile, fmt.Sprintf("soak-%s-%s.heap.pprof", window, strings.ReplaceAll(clock(nextHeap), ":", "m")))
+				if err := saveProfile(p.base+"/debug/pprof/heap", path); err != nil {
+					fmt.Printf("  heap profile: %v\n", err)
+				}
+				nextHeap += max((o.duration-o.warmup)/3, time.Second)
 			}
 		}
 	}

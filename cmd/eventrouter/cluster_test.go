@@ -230,7 +230,7 @@ func lastLines(s string, n int) string {
 // natsNode is one nats-server process of the cluster.
 type natsNode struct {
 	name                   string
-	bin, conf              string
+	bin, conf, store       string
 	port, cport, mport     int
 	cmd                    *exec.Cmd
 	done                   chan struct{}
@@ -260,37 +260,14 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-// newNATSCluster writes the configuration of n clustered servers with
-// JetStream (ports chosen now, stores in temporary directories).
+// newNATSCluster makes n clustered servers with JetStream, stores in
+// temporary directories; startAll chooses their ports.
 func newNATSCluster(t *testing.T, bin string, n int) *natsCluster {
 	cl := &natsCluster{}
-	ports := freePorts(t, 3*n)
 	for i := range n {
-		nd := &natsNode{name: fmt.Sprintf("n%d", i+1), bin: bin, port: ports[3*i], cport: ports[3*i+1], mport: ports[3*i+2]}
-		nd.clientURL = fmt.Sprintf("nats://127.0.0.1:%d", nd.port)
-		nd.monitorBase = fmt.Sprintf("http://127.0.0.1:%d", nd.mport)
-		cl.nodes = append(cl.nodes, nd)
-	}
-	var routes []string
-	for _, nd := range cl.nodes {
-		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", nd.cport))
-	}
-	for _, nd := range cl.nodes {
 		dir := t.TempDir()
-		nd.conf = filepath.Join(dir, "nats.conf")
-		conf := fmt.Sprintf(`server_name: %s
-listen: 127.0.0.1:%d
-http: 127.0.0.1:%d
-jetstream { store_dir: %q }
-cluster {
-  name: eventrouter-test
-  listen: 127.0.0.1:%d
-  routes: [%s]
-}
-`, nd.name, nd.port, nd.mport, filepath.Join(dir, "js"), nd.cport, strings.Join(routes, ", "))
-		if err := os.WriteFile(nd.conf, []byte(conf), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		nd := &natsNode{name: fmt.Sprintf("n%d", i+1), bin: bin, conf: filepath.Join(dir, "nats.conf"), store: filepath.Join(dir, "js")}
+		cl.nodes = append(cl.nodes, nd)
 		t.Cleanup(func() {
 			nd.kill()
 			if t.Failed() && nd.logs != nil {
@@ -301,25 +278,122 @@ cluster {
 	return cl
 }
 
-// startAll starts every server without waiting for the cluster to form.
-func (cl *natsCluster) startAll(t *testing.T) {
-	for _, nd := range cl.nodes {
-		nd.launch(t)
+// configure chooses the servers' ports and writes their configurations.
+func (cl *natsCluster) configure(t *testing.T) {
+	ports := freePorts(t, 3*len(cl.nodes))
+	var routes []string
+	for i, nd := range cl.nodes {
+		nd.port, nd.cport, nd.mport = ports[3*i], ports[3*i+1], ports[3*i+2]
+		nd.clientURL = fmt.Sprintf("nats://127.0.0.1:%d", nd.port)
+		nd.monitorBase = fmt.Sprintf("http://127.0.0.1:%d", nd.mport)
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", nd.cport))
 	}
 	for _, nd := range cl.nodes {
-		nd.waitListening(t)
+		conf := fmt.Sprintf(`server_name: %s
+listen: 127.0.0.1:%d
+http: 127.0.0.1:%d
+jetstream { store_dir: %q }
+cluster {
+  name: eventrouter-test
+  listen: 127.0.0.1:%d
+  routes: [%s]
+}
+`, nd.name, nd.port, nd.mport, nd.store, nd.cport, strings.Join(routes, ", "))
+		if err := os.WriteFile(nd.conf, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
+// startAll starts every server and waits until each has routes to all the
+// others, without waiting for JetStream (no stream exists yet). A new
+// cluster elects its first JetStream meta leader only once every server
+// named in routes is up, so a server that could not bind one of its ports
+// (taken by another process between choosing and binding) would leave
+// the cluster without one for ever: then the cluster is started again on
+// new ports, at most three times.
+func (cl *natsCluster) startAll(t *testing.T) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		cl.configure(t)
+		err := cl.tryStart()
+		if err == nil {
+			return
+		}
+		for _, nd := range cl.nodes {
+			nd.kill()
+			_ = os.RemoveAll(nd.store)
+		}
+		if attempt == 3 {
+			t.Fatalf("starting the NATS cluster: %v", err)
+		}
+		t.Logf("starting the NATS cluster (attempt %d): %v; again on new ports", attempt, err)
+	}
+}
+
+func (cl *natsCluster) tryStart() error {
+	for _, nd := range cl.nodes {
+		if err := nd.launchErr(); err != nil {
+			return err
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for _, nd := range cl.nodes {
+		for {
+			var rz struct {
+				Routes []struct {
+					RemoteName string `json:"remote_name"`
+				} `json:"routes"`
+			}
+			resp, err := http.Get(nd.monitorBase + "/routez")
+			if err == nil {
+				err = json.NewDecoder(resp.Body).Decode(&rz)
+				resp.Body.Close()
+			}
+			peers := map[string]bool{}
+			for _, r := range rz.Routes {
+				peers[r.RemoteName] = true
+			}
+			if err == nil && len(peers) >= len(cl.nodes)-1 {
+				break
+			}
+			select {
+			case <-nd.done:
+				return fmt.Errorf("nats-server %s exited:\n%s", nd.name, lastLines(nd.logs.String(), 20))
+			default:
+			}
+			for _, o := range cl.nodes {
+				select {
+				case <-o.done:
+					return fmt.Errorf("nats-server %s exited:\n%s", o.name, lastLines(o.logs.String(), 20))
+				default:
+				}
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("nats-server %s has routes to %d of the %d other servers after 60s:\n%s", nd.name, len(peers), len(cl.nodes)-1, lastLines(nd.logs.String(), 20))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
 func (nd *natsNode) launch(t *testing.T) {
+	if err := nd.launchErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (nd *natsNode) launchErr() error {
 	nd.logs = &syncBuffer{}
 	nd.cmd = exec.Command(nd.bin, "-c", nd.conf)
 	nd.cmd.Stdout, nd.cmd.Stderr = nd.logs, nd.logs
 	if err := nd.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	nd.done = make(chan struct{})
 	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(nd.cmd, nd.done)
+	return nil
 }
 
 func (nd *natsNode) waitListening(t *testing.T) {
