@@ -16,7 +16,7 @@ import (
 
 	customerio "github.com/customerio/go-customerio/v3"
 
-	"github.com/eventrouter/eventrouter/destinations/internal/httpx"
+	"github.com/eventrouter/eventrouter/destinations/internal/httpdelivery"
 	"github.com/eventrouter/eventrouter/router"
 )
 
@@ -298,28 +298,24 @@ func (d *destination) classify(ctx context.Context, prefix string, err error, re
 		}
 		return fmt.Errorf("%s: %w", prefix, err)
 	}
-	code := cerr.StatusCode()
-	if code >= 200 && code < 300 {
-		// go-customerio treats every status but 200 as an error (spec T8).
-		return nil
+	se := &httpdelivery.StatusError{Code: cerr.StatusCode(), Snippet: snippet(cerr.Body())}
+	se.RetryAfter, se.HasRetryAfter = httpdelivery.RetryAfter(retryAfterHeader, d.now())
+	// go-customerio treats every status but 200 as an error; any 2xx is
+	// success (Classified returns nil for it).
+	e := fmt.Errorf("%s: %w", prefix, se)
+	// Customer.io documents 400, 401, 403 and 404 as not retryable, as the
+	// kit classifies every 4xx; these hints name what to check.
+	switch se.Code {
+	case http.StatusUnauthorized:
+		e = fmt.Errorf("%w (check site_id and api_key: they must be a Track API site id and key of this workspace)", e)
+	case http.StatusForbidden:
+		e = fmt.Errorf("%w (check that api_key is a Track API key allowed to write to this workspace, and region)", e)
+	case http.StatusNotFound:
+		e = fmt.Errorf("%w (check region and url: an EU workspace needs region: eu)", e)
+	case http.StatusBadRequest:
+		e = fmt.Errorf("%w (customer.io refused the data of this message)", e)
 	}
-	e := fmt.Errorf("%s: answered %s%s", prefix, httpx.StatusText(code), snippet(cerr.Body()))
-	switch {
-	case code == http.StatusTooManyRequests, code >= 500, code == http.StatusRequestTimeout:
-		if delay, ok := httpx.RetryAfter(retryAfterHeader, d.now()); ok {
-			return router.RetryAfter(e, delay)
-		}
-		return e
-	case code == http.StatusUnauthorized:
-		return router.Permanent(fmt.Errorf("%w (check site_id and api_key: they must be a Track API site id and key of this workspace)", e))
-	case code == http.StatusForbidden:
-		return router.Permanent(fmt.Errorf("%w (check that api_key is a Track API key allowed to write to this workspace, and region)", e))
-	case code == http.StatusNotFound:
-		return router.Permanent(fmt.Errorf("%w (check region and url: an EU workspace needs region: eu)", e))
-	case code == http.StatusBadRequest:
-		return router.Permanent(fmt.Errorf("%w (customer.io refused the data of this message)", e))
-	}
-	return router.Permanent(e)
+	return se.Classified(e)
 }
 
 // Close releases idle connections. It may be called more than once.
@@ -331,7 +327,7 @@ func (d *destination) Close(context.Context) error {
 func (d *destination) closeIdle() { d.httpc.CloseIdleConnections() }
 
 // selfCheck asks GET /api/v1/accounts/region which region the credentials
-// belong to (spec §4.1).
+// belong to.
 func (d *destination) selfCheck(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
@@ -353,11 +349,11 @@ func (d *destination) selfCheck(ctx context.Context) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return fmt.Errorf("checking customer.io credentials: answered %s: check site_id and api_key (a Track API key of this workspace)", httpx.StatusText(resp.StatusCode))
+		return fmt.Errorf("checking customer.io credentials: answered %s: check site_id and api_key (a Track API key of this workspace)", httpdelivery.StatusText(resp.StatusCode))
 	case resp.StatusCode == http.StatusNotFound:
-		return fmt.Errorf("checking customer.io credentials: answered %s: check url and region", httpx.StatusText(resp.StatusCode))
+		return fmt.Errorf("checking customer.io credentials: answered %s: check url and region", httpdelivery.StatusText(resp.StatusCode))
 	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("checking customer.io credentials: answered %s%s", httpx.StatusText(resp.StatusCode), snippet(body))
+		return fmt.Errorf("checking customer.io credentials: answered %s%s", httpdelivery.StatusText(resp.StatusCode), snippet(body))
 	}
 	var answer struct {
 		Region string `json:"region"`
@@ -374,7 +370,7 @@ func (d *destination) selfCheck(ctx context.Context) error {
 
 // snippet returns ": <quoted first bytes of body>", preferring the error
 // texts of Customer.io's {"meta":{"errors":[...]}} or {"meta":{"error":...}}
-// body, or "" for an empty body (quoted as httpx.Snippet does).
+// body, or "" for an empty body (quoted as httpdelivery.Snippet does).
 func snippet(body []byte) string {
 	var ans struct {
 		Meta struct {
@@ -384,7 +380,7 @@ func snippet(body []byte) string {
 	}
 	if json.Unmarshal(body, &ans) == nil && (len(ans.Meta.Errors) > 0 || ans.Meta.Error != "") {
 		s := strings.Join(append(ans.Meta.Errors, ans.Meta.Error), "; ")
-		return httpx.Snippet(strings.NewReader(strings.TrimSuffix(s, "; ")))
+		return httpdelivery.Snippet(strings.NewReader(strings.TrimSuffix(s, "; ")))
 	}
-	return httpx.Snippet(bytes.NewReader(body))
+	return httpdelivery.Snippet(bytes.NewReader(body))
 }

@@ -107,7 +107,7 @@ func TestClassification(t *testing.T) {
 		wantDelay  time.Duration
 		wantMsg    string
 	}{
-		{name: "201 is success (T8)", status: 201, wantKind: router.KindOK},
+		{name: "201 is success (go-customerio calls it an error)", status: 201, wantKind: router.KindOK},
 		{name: "429 with Retry-After", status: 429, retryAfter: "7", wantKind: router.KindRetryable, wantDelay: 7 * time.Second, wantMsg: "429 Too Many Requests"},
 		{name: "429 without Retry-After", status: 429, wantKind: router.KindRetryable},
 		{name: "429 with an HTTP date", status: 429, retryAfter: "DATE+90", wantKind: router.KindRetryable, wantDelay: 90 * time.Second},
@@ -117,6 +117,13 @@ func TestClassification(t *testing.T) {
 		{name: "400 quotes customer.io's errors", status: 400, wantKind: router.KindPermanent, wantMsg: `"scripted failure 400"`},
 		{name: "403 hints at the key", status: 403, wantKind: router.KindPermanent, wantMsg: "Track API key"},
 		{name: "422 permanent", status: 422, wantKind: router.KindPermanent},
+		// Statuses Customer.io does not document are classified by the
+		// delivery kit (httpdelivery.Classify), as in the other HTTP
+		// destinations: an unknown 4xx is permanent, an unknown 5xx
+		// retryable, a code outside 100-599 permanent.
+		{name: "418 unknown 4xx permanent", status: 418, wantKind: router.KindPermanent, wantMsg: `answered 418 I'm a teapot: "scripted failure 418"`},
+		{name: "599 unknown 5xx retryable", status: 599, wantKind: router.KindRetryable, wantMsg: "answered 599"},
+		{name: "600 outside the range permanent", status: 600, wantKind: router.KindPermanent, wantMsg: "answered 600"},
 		{name: "401 on wrong credentials", setup: func(_ *testing.T, _ *ciotest.Server, c *Config) { c.APIKey = "wrong" },
 			wantKind: router.KindPermanent, wantMsg: "check site_id and api_key"},
 		{name: "404 on a wrong url", setup: func(_ *testing.T, srv *ciotest.Server, c *Config) { c.URL = srv.URL() + "/nothing" },

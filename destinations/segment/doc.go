@@ -16,7 +16,7 @@
 // The exceptions are what Segment sets itself. receivedAt is not sent
 // (Segment stamps its own). Segment takes a message's "timestamp" as its
 // originalTimestamp and derives timestamp = receivedAt - (sentAt -
-// originalTimestamp) (spec §3.7), so the destination sends "timestamp" =
+// originalTimestamp), so the destination sends "timestamp" =
 // the stored originalTimestamp and "sentAt" = the time of the request
 // minus the offset the stored timestamp has from originalTimestamp (the
 // client's clock skew, as ingest measured it). Segment then records the
@@ -60,10 +60,12 @@
 //
 // # Classification
 //
-// 2xx is success. 408, 429, 5xx, network errors and timeouts are retryable,
-// after the Retry-After delay when the answer has one. 401 and 403 are
-// permanent with a hint to check write_key; 3xx (redirects are not
-// followed), 400 and other 4xx are permanent. The error quotes the status
+// Statuses are classified as by every HTTP destination (package
+// destinations/internal/httpdelivery). 2xx is success. 408, 429, every 5xx,
+// network errors and timeouts are retryable, after the Retry-After delay
+// when the answer has one. 401 and 403 are permanent with a hint to check
+// write_key; 3xx (redirects are not followed), 400, other 4xx, 1xx and
+// codes outside 100-599 are permanent. The error quotes the status
 // and the first 256 bytes of the answer. After a retryable failure, or
 // 401/403, the rest of the batch is not sent but fails with the same
 // error: a user's later message never overtakes an earlier one, and a

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -14,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/eventrouter/eventrouter/destinations/internal/httpx"
+	"github.com/eventrouter/eventrouter/destinations/internal/httpdelivery"
 	"github.com/eventrouter/eventrouter/router"
 )
 
@@ -53,7 +52,7 @@ func newSegment(cfg Config, set router.Settings) *segment {
 		transport: tr,
 		client: &http.Client{
 			Transport: tr,
-			// A redirect is answered, not followed (see classified).
+			// A redirect is answered, not followed (see post).
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		now: time.Now,
@@ -171,8 +170,8 @@ func stopsSend(err error) bool {
 	if kind, _ := router.Classify(err); kind == router.KindRetryable {
 		return true
 	}
-	var se *statusError
-	return errors.As(err, &se) && (se.code == http.StatusUnauthorized || se.code == http.StatusForbidden)
+	var se *httpdelivery.StatusError
+	return errors.As(err, &se) && (se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden)
 }
 
 // notSent is the error of a message left unsent after err stopped the
@@ -219,14 +218,20 @@ func (s *segment) post(ctx context.Context, body []byte, n int) error {
 		return fmt.Errorf("sending batch of %d to segment %q: %w", n, s.name, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		// Read the answer so the connection is reused.
-		_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
+	se := httpdelivery.Read(resp, s.now())
+	if se == nil {
 		return nil
 	}
-	se := &statusError{code: resp.StatusCode, snippet: httpx.Snippet(resp.Body)}
-	se.delay, se.hasWait = httpx.RetryAfter(resp.Header.Get("Retry-After"), s.now())
-	return se.classified(s.name)
+	err = fmt.Errorf("sending batch to segment %q: %w", s.name, se)
+	switch {
+	case se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden:
+		// Permanent as every 4xx; the hint names the setting to fix, and
+		// stopsSend does not ask again with a refused key.
+		err = fmt.Errorf("%w (check write_key: it must be the write key of an enabled source of this Segment workspace and region)", err)
+	case se.Code >= 300 && se.Code < 400:
+		err = fmt.Errorf("%w (redirects are not followed: set endpoint to the final address)", err)
+	}
+	return se.Classified(err)
 }
 
 // Close releases idle connections. It may be called more than once.
@@ -277,40 +282,3 @@ func (s *segment) outcome(ctx context.Context, batch []router.Message, results [
 	}
 	return first
 }
-
-// statusError is a non-2xx answer of the endpoint: its status, the first
-// bytes of its body and its Retry-After.
-type statusError struct {
-	code    int
-	snippet string
-	delay   time.Duration
-	hasWait bool
-}
-
-// Error returns "answered <status>" and the quoted start of the answer.
-func (e *statusError) Error() string {
-	return "answered " + httpx.StatusText(e.code) + e.snippet
-}
-
-// classified applies the classification table of the package documentation.
-func (e *statusError) classified(name string) error {
-	err := fmt.Errorf("sending batch to segment %q: %w", name, e)
-	switch code := e.code; {
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return router.Permanent(fmt.Errorf("%w (check write_key: it must be the write key of an enabled source of this Segment workspace and region)", err))
-	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
-		if e.hasWait {
-			return router.RetryAfter(err, e.delay)
-		}
-		return err
-	case code >= 300 && code < 400:
-		return router.Permanent(fmt.Errorf("%w (redirects are not followed: set endpoint to the final address)", err))
-	case code >= 400:
-		return router.Permanent(err)
-	}
-	return err
-}
-
-// drainLimit is how much of a successful answer's body is read before it is
-// closed, so that the connection is reused.
-const drainLimit = 64 << 10

@@ -478,6 +478,15 @@ func TestFailuresAreClassified(t *testing.T) {
 		{name: "404 is permanent", answer: &fixedAnswer{status: 404}, wantKind: router.KindPermanent, wantMsg: []string{"404 Not Found"}},
 		{name: "redirect is permanent", answer: &fixedAnswer{status: 307, header: map[string]string{"Location": "/elsewhere"}},
 			wantKind: router.KindPermanent, wantMsg: []string{"redirects are not followed"}},
+		// Statuses no remote documents are classified by the delivery kit
+		// (httpdelivery.Classify): an unknown 4xx is permanent, an unknown
+		// 5xx retryable, a code outside 100-599 permanent.
+		{name: "418 unknown 4xx is permanent", answer: &fixedAnswer{status: 418, body: "teapot"},
+			wantKind: router.KindPermanent, wantMsg: []string{`418 I'm a teapot: "teapot"`}},
+		{name: "599 unknown 5xx is retryable after its Retry-After", answer: &fixedAnswer{status: 599, header: map[string]string{"Retry-After": "4"}},
+			wantKind: router.KindRetryable, wantDelay: 4 * time.Second, wantMsg: []string{"answered 599"}},
+		{name: "600 outside the range is permanent", answer: &fixedAnswer{status: 600},
+			wantKind: router.KindPermanent, wantMsg: []string{"answered 600"}},
 		{name: "long answer is truncated", answer: &fixedAnswer{status: 400, body: strings.Repeat("é", 300)},
 			wantKind: router.KindPermanent, wantMsg: []string{"…"}},
 	}

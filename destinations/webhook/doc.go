@@ -11,9 +11,11 @@
 // application/json; with gzip enabled the body is gzip-compressed and sent
 // with Content-Encoding: gzip.
 //
-// The outcome is classified for dispatch, which retries: a 2xx answer is
-// success; 408, 429 and 5xx answers and network errors are retryable, after
-// the delay of a Retry-After header (seconds or an HTTP date) when present;
-// any other answer (other 4xx, and 3xx since redirects are not followed) is
-// permanent. See README.md for the settings.
+// The outcome is classified for dispatch, which retries, as every HTTP
+// destination classifies it (package destinations/internal/httpdelivery):
+// a 2xx answer is success; 408, 429 and every 5xx answer and network errors
+// are retryable, after the delay of a Retry-After header (seconds or an
+// HTTP date) when present; any other answer (other 4xx, 3xx since
+// redirects are not followed, 1xx, codes outside 100-599) is permanent.
+// See README.md for the settings.
 package webhook

@@ -12,13 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/eventrouter/eventrouter/destinations/internal/httpx"
+	"github.com/eventrouter/eventrouter/destinations/internal/httpdelivery"
 	"github.com/eventrouter/eventrouter/router"
 )
-
-// drainLimit is how much of a successful answer's body is read so that the
-// connection can be reused.
-const drainLimit = 64 << 10
 
 // webhook is the router.Destination that sends batches to one URL.
 type webhook struct {
@@ -61,8 +57,9 @@ func newWebhook(cfg Config, name string) *webhook {
 }
 
 // Send makes one request carrying the whole batch and classifies the
-// answer: nil for 2xx; retryable (with the Retry-After delay when given) for
-// 408, 429, 5xx and network errors; permanent for anything else. A message
+// answer as httpdelivery.Classify does: nil for 2xx; retryable (with the
+// Retry-After delay when given) for 408, 429, 5xx and network errors;
+// permanent for anything else. A message
 // with an empty body is left out of the request and reported as a permanent
 // failure in a *router.BatchError.
 func (w *webhook) Send(ctx context.Context, batch []router.Message) error {
@@ -106,29 +103,18 @@ func (w *webhook) Send(ctx context.Context, batch []router.Message) error {
 	}
 	defer resp.Body.Close()
 
-	code := resp.StatusCode
-	if code >= 200 && code < 300 {
-		_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
+	se := httpdelivery.Read(resp, w.now())
+	if se == nil {
 		if len(failed) > 0 {
 			return &router.BatchError{Failed: failed}
 		}
 		return nil
 	}
-	snippet := httpx.Snippet(resp.Body)
-	err = fmt.Errorf("sending batch to webhook %q: answered %s%s", w.name, httpx.StatusText(code), snippet)
-	switch {
-	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
-		if d, ok := httpx.RetryAfter(resp.Header.Get("Retry-After"), w.now()); ok {
-			return router.RetryAfter(err, d)
-		}
-		return err
-	case code >= 300 && code < 400:
-		return router.Permanent(fmt.Errorf("%w (redirects are not followed: set url to the final address)", err))
-	case code >= 400:
-		return router.Permanent(err)
+	err = fmt.Errorf("sending batch to webhook %q: %w", w.name, se)
+	if se.Code >= 300 && se.Code < 400 {
+		err = fmt.Errorf("%w (redirects are not followed: set url to the final address)", err)
 	}
-	// 1xx and other oddities: let dispatch try again.
-	return err
+	return se.Classified(err)
 }
 
 // encode writes {"batch":[...],"sentAt":"..."} to buf, gzipped if

@@ -140,6 +140,12 @@ func TestClassification(t *testing.T) {
 		{name: "500 retryable", status: 500, answer: "oops", wantKind: router.KindRetryable, wantMsg: `answered 500 Internal Server Error: "oops"`},
 		{name: "502 retryable", status: 502, wantKind: router.KindRetryable},
 		{name: "301 permanent", status: 301, headers: map[string]string{"Location": "/elsewhere"}, wantKind: router.KindPermanent, wantMsg: "redirects are not followed"},
+		// Statuses no remote documents are classified by the delivery kit
+		// (httpdelivery.Classify): an unknown 4xx is permanent, an unknown
+		// 5xx retryable, a code outside 100-599 permanent.
+		{name: "418 unknown 4xx permanent", status: 418, answer: "teapot", wantKind: router.KindPermanent, wantMsg: `answered 418 I'm a teapot: "teapot"`},
+		{name: "599 unknown 5xx retryable", status: 599, headers: map[string]string{"Retry-After": "4"}, wantKind: router.KindRetryable, wantDelay: 4 * time.Second, wantMsg: "answered 599"},
+		{name: "600 outside the range permanent", status: 600, wantKind: router.KindPermanent, wantMsg: "answered 600"},
 		{name: "long body truncated", status: 422, answer: strings.Repeat("é", 300), wantKind: router.KindPermanent, wantMsg: "…"},
 	}
 	for _, tt := range tests {
