@@ -23,6 +23,7 @@ type Dispatcher struct {
 	logger  *slog.Logger
 	metrics *metrics
 	obs     Observer // see observe.go; nil reports nothing
+	clock   clock    // retry waits and failure times; see clock.go
 
 	// acquireEvery is how often a worker tries to take a partition another
 	// process holds; pendingEvery how often the pending gauge is refreshed.
@@ -57,7 +58,7 @@ func New(log router.Log, routes []Route, logger *slog.Logger, reg prometheus.Reg
 	if err != nil {
 		return nil, fmt.Errorf("registering dispatch metrics: %w", err)
 	}
-	d := &Dispatcher{log: log, logger: logger, metrics: m, acquireEvery: time.Second, pendingEvery: 5 * time.Second}
+	d := &Dispatcher{log: log, logger: logger, metrics: m, clock: realClock{}, acquireEvery: time.Second, pendingEvery: 5 * time.Second}
 	var errs []error
 	seen := map[string]bool{}
 	for _, rt := range routes {
@@ -367,7 +368,7 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 			if r.pacer != nil {
 				sctx = router.WithPacer(sctx, r.pacer)
 			}
-			start := time.Now()
+			start := time.Now() // a Send's duration is real time, not d.clock's
 			err := r.dest.Send(sctx, msgs)
 			scancel()
 			r.m.sendSeconds.Observe(time.Since(start).Seconds())
@@ -380,7 +381,7 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 			}
 			var be *router.BatchError
 			isBatch := errors.As(err, &be)
-			now := time.Now()
+			now := d.clock.Now()
 			delivered, retried := 0, 0
 			var lastErr error
 			for i, it := range send {
@@ -435,7 +436,7 @@ func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.Part
 		}
 		wait := max(r.backoff(attempts), retryAfter)
 		select {
-		case <-time.After(wait):
+		case <-d.clock.After(wait):
 		case <-bctx.Done():
 		case <-ctx.Done():
 		case <-yield:

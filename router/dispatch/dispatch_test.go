@@ -13,6 +13,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/queue"
+	"github.com/eventrouter/eventrouter/router/routertest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -69,10 +70,20 @@ type running struct {
 
 func start(t *testing.T, l router.Log, routes ...Route) *running {
 	t.Helper()
+	return startWithClock(t, l, nil, routes...)
+}
+
+// startWithClock starts a dispatcher whose retry waits and failure times
+// follow clk (nil: the real clock).
+func startWithClock(t *testing.T, l router.Log, clk *routertest.Clock, routes ...Route) *running {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	d, err := New(l, routes, quiet(), reg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
+	}
+	if clk != nil {
+		d.clock = clk
 	}
 	d.acquireEvery = 100 * time.Millisecond
 	d.pendingEvery = 100 * time.Millisecond
@@ -129,15 +140,15 @@ func (r *running) counter(t *testing.T, name, dest string) float64 {
 type sink struct {
 	mu     sync.Mutex
 	got    []router.Message
-	calls  []time.Time
+	calls  int
 	closed int
 	fail   func(call int, batch []router.Message) error
 }
 
 func (s *sink) Send(ctx context.Context, batch []router.Message) error {
 	s.mu.Lock()
-	s.calls = append(s.calls, time.Now())
-	n := len(s.calls)
+	s.calls++
+	n := s.calls
 	fail := s.fail
 	s.mu.Unlock()
 	var err error
@@ -173,10 +184,10 @@ func (s *sink) messages() []router.Message {
 	return append([]router.Message(nil), s.got...)
 }
 
-func (s *sink) callTimes() []time.Time {
+func (s *sink) callCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]time.Time(nil), s.calls...)
+	return s.calls
 }
 
 func message(user string, i int) router.Message {
@@ -291,24 +302,72 @@ func TestOrderUnderRetries(t *testing.T) {
 	}
 }
 
+// TestRetryAfterIsHonoured checks that a batch answered with a Retry-After
+// delay is sent again after exactly that delay (the backoff being shorter),
+// on a controllable clock: no test time passes while dispatch waits.
 func TestRetryAfterIsHonoured(t *testing.T) {
 	l := openLog(t, queue.Config{Partitions: 1})
-	const delay = 700 * time.Millisecond
-	s := &sink{fail: func(call int, _ []router.Message) error {
-		if call == 1 {
-			return router.RetryAfter(errors.New("429 too many requests"), delay)
-		}
-		return nil
-	}}
-	start(t, l, Route{Name: "hook", Destination: s, Options: fast(Options{})})
+	const delay = 10 * time.Minute
+	clk := routertest.NewClock(time.Now())
+	s := routertest.NewScripted(router.RetryAfter(errors.New("429 too many requests"), delay))
+	startWithClock(t, l, clk, Route{Name: "hook", Destination: s, Options: fast(Options{})})
 	appendUsers(t, l, []string{"alice"}, 0, 5)
-	waitFor(t, 10*time.Second, "delivery", func() bool { return len(s.messages()) == 5 })
-	calls := s.callTimes()
-	if len(calls) < 2 {
-		t.Fatalf("%d calls", len(calls))
+	waitFor(t, 10*time.Second, "dispatch waiting to retry", func() bool { return s.Calls() == 1 && clk.Waiters() == 1 })
+
+	clk.Advance(delay - time.Millisecond)
+	if n := clk.Waiters(); n != 1 {
+		t.Fatalf("the retry wait ended %s after the failure, before the Retry-After delay of %s", delay-time.Millisecond, delay)
 	}
-	if gap := calls[1].Sub(calls[0]); gap < delay {
-		t.Errorf("retried after %s, want at least %s", gap, delay)
+	if n := s.Calls(); n != 1 {
+		t.Fatalf("%d calls before the Retry-After delay passed, want 1", n)
+	}
+	clk.Advance(time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Delivered.WaitFor(ctx, 5); err != nil {
+		t.Fatalf("after the Retry-After delay: %v", err)
+	}
+	if n := s.Calls(); n != 2 {
+		t.Errorf("%d calls, want 2 (one failure, one retry)", n)
+	}
+	if got, want := s.Delivered.IDs(), ids(s.Attempts()[0]); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("retry delivered %v, want the failed batch %v", got, want)
+	}
+}
+
+// TestMaxAgeIsMeasuredOnTheClock checks that a message failing retryably is
+// dead-lettered at its next failure once it is older than max_age, the age
+// counted on dispatch's clock while it waited to retry.
+func TestMaxAgeIsMeasuredOnTheClock(t *testing.T) {
+	l := openLog(t, queue.Config{Partitions: 1})
+	clk := routertest.NewClock(time.Now())
+	s := routertest.NewFailing(errors.New("503 service unavailable"))
+	opts := fast(Options{MaxAttempts: 100, MaxAge: time.Hour, InitialBackoff: 40 * time.Minute, MaxBackoff: 40 * time.Minute})
+	r := startWithClock(t, l, clk, Route{Name: "hook", Destination: s, Options: opts})
+	appendUsers(t, l, []string{"alice"}, 0, 1)
+	backingOff := func(calls int) func() bool {
+		return func() bool { return s.Calls() == calls && clk.Waiters() == 1 }
+	}
+	waitFor(t, 10*time.Second, "first retry wait", backingOff(1))
+	first := clk.Now()
+	// Each backoff is 20 to 40 minutes: advancing 40 ends it. The second
+	// failure comes at 40 minutes (retried), the third at 80 minutes,
+	// older than max_age (dead-lettered).
+	clk.Advance(40 * time.Minute)
+	waitFor(t, 10*time.Second, "second retry wait", backingOff(2))
+	clk.Advance(40 * time.Minute)
+	waitFor(t, 10*time.Second, "third attempt", func() bool { return s.Calls() == 3 })
+	var dls []router.DeadLetter
+	waitFor(t, 10*time.Second, "dead letter", func() bool {
+		var err error
+		dls, err = l.DeadLetters(context.Background(), "hook", 0)
+		return err == nil && len(dls) == 1
+	})
+	if dl := dls[0]; dl.Attempts != 3 || !dl.FirstFailure.Equal(first) {
+		t.Errorf("dead letter after %d attempts, first failure %s; want 3 attempts, first failure %s (the clock's)", dl.Attempts, dl.FirstFailure, first)
+	}
+	if got := r.counter(t, "eventrouter_dispatch_retried_total", "hook"); got != 2 {
+		t.Errorf("retried_total = %v, want 2", got)
 	}
 }
 
@@ -393,7 +452,7 @@ func TestBrokenDestinationDoesNotHoldBackHealthy(t *testing.T) {
 	appendUsers(t, l, users, 0, 20)
 	waitFor(t, 20*time.Second, "healthy delivery", func() bool { return len(healthy.messages()) == 120 })
 	checkOrder(t, healthy.messages(), users, 20, true)
-	if n := len(broken.callTimes()); n == 0 {
+	if n := broken.callCount(); n == 0 {
 		t.Error("broken destination never tried")
 	}
 	// The gauge is refreshed periodically: wait for a refresh that saw the
@@ -440,7 +499,7 @@ func TestDrainOnCancel(t *testing.T) {
 	if got := len(s.messages()); got != 10 {
 		t.Fatalf("batch in flight: %d messages delivered, want 10", got)
 	}
-	calls := len(s.callTimes())
+	calls := s.callCount()
 	if s.closed != 1 {
 		t.Errorf("destination closed %d times, want 1", s.closed)
 	}
@@ -453,17 +512,19 @@ func TestDrainOnCancel(t *testing.T) {
 	if got := s2.messages(); len(got) != 1 || got[0].ID != "alice-0010" {
 		t.Errorf("after restart got %v, want only alice-0010", ids(got))
 	}
-	if len(s.callTimes()) != calls {
+	if s.callCount() != calls {
 		t.Error("Send called after Run returned")
 	}
 }
 
 func TestCancelStopsRetries(t *testing.T) {
 	l := openLog(t, queue.Config{Partitions: 1})
-	s := &sink{fail: func(int, []router.Message) error { return errors.New("503") }}
-	r := start(t, l, Route{Name: "hook", Destination: s, Options: fast(Options{InitialBackoff: time.Minute, MaxBackoff: time.Minute})})
+	// On a clock that does not move, the backoff never ends by itself.
+	clk := routertest.NewClock(time.Now())
+	s := routertest.NewFailing(errors.New("503"))
+	r := startWithClock(t, l, clk, Route{Name: "hook", Destination: s, Options: fast(Options{InitialBackoff: time.Minute, MaxBackoff: time.Minute})})
 	appendUsers(t, l, []string{"alice"}, 0, 3)
-	waitFor(t, 10*time.Second, "first attempt", func() bool { return len(s.callTimes()) == 1 })
+	waitFor(t, 10*time.Second, "backing off after the first attempt", func() bool { return s.Calls() == 1 && clk.Waiters() == 1 })
 	began := time.Now()
 	r.stop(t)
 	if d := time.Since(began); d > 3*time.Second {
