@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// Clock is a settable clock for tests: Now returns the time last set, and
-// channels from After fire only when Set or Advance moves the clock past
-// their deadline. Pass its Now method where code takes a func() time.Time.
+// Clock is a controllable clock for tests: Now returns the time it was
+// set to, and channels from After fire only when Advance moves the clock to
+// or past their deadline. It has the Now and After methods that dispatch's
+// clock needs.
 type Clock struct {
 	mu      sync.Mutex
 	now     time.Time
@@ -29,28 +30,22 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
-// Since returns the time elapsed on the clock since t.
-func (c *Clock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
-
-// Set sets the clock to t (which may be earlier than now) and fires every
-// After channel whose deadline is not after t.
-func (c *Clock) Set(t time.Time) {
+// Advance moves the clock forward by d (d <= 0 leaves it where it is) and
+// fires every After channel whose deadline is not after the new time.
+func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = t
+	c.now = c.now.Add(max(d, 0))
 	kept := c.waiters[:0]
 	for _, w := range c.waiters {
-		if w.at.After(t) {
+		if w.at.After(c.now) {
 			kept = append(kept, w)
 			continue
 		}
-		w.ch <- t // buffered, never blocks
+		w.ch <- c.now // buffered, never blocks
 	}
 	c.waiters = kept
 }
-
-// Advance moves the clock forward by d and fires what is due.
-func (c *Clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 // After returns a channel that receives the clock's time once the clock has
 // moved d past now; d <= 0 fires at once.
@@ -67,7 +62,7 @@ func (c *Clock) After(d time.Duration) <-chan time.Time {
 }
 
 // Waiters returns how many After channels have not fired yet, so a test can
-// wait until the code under test is sleeping before advancing the clock.
+// wait until the code under test is waiting before advancing the clock.
 func (c *Clock) Waiters() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -25,13 +25,11 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Factory is a router.Factory for tests. Its config is [*Config]; New calls
-// Build, or returns a new [Recorder] when Build is nil.
+// Factory is a router.Factory for tests. Its config is [*Config]; New
+// returns a new [Recorder].
 type Factory struct {
 	// Name is the type the factory answers to (Type).
 	Name string
-	// Build, if set, builds each destination.
-	Build func(ctx context.Context, cfg *Config, set router.Settings) (router.Destination, error)
 }
 
 // Type returns f.Name.
@@ -41,13 +39,9 @@ func (f *Factory) Type() string { return f.Name }
 func (f *Factory) DefaultConfig() any { return &Config{} }
 
 // New builds a destination from cfg, which must be a *Config.
-func (f *Factory) New(ctx context.Context, cfg any, set router.Settings) (router.Destination, error) {
-	c, ok := cfg.(*Config)
-	if !ok {
+func (f *Factory) New(_ context.Context, cfg any, _ router.Settings) (router.Destination, error) {
+	if _, ok := cfg.(*Config); !ok {
 		return nil, errors.New("creating test destination: config is not a *routertest.Config")
 	}
-	if f.Build == nil {
-		return NewRecorder(), nil
-	}
-	return f.Build(ctx, c, set)
+	return NewRecorder(), nil
 }

@@ -2,7 +2,6 @@ package routertest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -14,8 +13,6 @@ import (
 type Recorder struct {
 	mu      sync.Mutex
 	msgs    []router.Message
-	batches int
-	closed  int
 	changed chan struct{} // closed and replaced whenever msgs grows
 }
 
@@ -36,27 +33,14 @@ func (r *Recorder) record(batch []router.Message) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.msgs = append(r.msgs, batch...)
-	r.batches++
 	if r.changed != nil {
 		close(r.changed)
 		r.changed = nil
 	}
 }
 
-// Close counts the call and returns nil.
-func (r *Recorder) Close(context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.closed++
-	return nil
-}
-
-// Messages returns a copy of every message recorded so far, in order.
-func (r *Recorder) Messages() []router.Message {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]router.Message(nil), r.msgs...)
-}
+// Close returns nil.
+func (r *Recorder) Close(context.Context) error { return nil }
 
 // IDs returns the IDs of the messages recorded so far, in order.
 func (r *Recorder) IDs() []string {
@@ -69,42 +53,9 @@ func (r *Recorder) IDs() []string {
 	return ids
 }
 
-// Len returns the number of messages recorded so far.
-func (r *Recorder) Len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.msgs)
-}
-
-// Batches returns the number of batches recorded so far.
-func (r *Recorder) Batches() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.batches
-}
-
-// Closed returns how many times Close was called.
-func (r *Recorder) Closed() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.closed
-}
-
-// Reset forgets every recorded message and batch.
-func (r *Recorder) Reset() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.msgs = nil
-	r.batches = 0
-}
-
-// ErrNotEnough is wrapped by the error WaitFor returns when ctx ends before
-// enough messages arrived.
-var ErrNotEnough = errors.New("not enough messages recorded")
-
 // WaitFor blocks until at least n messages have been recorded or ctx is
-// done. It returns nil, or an error wrapping [ErrNotEnough] and ctx's error
-// that says how many messages arrived.
+// done. It returns nil, or an error wrapping ctx's error that says how many
+// messages arrived.
 func (r *Recorder) WaitFor(ctx context.Context, n int) error {
 	for {
 		r.mu.Lock()
@@ -121,7 +72,7 @@ func (r *Recorder) WaitFor(ctx context.Context, n int) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %d messages, got %d: %w: %w", n, have, ErrNotEnough, ctx.Err())
+			return fmt.Errorf("waiting for %d messages, got %d: %w", n, have, ctx.Err())
 		}
 	}
 }
