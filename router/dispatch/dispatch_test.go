@@ -452,9 +452,9 @@ func TestBrokenDestinationDoesNotHoldBackHealthy(t *testing.T) {
 	appendUsers(t, l, users, 0, 20)
 	waitFor(t, 20*time.Second, "healthy delivery", func() bool { return len(healthy.messages()) == 120 })
 	checkOrder(t, healthy.messages(), users, 20, true)
-	if n := broken.callCount(); n == 0 {
-		t.Error("broken destination never tried")
-	}
+	// The broken destination takes its partitions on its own schedule: it
+	// may not have been tried yet when the healthy one is done.
+	waitFor(t, 10*time.Second, "broken destination tried", func() bool { return broken.callCount() > 0 })
 	// The gauge is refreshed periodically: wait for a refresh that saw the
 	// broken destination's backlog.
 	waitFor(t, 10*time.Second, "broken destination's pending > 0", func() bool {
