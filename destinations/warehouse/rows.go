@@ -203,187 +203,295 @@ func (b *builder) rows(m router.Message, idx int) ([]*row, error) {
 }
 
 // build appends the rows of message m (index idx of its batch) to out; on
-// an error it returns out unchanged.
+// an error it returns out unchanged. Every row of a message starts with
+// the columns the message's rows share (sharedRow); the message's type
+// then decides its tables: identifies, tracks and the event's own table,
+// pages, screens, groups or aliases.
 func (b *builder) build(s *scratch, m router.Message, idx int, out []*row) ([]*row, error) {
-	t := &s.tree
-	root, err := t.parse(string(m.Body))
-	if err != nil || t.node(root).kind != jObject {
-		return out, fmt.Errorf("decoding message %q: %w", m.ID, errBadBody)
+	p, err := s.parseBody(m)
+	if err != nil {
+		return out, err
 	}
-	str := func(key string) string { // body[key] when it is a string
-		if i := t.member(root, key); i >= 0 && t.node(i).kind == jString {
-			return t.node(i).s
-		}
-		return ""
-	}
-	obj := func(key string) int32 { // body[key] when it is an object, else -1
-		if i := t.member(root, key); i >= 0 && t.node(i).kind == jObject {
-			return i
-		}
-		return -1
-	}
-	typ := m.Type
-	if typ == "" {
-		typ = str("type")
-	}
-	schema, ok := s.schemas[m.Source]
-	if !ok {
-		schema = schemaName(b.prefix, m.Source, b.max)
-		s.schemas[m.Source] = schema
-	}
-	id, receivedAt := m.ID, m.ReceivedAt.UTC()
-	if id == "" {
-		id = strings.Clone(str("messageId"))
-	}
+	typ := p.messageType(m)
+	schema := b.schemaOf(s, m.Source)
+	id := p.messageID(m)
 	if id == "" {
 		return out, fmt.Errorf("loading message: %w: no messageId", errBadBody)
 	}
-	if receivedAt.IsZero() {
-		receivedAt, _ = parseTimestamp(str("receivedAt"))
+	std := b.sharedRow(p, schema, id, p.receivedAt(m), idx)
+	switch typ {
+	case router.TypeIdentify:
+		return append(out, b.identifiesRow(p, &std)), nil
+	case router.TypeTrack:
+		tracks, event := b.trackRows(p, &std, m.Event)
+		return append(out, tracks, event), nil
+	case router.TypePage:
+		return append(out, b.pageRow(p, &std, tablePages)), nil
+	case router.TypeScreen:
+		return append(out, b.pageRow(p, &std, tableScreens)), nil
+	case router.TypeGroup:
+		return append(out, b.groupsRow(p, &std)), nil
+	case router.TypeAlias:
+		return append(out, aliasesRow(p, &std)), nil
 	}
-	// The standard columns and the context, shared by the rows of m.
-	var std row
+	return out, fmt.Errorf("loading message %q: %w: unknown type %q", m.ID, errBadBody, typ)
+}
+
+// parsedBody is a message's body parsed into its scratch's tree.
+type parsedBody struct {
+	s    *scratch
+	t    *jtree
+	root int32 // the body's object
+}
+
+// parseBody parses m's body into s's tree; the body must be a JSON object.
+func (s *scratch) parseBody(m router.Message) (parsedBody, error) {
+	t := &s.tree
+	root, err := t.parse(string(m.Body))
+	if err != nil || t.node(root).kind != jObject {
+		return parsedBody{}, fmt.Errorf("decoding message %q: %w", m.ID, errBadBody)
+	}
+	return parsedBody{s: s, t: t, root: root}, nil
+}
+
+// str returns body[key] when it is a string, else "".
+func (p parsedBody) str(key string) string {
+	if i := p.t.member(p.root, key); i >= 0 && p.t.node(i).kind == jString {
+		return p.t.node(i).s
+	}
+	return ""
+}
+
+// obj returns body[key] when it is an object, else -1.
+func (p parsedBody) obj(key string) int32 {
+	if i := p.t.member(p.root, key); i >= 0 && p.t.node(i).kind == jObject {
+		return i
+	}
+	return -1
+}
+
+// cells returns room for the cells of object o's members (and a few
+// more), 0 when o is -1.
+func (p parsedBody) cells(o int32) int {
+	if o < 0 {
+		return 0
+	}
+	return int(p.t.node(o).n) + 4
+}
+
+// messageType returns m's type, else the body's.
+func (p parsedBody) messageType(m router.Message) string {
+	if m.Type != "" {
+		return m.Type
+	}
+	return p.str("type")
+}
+
+// messageID returns m's id, else the body's messageId; "" when neither
+// has one.
+func (p parsedBody) messageID(m router.Message) string {
+	if m.ID != "" {
+		return m.ID
+	}
+	return strings.Clone(p.str("messageId"))
+}
+
+// receivedAt returns when m was received (in UTC), else the body's
+// receivedAt; the zero time when neither has it.
+func (p parsedBody) receivedAt(m router.Message) time.Time {
+	if t := m.ReceivedAt.UTC(); !t.IsZero() {
+		return t
+	}
+	t, _ := parseTimestamp(p.str("receivedAt"))
+	return t
+}
+
+// setTime sets column col of r to body[key], a time. A time that is not an
+// RFC 3339 string leaves its column NULL and goes to _discards
+// (type_mismatch); the row loads.
+func (p parsedBody) setTime(r *row, col, key string) {
+	i := p.t.member(p.root, key)
+	if i < 0 {
+		return
+	}
+	n := p.t.node(i)
+	switch n.kind {
+	case jNull:
+		return
+	case jString:
+		if ts, ok := parseTimestamp(n.s); ok {
+			r.set(col, timeValue(ts))
+			return
+		}
+		r.discard(col, strings.Clone(n.s), typeTimestamp.String(), reasonMismatch)
+	default:
+		if x, ok := p.s.infer(n); ok {
+			r.discard(col, strings.Clone(x.str()), typeTimestamp.String(), reasonMismatch)
+		} else {
+			r.discard(col, compactRaw(n.raw), typeTimestamp.String(), reasonMismatch)
+		}
+	}
+}
+
+// setString sets column col of r to the value of node i (none when i is
+// -1) as text: nulls, empty strings and objects leave it unset.
+func (p parsedBody) setString(r *row, col string, i int32) {
+	if i < 0 {
+		return
+	}
+	n := p.t.node(i)
+	switch n.kind {
+	case jNull:
+	case jString:
+		if n.s != "" {
+			r.set(col, stringValue(n.s))
+		}
+	default:
+		if x, ok := p.s.infer(n); ok {
+			r.set(col, stringValue(x.str()))
+		}
+	}
+}
+
+// schemaOf returns the schema of source's messages: the source's name in
+// snake_case under the configured prefix.
+func (b *builder) schemaOf(s *scratch, source string) string {
+	schema, ok := s.schemas[source]
+	if !ok {
+		schema = schemaName(b.prefix, source, b.max)
+		s.schemas[source] = schema
+	}
+	return schema
+}
+
+// eventTable returns the table of a track event: the event's name in
+// snake_case.
+func (b *builder) eventTable(s *scratch, event string) string {
+	table, ok := s.tables[event]
+	if !ok {
+		table = tableName(event, b.max)
+		s.tables[strings.Clone(event)] = table
+	}
+	return table
+}
+
+// sharedRow returns the columns that every row of the message shares, in
+// a row without a table: id, received_at, sent_at, timestamp,
+// original_timestamp, anonymous_id, user_id, channel, and the context
+// flattened into context_* columns.
+func (b *builder) sharedRow(p parsedBody, schema, id string, receivedAt time.Time, idx int) row {
+	std := row{schema: schema, id: id, receivedAt: receivedAt, msg: idx}
 	std.set("id", stringValue(id))
 	if !receivedAt.IsZero() {
 		std.set("received_at", timeValue(receivedAt))
 	}
-	// A time that is not an RFC 3339 string leaves its column NULL and
-	// goes to _discards (type_mismatch); the row loads.
-	setTime := func(r *row, col, key string) {
-		i := t.member(root, key)
-		if i < 0 {
-			return
-		}
-		n := t.node(i)
-		switch n.kind {
-		case jNull:
-			return
-		case jString:
-			if ts, ok := parseTimestamp(n.s); ok {
-				r.set(col, timeValue(ts))
-				return
-			}
-			r.discard(col, strings.Clone(n.s), typeTimestamp.String(), reasonMismatch)
-		default:
-			if x, ok := s.infer(n); ok {
-				r.discard(col, strings.Clone(x.str()), typeTimestamp.String(), reasonMismatch)
-			} else {
-				r.discard(col, compactRaw(n.raw), typeTimestamp.String(), reasonMismatch)
-			}
+	p.setTime(&std, "sent_at", "sentAt")
+	p.setTime(&std, "timestamp", "timestamp")
+	p.setTime(&std, "original_timestamp", "originalTimestamp")
+	p.setString(&std, "anonymous_id", p.t.member(p.root, "anonymousId"))
+	p.setString(&std, "user_id", p.t.member(p.root, "userId"))
+	p.setString(&std, "channel", p.t.member(p.root, "channel"))
+	if ctx := p.obj("context"); ctx >= 0 {
+		b.flatten(p.s, &std, "context", ctx, nil, nil)
+	}
+	return std
+}
+
+// forTable returns a row of table with the shared columns of std and room
+// for extra more cells; std's discards are copied, as discards of table.
+func (std *row) forTable(table string, extra int) *row {
+	r := &row{schema: std.schema, table: table, id: std.id, receivedAt: std.receivedAt, msg: std.msg}
+	r.cells = make([]cell, len(std.cells), len(std.cells)+extra)
+	copy(r.cells, std.cells)
+	if len(std.discards) > 0 {
+		r.discards = append([]discard(nil), std.discards...)
+		for i := range r.discards {
+			r.discards[i].table = table
 		}
 	}
-	setString := func(r *row, col string, i int32) {
-		if i < 0 {
-			return
-		}
-		n := t.node(i)
-		switch n.kind {
-		case jNull:
-		case jString:
-			if n.s != "" {
-				r.set(col, stringValue(n.s))
-			}
-		default:
-			if x, ok := s.infer(n); ok {
-				r.set(col, stringValue(x.str()))
-			}
+	return r
+}
+
+// identifiesRow returns an identify's row in identifies: the shared
+// columns and the traits. With a userId, the traits also update the
+// user's row in users (hasUser).
+func (b *builder) identifiesRow(p parsedBody, std *row) *row {
+	traits := p.obj("traits")
+	r := std.forTable(tableIdentifies, p.cells(traits))
+	from := len(r.cells)
+	if traits >= 0 {
+		b.flatten(p.s, r, "", traits, reservedIdentifies, nil)
+	}
+	if p.str("userId") != "" {
+		r.hasUser, r.userFrom = true, from
+	}
+	return r
+}
+
+// trackRows returns a track's two rows: one in tracks, with the shared
+// columns, event (the event's table) and event_text (the event as sent,
+// else fallback); and one in the event's own table, with those columns and
+// the properties.
+func (b *builder) trackRows(p parsedBody, std *row, fallback string) (tracks, event *row) {
+	name := p.str("event")
+	if name == "" {
+		name = fallback
+	}
+	table := b.eventTable(p.s, name)
+	name = strings.Clone(name)
+	tracks = std.forTable(tableTracks, 2)
+	tracks.set("event", stringValue(table))
+	tracks.set("event_text", stringValue(name))
+	props := p.obj("properties")
+	event = std.forTable(table, 2+p.cells(props))
+	event.set("event", stringValue(table))
+	event.set("event_text", stringValue(name))
+	if props >= 0 {
+		b.flatten(p.s, event, "", props, reservedEvent, nil)
+	}
+	return tracks, event
+}
+
+// pageRow returns a page's row in pages, or a screen's in screens (table):
+// the shared columns, name and category, and the properties. Name and
+// category come from the top level, else from the properties, which then
+// leave them out of their own columns.
+func (b *builder) pageRow(p parsedBody, std *row, table string) *row {
+	props := p.obj("properties")
+	r := std.forTable(table, 2+p.cells(props))
+	var used []string
+	for _, k := range []string{"name", "category"} {
+		if i := p.t.member(p.root, k); i >= 0 && p.t.node(i).kind != jNull {
+			p.setString(r, k, i)
+		} else if i := p.t.member(props, k); props >= 0 && i >= 0 && p.t.node(i).kind != jNull {
+			p.setString(r, k, i)
+			used = append(used, k)
 		}
 	}
-	setTime(&std, "sent_at", "sentAt")
-	setTime(&std, "timestamp", "timestamp")
-	setTime(&std, "original_timestamp", "originalTimestamp")
-	setString(&std, "anonymous_id", t.member(root, "anonymousId"))
-	setString(&std, "user_id", t.member(root, "userId"))
-	setString(&std, "channel", t.member(root, "channel"))
-	if ctx := obj("context"); ctx >= 0 {
-		b.flatten(s, &std, "context", ctx, nil, nil)
+	if props >= 0 {
+		b.flatten(p.s, r, "", props, reservedPages, used)
 	}
-	base := func(table string, extra int) *row {
-		r := &row{schema: schema, table: table, id: id, receivedAt: receivedAt, msg: idx}
-		r.cells = make([]cell, len(std.cells), len(std.cells)+extra)
-		copy(r.cells, std.cells)
-		if len(std.discards) > 0 {
-			r.discards = append([]discard(nil), std.discards...)
-			for i := range r.discards {
-				r.discards[i].table = table
-			}
-		}
-		return r
+	return r
+}
+
+// groupsRow returns a group's row in groups: the shared columns, group_id
+// and the group's traits.
+func (b *builder) groupsRow(p parsedBody, std *row) *row {
+	traits := p.obj("traits")
+	r := std.forTable(tableGroups, 1+p.cells(traits))
+	p.setString(r, "group_id", p.t.member(p.root, "groupId"))
+	if traits >= 0 {
+		b.flatten(p.s, r, "", traits, reservedGroups, nil)
 	}
-	size := func(o int32) int {
-		if o < 0 {
-			return 0
-		}
-		return int(t.node(o).n) + 4
-	}
-	switch typ {
-	case router.TypeIdentify:
-		traits := obj("traits")
-		r := base(tableIdentifies, size(traits))
-		from := len(r.cells)
-		if traits >= 0 {
-			b.flatten(s, r, "", traits, reservedIdentifies, nil)
-		}
-		if str("userId") != "" {
-			r.hasUser, r.userFrom = true, from
-		}
-		return append(out, r), nil
-	case router.TypeTrack:
-		event := str("event")
-		if event == "" {
-			event = m.Event
-		}
-		table, ok := s.tables[event]
-		if !ok {
-			table = tableName(event, b.max)
-			s.tables[strings.Clone(event)] = table
-		}
-		event = strings.Clone(event)
-		tr := base(tableTracks, 2)
-		tr.set("event", stringValue(table))
-		tr.set("event_text", stringValue(event))
-		props := obj("properties")
-		e := base(table, 2+size(props))
-		e.set("event", stringValue(table))
-		e.set("event_text", stringValue(event))
-		if props >= 0 {
-			b.flatten(s, e, "", props, reservedEvent, nil)
-		}
-		return append(out, tr, e), nil
-	case router.TypePage, router.TypeScreen:
-		table := tablePages
-		if typ == router.TypeScreen {
-			table = tableScreens
-		}
-		props := obj("properties")
-		r := base(table, 2+size(props))
-		var used []string
-		for _, k := range []string{"name", "category"} {
-			if i := t.member(root, k); i >= 0 && t.node(i).kind != jNull {
-				setString(r, k, i)
-			} else if i := t.member(props, k); props >= 0 && i >= 0 && t.node(i).kind != jNull {
-				setString(r, k, i)
-				used = append(used, k)
-			}
-		}
-		if props >= 0 {
-			b.flatten(s, r, "", props, reservedPages, used)
-		}
-		return append(out, r), nil
-	case router.TypeGroup:
-		traits := obj("traits")
-		r := base(tableGroups, 1+size(traits))
-		setString(r, "group_id", t.member(root, "groupId"))
-		if traits >= 0 {
-			b.flatten(s, r, "", traits, reservedGroups, nil)
-		}
-		return append(out, r), nil
-	case router.TypeAlias:
-		r := base(tableAliases, 1)
-		setString(r, "previous_id", t.member(root, "previousId"))
-		return append(out, r), nil
-	}
-	return out, fmt.Errorf("loading message %q: %w: unknown type %q", m.ID, errBadBody, typ)
+	return r
+}
+
+// aliasesRow returns an alias's row in aliases: the shared columns and
+// previous_id.
+func aliasesRow(p parsedBody, std *row) *row {
+	r := std.forTable(tableAliases, 1)
+	p.setString(r, "previous_id", p.t.member(p.root, "previousId"))
+	return r
 }
 
 // leaf is one flattened value: its raw path is keys[k0:k1] (segments
