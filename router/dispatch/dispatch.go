@@ -282,190 +282,116 @@ type item struct {
 	dead     bool // to be dead-lettered; storing it failed so far
 }
 
+// batch is the state of one batch being worked on by process.
+type batch struct {
+	todo   []*item           // neither delivered nor dead-lettered yet, in log order
+	done   []router.Delivery // delivered, dead-lettered or filtered out: to acknowledge
+	sent   bool              // a round has called Send
+	failed bool              // a message has failed in some round
+}
+
 // process works one batch until every message is delivered or
 // dead-lettered, retrying the failed ones (and only them, in their order)
-// with backoff, and acknowledges the batch. It stops early, leaving the
-// unfinished messages unacknowledged for delivery again, when the lease is
-// lost, when ctx is cancelled (after at most the Send in flight) or when the
-// drain timeout (hard) ends. When yield closes (the partition is to be
-// given up to another process), it also stops after at most one more Send
-// and hands the unfinished messages back to the log, for delivery again
-// before anything newer to the partition's next holder.
+// with backoff, and acknowledges the batch. It works in rounds, each one
+// Send of at most BatchSize messages, until the stop rule (batch.over)
+// ends the batch: it stops early, leaving the unfinished messages
+// unacknowledged for delivery again, when the lease is lost, when ctx is
+// cancelled (after at most the Send in flight) or when the drain timeout
+// (hard) ends. When yield closes (the partition is to be given up to
+// another process), it also stops after at most one more Send and hands
+// the unfinished messages back to the log, for delivery again before
+// anything newer to the partition's next holder.
 func (d *Dispatcher) process(ctx, hard context.Context, r *route, rd router.PartitionReader, lease router.Lease, yield <-chan struct{}, ds []router.Delivery) {
 	bctx, cancel := context.WithCancel(hard)
 	defer cancel()
-	go func() {
-		keep := time.NewTicker(r.opts.AckWait / 3)
-		defer keep.Stop()
-		for {
-			select {
-			case <-lease.Lost():
-				cancel()
-				return
-			case <-bctx.Done():
-				return
-			case <-keep.C:
-				if err := rd.InProgress(bctx, ds); err != nil && bctx.Err() == nil {
-					r.log.Warn("keeping batch in flight", "err", err)
-				}
+	go keepInFlight(bctx, cancel, r, rd, lease, ds)
+
+	b := d.filterBatch(r, ds)
+	for !b.over(bctx, lease, stopping(ctx, yield)) {
+		res, ok := d.round(bctx, r, b)
+		if !ok {
+			break // cut short: the lease is lost or the drain timeout ended
+		}
+		// Retries, and dead letters not stored, wait for their backoff.
+		if !res.atOnce() && !b.over(bctx, lease, stopping(ctx, yield)) {
+			d.backOff(ctx, bctx, r, yield, b, res.retryAfter)
+		}
+	}
+
+	d.acknowledge(ctx, r, rd, b.done)
+	leaveForLater(ctx, r, rd, lease, yield, b.todo)
+}
+
+// keepInFlight keeps the batch ds in flight (InProgress every AckWait/3),
+// so that the log does not hand it out again while it is worked on, until
+// ctx is done; it cancels ctx when the lease is lost.
+func keepInFlight(ctx context.Context, cancel context.CancelFunc, r *route, rd router.PartitionReader, lease router.Lease, ds []router.Delivery) {
+	keep := time.NewTicker(r.opts.AckWait / 3)
+	defer keep.Stop()
+	for {
+		select {
+		case <-lease.Lost():
+			cancel()
+			return
+		case <-ctx.Done():
+			return
+		case <-keep.C:
+			if err := rd.InProgress(ctx, ds); err != nil && ctx.Err() == nil {
+				r.log.Warn("keeping batch in flight", "err", err)
 			}
 		}
-	}()
+	}
+}
 
-	var done []router.Delivery
-	todo := make([]*item, 0, len(ds))
+// filterBatch applies the route's filters to ds: the messages the
+// destination does not take are done (acknowledged without being sent),
+// the others are to do. A message the log delivers again counts the
+// earlier deliveries as attempts.
+func (d *Dispatcher) filterBatch(r *route, ds []router.Delivery) *batch {
+	b := &batch{todo: make([]*item, 0, len(ds))}
 	for _, dl := range ds {
 		if why := r.filter.reason(&dl.Message); why != "" {
 			r.m.filtered[why].Inc()
 			d.observeFiltered(r, &dl.Message, why)
-			done = append(done, dl)
+			b.done = append(b.done, dl)
 			continue
 		}
-		todo = append(todo, &item{d: dl, attempts: max(dl.Delivered-1, 0)})
+		b.todo = append(b.todo, &item{d: dl, attempts: max(dl.Delivered-1, 0)})
 	}
+	return b
+}
 
-	// stopping: ctx is done or the partition is to be given up. A batch
-	// is then finished only as far as it goes without a failure: every
-	// part of it is sent once (a batch holds whole records of the log,
-	// which are acknowledged only when all their messages are done, so
-	// stopping half-way would deliver the sent half again after the
-	// restart), but nothing is retried.
-	stopping := func() bool { return ctx.Err() != nil || closed(yield) }
-	sent, failed := false, false
-	for len(todo) > 0 && lease.Held() && bctx.Err() == nil && !(sent && stopping() && (failed || !unsent(todo))) {
-		// Dead letters whose storing failed before go first.
-		send := todo[:0:0]
-		var keep []*item
-		for _, it := range todo {
-			if !it.dead {
-				send = append(send, it)
-			} else if d.deadLetter(bctx, r, it) {
-				done = append(done, it.d)
-			} else {
-				keep = append(keep, it)
-			}
-		}
-		// A batch holds whole records of the log, so it may exceed the
-		// batch size: the rest waits for the next round, after what is
-		// sent now (and its retries), which keeps per-user order.
-		var rest []*item
-		if len(send) > r.opts.BatchSize {
-			send, rest = send[:r.opts.BatchSize], send[r.opts.BatchSize:]
-		}
-		var retryAfter time.Duration
-		roundFailed := false
-		if len(send) > 0 {
-			if r.limiter != nil {
-				if err := r.limiter.WaitN(bctx, len(send)); err != nil {
-					break
-				}
-			}
-			msgs := make([]router.Message, len(send))
-			for i, it := range send {
-				msgs[i] = it.d.Message
-			}
-			sctx, scancel := context.WithTimeout(bctx, r.opts.SendTimeout)
-			if r.pacer != nil {
-				sctx = router.WithPacer(sctx, r.pacer)
-			}
-			start := time.Now() // a Send's duration is real time, not d.clock's
-			err := r.dest.Send(sctx, msgs)
-			scancel()
-			r.m.sendSeconds.Observe(time.Since(start).Seconds())
-			d.observeSend(r, msgs, err, time.Since(start))
-			sent = true
-			if err != nil && bctx.Err() != nil {
-				// Cut short by a lost lease or the drain timeout: not an
-				// attempt the message should be charged for.
-				break
-			}
-			var be *router.BatchError
-			isBatch := errors.As(err, &be)
-			now := d.clock.Now()
-			delivered, retried := 0, 0
-			var lastErr error
-			for i, it := range send {
-				e := err
-				if isBatch {
-					e = be.Failed[i]
-				}
-				kind, after := router.Classify(e)
-				if kind == router.KindOK {
-					delivered++
-					done = append(done, it.d)
-					continue
-				}
-				lastErr = e
-				it.attempts++
-				it.lastErr = e
-				if it.first.IsZero() {
-					it.first = now
-				}
-				tooOld := !it.d.Message.ReceivedAt.IsZero() && now.Sub(it.d.Message.ReceivedAt) > r.opts.MaxAge
-				if kind == router.KindPermanent || it.attempts >= r.opts.MaxAttempts || tooOld {
-					it.dead = true
-					if d.deadLetter(bctx, r, it) {
-						done = append(done, it.d)
-					} else {
-						keep = append(keep, it)
-					}
-					continue
-				}
-				retried++
-				retryAfter = max(retryAfter, min(after, r.opts.MaxRetryAfter))
-				keep = append(keep, it)
-			}
-			r.m.delivered.Add(float64(delivered))
-			r.m.retried.Add(float64(retried))
-			roundFailed = lastErr != nil
-			if lastErr != nil {
-				r.log.Warn("delivery failed", "partition", send[0].d.Partition, "messages", len(send), "failed", len(send)-delivered, "err", lastErr)
-			}
-		}
-		todo = append(keep, rest...)
-		failed = failed || roundFailed
-		if len(todo) == 0 || stopping() && (failed || len(rest) == 0) {
-			break
-		}
-		if !roundFailed && len(rest) > 0 {
-			continue
-		}
-		attempts := 0
-		for _, it := range todo {
-			attempts = max(attempts, it.attempts)
-		}
-		wait := max(r.backoff(attempts), retryAfter)
-		select {
-		case <-d.clock.After(wait):
-		case <-bctx.Done():
-		case <-ctx.Done():
-		case <-yield:
-		}
-	}
+// stopping reports whether the worker is stopping: ctx (Run's) is done, or
+// yield is closed because the partition is to be given up.
+func stopping(ctx context.Context, yield <-chan struct{}) bool {
+	return ctx.Err() != nil || closed(yield)
+}
 
-	if len(done) > 0 {
-		actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		if err := rd.Ack(actx, done); err != nil {
-			r.log.Warn("acknowledging batch", "err", err)
-		}
-		acancel()
+// over is the stop rule of a batch, checked before each round and before
+// each wait between rounds. The batch is over when
+//
+//   - nothing is left to do: every message is delivered, dead-lettered or
+//     filtered out;
+//   - the lease is lost, or bctx is done (the lease is lost or the drain
+//     timeout ended): what is left stays unacknowledged, to be delivered
+//     again; or
+//   - the worker is stopping, and the batch has been finished as far as it
+//     goes without a failure: a round has been sent, and a message has
+//     failed or every message left has been attempted. Every part of a
+//     batch is sent once when stopping, because a batch holds whole records
+//     of the log, which are acknowledged only when all their messages are
+//     done, so stopping half-way would deliver the sent half again after
+//     the restart; but nothing is retried.
+func (b *batch) over(bctx context.Context, lease router.Lease, stopping bool) bool {
+	switch {
+	case len(b.todo) == 0:
+		return true
+	case !lease.Held() || bctx.Err() != nil:
+		return true
+	case stopping:
+		return b.sent && (b.failed || !unsent(b.todo))
 	}
-	if len(todo) > 0 {
-		yielding := closed(yield) && ctx.Err() == nil && lease.Held()
-		if yielding {
-			// Due again at once, ahead of newer messages.
-			left := make([]router.Delivery, len(todo))
-			for i, it := range todo {
-				left[i] = it.d
-			}
-			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			if err := rd.Release(rctx, left); err != nil {
-				r.log.Warn("handing unfinished batch back", "err", err)
-			}
-			rcancel()
-		}
-		r.log.Info("batch left for later delivery", "messages", len(todo), "lease_held", lease.Held(), "stopping", ctx.Err() != nil, "rebalancing", yielding)
-	}
+	return false
 }
 
 // unsent reports whether an item of todo was never attempted.
@@ -476,6 +402,203 @@ func unsent(todo []*item) bool {
 		}
 	}
 	return false
+}
+
+// roundResult is what one round of a batch leaves for the next one.
+type roundResult struct {
+	failed     bool          // a message failed
+	heldBack   int           // messages left for the next round by the batch size
+	retryAfter time.Duration // the longest delay a destination asked for, capped at MaxRetryAfter
+}
+
+// atOnce reports whether the next round follows without a wait: nothing
+// failed and the round only left messages beyond the batch size.
+func (res roundResult) atOnce() bool { return !res.failed && res.heldBack > 0 }
+
+// round makes one round of batch b under ctx (the batch's): it stores the
+// dead letters whose storing failed before, then sends the first
+// BatchSize messages left, within the rate limit, and records each one's
+// outcome. ok is false, and b.todo unchanged, when the round was cut short
+// by a lost lease or the drain timeout.
+func (d *Dispatcher) round(ctx context.Context, r *route, b *batch) (res roundResult, ok bool) {
+	send, keep := d.retryDeadLetters(ctx, r, b)
+	// A batch holds whole records of the log, so it may exceed the batch
+	// size: the rest waits for the next round, after what is sent now (and
+	// its retries), which keeps per-user order.
+	var rest []*item
+	if len(send) > r.opts.BatchSize {
+		send, rest = send[:r.opts.BatchSize], send[r.opts.BatchSize:]
+	}
+	res.heldBack = len(rest)
+	if len(send) > 0 {
+		if r.limiter != nil {
+			if err := r.limiter.WaitN(ctx, len(send)); err != nil {
+				return res, false
+			}
+		}
+		err := d.send(ctx, r, send)
+		b.sent = true
+		if err != nil && ctx.Err() != nil {
+			// Cut short by a lost lease or the drain timeout: not an
+			// attempt the messages should be charged for.
+			return res, false
+		}
+		keep, res.retryAfter, res.failed = d.recordOutcomes(ctx, r, b, send, err, keep)
+	}
+	b.todo = append(keep, rest...)
+	b.failed = b.failed || res.failed
+	return res, true
+}
+
+// retryDeadLetters tries again to store the dead letters of b.todo whose
+// storing failed before; those stored are done. It returns the other
+// messages of b.todo, to send, and the dead letters still not stored.
+func (d *Dispatcher) retryDeadLetters(ctx context.Context, r *route, b *batch) (send, dead []*item) {
+	send = b.todo[:0:0]
+	for _, it := range b.todo {
+		if !it.dead {
+			send = append(send, it)
+		} else if d.deadLetter(ctx, r, it) {
+			b.done = append(b.done, it.d)
+		} else {
+			dead = append(dead, it)
+		}
+	}
+	return send, dead
+}
+
+// send makes one Send call of items to the destination, within
+// SendTimeout and, for a router.RequestPacer, the route's pacer; it
+// records the call's duration and reports it to the observer.
+func (d *Dispatcher) send(ctx context.Context, r *route, items []*item) error {
+	msgs := make([]router.Message, len(items))
+	for i, it := range items {
+		msgs[i] = it.d.Message
+	}
+	sctx, cancel := context.WithTimeout(ctx, r.opts.SendTimeout)
+	if r.pacer != nil {
+		sctx = router.WithPacer(sctx, r.pacer)
+	}
+	start := time.Now() // a Send's duration is real time, not d.clock's
+	err := r.dest.Send(sctx, msgs)
+	cancel()
+	r.m.sendSeconds.Observe(time.Since(start).Seconds())
+	d.observeSend(r, msgs, err, time.Since(start))
+	return err
+}
+
+// recordOutcomes applies the outcome of a Send of items (err, or for a
+// *router.BatchError each message's own error): a delivered message is
+// done; a failed one is dead-lettered when the route gives up on it (see
+// givesUp), else kept for a retry. It returns keep with the messages to
+// retry and the dead letters not stored appended, in their order; the
+// longest Retry-After asked for (capped at MaxRetryAfter); and whether any
+// message failed.
+func (d *Dispatcher) recordOutcomes(ctx context.Context, r *route, b *batch, items []*item, err error, keep []*item) ([]*item, time.Duration, bool) {
+	var be *router.BatchError
+	isBatch := errors.As(err, &be)
+	now := d.clock.Now()
+	delivered, retried := 0, 0
+	var retryAfter time.Duration
+	var lastErr error
+	for i, it := range items {
+		e := err
+		if isBatch {
+			e = be.Failed[i]
+		}
+		kind, after := router.Classify(e)
+		if kind == router.KindOK {
+			delivered++
+			b.done = append(b.done, it.d)
+			continue
+		}
+		lastErr = e
+		it.attempts++
+		it.lastErr = e
+		if it.first.IsZero() {
+			it.first = now
+		}
+		if r.givesUp(it, kind, now) {
+			it.dead = true
+			if d.deadLetter(ctx, r, it) {
+				b.done = append(b.done, it.d)
+			} else {
+				keep = append(keep, it)
+			}
+			continue
+		}
+		retried++
+		retryAfter = max(retryAfter, min(after, r.opts.MaxRetryAfter))
+		keep = append(keep, it)
+	}
+	r.m.delivered.Add(float64(delivered))
+	r.m.retried.Add(float64(retried))
+	if lastErr != nil {
+		r.log.Warn("delivery failed", "partition", items[0].d.Partition, "messages", len(items), "failed", len(items)-delivered, "err", lastErr)
+	}
+	return keep, retryAfter, lastErr != nil
+}
+
+// givesUp reports whether a message that has just failed (with an error of
+// kind, at now) is to be dead-lettered rather than retried: its failure is
+// permanent, it has failed MaxAttempts times, or it is older than MaxAge.
+func (r *route) givesUp(it *item, kind router.Kind, now time.Time) bool {
+	tooOld := !it.d.Message.ReceivedAt.IsZero() && now.Sub(it.d.Message.ReceivedAt) > r.opts.MaxAge
+	return kind == router.KindPermanent || it.attempts >= r.opts.MaxAttempts || tooOld
+}
+
+// backOff waits before the next round of b: the backoff after the most
+// attempts any message left has had, or retryAfter when longer; it stops
+// waiting when bctx or ctx is done or yield closes.
+func (d *Dispatcher) backOff(ctx, bctx context.Context, r *route, yield <-chan struct{}, b *batch, retryAfter time.Duration) {
+	attempts := 0
+	for _, it := range b.todo {
+		attempts = max(attempts, it.attempts)
+	}
+	wait := max(r.backoff(attempts), retryAfter)
+	select {
+	case <-d.clock.After(wait):
+	case <-bctx.Done():
+	case <-ctx.Done():
+	case <-yield:
+	}
+}
+
+// acknowledge acknowledges the messages of a batch that are done, also
+// when ctx is done.
+func (d *Dispatcher) acknowledge(ctx context.Context, r *route, rd router.PartitionReader, done []router.Delivery) {
+	if len(done) == 0 {
+		return
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := rd.Ack(actx, done); err != nil {
+		r.log.Warn("acknowledging batch", "err", err)
+	}
+}
+
+// leaveForLater leaves the unfinished messages of a batch (todo) for
+// delivery again. When the partition is being given up to another process
+// (yield is closed, while ctx lives and the lease is held), it hands them
+// back to the log, due again at once, ahead of newer messages; otherwise
+// they come back when their ack wait ends or the next holder rewinds.
+func leaveForLater(ctx context.Context, r *route, rd router.PartitionReader, lease router.Lease, yield <-chan struct{}, todo []*item) {
+	if len(todo) == 0 {
+		return
+	}
+	yielding := closed(yield) && ctx.Err() == nil && lease.Held()
+	if yielding {
+		left := make([]router.Delivery, len(todo))
+		for i, it := range todo {
+			left[i] = it.d
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err := rd.Release(rctx, left); err != nil {
+			r.log.Warn("handing unfinished batch back", "err", err)
+		}
+		cancel()
+	}
+	r.log.Info("batch left for later delivery", "messages", len(todo), "lease_held", lease.Held(), "stopping", ctx.Err() != nil, "rebalancing", yielding)
 }
 
 // deadLetter stores it in the destination's dead-letter stream and reports
