@@ -120,7 +120,9 @@ func vectors() []vector {
 			acc := s.with(t, func(c *Config) { c.UnknownKey = UnknownKeyAccept })
 			r = s.do(t, acc, req{path: "/v1/identify", header: hdr, body: []byte(`{"userId":"u1"}`)})
 			s200(t, r)
-			rj := rejectedOnly(t, r, "unknown_source")
+			// Unauthenticated: kept in the (capped, rate-limited) sample,
+			// never in the log.
+			rj := sampledOnly(t, r, "unknown_source")
 			if rj.Source != "" || rj.Route != "/v1/identify" || !strings.Contains(string(rj.Body), `"userId":"u1"`) {
 				t.Errorf("rejected = %+v (body %s)", rj, rj.Body)
 			}
@@ -388,14 +390,25 @@ func vectors() []vector {
 			wantField(t, one(t, r), "properties.subject", "Hi")
 		}},
 		{"T32_pixel_bad_data", func(t *testing.T, s *suite) {
+			// Without a write key nothing is known about the sender: the
+			// request is kept in the sample only.
 			r := s.do(t, s.main, req{method: http.MethodGet, path: "/v1/pixel/track?data=%25%25%25"})
 			checkGIF(t, r)
-			rejectedOnly(t, r, "invalid_json")
-			// A pixel with an unknown key is a GIF too, and kept.
+			sampledOnly(t, r, "invalid_json")
+			// With a valid key in the query, the bad data is the source's:
+			// rejected, in the log.
+			r = s.do(t, s.main, req{method: http.MethodGet, path: "/v1/pixel/track?writeKey=WK1&data=%25%25%25"})
+			checkGIF(t, r)
+			if rj := rejectedOnly(t, r, "invalid_json"); rj.Source != "prod-web" {
+				t.Errorf("rejected = %+v", rj)
+			}
+			// A pixel with an unknown key is a GIF too, and sampled.
 			data := base64.RawStdEncoding.EncodeToString([]byte(`{"writeKey":"nope","userId":"u","event":"E"}`))
 			r = s.do(t, s.main, req{method: http.MethodGet, path: "/v1/pixel/track?data=" + data})
 			checkGIF(t, r)
-			rejectedOnly(t, r, "invalid_write_key")
+			if rj := sampledOnly(t, r, "invalid_write_key"); strings.Contains(string(rj.Body), "nope") {
+				t.Errorf("sampled body keeps the write key: %s", rj.Body)
+			}
 		}},
 		{"T33_jsonp", func(t *testing.T, s *suite) {
 			data := base64.StdEncoding.EncodeToString([]byte(`{"writeKey":"WK1","userId":"u","event":"E","properties":{"q":"a>b?"}}`))

@@ -24,11 +24,15 @@ type GrowSurfSource struct {
 	// "/webhooks/growsurf": it starts with "/", matches case-insensitively
 	// and ignoring one trailing slash, and must be no other route's.
 	Path string
-	// Secret is the webhook's signing secret. When set, a request whose
+	// Secret is the webhook's signing secret: a request whose
 	// GrowSurf-Signature header is missing, malformed, wrong or outside
-	// Tolerance is answered 401 and nothing of it is stored; when empty,
-	// signatures are not checked.
+	// Tolerance is answered 401 and nothing of it is stored. It is
+	// required unless AllowUnsigned is set.
 	Secret []byte
+	// AllowUnsigned accepts unsigned requests when Secret is empty: anyone
+	// who knows the path can then store messages through it. Without it,
+	// an empty Secret is a configuration error (fail closed).
+	AllowUnsigned bool
 	// Tolerance is how old a signature's timestamp may be; 0 means
 	// growsurf.DefaultTolerance.
 	Tolerance time.Duration
@@ -149,6 +153,9 @@ func newGrowSurfHooks(srcs []GrowSurfSource, names map[string]bool) (map[string]
 		}
 		if err := s.Settings.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+		}
+		if len(s.Secret) == 0 && !s.AllowUnsigned {
+			errs = append(errs, fmt.Errorf("%s: secret: required (set AllowUnsigned to accept unsigned requests)", where))
 		}
 		hk := &growSurfHook{
 			name:      s.Name,
@@ -294,7 +301,7 @@ func (h *Handler) serveGrowSurf(w http.ResponseWriter, r *http.Request, hk *grow
 			return
 		}
 	}
-	msgs := res.Messages
+	msgs, shapeRejected := shapeCheck(res.Messages, hk.name, rt.name, receivedAt)
 	var pc planCheck
 	if a := h.plan.Load(); a.applies(hk.name) {
 		msgs = h.checkMessages(a, hk.src, msgs, &pc, receivedAt)
@@ -308,6 +315,16 @@ func (h *Handler) serveGrowSurf(w http.ResponseWriter, r *http.Request, hk *grow
 		return
 	}
 	h.m.addAccepted(hk.name, len(msgs)-dups, dups)
+	if len(shapeRejected) > 0 {
+		if err := h.log.Reject(ctx, shapeRejected); err != nil {
+			h.logger.Warn("storing rejected growsurf messages failed", "source", hk.name, "error", err)
+			fail(errUnavailable)
+			return
+		}
+		for i := range shapeRejected {
+			h.m.rejectedReason(shapeRejected[i].Reason)
+		}
+	}
 	if err := h.storeChecked(ctx, hk.name, &pc); err != nil {
 		h.logger.Warn("storing tracking-plan outcomes of a growsurf delivery failed", "source", hk.name, "error", err)
 		fail(errUnavailable)
@@ -323,11 +340,35 @@ func (h *Handler) serveGrowSurf(w http.ResponseWriter, r *http.Request, hk *grow
 			return
 		}
 	}
-	h.observeWebhook(body, receivedAt, msgs, nil, &pc)
+	h.observeWebhook(body, receivedAt, msgs, shapeRejected, &pc)
 	outcome := outcomeAccepted
 	if len(msgs) > 0 && dups == len(msgs) {
 		outcome = outcomeDuplicate
 	}
 	h.m.growSurf(hk.name, event, outcome)
 	h.writeOK(w, rt)
+}
+
+// shapeCheck splits the messages a webhook produced into those within the
+// nesting and number limits (see limits.go) and the others, rejected with
+// their reason and kept as a JSON string of their body.
+func shapeCheck(msgs []router.Message, source, route string, receivedAt time.Time) (ok []router.Message, rejected []router.Rejected) {
+	ok = msgs[:0:0]
+	for _, m := range msgs {
+		_, _, sh, err := parseShape(m.Body, false)
+		reason, detail := shapeReason(sh)
+		if err != nil {
+			reason, detail = "invalid_json", "the converted message is not valid JSON"
+		}
+		if reason == "" && len(m.Body) > storedLimit {
+			reason, detail = reasonTooLarge, fmt.Sprintf("the converted message (%d bytes) exceeds %d KiB", len(m.Body), storedLimit>>10)
+		}
+		if reason == "" {
+			ok = append(ok, m)
+			continue
+		}
+		rejected = append(rejected, router.Rejected{Source: source, Reason: reason, Detail: detail, MessageID: m.ID,
+			Route: route, ReceivedAt: receivedAt, Body: appendString(nil, string(m.Body))})
+	}
+	return ok, rejected
 }

@@ -250,6 +250,7 @@ func TestGrowSurfSignatureRefused(t *testing.T) {
 func TestGrowSurfUnsignedSource(t *testing.T) {
 	src := gsSource()
 	src.Secret = nil
+	src.AllowUnsigned = true // without it, New refuses (TestGrowSurfConfigErrors)
 	e, _ := newGSEnv(t, newRecLog(), src)
 	body := gsVector(t, "t1_direct_signup.json")
 	r := e.do(t, req{path: gsPath, body: body})
@@ -571,6 +572,7 @@ func TestGrowSurfConfigErrors(t *testing.T) {
 		{name: "two legacy paths", srcs: []GrowSurfSource{{Name: "a", Path: "/a", LegacyPath: true}, {Name: "b", Path: "/b", LegacyPath: true}}, want: []string{"sources.b: legacy_path: \"/api/growsurf-to-customerio\" is already served by sources.a: legacy_path"}},
 		{name: "negative tolerance", srcs: []GrowSurfSource{{Name: "a", Path: "/a", Tolerance: -time.Second}}, want: []string{"sources.a: tolerance: -1s is negative"}},
 		{name: "invalid settings", srcs: []GrowSurfSource{{Name: "a", Path: "/a", Settings: bad}}, want: []string{"sources.a: identifier: must be one of"}},
+		{name: "no secret", srcs: []GrowSurfSource{{Name: "a", Path: "/a", Settings: growsurf.DefaultSettings()}}, want: []string{"sources.a: secret: required (set AllowUnsigned"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,7 +28,11 @@ var frozen = time.Date(2024, 1, 1, 1, 0, 10, 0, time.UTC)
 // drain.
 type backend interface {
 	Log
+	Sampler
 	drain(t *testing.T) (msgs []router.Message, rejected []router.Rejected)
+	// drainSample returns the entries of the sample of unauthenticated
+	// requests stored since the last call.
+	drainSample(t *testing.T) []router.Rejected
 }
 
 // recLog is an in-memory Log that deduplicates by (source, messageId) like
@@ -40,7 +44,9 @@ type recLog struct {
 	seen     map[string]bool
 	// deliveries are the webhook deliveries remembered, by source NUL key.
 	deliveries map[string]bool
-	fail       error
+	// sampled is the sample of unauthenticated requests (Sample).
+	sampled []router.Rejected
+	fail    error
 }
 
 func newRecLog() *recLog {
@@ -95,6 +101,24 @@ func (l *recLog) Reject(_ context.Context, rs []router.Rejected) error {
 	return nil
 }
 
+func (l *recLog) Sample(_ context.Context, rs []router.Rejected) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fail != nil {
+		return l.fail
+	}
+	l.sampled = append(l.sampled, rs...)
+	return nil
+}
+
+func (l *recLog) drainSample(*testing.T) []router.Rejected {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.sampled
+	l.sampled = nil
+	return s
+}
+
 func (l *recLog) drain(*testing.T) ([]router.Message, []router.Rejected) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -120,6 +144,10 @@ func baseConfig() Config {
 			{Name: "backend", WriteKeys: []string{"WK2"}},
 		},
 		Now: func() time.Time { return frozen },
+		// A sample of unauthenticated requests that the vectors do not
+		// exhaust (the clock is frozen: the bucket never refills).
+		SampleRate:  DefaultSampleRate,
+		SampleBurst: 1000,
 	}
 }
 
@@ -157,6 +185,7 @@ type resp struct {
 	body     []byte
 	msgs     []router.Message
 	rejected []router.Rejected
+	sampled  []router.Rejected
 	events   []map[string]any // decoded msgs[i].Body
 }
 
@@ -178,6 +207,7 @@ func (e *env) do(t *testing.T, r req) resp {
 	t.Helper()
 	out := e.send(t, r)
 	out.msgs, out.rejected = e.log.drain(t)
+	out.sampled = e.log.drainSample(t)
 	for _, m := range out.msgs {
 		out.events = append(out.events, decodeBody(t, m.Body))
 	}
@@ -298,6 +328,19 @@ func rejectedOnly(t *testing.T, r resp, reason string) router.Rejected {
 		t.Fatalf("rejected = %+v, want one with reason %q", r.rejected, reason)
 	}
 	return r.rejected[0]
+}
+
+// sampledOnly asserts that a request stored nothing but one entry of the
+// sample of unauthenticated requests, with reason.
+func sampledOnly(t *testing.T, r resp, reason string) router.Rejected {
+	t.Helper()
+	if len(r.msgs) != 0 || len(r.rejected) != 0 {
+		t.Fatalf("stored %d messages and %d rejected, want none (unauthenticated)", len(r.msgs), len(r.rejected))
+	}
+	if len(r.sampled) != 1 || r.sampled[0].Reason != reason {
+		t.Fatalf("sampled = %+v, want one with reason %q", r.sampled, reason)
+	}
+	return r.sampled[0]
 }
 
 func field(m map[string]any, path string) any {

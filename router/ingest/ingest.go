@@ -113,6 +113,16 @@ type Config struct {
 	// used if it implements [Quarantine]; else blocked messages are stored
 	// with Log.Reject, reason blocked_by_tracking_plan.
 	Quarantine Quarantine
+	// Sampler keeps the sample of unauthenticated requests (see
+	// "Unauthenticated requests" in the package documentation). When nil,
+	// the Log is used if it implements [Sampler].
+	Sampler Sampler
+	// SampleRate is how many unauthenticated requests per second at most
+	// are kept in the sample, SampleBurst how many at once; 0 (the zero
+	// value) keeps none. The command's configuration defaults them to
+	// DefaultSampleRate and DefaultSampleBurst.
+	SampleRate  float64
+	SampleBurst int
 }
 
 type source struct {
@@ -147,6 +157,10 @@ type Handler struct {
 	byName     map[string]*source
 	quarantine Quarantine
 	pm         *planMetrics
+	// sample keeps the sample of unauthenticated requests; logs samples
+	// the per-request warnings.
+	sample *sampler
+	logs   logSampler
 }
 
 // New validates cfg and returns a handler that stores into log. Every
@@ -244,6 +258,14 @@ func New(cfg Config, log Log) (*Handler, error) {
 	}
 	if h.quarantine == nil {
 		h.quarantine, _ = log.(Quarantine)
+	}
+	store := cfg.Sampler
+	if store == nil {
+		store, _ = log.(Sampler)
+	}
+	var err error
+	if h.sample, err = newSampler(store, cfg.SampleRate, cfg.SampleBurst); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("configuring ingest: %w", err)
@@ -493,7 +515,10 @@ var gif = []byte{
 }
 
 // servePixel always answers 200 with the GIF (spec R1.4); request-level
-// errors are stored with Log.Reject instead of being answered.
+// errors are stored with Log.Reject instead of being answered when the
+// request has a valid write key (in the query, the data or the
+// Authorization header), else only counted and sampled (see
+// Handler.unauthenticated).
 func (h *Handler) servePixel(w http.ResponseWriter, r *http.Request, rt *route, receivedAt time.Time) {
 	req := h.newRequest(r, rt, receivedAt)
 	defer req.release()
@@ -503,22 +528,25 @@ func (h *Handler) servePixel(w http.ResponseWriter, r *http.Request, rt *route, 
 	if data, ok := q["data"]; ok && len(data) > 0 {
 		body, aerr = decodeData(data[0], rt.limit)
 		if aerr != nil {
+			req.authenticateQuery(q.Get("writeKey"))
 			req.rejectRequest(aerr, []byte(data[0]))
 		}
 	} else {
 		body = appendJSON(nil, dottedObject(q))
 		if len(body) > rt.limit {
 			aerr = errTooLarge
+			req.authenticateQuery(q.Get("writeKey"))
 			req.rejectRequest(aerr, body)
 		}
 	}
 	if aerr == nil {
 		if aerr = req.run(body); aerr != nil {
+			req.authenticateQuery(q.Get("writeKey"))
 			req.rejectRequest(aerr, body)
 		}
 	}
 	if aerr := req.store(); aerr != nil {
-		h.logger.Warn("pixel request not stored", "route", rt.name, "error", aerr.msg)
+		h.warn("pixel not stored", "pixel request not stored", "route", rt.name, "error", aerr.msg)
 	} else {
 		req.observe()
 	}

@@ -395,6 +395,13 @@ func (l *splitFailLog) Reject(ctx context.Context, rs []router.Rejected) error {
 	return l.recLog.Reject(ctx, rs)
 }
 
+func (l *splitFailLog) Sample(ctx context.Context, rs []router.Rejected) error {
+	if l.failReject {
+		return errStoreDown
+	}
+	return l.recLog.Sample(ctx, rs)
+}
+
 func TestStoreFailures(t *testing.T) {
 	mixed := []byte(`{"batch":[{"type":"track","userId":"u","event":"E"},{"type":"track","userId":"u"}]}`)
 	pixel := "/v1/pixel/track?data=" + base64.RawURLEncoding.EncodeToString([]byte(`{"writeKey":"WK1","userId":"u","event":"Open"}`))
@@ -407,7 +414,9 @@ func TestStoreFailures(t *testing.T) {
 	}{
 		{"append fails", true, false, req{path: "/v1/batch", header: wk1(), body: mixed}, 503},
 		{"only reject fails", false, true, req{path: "/v1/batch", header: wk1(), body: mixed}, 503},
-		{"reject fails for unknown source", false, true, req{path: "/v1/track", header: map[string]string{"Authorization": "Basic " + b64("zzz:")}, body: []byte(`{}`)}, 503},
+		// Unauthenticated: only the sample could store it, and its
+		// failure never makes a 503.
+		{"sample fails for unknown source", false, true, req{path: "/v1/track", header: map[string]string{"Authorization": "Basic " + b64("zzz:")}, body: []byte(`{}`)}, 200},
 		{"jsonp answers 503", true, false, req{method: http.MethodGet, path: jsonp}, 503},
 		{"pixel is always a GIF", true, true, req{method: http.MethodGet, path: pixel}, 200},
 	}
@@ -419,13 +428,16 @@ func TestStoreFailures(t *testing.T) {
 			if r.status != tt.wantStatus {
 				t.Fatalf("status %d, want %d", r.status, tt.wantStatus)
 			}
-			if r.status == 503 {
+			switch {
+			case r.status == 503:
 				apiErr(t, r, 503, "unavailable")
 				if r.header.Get("Retry-After") == "" {
 					t.Error("503 without Retry-After")
 				}
-			} else {
+			case strings.Contains(tt.req.path, "pixel"):
 				checkGIF(t, r)
+			default:
+				s200(t, r)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"unicode/utf16"
@@ -31,8 +32,20 @@ func (e *syntaxError) Error() string {
 	return fmt.Sprintf("%s at offset %d", e.msg, e.off)
 }
 
-// span is the byte range [start, end) of a value in the parsed input.
-type span struct{ start, end int }
+// span is the byte range [start, end) of a value in the parsed input, with
+// its shape.
+type span struct {
+	start, end int
+	shape
+}
+
+// shape is what the parser noticed about a value: how deeply it nests (a
+// scalar 0, {} or [] 1, {"a":{}} 2, ...) and whether it holds a number that
+// is not a finite IEEE 754 double (such as 1e400).
+type shape struct {
+	depth     int
+	nonFinite bool
+}
 
 type parser struct {
 	b     []byte
@@ -42,22 +55,32 @@ type parser struct {
 	// top-level object's "batch" array (of the last one, if repeated).
 	wantSpans  bool
 	batchSpans []span
+	// deepest is the deepest nesting reached so far; nonFinite is set by a
+	// number that is not a finite double.
+	deepest   int
+	nonFinite bool
 }
 
 // parseTop parses b, which must hold exactly one JSON value. When wantSpans
 // is set and the value is an object with a "batch" array, it also returns
 // the span of each item of that array.
 func parseTop(b []byte, wantSpans bool) (any, []span, error) {
+	v, spans, _, err := parseShape(b, wantSpans)
+	return v, spans, err
+}
+
+// parseShape is parseTop that also returns the shape of the whole value.
+func parseShape(b []byte, wantSpans bool) (any, []span, shape, error) {
 	p := parser{b: b, wantSpans: wantSpans}
 	v, err := p.value()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, shape{}, err
 	}
 	p.skipWS()
 	if p.i != len(p.b) {
-		return nil, nil, p.err("invalid character after top-level value")
+		return nil, nil, shape{}, p.err("invalid character after top-level value")
 	}
-	return v, p.batchSpans, nil
+	return v, p.batchSpans, shape{depth: p.deepest, nonFinite: p.nonFinite}, nil
 }
 
 func (p *parser) err(msg string) error { return &syntaxError{off: p.i, msg: msg} }
@@ -118,6 +141,7 @@ func (p *parser) object() (map[string]any, error) {
 	if p.depth > maxDepth {
 		return nil, p.err("exceeded max depth")
 	}
+	p.deepest = max(p.deepest, p.depth)
 	p.i++ // '{'
 	m := make(map[string]any)
 	p.skipWS()
@@ -183,6 +207,7 @@ func (p *parser) array(record bool) ([]any, error) {
 	if p.depth > maxDepth {
 		return nil, p.err("exceeded max depth")
 	}
+	p.deepest = max(p.deepest, p.depth)
 	p.i++ // '['
 	if record {
 		p.batchSpans = p.batchSpans[:0]
@@ -197,12 +222,19 @@ func (p *parser) array(record bool) ([]any, error) {
 	for {
 		p.skipWS()
 		start := p.i
+		// An item's shape is measured on its own: save what the rest of
+		// the input reached and merge it back after the item.
+		deepest, nonFinite := p.deepest, p.nonFinite
+		if record {
+			p.deepest, p.nonFinite = p.depth, false
+		}
 		v, err := p.value()
 		if err != nil {
 			return nil, err
 		}
 		if record {
-			p.batchSpans = append(p.batchSpans, span{start, p.i})
+			p.batchSpans = append(p.batchSpans, span{start, p.i, shape{depth: p.deepest - p.depth, nonFinite: p.nonFinite}})
+			p.deepest, p.nonFinite = max(deepest, p.deepest), nonFinite || p.nonFinite
 		}
 		a = append(a, v)
 		p.skipWS()
@@ -257,7 +289,9 @@ func (p *parser) number() (json.Number, error) {
 			i++
 		}
 	}
+	hasExp := false
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		hasExp = true
 		i++
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
@@ -275,7 +309,15 @@ func (p *parser) number() (json.Number, error) {
 		}
 	}
 	p.i = i
-	return json.Number(b[start:i]), nil
+	lit := b[start:i]
+	// Only a literal with an exponent, or with more digits than the
+	// largest double has (309), can overflow to ±Inf.
+	if (hasExp || len(lit) > 309) && !p.nonFinite {
+		if f, _ := strconv.ParseFloat(string(lit), 64); math.IsInf(f, 0) {
+			p.nonFinite = true
+		}
+	}
+	return json.Number(lit), nil
 }
 
 // str parses a string starting at its opening quote.

@@ -20,6 +20,8 @@ type metrics struct {
 	store      prometheus.Histogram
 	limited    *prometheus.CounterVec
 	growsurf   *prometheus.CounterVec
+	unauth     *prometheus.CounterVec
+	sample     *prometheus.CounterVec
 	okByRoute  map[*route]prometheus.Counter
 }
 
@@ -65,9 +67,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "eventrouter_growsurf_webhooks_total",
 			Help: "GrowSurf webhook deliveries by source, GrowSurf event (\"other\" for unknown ones, empty when not read) and outcome (accepted, duplicate, unmapped, or the error code of the answer).",
 		}, []string{"source", "event", "outcome"}),
+		unauth: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_ingest_unauthenticated_total",
+			Help: "Items of requests without a valid write key (pixels, unknown keys under unknown_key: accept) that were answered but not stored, by route and reason; a sample of them is kept (eventrouter_ingest_sample_total).",
+		}, []string{"route", "reason"}),
+		sample: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_ingest_sample_total",
+			Help: "Unauthenticated items by what happened to them in the sample: stored, dropped (over the sample's rate), failed (the store failed) or off (no sample).",
+		}, []string{"outcome"}),
 		okByRoute: make(map[*route]prometheus.Counter, len(routes)),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.accepted, m.duplicates, m.rejected, m.empty, m.future, m.store, m.limited, m.growsurf} {
+	for _, c := range []prometheus.Collector{m.requests, m.accepted, m.duplicates, m.rejected, m.empty, m.future, m.store, m.limited, m.growsurf, m.unauth, m.sample} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)
 		}
@@ -139,5 +149,19 @@ func (m *metrics) rateLimitedRequest(source string) {
 func (m *metrics) growSurf(source, event, outcome string) {
 	if m != nil {
 		m.growsurf.WithLabelValues(source, event, outcome).Inc()
+	}
+}
+
+// unauthenticated counts one unauthenticated item of a request on rt.
+func (m *metrics) unauthenticated(rt *route, reason string) {
+	if m != nil {
+		m.unauth.WithLabelValues(rt.name, reason).Inc()
+	}
+}
+
+// sampled counts n unauthenticated items with a sample outcome.
+func (m *metrics) sampled(outcome string, n int) {
+	if m != nil && n > 0 {
+		m.sample.WithLabelValues(outcome).Add(float64(n))
 	}
 }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -88,19 +89,17 @@ func copyMap(src map[string]any) map[string]any {
 	return dst
 }
 
-// rejectItem records a batch item that cannot be accepted; its body is the
-// item after the envelope merge, without writeKey and _metadata.
-func (q *request) rejectItem(it any, env *envelope, reason, detail string) {
+// rejectItem records a message that cannot be accepted: its body is m
+// after the envelope merge, without writeKey and _metadata, charged to the
+// request's budget (or, when that is used up, the item as sent; raw is the
+// item's bytes in the request).
+func (q *request) rejectItem(m map[string]any, raw []byte, reason, detail string) {
 	msgID := ""
-	if m, ok := it.(map[string]any); ok {
-		mergeEnvelope(m, env)
-		delete(m, "writeKey")
-		delete(m, "_metadata")
-		if id, ok := m["messageId"].(string); ok && id != "" && utf8.RuneCountInString(id) <= maxIDLength {
-			msgID = id
-		}
+	if id, ok := m["messageId"].(string); ok && id != "" && utf8.RuneCountInString(id) <= maxIDLength {
+		msgID = id
 	}
-	q.reject(q.src.name, reason, detail, msgID, appendJSON(nil, it))
+	q.reject(q.src.name, reason, detail, msgID, appendJSON(nil, m))
+	q.chargeRejected(m, raw)
 }
 
 // coerceID applies the ID coercion of spec §3.2: strings are trimmed,
@@ -309,18 +308,19 @@ func parseTime(v any) (time.Time, bool) {
 }
 
 // item validates and normalises one message (the body of a single-event
-// request, or a batch item with env its envelope) into q.accepted or
-// q.rejected.
-func (q *request) item(m map[string]any, env *envelope) {
+// request, or a batch item with env its envelope; raw is its bytes in the
+// request) into q.accepted, q.rejected or the tracking plan's outcomes,
+// within the limits of limits.go.
+func (q *request) item(m map[string]any, env *envelope, raw []byte) {
 	rt := q.rt
-	mergeEnvelope(m, env)
 	delete(m, "writeKey")
 	delete(m, "_metadata")
+	mergeEnvelope(m, env)
 	var typ string
 	if rt.kind == kindBatch {
 		typ, _ = m["type"].(string)
 		if !router.IsType(typ) {
-			q.rejectItem(m, nil, "invalid_type", "type must be one of identify, track, page, screen, group, alias")
+			q.rejectItem(m, raw, "invalid_type", "type must be one of identify, track, page, screen, group, alias")
 			return
 		}
 	} else {
@@ -328,7 +328,7 @@ func (q *request) item(m map[string]any, env *envelope) {
 		m["type"] = typ
 	}
 	if reason, detail := validate(m, typ); reason != "" {
-		q.rejectItem(m, nil, reason, detail)
+		q.rejectItem(m, raw, reason, detail)
 		return
 	}
 
@@ -421,6 +421,12 @@ func (q *request) item(m map[string]any, env *envelope) {
 	if len(notes) > 0 {
 		list := make([]any, len(notes))
 		for i, n := range notes {
+			// A note's value sits at level 5 (message, _ingest, notes,
+			// note, value).
+			if s := valueShape(n.value); s.depth+4 > maxNesting {
+				q.rejectOriginal(m, raw, reasonNestingTooDeep, fmt.Sprintf("the unusable %s, kept in the message's notes, would nest deeper than %d levels; kept as sent, as a JSON string", n.field, maxNesting))
+				return
+			}
 			list[i] = map[string]any{"code": n.code, "field": n.field, "value": n.value}
 		}
 		m[notesKey] = map[string]any{"notes": list}
@@ -442,13 +448,58 @@ func (q *request) item(m map[string]any, env *envelope) {
 		ReceivedAt:  q.receivedAt,
 	}
 	// Tracking plan (spec §6.3): after normalisation, before storing.
+	nq, nf, valid := len(q.pc.quarantined), len(q.pc.forwarded), q.pc.valid
 	if q.plan.applies(q.src.name) && !q.h.check(q.plan, q.src, m, &msg, &q.pc, q.receivedAtStr) {
-		return // blocked: quarantined
+		// Blocked: quarantined (and maybe forwarded), within the limits.
+		if reason, detail := q.chargePlan(nq, nf); reason != "" {
+			q.pc.quarantined, q.pc.forwarded, q.pc.valid = q.pc.quarantined[:nq], q.pc.forwarded[:nf], valid
+			q.rejectOriginal(m, raw, reason, detail)
+		}
+		return
 	}
 	start := len(q.arena)
 	q.arena = appendJSON(q.arena, m)
+	size := len(q.arena) - start
+	reason, detail := "", ""
+	switch {
+	case size > storedLimit:
+		reason, detail = reasonTooLarge, fmt.Sprintf("as stored, with the fields ingest sets and the tracking plan's annotations, the message (%d bytes) exceeds %d KiB; kept as sent", size, storedLimit>>10)
+	case !q.charge(size):
+		reason, detail = reasonRequestTooBig, requestTooBigDetail
+	default:
+		reason, detail = q.chargePlan(nq, nf)
+		if reason != "" {
+			q.budget += size
+		}
+	}
+	if reason != "" {
+		q.arena = q.arena[:start]
+		q.pc.quarantined, q.pc.forwarded, q.pc.valid = q.pc.quarantined[:nq], q.pc.forwarded[:nf], valid
+		q.rejectOriginal(m, raw, reason, detail)
+		return
+	}
 	msg.Body = json.RawMessage(q.arena[start:len(q.arena):len(q.arena)])
 	q.accepted = append(q.accepted, msg)
+}
+
+// chargePlan charges what the tracking plan added to the request's outcomes
+// since it held nq quarantined and nf forwarded messages; it returns the
+// rejection reason when that does not fit (taking nothing), else "".
+func (q *request) chargePlan(nq, nf int) (reason, detail string) {
+	n := 0
+	for _, qm := range q.pc.quarantined[nq:] {
+		if len(qm.Message.Body) > storedLimit {
+			return reasonTooLarge, fmt.Sprintf("as stored the message exceeds %d KiB; kept as sent", storedLimit>>10)
+		}
+		n += storedSize(qm)
+	}
+	for _, f := range q.pc.forwarded[nf:] {
+		n += len(f.Body)
+	}
+	if !q.charge(n) {
+		return reasonRequestTooBig, requestTooBigDetail
+	}
+	return "", ""
 }
 
 // hasIP reports whether the context has a client-supplied, non-empty ip.

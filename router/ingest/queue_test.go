@@ -28,8 +28,10 @@ type queueBackend struct {
 	readers  []router.PartitionReader
 	events   jetstream.Stream
 	rejected jetstream.Stream
+	sample   jetstream.Stream
 	evSeq    uint64
 	rjSeq    uint64
+	smSeq    uint64
 }
 
 func openQueueBackend(t *testing.T) *queueBackend {
@@ -71,9 +73,13 @@ func openQueueBackendAt(t *testing.T, dir string) *queueBackend {
 	if b.rejected, err = js.Stream(ctx, queue.DefaultStreamPrefix+"_REJECTED"); err != nil {
 		t.Fatal(err)
 	}
+	if b.sample, err = js.Stream(ctx, queue.DefaultStreamPrefix+"_SAMPLE"); err != nil {
+		t.Fatal(err)
+	}
 	// A reopened log starts reading back after what it already holds.
 	b.evSeq = lastSeq(t, ctx, b.events)
 	b.rjSeq = lastSeq(t, ctx, b.rejected)
+	b.smSeq = lastSeq(t, ctx, b.sample)
 	return b
 }
 
@@ -127,21 +133,36 @@ func (b *queueBackend) drain(t *testing.T) ([]router.Message, []router.Rejected)
 	for _, d := range ds {
 		msgs = append(msgs, d.Message)
 	}
-	var rejected []router.Rejected
-	rlast := lastSeq(t, ctx, b.rejected)
-	for seq := b.rjSeq + 1; seq <= rlast; seq++ {
-		raw, err := b.rejected.GetMsg(ctx, seq)
+	return msgs, readRejected(t, ctx, b.rejected, &b.rjSeq)
+}
+
+// drainSample returns the new entries of the sample stream.
+func (b *queueBackend) drainSample(t *testing.T) []router.Rejected {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return readRejected(t, ctx, b.sample, &b.smSeq)
+}
+
+// readRejected reads the router.Rejected entries of s after *seq and moves
+// *seq to the last one.
+func readRejected(t *testing.T, ctx context.Context, s jetstream.Stream, seq *uint64) []router.Rejected {
+	t.Helper()
+	var out []router.Rejected
+	last := lastSeq(t, ctx, s)
+	for n := *seq + 1; n <= last; n++ {
+		raw, err := s.GetMsg(ctx, n)
 		if err != nil {
-			t.Fatalf("reading rejected item %d: %v", seq, err)
+			t.Fatalf("reading entry %d: %v", n, err)
 		}
 		var r router.Rejected
 		if err := json.Unmarshal(raw.Data, &r); err != nil {
-			t.Fatalf("decoding rejected item %d: %v", seq, err)
+			t.Fatalf("decoding entry %d: %v", n, err)
 		}
-		rejected = append(rejected, r)
+		out = append(out, r)
 	}
-	b.rjSeq = rlast
-	return msgs, rejected
+	*seq = last
+	return out
 }
 
 // TestConformance runs every vector of spec §7 (T1–T40) against a real

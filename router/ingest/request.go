@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -34,6 +35,9 @@ type request struct {
 	arena    []byte // the bodies of accepted messages
 	future   int    // timestamps more than a minute ahead
 	empty    bool   // an empty batch
+	// budget is how many more bytes of bodies the request may store (see
+	// limits.go).
+	budget int
 
 	// plan is the tracking plan in force when the request started (nil:
 	// none); pc collects what enforcement quarantines and forwards.
@@ -81,7 +85,7 @@ func (q *request) run(body []byte) *apiError {
 		return errEmptyBody
 	}
 	batch := q.rt.kind == kindBatch
-	v, spans, err := parseTop(body, batch)
+	v, spans, whole, err := parseShape(body, batch)
 	if err != nil {
 		return errInvalidJSON
 	}
@@ -118,7 +122,12 @@ func (q *request) run(body []byte) *apiError {
 		q.src = src
 	}
 	if !batch {
-		q.item(top, nil)
+		q.budget = budgetFactor*len(body) + budgetPerItem
+		if reason, detail := shapeReason(whole); reason != "" {
+			q.rejectAsSent(top, body, reason, detail)
+			return nil
+		}
+		q.item(top, nil, body)
 		return nil
 	}
 	items, ok := top["batch"].([]any)
@@ -143,26 +152,63 @@ func (q *request) run(body []byte) *apiError {
 	if env.sentAt == nil {
 		env.hasSentAt = false
 	}
+	info := newEnvelopeInfo(&env)
+	q.budget = budgetFactor*len(body) + budgetPerItem*len(items)
 	q.accepted = make([]router.Message, 0, min(len(items), maxBatchSize))
-	q.arena = make([]byte, 0, len(body)+len(body)/4+len(items)*160)
+	q.arena = make([]byte, 0, min(len(body)+len(body)/4+len(items)*160, q.budget))
+	haveSpans := len(spans) == len(items)
 	for i, it := range items {
+		var raw []byte
+		var sh shape
+		own := 0
+		if haveSpans {
+			raw = body[spans[i].start:spans[i].end]
+			sh = spans[i].shape
+			own = len(raw)
+		} else {
+			sh = valueShape(it)
+			own = len(appendJSON(nil, it))
+		}
+		// Drop the batch's reference to the item, so that what merging
+		// and normalising build for it is garbage once it is stored.
+		items[i] = nil
 		if i >= maxBatchSize {
-			q.rejectItem(it, &env, "batch_too_many_events", "the batch has more than 2500 items")
+			q.rejectAsSent(it, raw, "batch_too_many_events", "the batch has more than 2500 items")
 			continue
 		}
-		if len(spans) == len(items) && spans[i].end-spans[i].start > itemLimit {
-			q.rejectItem(it, &env, "message_too_large", "the item's JSON exceeds 32 KiB")
+		if own > itemLimit {
+			q.rejectAsSent(it, raw, reasonTooLarge, "the item's JSON exceeds 32 KiB")
 			continue
 		}
 		m, ok := it.(map[string]any)
 		if !ok {
-			q.rejectItem(it, &env, "invalid_type", "the item is not a JSON object")
+			q.rejectAsSent(it, raw, "invalid_type", "the item is not a JSON object")
 			continue
 		}
-		q.item(m, &env)
+		if reason, detail := shapeReason(shape{depth: max(sh.depth, info.depth), nonFinite: sh.nonFinite || info.nonFinite}); reason != "" {
+			if sh.depth <= maxNesting && !sh.nonFinite {
+				detail = "with the batch envelope merged in, " + detail
+			}
+			q.rejectAsSent(m, raw, reason, detail)
+			continue
+		}
+		// The envelope counts whole against each item: the merge never
+		// adds more than its size, so that nothing too large is built.
+		if own+info.size > itemLimit {
+			q.rejectAsSent(m, raw, reasonTooLarge, fmt.Sprintf("the item (%d bytes) with the batch envelope's context and integrations (%d bytes) exceeds 32 KiB", own, info.size))
+			continue
+		}
+		if own+info.size > q.budget {
+			q.rejectAsSent(m, raw, reasonRequestTooBig, requestTooBigDetail)
+			continue
+		}
+		q.item(m, &env, raw)
 	}
 	return nil
 }
+
+// requestTooBigDetail explains reason request_too_large.
+var requestTooBigDetail = fmt.Sprintf("the request would store more than %d times its size plus %d bytes per item (the batch envelope merged into every item); kept as sent, without the envelope", budgetFactor, budgetPerItem)
 
 // store hands what run produced to the log.
 func (q *request) store() *apiError {
@@ -171,25 +217,30 @@ func (q *request) store() *apiError {
 	if q.empty {
 		h.m.emptyBatch()
 	}
+	if q.src == nil {
+		// Nothing unauthenticated reaches the log: a pixel without a valid
+		// write key, or an unknown key under UnknownKeyAccept, is counted,
+		// logged at a sampled rate and kept in the sample at most.
+		h.unauthenticated(ctx, q.rt, q.rejected)
+		return nil
+	}
 	if len(q.accepted) > 0 {
 		start := time.Now()
 		dups, err := h.log.Append(ctx, q.accepted)
 		h.m.storeDuration(time.Since(start))
 		if err != nil {
-			h.logger.Warn("storing messages failed", "route", q.rt.name, "source", q.src.name, "messages", len(q.accepted), "error", err)
+			h.warn("store failed", "storing messages failed", "route", q.rt.name, "source", q.src.name, "messages", len(q.accepted), "error", err)
 			return errUnavailable
 		}
 		h.m.addAccepted(q.src.name, len(q.accepted)-dups, dups)
 	}
-	if q.src != nil {
-		if err := h.storeChecked(ctx, q.src.name, &q.pc); err != nil {
-			h.logger.Warn("storing tracking-plan outcomes failed", "route", q.rt.name, "source", q.src.name, "error", err)
-			return errUnavailable
-		}
+	if err := h.storeChecked(ctx, q.src.name, &q.pc); err != nil {
+		h.warn("store failed", "storing tracking-plan outcomes failed", "route", q.rt.name, "source", q.src.name, "error", err)
+		return errUnavailable
 	}
 	if len(q.rejected) > 0 {
 		if err := h.log.Reject(ctx, q.rejected); err != nil {
-			h.logger.Warn("storing rejected messages failed", "route", q.rt.name, "rejected", len(q.rejected), "error", err)
+			h.warn("store failed", "storing rejected messages failed", "route", q.rt.name, "source", q.src.name, "rejected", len(q.rejected), "error", err)
 			return errUnavailable
 		}
 		for i := range q.rejected {
@@ -401,6 +452,18 @@ func (h *Handler) trustedPeer(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// authenticateQuery sets the request's source from the writeKey query
+// parameter of a pixel request that failed before its key was read, when
+// it is a valid key of an enabled source.
+func (q *request) authenticateQuery(key string) {
+	if q.src != nil || key == "" {
+		return
+	}
+	if src, aerr := q.h.lookupKey(key); aerr == nil {
+		q.src = src
+	}
 }
 
 // rejectRequest records a failed pixel request as one rejected item whose

@@ -60,6 +60,11 @@ type Config struct {
 	// refuses new messages (Append fails with router.ErrUnavailable); it
 	// never drops old ones to make room.
 	MaxBytes int64
+	// SampleMaxBytes caps the disk used by the sample stream, which keeps a
+	// sample of unauthenticated requests (see Log.Sample). Default
+	// DefaultSampleMaxBytes (8 MiB). Unlike MaxBytes it drops the oldest
+	// entries when full, so it never refuses a write.
+	SampleMaxBytes int64
 	// Replicas is the number of copies of each stream on an external
 	// cluster. Default 1; the embedded server always uses 1.
 	Replicas int
@@ -125,6 +130,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Replicas == 0 {
 		cfg.Replicas = 1
 	}
+	if cfg.SampleMaxBytes == 0 {
+		cfg.SampleMaxBytes = DefaultSampleMaxBytes
+	}
 	if cfg.SyncInterval == 0 {
 		cfg.SyncInterval = DefaultSyncInterval
 	}
@@ -153,7 +161,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Partitions < 1 || cfg.Partitions > 1024 {
 		errs = append(errs, fmt.Errorf("partitions: %d is not in [1, 1024]", cfg.Partitions))
 	}
-	if cfg.DedupeWindow < 0 || cfg.DeliveryDedupeWindow < 0 || cfg.MaxBytes < 0 || cfg.SyncInterval < 0 || cfg.StoreTimeout < 0 || cfg.LeaseTTL < 0 {
+	if cfg.DedupeWindow < 0 || cfg.DeliveryDedupeWindow < 0 || cfg.MaxBytes < 0 || cfg.SampleMaxBytes < 0 || cfg.SyncInterval < 0 || cfg.StoreTimeout < 0 || cfg.LeaseTTL < 0 {
 		errs = append(errs, errors.New("durations and sizes must not be negative"))
 	}
 	if cfg.Retention > 0 && cfg.DedupeWindow > cfg.Retention {

@@ -15,18 +15,21 @@
 //	EVENTROUTER_DLQ       EVENTROUTER.dlq.<destination>    messages dispatch gave up on
 //	EVENTROUTER_REDRIVE   EVENTROUTER.redrive.<destination> messages queued again for one destination (dead-letter redrive, replay; a work queue, see Log.Requeue)
 //	EVENTROUTER_QUARANTINE EVENTROUTER.quarantine.<source> messages the tracking plan blocked (see Log.Quarantine)
+//	EVENTROUTER_SAMPLE    EVENTROUTER.sample.<reason>      a capped sample of unauthenticated requests (see Log.Sample)
 //	KV EVENTROUTER_leases <lease name>                     leases (see Log.Acquire)
 //	                      member.<group>.<id>              live members (see Log.Join)
 //	KV EVENTROUTER_deliveries <hex SHA-256 of source NUL key> webhook deliveries already stored (see Log.Seen)
 //
-// Every stream uses file storage, Config.Retention as its maximum age,
+// Every stream but the sample uses file storage, Config.Retention as its maximum age,
 // Config.MaxBytes as its size cap with the DiscardNew policy (a full stream
 // refuses writes, which [Log.Append] reports as router.ErrUnavailable, so
 // ingest answers 503; it never drops old undelivered data), and
 // Config.DedupeWindow as its duplicate window (the events stream 30 s, see
 // Dedupe). A <reason> or <destination>
 // token keeps letters, digits, '-' and '_' and encodes any other byte as
-// "=XX".
+// "=XX". The sample stream has its own cap, Config.SampleMaxBytes, and the
+// DiscardOld policy: it drops its oldest entries rather than refuse, so
+// that nothing unauthenticated can fill the disk or make ingest answer 503.
 //
 // # Records
 //

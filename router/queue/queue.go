@@ -210,6 +210,9 @@ func (l *Log) setup(ctx context.Context) error {
 	if l.quarantine, err = create(stream(l.quarantineStream(), p+".quarantine.*")); err != nil {
 		return err
 	}
+	if _, err = create(l.sampleConfig()); err != nil { // sample.go
+		return err
+	}
 	l.leases, err = bucket(jetstream.KeyValueConfig{
 		Bucket:      l.leaseBucket(),
 		Description: "eventrouter leases: which process works which (destination, partition)",

@@ -1,0 +1,203 @@
+package ingest
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/eventrouter/eventrouter/router"
+)
+
+// Limits on what a request stores (see "Limits" in the package
+// documentation). They hold for the messages as stored, after the batch
+// envelope's merge, normalisation, ingest notes and tracking-plan
+// annotations, not only for what arrived.
+const (
+	// storedLimit is the largest stored message: the 32 KiB of the item
+	// with its batch envelope, plus room for the fields ingest sets
+	// (messageId, the four timestamps, channel, version, context.ip, notes:
+	// about 500 bytes at most) and tracking-plan annotations.
+	storedLimit = 36 << 10
+	// budgetFactor and budgetPerItem bound what one request stores:
+	// budgetFactor × its decoded size + budgetPerItem per item, counting
+	// every body it stores (accepted, rejected, quarantined and forwarded
+	// messages) except those kept as sent, which are part of the decoded
+	// size already.
+	budgetFactor  = 4
+	budgetPerItem = 512
+	// maxNesting is the deepest nesting a stored message may have: the
+	// message object is level 1, {"properties":{"a":{}}} is 3. Segment's
+	// libraries and common decoders accept far less than encoding/json's
+	// 10,000 (which the request parser still allows, so that a deep item
+	// is rejected alone rather than failing its batch).
+	maxNesting = 64
+)
+
+// The reason codes of rejections for the limits above.
+const (
+	reasonTooLarge       = "message_too_large"
+	reasonRequestTooBig  = "request_too_large"
+	reasonNestingTooDeep = "nesting_too_deep"
+	reasonNumberInfinite = "number_not_finite"
+)
+
+// valueShape walks v (a value built by the parser) and returns its shape;
+// it stops descending once the nesting passes maxNesting.
+func valueShape(v any) shape {
+	var s shape
+	walkShape(v, 1, &s)
+	return s
+}
+
+func walkShape(v any, depth int, s *shape) {
+	switch v := v.(type) {
+	case map[string]any:
+		s.depth = max(s.depth, depth)
+		if depth > maxNesting {
+			return
+		}
+		for _, e := range v {
+			walkShape(e, depth+1, s)
+		}
+	case []any:
+		s.depth = max(s.depth, depth)
+		if depth > maxNesting {
+			return
+		}
+		for _, e := range v {
+			walkShape(e, depth+1, s)
+		}
+	case json.Number:
+		if !s.nonFinite && !finiteNumber(string(v)) {
+			s.nonFinite = true
+		}
+	}
+}
+
+// finiteNumber reports whether a JSON number literal is a finite double.
+func finiteNumber(lit string) bool {
+	f, err := strconv.ParseFloat(lit, 64)
+	return err == nil || !math.IsInf(f, 0)
+}
+
+// shapeReason returns the rejection reason and detail of a message of
+// shape s (nesting counted from the message object), or "".
+func shapeReason(s shape) (reason, detail string) {
+	switch {
+	case s.depth > maxNesting:
+		return reasonNestingTooDeep, fmt.Sprintf("the message nests %d levels deep; at most %d are stored (kept as sent, as a JSON string)", s.depth, maxNesting)
+	case s.nonFinite:
+		return reasonNumberInfinite, "the message holds a number that is not a finite double (such as 1e400); kept as sent, as a JSON string"
+	}
+	return "", ""
+}
+
+// envelopeInfo is what the checks need to know about a batch envelope,
+// computed once per request.
+type envelopeInfo struct {
+	// size is the encoded size of the envelope's context and integrations,
+	// plus its sentAt when that cannot be parsed (it is then copied into
+	// each item's notes): what the merge may add to each item at most.
+	size int
+	// depth is how deep the envelope nests inside a message (its context
+	// at level 2 and below); nonFinite: it holds a non-finite number.
+	shape
+}
+
+func newEnvelopeInfo(env *envelope) envelopeInfo {
+	var info envelopeInfo
+	for _, part := range []map[string]any{env.context, env.integrations} {
+		if part == nil {
+			continue
+		}
+		info.size += len(appendJSON(nil, part))
+		s := valueShape(part)
+		info.depth = max(info.depth, s.depth+1)
+		info.nonFinite = info.nonFinite || s.nonFinite
+	}
+	if env.hasSentAt {
+		if _, ok := parseTime(env.sentAt); !ok {
+			info.size += len(appendJSON(nil, env.sentAt))
+			// A note's value sits at level 5: message, _ingest, notes, note.
+			s := valueShape(env.sentAt)
+			info.depth = max(info.depth, s.depth+4)
+			info.nonFinite = info.nonFinite || s.nonFinite
+		}
+	}
+	return info
+}
+
+// charge takes n bytes from the request's budget; it reports false, taking
+// nothing, when fewer remain.
+func (q *request) charge(n int) bool {
+	if n > q.budget {
+		return false
+	}
+	q.budget -= n
+	return true
+}
+
+// rejectAsSent rejects a batch item (or a single message) without merging
+// the envelope into it: its body is the item as it arrived, without
+// writeKey and _metadata, so that what it stores is bounded by what was
+// sent. raw is the item's bytes in the request, nil when unknown.
+func (q *request) rejectAsSent(it any, raw []byte, reason, detail string) {
+	msgID := ""
+	var body []byte
+	if m, ok := it.(map[string]any); ok {
+		delete(m, "writeKey")
+		delete(m, "_metadata")
+		if id, ok := m["messageId"].(string); ok && id != "" && utf8.RuneCountInString(id) <= maxIDLength {
+			msgID = id
+		}
+	}
+	switch {
+	case reason == reasonNestingTooDeep || reason == reasonNumberInfinite:
+		// Kept as text: a reader's JSON decoder could not take it either.
+		if raw == nil {
+			raw = appendJSON(nil, it)
+		}
+		body = appendString(nil, string(raw))
+	default:
+		body = appendJSON(nil, it)
+	}
+	q.reject(q.src.name, reason, detail, msgID, body)
+}
+
+// chargeRejected takes the body of the rejection just appended from the
+// budget; when it does not fit, the rejection is replaced by the item as
+// sent (which the decoded size already accounts for).
+func (q *request) chargeRejected(m map[string]any, raw []byte) {
+	last := &q.rejected[len(q.rejected)-1]
+	if q.charge(len(last.Body)) {
+		return
+	}
+	reason, detail := last.Reason, last.Detail
+	q.rejected = q.rejected[:len(q.rejected)-1]
+	q.rejectOriginal(m, raw, reason, detail+" (kept as sent: the request's storage budget is used up)")
+}
+
+// rejectOriginal is rejectAsSent for a message that merging and
+// normalising may have changed already: the item is decoded again from raw,
+// its bytes in the request (m is used when raw is nil).
+func (q *request) rejectOriginal(m map[string]any, raw []byte, reason, detail string) {
+	var it any = m
+	if raw != nil {
+		if v, _, err := parseTop(raw, false); err == nil {
+			it = v
+		}
+	}
+	q.rejectAsSent(it, raw, reason, detail)
+}
+
+// storedSize is the size a quarantined message takes, roughly: its body
+// and its violations.
+func storedSize(qm router.Quarantined) int {
+	n := len(qm.Message.Body) + 128
+	for _, v := range qm.Violations {
+		n += len(v.Type) + len(v.Field) + len(v.Description) + len(v.EventName) + len(v.EventType) + 96
+	}
+	return n
+}
