@@ -1,9 +1,12 @@
 package destinations
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -70,6 +73,50 @@ func TestDefaultConfigRunsWithNothingSet(t *testing.T) {
 	}
 	if files == 0 {
 		t.Fatal("no file destination")
+	}
+}
+
+// TestDevelopmentValuesAreTheShippedOnes checks that config.DevelopmentValues
+// lists exactly the defaults that configs/eventrouter.yaml gives its write
+// keys, admin token and secrets, and that the file, loaded as `make run`
+// does but with a public listen address, is refused for each of them.
+func TestDevelopmentValuesAreTheShippedOnes(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(configsDir, "eventrouter.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := regexp.MustCompile(`(?m)^\s*(?:write_keys|admin_token|secret):.*\$\{[A-Z_]+:-([^}]*)\}`)
+	var shipped []string
+	for _, m := range ref.FindAllStringSubmatch(string(data), -1) {
+		shipped = append(shipped, m[1])
+	}
+	slices.Sort(shipped)
+	want := slices.Sorted(slices.Values(config.DevelopmentValues()))
+	if !slices.Equal(shipped, want) {
+		t.Fatalf("configs/eventrouter.yaml ships %q, config.DevelopmentValues() is %q", shipped, want)
+	}
+
+	reg, err := Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"EVENTROUTER_WRITE_KEY", "EVENTROUTER_ADMIN_TOKEN", "GROWSURF_WEBHOOK_SECRET"} {
+		t.Setenv(v, "")
+	}
+	t.Setenv("EVENTROUTER_LISTEN", "0.0.0.0:8080")
+	_, err = config.Load(filepath.Join(configsDir, "eventrouter.yaml"), reg)
+	var cerr *config.Error
+	if !errors.As(err, &cerr) || len(cerr.Problems) != 3 ||
+		!cerr.Has("sources.default.write_keys[0]", "development write key") ||
+		!cerr.Has("http.admin_token", "development admin token") ||
+		!cerr.Has("sources.referrals.secret", "development signing secret") {
+		t.Fatalf("public listen with the development values: %v", err)
+	}
+	t.Setenv("EVENTROUTER_WRITE_KEY", "k-7f3a")
+	t.Setenv("EVENTROUTER_ADMIN_TOKEN", "t-91bc")
+	t.Setenv("GROWSURF_WEBHOOK_SECRET", "s-40de")
+	if _, err := config.Load(filepath.Join(configsDir, "eventrouter.yaml"), reg); err != nil {
+		t.Fatalf("public listen with own values: %v", err)
 	}
 }
 

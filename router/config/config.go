@@ -44,9 +44,19 @@ type Config struct {
 // webhooks, health checks and metrics.
 type HTTP struct {
 	// Listen is the TCP address to listen on (default "127.0.0.1:8080").
+	// While it is not a loopback address, no write key or signing secret
+	// may have one of the shipped development values ([DevelopmentValues]).
 	Listen string `yaml:"listen"`
+	// AdminListen, when set, is a second TCP address that serves the
+	// operator's routes: the admin API (/admin/), the debugger
+	// (/debugger), /metrics and the profiles (/debug/pprof/), besides
+	// /healthz and /readyz. The main listener then answers 404 for them.
+	// Default empty: everything on Listen.
+	AdminListen string `yaml:"admin_listen"`
 	// AdminToken is the bearer token for administrative endpoints (a
-	// secret; default empty, which disables them).
+	// secret; default empty, which disables them). While the admin routes
+	// are served on an address that is not a loopback address it may not
+	// be the shipped development value.
 	AdminToken string `yaml:"admin_token"`
 	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
 	// whose X-Forwarded-For header is believed when recording a client's
@@ -122,6 +132,10 @@ type Queue struct {
 	// MaxBytes caps the log's size on disk; when it is full, ingest answers
 	// 503 rather than dropping data (default 0, unlimited).
 	MaxBytes ByteSize `yaml:"max_bytes"`
+	// SampleMaxBytes caps the sample of unauthenticated requests (a stream
+	// of its own, which drops its oldest entries when full, so that it can
+	// never make ingest answer 503; default 8MiB, at least 64KiB).
+	SampleMaxBytes ByteSize `yaml:"sample_max_bytes"`
 	// BacklogWarning is the fraction of Retention, and of MaxBytes, at
 	// which eventrouter warns (in its log and in metrics) that a
 	// destination's oldest pending message nears expiry, or that the log
@@ -153,8 +167,9 @@ type Queue struct {
 type Auth struct {
 	// UnknownKey decides what happens to a request whose write key belongs
 	// to no source: "reject" answers 401 with code "invalid_write_key" (the
-	// default); "accept" behaves like Segment, answering 200 and keeping the
-	// request in the rejected stream with reason "unknown_source".
+	// default); "accept" behaves like Segment, answering 200; the request
+	// is not stored (it is unauthenticated) but counted and kept in the
+	// sample (see Ingest.SampleRate) with reason "unknown_source".
 	UnknownKey string `yaml:"unknown_key"`
 }
 
@@ -165,6 +180,16 @@ type Ingest struct {
 	// when false (the default) only that item is rejected (kept with reason
 	// "message_too_large") and the others are accepted.
 	StrictBatchItemSize bool `yaml:"strict_batch_item_size"`
+	// SampleRate is how many requests without a valid write key (pixels
+	// without a key or with a wrong one, unknown keys under
+	// auth.unknown_key: accept) per second at most are kept, for debugging,
+	// in the sample stream capped by queue.sample_max_bytes; nothing else of
+	// them is stored (default 1; 0 keeps none). They are always counted in
+	// eventrouter_ingest_unauthenticated_total.
+	SampleRate float64 `yaml:"sample_rate"`
+	// SampleBurst is how many such requests at most are kept at once
+	// (default 10).
+	SampleBurst int `yaml:"sample_burst"`
 }
 
 // Source is one configured source. Its key under "sources" is its name,
@@ -346,6 +371,7 @@ func Default() *Config {
 			DedupeMemory:         64 << 20,
 			DeliveryDedupeWindow: 14 * 24 * time.Hour,
 			Retention:            168 * time.Hour,
+			SampleMaxBytes:       8 << 20,
 			BacklogWarning:       0.8,
 			Replicas:             1,
 			SyncInterval:         2 * time.Minute,
@@ -354,6 +380,7 @@ func Default() *Config {
 		},
 		Auth:         Auth{UnknownKey: "reject"},
 		TrackingPlan: TrackingPlan{DropBlockedInBrowser: true},
+		Ingest:       Ingest{SampleRate: 1, SampleBurst: 10},
 		Sources:      map[string]Source{},
 		Destinations: map[string]Destination{},
 	}

@@ -128,6 +128,7 @@ func TestParseEveryKey(t *testing.T) {
 	data := `
 http:
   listen: ":9000"
+  admin_listen: "127.0.0.1:9001"
   admin_token: tok
   trusted_proxies: [10.0.0.0/8, 192.168.1.7, "::1"]
   read_timeout: 5s
@@ -146,6 +147,7 @@ queue:
   delivery_dedupe_window: 720h
   retention: 48h
   max_bytes: 10GiB
+  sample_max_bytes: 1MiB
   backlog_warning: 0.5
   replicas: 3
   sync_always: true
@@ -153,7 +155,7 @@ queue:
   store_timeout: 2s
   lease_ttl: 3s
 auth: {unknown_key: accept}
-ingest: {strict_batch_item_size: true}
+ingest: {strict_batch_item_size: true, sample_rate: 0.5, sample_burst: 3}
 tracking_plan: {path: plans/main, auto_replay: true, drop_blocked_in_browser: false}
 sources:
   app: {type: segment, write_keys: [a, b], disabled: true, rate_limit: {events_per_second: 2.5, burst: 40}, enforcement: {track: {violations: block}}}
@@ -186,7 +188,7 @@ destinations:
 	}
 	want := &Config{
 		HTTP: HTTP{
-			Listen: ":9000", AdminToken: "tok",
+			Listen: ":9000", AdminListen: "127.0.0.1:9001", AdminToken: "tok",
 			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"), netip.MustParsePrefix("::1/128")},
 			ReadTimeout:    5 * time.Second, WriteTimeout: 6 * time.Second, ShutdownTimeout: time.Minute, MaxHeaderBytes: 32 << 10,
 			PublicURL: "https://events.example.com/seg",
@@ -194,9 +196,9 @@ destinations:
 		DataDir: "/var/lib/er",
 		Log:     Log{Level: "debug", Format: "text"},
 		Queue: Queue{URL: "nats://a:4222,nats://b:4222", StreamPrefix: "ER_TEST", Partitions: 4, DedupeWindow: time.Hour, DedupeMemory: 32 << 20, DeliveryDedupeWindow: 720 * time.Hour,
-			Retention: 48 * time.Hour, MaxBytes: 10 << 30, BacklogWarning: 0.5, Replicas: 3, SyncAlways: true, SyncInterval: 30 * time.Second, StoreTimeout: 2 * time.Second, LeaseTTL: 3 * time.Second},
+			Retention: 48 * time.Hour, MaxBytes: 10 << 30, SampleMaxBytes: 1 << 20, BacklogWarning: 0.5, Replicas: 3, SyncAlways: true, SyncInterval: 30 * time.Second, StoreTimeout: 2 * time.Second, LeaseTTL: 3 * time.Second},
 		Auth:         Auth{UnknownKey: "accept"},
-		Ingest:       Ingest{StrictBatchItemSize: true},
+		Ingest:       Ingest{StrictBatchItemSize: true, SampleRate: 0.5, SampleBurst: 3},
 		TrackingPlan: TrackingPlan{Path: "plans/main", AutoReplay: true},
 		Sources: map[string]Source{"app": {Name: "app", Type: "segment", WriteKeys: []string{"a", "b"}, Disabled: true,
 			RateLimit: RateLimit{EventsPerSecond: 2.5, Burst: 40}, Enforcement: Enforcement{Track: TrackEnforcement{Violations: "block"}}}},

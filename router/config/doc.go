@@ -44,6 +44,19 @@
 // checks that they agree. No two webhook sources may answer on the same
 // path.
 //
+// # Failing closed
+//
+// Some values would leave a door open, and are problems like any other: a
+// growsurf source without a signing secret (an unset ${VAR} included) unless
+// it says allow_unsigned: true; a write key or signing secret with one of
+// the development values that configs/eventrouter.yaml ships
+// ([DevelopmentValues]) while http.listen is not a loopback address
+// ([IsLoopback]), and the development admin token while the admin routes
+// (http.admin_listen, else http.listen) are served on such an address; and
+// queue.listen on such an address, since the embedded NATS server has no
+// authentication. So `eventrouter check` reports them and `serve` refuses
+// to start.
+//
 // # Destinations
 //
 // Each destination block has a type, looked up in the [router.Registry]

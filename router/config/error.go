@@ -101,6 +101,16 @@ func (ps *problems) required(path string) {
 	ps.add(path, "required")
 }
 
+// has reports whether a problem at path was recorded.
+func (ps *problems) has(path string) bool {
+	for _, p := range ps.list {
+		if p.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
 func (ps *problems) line(path string) int {
 	for p := path; p != ""; p = parentPath(p) {
 		if l, ok := ps.lines[p]; ok {

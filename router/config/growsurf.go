@@ -22,11 +22,16 @@ type GrowSurf struct {
 	// /admin, /health, /internal/).
 	Path string `yaml:"path"`
 	// Secret is the webhook's signing secret as set in GrowSurf (key
-	// "secret", a secret: take it from the environment; never printed).
-	// When set, a request without a valid GrowSurf-Signature header is
-	// answered 401 and nothing of it is stored; when empty (the default)
-	// signatures are not checked.
+	// "secret", a secret: take it from the environment; never printed). A
+	// request without a valid GrowSurf-Signature header is answered 401
+	// and nothing of it is stored. It is required (an empty or unset
+	// secret is a configuration error) unless AllowUnsigned is set.
 	Secret string `yaml:"secret"`
+	// AllowUnsigned accepts unsigned requests while Secret is empty (key
+	// "allow_unsigned", default false): anyone who knows the path can then
+	// store referral events. It is the explicit opt-out of signatures, for
+	// a program without a secret.
+	AllowUnsigned bool `yaml:"allow_unsigned"`
 	// Tolerance is how old a signature's timestamp may be (key
 	// "tolerance", default [GrowSurfDefaultTolerance], 7 days). GrowSurf
 	// retries a failed delivery for several days, and whether a retry is

@@ -20,8 +20,12 @@ func TestGrowSurfSource(t *testing.T) {
 		want func() *GrowSurf
 	}{
 		{name: "defaults", yaml: `
-  referrals: {type: growsurf}
-`, want: DefaultGrowSurf},
+  referrals: {type: growsurf, secret: s}
+`, want: func() *GrowSurf {
+			g := DefaultGrowSurf()
+			g.Secret = "s"
+			return g
+		}},
 		{name: "every key", yaml: `
   referrals:
     type: growsurf
@@ -49,23 +53,29 @@ func TestGrowSurfSource(t *testing.T) {
 			g.Mapping.Traits["total_referrals"] = "referrals_count"
 			return g
 		}},
-		{name: "unset secret means unsigned", yaml: `
-  referrals: {type: growsurf, secret: "${GS_SECRET:-}", identifier: growsurf_id}
+		{name: "unset secret with allow_unsigned", yaml: `
+  referrals: {type: growsurf, secret: "${GS_SECRET:-}", allow_unsigned: true, identifier: growsurf_id}
 `, want: func() *GrowSurf {
 			g := DefaultGrowSurf()
 			g.Identifier = "growsurf_id"
+			g.AllowUnsigned = true
 			return g
 		}},
 		{name: "null mapping keeps the defaults", yaml: `
-  referrals: {type: growsurf, mapping: {events: ~, traits: {}}}
-`, want: DefaultGrowSurf},
+  referrals: {type: growsurf, allow_unsigned: true, mapping: {events: ~, traits: {}}}
+`, want: func() *GrowSurf {
+			g := DefaultGrowSurf()
+			g.AllowUnsigned = true
+			return g
+		}},
 		{name: "two sources on two paths", yaml: `
-  a: {type: growsurf, path: /webhooks/growsurf/a, legacy_path: true}
-  b: {type: growsurf, path: /webhooks/growsurf/b}
+  a: {type: growsurf, path: /webhooks/growsurf/a, legacy_path: true, secret: s}
+  b: {type: growsurf, path: /webhooks/growsurf/b, secret: s}
 `, want: func() *GrowSurf {
 			g := DefaultGrowSurf()
 			g.Path = "/webhooks/growsurf/a"
 			g.LegacyPath = true
+			g.Secret = "s"
 			return g
 		}},
 	}
@@ -101,24 +111,24 @@ func TestGrowSurfSourceInvalid(t *testing.T) {
 		want []string
 	}{
 		{name: "write keys and rate limit are not allowed", yaml: `
-  referrals: {type: growsurf, write_keys: [k1], rate_limit: {events_per_second: 5}}
+  referrals: {type: growsurf, secret: s, write_keys: [k1], rate_limit: {events_per_second: 5}}
 `, want: []string{
 			"sources.referrals.write_keys: not allowed for source type growsurf",
 			"sources.referrals.rate_limit: not allowed for source type growsurf",
 		}},
 		{name: "unknown key lists the known ones", yaml: `
-  referrals: {type: growsurf, signing_secret: x}
+  referrals: {type: growsurf, secret: s, signing_secret: x}
 `, want: []string{
-			"sources.referrals.signing_secret: unknown key for source type growsurf (known keys: type, disabled, enforcement, path, secret, tolerance, identifier, app_user_id_key, referral_trigger, legacy_path, mapping)",
+			"sources.referrals.signing_secret: unknown key for source type growsurf (known keys: type, disabled, enforcement, path, secret, allow_unsigned, tolerance, identifier, app_user_id_key, referral_trigger, legacy_path, mapping)",
 		}},
 		{name: "path shape", yaml: `
-  a: {type: growsurf, path: webhooks/growsurf}
-  b: {type: growsurf, path: /webhooks/growsurf/}
-  c: {type: growsurf, path: "/web hooks"}
-  d: {type: growsurf, path: /webhooks/../v1/track}
-  e: {type: growsurf, path: ""}
-  f: {type: growsurf, path: /a//b}
-  g: {type: growsurf, path: "/hook?x=1"}
+  a: {type: growsurf, secret: s, path: webhooks/growsurf}
+  b: {type: growsurf, secret: s, path: /webhooks/growsurf/}
+  c: {type: growsurf, secret: s, path: "/web hooks"}
+  d: {type: growsurf, secret: s, path: /webhooks/../v1/track}
+  e: {type: growsurf, secret: s, path: ""}
+  f: {type: growsurf, secret: s, path: /a//b}
+  g: {type: growsurf, secret: s, path: "/hook?x=1"}
 `, want: []string{
 			`sources.a.path: must start with "/"`,
 			`sources.b.path: must be "/" followed by segments`,
@@ -129,15 +139,15 @@ func TestGrowSurfSourceInvalid(t *testing.T) {
 			`sources.g.path: must be "/" followed by segments`,
 		}},
 		{name: "path collides with the server's routes", yaml: `
-  a: {type: growsurf, path: /v1/track}
-  b: {type: growsurf, path: /V1}
-  c: {type: growsurf, path: /beacon/v1/batch}
-  d: {type: growsurf, path: /healthz}
-  e: {type: growsurf, path: /readyz}
-  f: {type: growsurf, path: /Metrics}
-  g: {type: growsurf, path: /admin/growsurf}
-  h: {type: growsurf, path: /health}
-  i: {type: growsurf, path: /internal/health}
+  a: {type: growsurf, secret: s, path: /v1/track}
+  b: {type: growsurf, secret: s, path: /V1}
+  c: {type: growsurf, secret: s, path: /beacon/v1/batch}
+  d: {type: growsurf, secret: s, path: /healthz}
+  e: {type: growsurf, secret: s, path: /readyz}
+  f: {type: growsurf, secret: s, path: /Metrics}
+  g: {type: growsurf, secret: s, path: /admin/growsurf}
+  h: {type: growsurf, secret: s, path: /health}
+  i: {type: growsurf, secret: s, path: /internal/health}
 `, want: []string{
 			"sources.a.path: collides with the server's route /v1/",
 			"sources.b.path: collides with the server's route /v1",
@@ -150,19 +160,19 @@ func TestGrowSurfSourceInvalid(t *testing.T) {
 			"sources.i.path: collides with the server's route /internal/",
 		}},
 		{name: "paths are unique across sources", yaml: `
-  a: {type: growsurf}
-  b: {type: growsurf, path: /WEBHOOKS/growsurf}
-  c: {type: growsurf, path: /c, legacy_path: true}
-  d: {type: growsurf, path: /d, legacy_path: true}
-  e: {type: growsurf, path: /api/growsurf-to-customerio}
+  a: {type: growsurf, secret: s}
+  b: {type: growsurf, secret: s, path: /WEBHOOKS/growsurf}
+  c: {type: growsurf, secret: s, path: /c, legacy_path: true}
+  d: {type: growsurf, secret: s, path: /d, legacy_path: true}
+  e: {type: growsurf, secret: s, path: /api/growsurf-to-customerio}
 `, want: []string{
 			"sources.b.path: same path as sources.a.path",
 			"sources.d.legacy_path: same path as sources.c.legacy_path",
 			"sources.e.path: same path as sources.c.legacy_path",
 		}},
 		{name: "values", yaml: `
-  a: {type: growsurf, tolerance: 0s, identifier: phone, app_user_id_key: " ", referral_trigger: purchase}
-  b: {type: growsurf, path: /b, tolerance: soon, identifier: [email], legacy_path: maybe}
+  a: {type: growsurf, secret: s, tolerance: 0s, identifier: phone, app_user_id_key: " ", referral_trigger: purchase}
+  b: {type: growsurf, secret: s, path: /b, tolerance: soon, identifier: [email], legacy_path: maybe}
   c: {type: growsurf, path: /c, tolerance: -1h, secret: [x]}
 `, want: []string{
 			"sources.a.tolerance: must be greater than zero",
@@ -178,11 +188,12 @@ func TestGrowSurfSourceInvalid(t *testing.T) {
 		{name: "mapping", yaml: `
   a:
     type: growsurf
+    secret: s
     mapping:
       events: {referral_convertd: x, referral_made: "", referral_reward_earned: " padded"}
       traits: {referralCode: code, first_name: email, last_name: "` + strings.Repeat("n", 151) + `"}
-  b: {type: growsurf, path: /b, mapping: {events: [a], colour: red}}
-  c: {type: growsurf, path: /c, mapping: {events: {referral_made: referral_program_joined}, traits: {email: 7, first_name: [x]}}}
+  b: {type: growsurf, secret: s, path: /b, mapping: {events: [a], colour: red}}
+  c: {type: growsurf, secret: s, path: /c, mapping: {events: {referral_made: referral_program_joined}, traits: {email: 7, first_name: [x]}}}
 `, want: []string{
 			"sources.a.mapping.events.referral_convertd: unknown key (known keys: referral_converted, referral_made, referral_program_joined, referral_reward_earned)",
 			"sources.a.mapping.events.referral_made: required",
@@ -227,6 +238,31 @@ func TestGrowSurfSourceInvalid(t *testing.T) {
 				t.Logf("all problems:\n%s", strings.Join(got, "\n"))
 			}
 		})
+	}
+}
+
+// TestGrowSurfSecretRequired: a missing signing secret fails closed, naming
+// the variable that expanded to nothing and the opt-out.
+func TestGrowSurfSecretRequired(t *testing.T) {
+	for _, tt := range []struct{ name, block, want string }{
+		{"unset variable", `{type: growsurf, secret: "${GROWSURF_WEBHOOK_SECRET}"}`, "required (environment variable GROWSURF_WEBHOOK_SECRET is unset or empty): set the webhook's signing secret"},
+		{"unset with empty default", `{type: growsurf, secret: "${GROWSURF_WEBHOOK_SECRET:-}"}`, "required (environment variable GROWSURF_WEBHOOK_SECRET is unset or empty)"},
+		{"left out", `{type: growsurf}`, "required: set the webhook's signing secret as in GrowSurf (Program -> Settings -> Webhooks), or allow_unsigned: true to accept unsigned requests"},
+		{"blank", `{type: growsurf, secret: "  "}`, "required: set"},
+		{"allow_unsigned false", `{type: growsurf, allow_unsigned: false}`, "or allow_unsigned: true"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse([]byte("sources:\n  referrals: "+tt.block+"\n"), nil, env(nil))
+			var cerr *Error
+			if !errors.As(err, &cerr) || !cerr.Has("sources.referrals.secret", tt.want) || len(cerr.Problems) != 1 {
+				t.Fatalf("error = %v, want only sources.referrals.secret: %s", err, tt.want)
+			}
+		})
+	}
+	// allow_unsigned does not turn off a secret that is set.
+	cfg, err := parse([]byte("sources:\n  referrals: {type: growsurf, secret: s, allow_unsigned: true}\n"), nil, env(nil))
+	if err != nil || cfg.Sources["referrals"].Settings.(*GrowSurf).Secret != "s" {
+		t.Fatalf("secret with allow_unsigned: %v", err)
 	}
 }
 

@@ -531,6 +531,16 @@ func validate(cfg *Config, ps *problems) {
 
 	checkSourcePaths(cfg, ps)
 	checkTrackingPlan(cfg, ps)
+	checkSecurity(cfg, ps) // security.go
+	if r := cfg.Ingest.SampleRate; math.IsNaN(r) || r < 0 || r > 1e6 {
+		ps.add("ingest.sample_rate", "must be between 0 and 1e6 requests per second (0 keeps no sample)")
+	}
+	if b := cfg.Ingest.SampleBurst; b < 0 || b > 1e6 {
+		ps.add("ingest.sample_burst", "must be between 0 and 1e6")
+	}
+	if q.SampleMaxBytes < 64<<10 {
+		ps.add("queue.sample_max_bytes", "must be at least 64KiB")
+	}
 
 	for _, name := range cfg.DestinationNames() {
 		d := cfg.Destinations[name].Dispatch
