@@ -11,7 +11,7 @@ func TestIsLoopback(t *testing.T) {
 	for addr, want := range map[string]bool{
 		"127.0.0.1:8080": true, "127.3.2.1:80": true, "[::1]:8080": true, "localhost:8080": true, "LocalHost:1": true,
 		"[::ffff:127.0.0.1]:8080": true,
-		":8080": false, "0.0.0.0:8080": false, "[::]:8080": false, "10.0.0.5:8080": false, "example.com:80": false,
+		":8080":                   false, "0.0.0.0:8080": false, "[::]:8080": false, "10.0.0.5:8080": false, "example.com:80": false,
 		"127.0.0.1": false, "": false,
 	} {
 		if got := IsLoopback(addr); got != want {
