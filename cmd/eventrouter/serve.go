@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -67,6 +68,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d source(s), %d destination(s))\n", *cfgPath, len(cfg.Sources), len(cfg.Destinations))
+	if dev := cfg.DevelopmentValuesInUse(); len(dev) > 0 {
+		fmt.Fprintf(stdout, "note: %s hold(s) development values, accepted only because everything listens on loopback addresses; set your own before listening anywhere else\n", strings.Join(dev, ", "))
+	}
 	return 0
 }
 
@@ -113,6 +117,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		DeliveryDedupeWindow: q.DeliveryDedupeWindow,
 		Retention:            retention(q.Retention),
 		MaxBytes:             int64(q.MaxBytes),
+		SampleMaxBytes:       int64(q.SampleMaxBytes),
 		Replicas:             q.Replicas,
 		SyncAlways:           q.SyncAlways,
 		SyncInterval:         q.SyncInterval,
@@ -148,10 +153,12 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		s := cfg.Sources[name]
 		if g, ok := s.Settings.(*config.GrowSurf); ok {
 			if g.Secret == "" {
-				logger.Warn("growsurf source accepts unsigned requests: set its secret", "source", name)
+				// Only with allow_unsigned: true (the config refuses it
+				// otherwise).
+				logger.Warn("growsurf source accepts unsigned requests (allow_unsigned: true): anyone who knows its path can post", "source", name, "path", g.Path)
 			}
 			hooks = append(hooks, ingest.GrowSurfSource{
-				Name: name, Path: g.Path, Secret: []byte(g.Secret), Tolerance: g.Tolerance,
+				Name: name, Path: g.Path, Secret: []byte(g.Secret), AllowUnsigned: g.AllowUnsigned, Tolerance: g.Tolerance,
 				LegacyPath: g.LegacyPath, Disabled: s.Disabled,
 				Settings: growsurf.Settings{
 					Identifier: g.Identifier, AppUserIDKey: g.AppUserIDKey, ReferralTrigger: g.ReferralTrigger,
@@ -173,6 +180,8 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		UnknownKey:          cfg.Auth.UnknownKey,
 		TrustedProxies:      cfg.HTTP.TrustedProxies,
 		StrictBatchItemSize: cfg.Ingest.StrictBatchItemSize,
+		SampleRate:          cfg.Ingest.SampleRate,
+		SampleBurst:         cfg.Ingest.SampleBurst,
 		Logger:              logger.With("component", "ingest"),
 		Registerer:          reg,
 		Plan:                plan,
@@ -182,40 +191,68 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		return fmt.Errorf("starting ingest: %w", err)
 	}
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
-	})
-	mux.Handle("GET /readyz", newReadiness(log.Ready, logger)) // serve_ready.go
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	// One readiness for both listeners, so that a change is logged once.
+	ready := newReadiness(log.Ready, logger) // serve_ready.go
+	health := func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+		})
+		mux.Handle("GET /readyz", ready)
+	}
 	adm := admin.New(cfg.HTTP.AdminToken, logger.With("component", "admin"))
 	debugger.Register(adm)
 	adm.MountProfiling()
 	startPlan(ctx, cfg, plan, in, log, adm, logger, reg)       // serve_plan.go
 	startOperations(ctx, cfg, log, in, disp, adm, logger, reg) // serve_admin.go
-	mux.Handle("/admin/", adm)
-	mux.Handle("/debugger", adm)
-	mux.Handle("/debugger/", adm)
-	mux.Handle("/debug/pprof/", adm)
+
+	// The public listener: the Tracking API and webhooks (ingest answers
+	// 404 for any other path), health checks, and the operator's routes
+	// unless http.admin_listen gives them an address of their own.
+	mux := http.NewServeMux()
+	health(mux)
+	adminMux := mux
+	if cfg.HTTP.AdminListen != "" {
+		adminMux = http.NewServeMux()
+		health(adminMux)
+	}
+	adminMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	adminMux.Handle("/admin/", adm)
+	adminMux.Handle("/debugger", adm)
+	adminMux.Handle("/debugger/", adm)
+	adminMux.Handle("/debug/pprof/", adm)
+	// analytics.js's CDN routes are for browsers: on the public listener.
 	if err := mountCDN(mux, cfg, sources, in, reg); err != nil { // serve_cdn.go
 		closeDestinations()
 		return err
 	}
 	mux.Handle("/", in)
 
-	srv := &http.Server{
-		Handler:           mux,
-		ReadTimeout:       cfg.HTTP.ReadTimeout,
-		ReadHeaderTimeout: cfg.HTTP.ReadTimeout,
-		WriteTimeout:      cfg.HTTP.WriteTimeout,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    int(cfg.HTTP.MaxHeaderBytes),
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadTimeout:       cfg.HTTP.ReadTimeout,
+			ReadHeaderTimeout: cfg.HTTP.ReadTimeout,
+			WriteTimeout:      cfg.HTTP.WriteTimeout,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    int(cfg.HTTP.MaxHeaderBytes),
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
 	}
+	srv := newServer(mux)
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		closeDestinations()
 		return fmt.Errorf("listening on %s: %w", cfg.HTTP.Listen, err)
+	}
+	var adminSrv *http.Server
+	var adminLn net.Listener
+	if cfg.HTTP.AdminListen != "" {
+		adminSrv = newServer(adminMux)
+		if adminLn, err = net.Listen("tcp", cfg.HTTP.AdminListen); err != nil {
+			ln.Close()
+			closeDestinations()
+			return fmt.Errorf("listening on %s (http.admin_listen): %w", cfg.HTTP.AdminListen, err)
+		}
 	}
 
 	dispCtx, stopDispatch := context.WithCancel(context.Background())
@@ -223,10 +260,15 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	dispDone := make(chan error, 1)
 	go func() { dispDone <- disp.Run(dispCtx) }()
 
-	srvDone := make(chan error, 1)
+	srvDone := make(chan error, 2)
 	go func() { srvDone <- srv.Serve(ln) }()
+	adminAddr := ln.Addr().String()
+	if adminSrv != nil {
+		go func() { srvDone <- adminSrv.Serve(adminLn) }()
+		adminAddr = adminLn.Addr().String()
+	}
 	logger.Info("eventrouter serving",
-		"listen", ln.Addr().String(), "version", versionString(),
+		"listen", ln.Addr().String(), "admin_listen", adminAddr, "version", versionString(),
 		"log", logMode(cfg), "sources", len(cfg.Sources), "destinations", len(routes))
 
 	// Dispatch's Run returns only once its context is cancelled, so the
@@ -243,9 +285,20 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	// first, so what they store is in the log, then the batches in flight.
 	httpCtx, cancelHTTP := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancelHTTP()
+	adminDone := make(chan struct{})
+	go func() {
+		defer close(adminDone)
+		if adminSrv == nil {
+			return
+		}
+		if err := adminSrv.Shutdown(httpCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Warn("http shutdown (admin listener)", "error", err.Error())
+		}
+	}()
 	if err := srv.Shutdown(httpCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Warn("http shutdown", "error", err.Error())
 	}
+	<-adminDone
 	stopDispatch()
 	drain := time.NewTimer(cfg.HTTP.ShutdownTimeout)
 	defer drain.Stop()

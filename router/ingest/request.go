@@ -208,7 +208,7 @@ func (q *request) run(body []byte) *apiError {
 }
 
 // requestTooBigDetail explains reason request_too_large.
-var requestTooBigDetail = fmt.Sprintf("the request would store more than %d times its size plus %d bytes per item (the batch envelope merged into every item); kept as sent, without the envelope", budgetFactor, budgetPerItem)
+var requestTooBigDetail = fmt.Sprintf("over the request's storage budget (%d × its size + %d bytes per item); kept as sent, without the batch envelope", budgetFactor, budgetPerItem)
 
 // store hands what run produced to the log.
 func (q *request) store() *apiError {
