@@ -5,7 +5,7 @@ CONFIG   ?= configs/eventrouter.yaml
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: run build test test-short bench bench-ratio bench-soak bench-startup bench-warehouse fuzz vet fmt check clean deps
+.PHONY: run build test test-short bench bench-ratio bench-soak bench-startup bench-warehouse fuzz fuzz-long vet fmt check clean deps
 
 ## run: serve on the embedded defaults (embedded NATS, ./data, file destination)
 run:
@@ -66,11 +66,21 @@ bench-warehouse:
 	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$/^duckdb$$' -benchtime 1x -timeout 20m ./destinations/warehouse/
 	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$/^postgres$$' -benchtime 1x -timeout 20m ./destinations/warehouse/
 
-## fuzz: run the request-decoder fuzzers for a while (FUZZTIME=1m)
+## fuzz: run the ingest fuzzers for a while each (FUZZTIME=1m): whole requests with the invariants of
+##       the limits (FuzzRequest), the request decoder plain and gzip, the JSON parser against
+##       encoding/json, and the GrowSurf converter
 FUZZTIME ?= 30s
+FUZZ_TARGETS := FuzzRequest:./router/ingest/ FuzzDecodeRequest:./router/ingest/ FuzzDecodeGzip:./router/ingest/ \
+                FuzzParse:./router/ingest/ FuzzConvert:./router/sources/growsurf/
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./router/ingest/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeGzip$$' -fuzztime $(FUZZTIME) ./router/ingest/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) "$${t#*:}"; \
+	done
+
+## fuzz-long: every fuzzer of make fuzz for 10 minutes each (about 50 minutes)
+fuzz-long:
+	$(MAKE) fuzz FUZZTIME=10m
 
 ## deps: install the system programs some tests run for real (PostgreSQL for the warehouse, Chromium for
 ##       the debugger page) with apt-get when they are missing; without apt-get or root those tests skip
