@@ -109,8 +109,11 @@ type Rejected struct {
 	Route string `json:"route,omitempty"`
 	// ReceivedAt is when the request arrived.
 	ReceivedAt time.Time `json:"receivedAt"`
-	// Body is the item as received (after the batch envelope merge), or the
-	// raw request body when the request itself could not be parsed. It is
-	// valid JSON when it could be parsed, else a JSON string of the raw bytes.
+	// Body is the item as received (after the batch envelope merge; as
+	// sent, without the envelope, when it was rejected for a size limit),
+	// or the raw request body when the request itself could not be parsed.
+	// It is valid JSON when it could be parsed, else a JSON string of the
+	// raw bytes; an item rejected for its nesting or a non-finite number is
+	// a JSON string of its text too.
 	Body json.RawMessage `json:"body"`
 }

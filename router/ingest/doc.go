@@ -26,8 +26,10 @@
 // 1 MiB decoded (gzip is accepted; the signature is then over the decoded
 // bytes). In order:
 //
-//   - with a Secret, the GrowSurf-Signature header is checked on the raw
-//     body (package growsurf, spec growsurf-customerio.md §2.3): 401
+//   - the GrowSurf-Signature header is checked on the raw body with the
+//     source's Secret (package growsurf, spec growsurf-customerio.md §2.3;
+//     a source without a Secret is a configuration error unless it sets
+//     AllowUnsigned, which skips the check): 401
 //     missing_signature, invalid_signature (malformed or not matching) or
 //     stale_signature (timestamp outside Tolerance), and nothing stored;
 //   - a Disabled source answers 403 source_disabled, storing nothing;
@@ -41,7 +43,9 @@
 //     (GrowSurf retries for days and has no delivery id);
 //   - otherwise the messages (identify before track for each person) are
 //     stored with [Log.Append], then the delivery key with [Log.Remember],
-//     and the answer is 200 {"success":true}. A crash between the two only
+//     and the answer is 200 {"success":true}. A converted message over the
+//     nesting or number limits (see Limits) is rejected with its reason
+//     instead, the others stored. A crash between the two only
 //     lets a redelivery be stored again, and the log drops its repeated
 //     messageIds.
 //
@@ -64,14 +68,66 @@
 // (no userId/anonymousId, a track without event, a batch item over 32 KiB,
 // the 2 501st item of a batch, ...) are answered 200 and handed to
 // [Log.Reject] with the reason code of spec §2.4, after the batch envelope
-// merge. The same holds for requests with an unknown write key when
-// [Config.UnknownKey] is "accept" (reason unknown_source), and for every
-// failed pixel request (reason = the error code). Besides the codes of
+// merge (or as sent, see Limits). The same holds for failed pixel requests
+// with a valid write key (reason = the error code); without one, and for
+// an unknown write key under [Config.UnknownKey] "accept" (reason
+// unknown_source), see Unauthenticated requests. Besides the codes of
 // §2.4, ingest rejects a message whose context or integrations is present
 // but not an object (context_not_object, integrations_not_object), since
 // neither can then be merged or enriched; a JSON null counts as absent for
 // context, integrations, properties, traits, name, category, timestamp and
 // sentAt.
+//
+// # Limits
+//
+// Every limit holds for the messages as stored — after the batch
+// envelope's merge, normalisation, ingest notes and tracking-plan
+// annotations — not only for what arrived, so that a request can never
+// store much more than it sent (limits.go):
+//
+//   - the body: 32 KiB decoded for single messages, 500 KiB for batches,
+//     1 MiB for GrowSurf webhooks (400 payload_too_large);
+//   - an item as sent: 32 KiB (message_too_large); a batch's 2 501st item
+//     and later ones: batch_too_many_events;
+//   - an item with the batch envelope: its own size plus the whole size of
+//     the envelope's context and integrations (and its sentAt when that is
+//     unparseable, since it is then copied into every item's notes) must be
+//     at most 32 KiB (message_too_large); the envelope counts whole, so the
+//     check needs no merge, and nothing too large is ever built;
+//   - a message as stored: 36 KiB, the room above 32 KiB being for the
+//     fields ingest sets and for annotations (message_too_large);
+//   - a request: the bodies it stores (accepted, rejected after the merge,
+//     quarantined, forwarded) add up to at most 4 × its decoded size + 512
+//     bytes per item; the items past that are rejected with
+//     request_too_large (the 512 bytes cover what ingest adds to a message
+//     itself, so legitimate batches never reach it);
+//   - nesting: at most 64 levels, the message object being level 1
+//     (nesting_too_deep); numbers: finite IEEE 754 doubles, so not 1e400
+//     nor a 400-digit integer (number_not_finite). The request parser still
+//     takes encoding/json's 10,000 levels, so that such an item is rejected
+//     alone and the rest of its batch accepted.
+//
+// An item rejected for one of these limits is kept as sent, without the
+// batch envelope (its writeKey and _metadata removed), so what it stores is
+// part of the decoded size; an item over the nesting or number limits is
+// kept as a JSON string of its text, which any reader can decode.
+// StrictBatchItemSize answers 400 for an item over 32 KiB as sent instead.
+//
+// # Unauthenticated requests
+//
+// Nothing without a valid write key reaches the log: a pixel request
+// without a key, with an unknown one or with an undecodable body and no
+// valid ?writeKey=, and any request with an unknown key under
+// UnknownKeyAccept, are answered as usual (the GIF, or 200) but stored
+// nowhere except, at most [Config.SampleRate] requests per second
+// ([Config.SampleBurst] at once), one entry each in the [Sampler], bodies
+// cut at [SampleBodyLimit]. *queue.Log keeps the sample in a stream of its
+// own whose size cap drops its oldest entries, and a failing sample is only
+// counted: the sample can never make ingest answer 503. Every such item is
+// counted in eventrouter_ingest_unauthenticated_total{route,reason}, and
+// the warning about them is logged at most once every 10 seconds, with the
+// number held back since the previous one, like every per-request warning
+// of ingest (failed stores, pixels not stored).
 //
 // # Rate limits
 //
@@ -136,7 +192,10 @@
 // eventrouter_events_timestamp_in_future_total (corrected timestamp more
 // than a minute after receivedAt; such timestamps are kept, not clamped),
 // eventrouter_ingest_rate_limited_total{source} (requests answered 429),
-// eventrouter_ingest_store_duration_seconds (Log.Append latency) and
+// eventrouter_ingest_store_duration_seconds (Log.Append latency),
+// eventrouter_ingest_unauthenticated_total{route,reason} and
+// eventrouter_ingest_sample_total{outcome} (stored, dropped over the rate,
+// failed, off; see Unauthenticated requests) and
 // eventrouter_growsurf_webhooks_total{source,event,outcome} (GrowSurf
 // deliveries; event is the GrowSurf event type, "other" for a type
 // GrowSurf is not known to send, empty when the body was not read; outcome
