@@ -98,9 +98,12 @@
 //     fields ingest sets and for annotations (message_too_large);
 //   - a request: the bodies it stores (accepted, rejected after the merge,
 //     quarantined, forwarded) add up to at most 4 × its decoded size + 512
-//     bytes per item; the items past that are rejected with
-//     request_too_large (the 512 bytes cover what ingest adds to a message
-//     itself, so legitimate batches never reach it);
+//     bytes per item, + 1 KiB per tracking-plan violation of a message (at
+//     most 20 per message: a violation is annotated and, with
+//     forward_violations_to, forwarded as a message of its own); the items
+//     past that are rejected with request_too_large (the 512 bytes cover
+//     what ingest adds to a message itself, so legitimate batches never
+//     reach it);
 //   - nesting: at most 64 levels, the message object being level 1
 //     (nesting_too_deep); numbers: finite IEEE 754 doubles, so not 1e400
 //     nor a 400-digit integer (number_not_finite). The request parser still

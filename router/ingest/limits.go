@@ -33,7 +33,17 @@ const (
 	// 10,000 (which the request parser still allows, so that a deep item
 	// is rejected alone rather than failing its batch).
 	maxNesting = 64
+	// budgetPerViolation is what each tracking-plan violation of a message
+	// adds to its request's budget, for at most budgetViolations of them:
+	// a violation is annotated in context.protocols and, with
+	// forward_violations_to, forwarded as a Violation Generated message of
+	// its own (about 700 bytes), which the operator asked for.
+	budgetPerViolation = 1 << 10
+	budgetViolations   = 20
 )
+
+// planAllowance is what n violations of one message add to the budget.
+func planAllowance(n int) int { return budgetPerViolation * min(n, budgetViolations) }
 
 // The reason codes of rejections for the limits above.
 const (

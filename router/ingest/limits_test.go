@@ -344,3 +344,40 @@ func TestPixelFloodStoresNothing(t *testing.T) {
 	}
 	t.Logf("log:\n%s", logs.String())
 }
+
+// TestForwardedViolationsWithinBudget: with forward_violations_to, each
+// violation becomes a message of its own; a few of them fit every request's
+// budget, while a message that would fan out into a hundred is kept as sent
+// instead.
+func TestForwardedViolationsWithinBudget(t *testing.T) {
+	p, err := schemas.Load("../../schemas/testdata/order")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, newRecLog(), func(c *Config) {
+		c.Plan = p
+		c.Sources[0].Enforcement.ForwardViolationsTo = "backend"
+	})
+	r := e.do(t, req{path: "/v1/track", header: wk1(), body: []byte(`{"userId":"u","event":"Order Completed","messageId":"few","properties":{"order_id":"o","x":1,"y":2}}`)})
+	s200(t, r)
+	forwarded := 0
+	for _, m := range r.msgs {
+		if m.Source == "backend" && m.Event == "Violation Generated" {
+			forwarded++
+		}
+	}
+	if len(r.rejected) != 0 || forwarded != 3 || len(r.msgs) != 4 {
+		t.Fatalf("stored %d messages (%d forwarded violations), rejected %+v; want the message and 3 violations", len(r.msgs), forwarded, first(r.rejected))
+	}
+	var props strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&props, `,"p%d":1`, i)
+	}
+	body := `{"userId":"u","event":"Order Completed","messageId":"many","properties":{"order_id":"o","revenue":1` + props.String() + `}}`
+	r = e.do(t, req{path: "/v1/track", header: wk1(), body: []byte(body)})
+	s200(t, r)
+	rj := rejectedOnly(t, r, "request_too_large")
+	if rj.MessageID != "many" || len(rj.Body) > len(body) {
+		t.Fatalf("rejected %+v", rj)
+	}
+}

@@ -451,12 +451,18 @@ func (q *request) item(m map[string]any, env *envelope, raw []byte) {
 	nq, nf, valid := len(q.pc.quarantined), len(q.pc.forwarded), q.pc.valid
 	if q.plan.applies(q.src.name) && !q.h.check(q.plan, q.src, m, &msg, &q.pc, q.receivedAtStr) {
 		// Blocked: quarantined (and maybe forwarded), within the limits.
+		allow := planAllowance(len(q.pc.quarantined[nq].Violations))
+		q.budget += allow
 		if reason, detail := q.chargePlan(nq, nf); reason != "" {
+			q.budget -= allow
 			q.pc.quarantined, q.pc.forwarded, q.pc.valid = q.pc.quarantined[:nq], q.pc.forwarded[:nf], valid
 			q.rejectOriginal(m, raw, reason, detail)
 		}
 		return
 	}
+	// What the plan's annotations and forwarded violations may add.
+	allow := planAllowance(msg.Violations)
+	q.budget += allow
 	start := len(q.arena)
 	q.arena = appendJSON(q.arena, m)
 	size := len(q.arena) - start
@@ -473,6 +479,7 @@ func (q *request) item(m map[string]any, env *envelope, raw []byte) {
 		}
 	}
 	if reason != "" {
+		q.budget -= allow
 		q.arena = q.arena[:start]
 		q.pc.quarantined, q.pc.forwarded, q.pc.valid = q.pc.quarantined[:nq], q.pc.forwarded[:nf], valid
 		q.rejectOriginal(m, raw, reason, detail)
