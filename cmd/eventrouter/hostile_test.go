@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -303,13 +304,16 @@ sources:
 	js := logStreams(t, natsAddr)
 	client := &http.Client{Timeout: 10 * time.Second}
 	ctx := context.Background()
-	pad := strings.Repeat("p", 20000)
 	for i := 0; ; i++ {
 		_, b := streamState(t, js, "EVENTS")
 		if b > 1700<<10 {
 			break
 		}
-		body := fmt.Sprintf(`{"userId":"u1","event":"Fill","messageId":"fill-%d","properties":{"pad":%q}}`, i, pad)
+		// Incompressible, so that the log's record compression does not
+		// make filling it slow.
+		raw := make([]byte, 15000)
+		_, _ = rand.Read(raw)
+		body := fmt.Sprintf(`{"userId":"u1","event":"Fill","messageId":"fill-%d","properties":{"pad":%q}}`, i, base64.StdEncoding.EncodeToString(raw))
 		if status, resp, err := post(ctx, client, srv.base+"/v1/track", "pixel-key", []byte(body)); err != nil || status != 200 {
 			t.Fatalf("filling: %d %s %v", status, resp, err)
 		}
