@@ -337,6 +337,11 @@ type planCheck struct {
 	quarantined []router.Quarantined
 	forwarded   []router.Message
 	valid       int // messages validated clean
+	// violationsFrom is where in forwarded the last check's Violation
+	// Generated events start; forwardsDropped counts those that did not
+	// fit the request's forward pool (see request.chargeForwards).
+	violationsFrom  int
+	forwardsDropped int
 }
 
 // check validates the normalised message m of source src (msg holds its
@@ -366,6 +371,7 @@ func (h *Handler) check(a *activePlan, src *source, m map[string]any, msg *route
 		msg.Violations = len(out.violations)
 		h.pm.omittedN(src.name, out.omitted)
 	}
+	pc.violationsFrom = len(pc.forwarded)
 	if e.ForwardViolationsTo != "" {
 		pc.forwarded = append(pc.forwarded, violationMessages(m, *msg, a.plan, out.violations, e.ForwardViolationsTo, receivedAt)...)
 	}
@@ -377,6 +383,7 @@ func (h *Handler) check(a *activePlan, src *source, m map[string]any, msg *route
 // reason blocked_by_tracking_plan, so that nothing is dropped).
 func (h *Handler) storeChecked(ctx context.Context, source string, pc *planCheck) error {
 	h.pm.validN(source, pc.valid)
+	h.pm.forwardsDroppedN(source, pc.forwardsDropped)
 	if len(pc.forwarded) > 0 {
 		if _, err := h.log.Append(ctx, pc.forwarded); err != nil {
 			return fmt.Errorf("storing forwarded messages: %w", err)

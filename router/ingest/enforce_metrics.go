@@ -48,6 +48,7 @@ type planMetrics struct {
 	messages    *prometheus.CounterVec
 	omitted     *prometheus.CounterVec
 	forwardedC  *prometheus.CounterVec
+	dropped     *prometheus.CounterVec
 	events      labelCap
 	fields      labelCap
 	types       labelCap
@@ -74,8 +75,12 @@ func newPlanMetrics(reg prometheus.Registerer) (*planMetrics, error) {
 			Name: "eventrouter_tracking_plan_forwarded_total",
 			Help: "Messages stored in a forwarding source, by the source they came from and kind: blocked (a copy of a blocked message) or violation (a Violation Generated event).",
 		}, []string{"source", "kind"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_tracking_plan_forwards_dropped_total",
+			Help: "Violation Generated events not forwarded because they did not fit their request's storage budget (the message they derive from was stored with its annotations), by the source they came from.",
+		}, []string{"source"}),
 	}
-	for _, c := range []prometheus.Collector{m.violationsC, m.messages, m.omitted, m.forwardedC} {
+	for _, c := range []prometheus.Collector{m.violationsC, m.messages, m.omitted, m.forwardedC, m.dropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)
 		}
@@ -123,4 +128,10 @@ func (m *planMetrics) forwarded(source string, violation bool) {
 		kind = "violation"
 	}
 	m.forwardedC.WithLabelValues(source, kind).Inc()
+}
+
+func (m *planMetrics) forwardsDroppedN(source string, n int) {
+	if m != nil && n > 0 {
+		m.dropped.WithLabelValues(source).Add(float64(n))
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/sources/growsurf"
 	"github.com/eventrouter/eventrouter/schemas"
 )
@@ -28,9 +29,11 @@ import (
 //   - every stored message is within storedLimit, decodes with
 //     encoding/json, nests at most maxNesting levels and holds only finite
 //     numbers;
-//   - the bodies a request stores add up to at most budgetFactor × its
-//     decoded size + budgetPerItem per item, plus the items kept as sent
-//     (at most six times their size once escaped into a JSON string);
+//   - what a request stores, rejected items' fields included, adds up to
+//     at most budgetFactor × its decoded size + budgetPerItem per item (of
+//     the first maxBatchSize) and the allowance of its violations, plus the
+//     items kept as sent (at most six times their size once escaped into a
+//     JSON string), the forward pool and a fixed size per rejected entry;
 //   - a request without a valid write key (or GrowSurf signature) stores
 //     nothing but at most one entry of the sample, of bounded size.
 
@@ -60,7 +63,8 @@ var wholeRoutes = []fuzzRoute{
 const fuzzGSSecret = "fuzz-growsurf-secret"
 
 // newWholeHandler is the handler the whole-request fuzzer drives: the
-// conformance sources, a tracking plan that omits and annotates, a signed
+// conformance sources, a tracking plan that omits and annotates (and
+// forwards the violations of WK1's source to another source), a signed
 // GrowSurf source, and a sample that the frozen clock never refills.
 func newWholeHandler(t testing.TB) (*Handler, *recLog) {
 	p, err := schemas.Load("../../schemas/testdata/order")
@@ -71,6 +75,7 @@ func newWholeHandler(t testing.TB) (*Handler, *recLog) {
 	cfg.Plan = p
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.SampleRate, cfg.SampleBurst = 1, 3
+	cfg.Sources[0].Enforcement.ForwardViolationsTo = "backend"
 	cfg.GrowSurf = []GrowSurfSource{{Name: "referrals", Path: "/webhooks/growsurf", Secret: []byte(fuzzGSSecret), Settings: growsurf.DefaultSettings()}}
 	log := newRecLog()
 	h, err := New(cfg, log)
@@ -239,20 +244,35 @@ func checkWhole(t *testing.T, h *Handler, log *recLog, routeN, auth uint8, gzipp
 	if rt.path == "/v1/pixel/page" || rt.get {
 		decoded += 4*len(target) + 16
 	}
+	// Only the first maxBatchSize items earn a share: the rest are kept
+	// together, as sent.
 	items := 1
 	var top map[string]any
 	if json.Unmarshal(body, &top) == nil {
 		if b, ok := top["batch"].([]any); ok && len(b) > 1 {
-			items = len(b)
+			items = min(len(b), maxBatchSize)
 		}
 	}
-	stored := bodyBytes(msgs, rejected)
-	limit := (budgetFactor+6)*decoded + budgetPerItem*items + 64
+	// Whole entries as the log stores them, rejected items' fields
+	// included (a messageId of 100 escaped runes takes 600 bytes).
+	stored := storedBytes(t, msgs, rejected)
+	limit := budgetFactor*decoded + // the budget
+		6*decoded + // items kept as sent, escaped into a JSON string at worst
+		budgetFactor*decoded + forwardPerRequest + // Violation Generated events
+		(budgetPerItem+1024)*items + 4096
+	for _, m := range msgs {
+		limit += planAllowance(m.Violations)
+	}
+	for _, rj := range rejected {
+		if rj.Reason == router.ReasonBlocked {
+			limit += planAllowance(budgetViolations)
+		}
+	}
 	if rt.path == "/webhooks/growsurf" {
-		limit = 10*decoded + 8<<10
+		limit = 10*decoded + 16<<10
 	}
 	if stored > limit {
-		t.Fatalf("a request of %d bytes with %d items stored %d bytes of bodies (limit %d)", decoded, items, stored, limit)
+		t.Fatalf("a request of %d bytes with %d items stored %d bytes (limit %d)", decoded, items, stored, limit)
 	}
 	return len(msgs), len(rejected), len(sampled)
 }
@@ -307,7 +327,9 @@ func TestWholeRequestInvariants(t *testing.T) {
 		{name: "unsigned webhook", route: 10, auth: 0, body: signup},
 		{name: "pixel without key", route: 8, body: []byte(`{"userId":"u","event":"E"}`), sampled: 1},
 		{name: "dotted pixel with key", route: 9, query: "writeKey=WK1&userId=u&event=E", msgs: 1},
-		{name: "annotated order", route: 1, auth: 1, body: []byte(`{"userId":"u","event":"Order Completed","properties":{"order_id":"o","revenue":1,"x":1}}`), msgs: 1},
+		{name: "annotated order, its violation forwarded", route: 1, auth: 1, body: []byte(`{"userId":"u","event":"Order Completed","properties":{"order_id":"o","revenue":1,"x":1}}`), msgs: 2},
+		{name: "250,001 items of 0", route: 0, auth: 1, body: []byte(`{"batch":[` + strings.Repeat("0,", 250_000) + `0]}`), rejectedAtLeast: 2501},
+		{name: "2,200 orders with 20 violations each", route: 0, auth: 1, body: violatingBatch(2200, 20), msgs: 2200 + 2540},
 		{name: "deep item", route: 0, auth: 1, body: []byte(`{"batch":[{"type":"identify","userId":"u","traits":` + nested(70) + `}]}`), rejectedAtLeast: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -317,4 +339,14 @@ func TestWholeRequestInvariants(t *testing.T) {
 			}
 		})
 	}
+}
+
+// violatingBatch is a batch of n orders with k unplanned properties each.
+func violatingBatch(n, k int) []byte {
+	var props strings.Builder
+	for i := range k {
+		fmt.Fprintf(&props, `,"%c":1`, 'a'+i)
+	}
+	item := `{"type":"track","userId":"u","event":"Order Completed","properties":{"order_id":"o","revenue":1` + props.String() + `}}`
+	return []byte(`{"batch":[` + strings.Repeat(item+",", n-1) + item + `]}`)
 }

@@ -250,7 +250,7 @@ func (h *Handler) serveGrowSurf(w http.ResponseWriter, r *http.Request, hk *grow
 			return
 		}
 		// Not the sender's fault: keep the delivery rather than lose it.
-		h.logger.Warn("converting growsurf delivery failed; kept as rejected", "source", hk.name, "error", err)
+		h.warn("growsurf convert failed", "converting growsurf delivery failed; kept as rejected", "source", hk.name, "error", err)
 		res = growsurf.Result{Unmapped: "conversion_failed"}
 	}
 	event = eventLabel(res.Event)
@@ -277,7 +277,7 @@ func (h *Handler) serveGrowSurf(w http.ResponseWriter, r *http.Request, hk *grow
 			Body:       raw,
 		}}
 		if err := h.log.Reject(ctx, rej); err != nil {
-			h.logger.Warn("storing unmapped growsurf delivery failed", "source", hk.name, "error", err)
+			h.warn("store failed", "storing unmapped growsurf delivery failed", "source", hk.name, "error", err)
 			fail(errUnavailable)
 			return
 		}
@@ -290,7 +290,7 @@ func (h *Handler) serveGrowSurf(w http.ResponseWriter, r *http.Request, hk *grow
 	if res.DeliveryKey != "" {
 		seen, err := h.log.Seen(ctx, hk.name, res.DeliveryKey)
 		if err != nil {
-			h.logger.Warn("looking up growsurf delivery failed", "source", hk.name, "error", err)
+			h.warn("store failed", "looking up growsurf delivery failed", "source", hk.name, "error", err)
 			fail(errUnavailable)
 			return
 		}
@@ -310,14 +310,14 @@ func (h *Handler) serveGrowSurf(w http.ResponseWriter, r *http.Request, hk *grow
 	dups, err := h.log.Append(ctx, msgs)
 	h.m.storeDuration(time.Since(start))
 	if err != nil {
-		h.logger.Warn("storing growsurf messages failed", "source", hk.name, "messages", len(msgs), "error", err)
+		h.warn("store failed", "storing growsurf messages failed", "source", hk.name, "messages", len(msgs), "error", err)
 		fail(errUnavailable)
 		return
 	}
 	h.m.addAccepted(hk.name, len(msgs)-dups, dups)
 	if len(shapeRejected) > 0 {
 		if err := h.log.Reject(ctx, shapeRejected); err != nil {
-			h.logger.Warn("storing rejected growsurf messages failed", "source", hk.name, "error", err)
+			h.warn("store failed", "storing rejected growsurf messages failed", "source", hk.name, "error", err)
 			fail(errUnavailable)
 			return
 		}
@@ -326,7 +326,7 @@ func (h *Handler) serveGrowSurf(w http.ResponseWriter, r *http.Request, hk *grow
 		}
 	}
 	if err := h.storeChecked(ctx, hk.name, &pc); err != nil {
-		h.logger.Warn("storing tracking-plan outcomes of a growsurf delivery failed", "source", hk.name, "error", err)
+		h.warn("store failed", "storing tracking-plan outcomes of a growsurf delivery failed", "source", hk.name, "error", err)
 		fail(errUnavailable)
 		return
 	}
@@ -335,7 +335,7 @@ func (h *Handler) serveGrowSurf(w http.ResponseWriter, r *http.Request, hk *grow
 		// stored again, and the events stream drops its messages by
 		// messageId within its dedupe window.
 		if err := h.log.Remember(ctx, hk.name, res.DeliveryKey); err != nil {
-			h.logger.Warn("remembering growsurf delivery failed", "source", hk.name, "error", err)
+			h.warn("store failed", "remembering growsurf delivery failed", "source", hk.name, "error", err)
 			fail(errUnavailable)
 			return
 		}

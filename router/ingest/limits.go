@@ -21,12 +21,17 @@ const (
 	// about 500 bytes at most) and tracking-plan annotations.
 	storedLimit = 36 << 10
 	// budgetFactor and budgetPerItem bound what one request stores:
-	// budgetFactor × its decoded size + budgetPerItem per item, counting
-	// every body it stores (accepted, rejected, quarantined and forwarded
-	// messages) except those kept as sent, which are part of the decoded
-	// size already.
-	budgetFactor  = 4
-	budgetPerItem = 512
+	// budgetFactor × its decoded size + budgetPerItem per item (of at most
+	// maxBatchSize), counting every body it stores (accepted, rejected and
+	// quarantined messages, copies for forward_blocked_to) except those kept
+	// as sent, which are part of the decoded size already. The Violation
+	// Generated events of forward_violations_to have a pool of their own,
+	// budgetFactor × its decoded size + forwardPerRequest (room for about
+	// three of them, at some 700 bytes each, in the smallest request; see
+	// request.chargeForwards).
+	budgetFactor      = 4
+	budgetPerItem     = 512
+	forwardPerRequest = 2 << 10
 	// maxNesting is the deepest nesting a stored message may have: the
 	// message object is level 1, {"properties":{"a":{}}} is 3. Segment's
 	// libraries and common decoders accept far less than encoding/json's
@@ -35,10 +40,10 @@ const (
 	maxNesting = 64
 	// budgetPerViolation is what each tracking-plan violation of a message
 	// adds to its request's budget, for at most budgetViolations of them:
-	// a violation is annotated in context.protocols and, with
-	// forward_violations_to, forwarded as a Violation Generated message of
-	// its own (about 700 bytes), which the operator asked for.
-	budgetPerViolation = 1 << 10
+	// room for its annotation in context.protocols (violationType,
+	// violationField, violationDescription, eventType, eventName: about
+	// 200 bytes), or in the quarantine's list.
+	budgetPerViolation = 256
 	budgetViolations   = 20
 )
 
@@ -51,6 +56,7 @@ const (
 	reasonRequestTooBig  = "request_too_large"
 	reasonNestingTooDeep = "nesting_too_deep"
 	reasonNumberInfinite = "number_not_finite"
+	reasonTooManyEvents  = "batch_too_many_events"
 )
 
 // valueShape walks v (a value built by the parser) and returns its shape;
@@ -210,4 +216,52 @@ func storedSize(qm router.Quarantined) int {
 		n += len(v.Type) + len(v.Field) + len(v.Description) + len(v.EventName) + len(v.EventType) + 96
 	}
 	return n
+}
+
+// rejectExcess keeps the items of a batch past the maxBatchSize-th (items;
+// spans their places in body, nil when unknown) as rejected, reason
+// batch_too_many_events. A single one is kept like any rejected item; more
+// share one entry whose body is a JSON array of them as sent (without
+// writeKey and _metadata), because an entry of its own for each would store
+// a few hundred bytes of record for an item of two ("0,"): a 500 KiB batch
+// of them used to store 40 MB.
+func (q *request) rejectExcess(items []any, spans []span, body []byte) {
+	if len(items) == 1 {
+		var raw []byte
+		if spans != nil {
+			raw = body[spans[0].start:spans[0].end]
+		}
+		q.rejectAsSent(items[0], raw, reasonTooManyEvents, fmt.Sprintf("the batch has more than %d items", maxBatchSize))
+		return
+	}
+	asText := false // an item a JSON decoder may not take: keep the text
+	for i, it := range items {
+		sh := shape{}
+		if spans != nil {
+			sh = spans[i].shape
+		} else {
+			sh = valueShape(it)
+		}
+		// Each item sits one level below the entry's array.
+		asText = asText || sh.depth+1 > maxNesting || sh.nonFinite
+		if m, ok := it.(map[string]any); ok {
+			delete(m, "writeKey")
+			delete(m, "_metadata")
+		}
+	}
+	var b []byte
+	switch {
+	case asText && spans != nil:
+		b = appendString(nil, "["+string(body[spans[0].start:spans[len(spans)-1].end])+"]")
+	case asText:
+		b = appendString(nil, string(appendJSON(nil, items)))
+	default:
+		b = appendJSON(nil, items)
+	}
+	detail := fmt.Sprintf("the batch has %d items, more than %d: the %d past the %dth are kept together in this entry, as sent, as a JSON array", maxBatchSize+len(items), maxBatchSize, len(items), maxBatchSize)
+	if asText {
+		detail += " (as a JSON string of its text: one of them nests too deep or holds a number that is not a finite double)"
+	}
+	q.reject(q.src.name, reasonTooManyEvents, detail, "", b)
+	q.extra += len(items) - 1
 }

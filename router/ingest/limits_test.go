@@ -135,6 +135,80 @@ func TestEnvelopeCannotAmplify(t *testing.T) {
 	}
 }
 
+// TestItemsPastTheBatchLimitCannotAmplify: the items past the 2,500th are
+// kept together in one rejected entry, as sent, and earn no share of the
+// budget. One entry each used to store 41 MB for a 500 KB batch of "0,"
+// items, and their shares of the budget let 2,500 items with a 28 KB
+// context store 70 MB for 342 KB.
+func TestItemsPastTheBatchLimitCannotAmplify(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, newRecLog(), func(c *Config) { c.Registerer = reg })
+	withCtx := tinyBatch(2500, 28_000, false)
+	withCtx = append(withCtx[:len(withCtx)-2], []byte(strings.Repeat(`,{"type":"track","userId":"u","event":"E","writeKey":"WK1"}`, 100)+strings.Repeat(",0", 50_000)+"]}")...)
+	tests := []struct {
+		name     string
+		body     []byte
+		accepted bool // some accepted
+		excess   int
+	}{
+		{"250,001 items of 0", []byte(`{"batch":[` + strings.Repeat("0,", 250_000) + `0]}`), false, 247_501},
+		{"2,500 items with 28 KB of context, then 50,100 more", withCtx, true, 50_100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(t, req{path: "/v1/batch", header: wk1(), body: tt.body})
+			s200(t, r)
+			if tt.accepted != (len(r.msgs) > 0) || len(r.msgs)+len(r.rejected) != 2501 {
+				t.Fatalf("accepted %d, rejected %d; want 2,500 items and one entry for the rest", len(r.msgs), len(r.rejected))
+			}
+			var excess *router.Rejected
+			for i := range r.rejected {
+				if r.rejected[i].Reason == "batch_too_many_events" {
+					if excess != nil {
+						t.Fatal("two batch_too_many_events entries")
+					}
+					excess = &r.rejected[i]
+				}
+			}
+			var items []any
+			if excess == nil || json.Unmarshal(excess.Body, &items) != nil || len(items) != tt.excess || excess.MessageID != "" {
+				t.Fatalf("excess entry %.300v: want a JSON array of the %d items past the 2500th", excess, tt.excess)
+			}
+			if bytes.Contains(excess.Body, []byte("writeKey")) || !strings.Contains(excess.Detail, fmt.Sprintf("the %d past the 2500th", tt.excess)) {
+				t.Fatalf("excess entry: detail %q, body %.200s", excess.Detail, excess.Body)
+			}
+			// The stated bound on bodies (what was sent, plus budgetFactor ×
+			// that and budgetPerItem for each of the 2,500 items), and on
+			// whole entries, with their fields (reason, detail, ...).
+			bodies, stored := bodyBytes(r.msgs, r.rejected), storedBytes(t, r.msgs, r.rejected)
+			if limit := (budgetFactor+1)*len(tt.body) + budgetPerItem*2500; bodies > limit {
+				t.Fatalf("stored %d bytes of bodies for %d sent, over %d", bodies, len(tt.body), limit)
+			}
+			if limit := (budgetFactor+1)*len(tt.body) + (budgetPerItem+512)*2500; stored > limit {
+				t.Fatalf("stored %d bytes for %d sent, over %d", stored, len(tt.body), limit)
+			}
+			t.Logf("%d bytes sent: %d accepted, %d rejected entries, %d bytes stored (%.1f×)", len(tt.body), len(r.msgs), len(r.rejected), stored, float64(stored)/float64(len(tt.body)))
+		})
+	}
+	// Every item is counted in the metrics.
+	if got := counterValue(t, reg, "eventrouter_events_rejected_total", map[string]string{"reason": "batch_too_many_events"}); got != 247_501+50_100 {
+		t.Errorf("eventrouter_events_rejected_total{batch_too_many_events} = %v, want %d", got, 247_501+50_100)
+	}
+	// A deep item among them keeps the entry as text, which any JSON
+	// decoder takes.
+	deep := `{"type":"track","userId":"u","event":"E","properties":` + nested(70) + `}`
+	body := []byte(`{"batch":[` + strings.Repeat(`{"type":"track","userId":"u","event":"E"},`, 2500) + deep + `,1]}`)
+	r := e.do(t, req{path: "/v1/batch", header: wk1(), body: body})
+	s200(t, r)
+	if len(r.msgs) != 2500 || len(r.rejected) != 1 {
+		t.Fatalf("accepted %d, rejected %d", len(r.msgs), len(r.rejected))
+	}
+	var text string
+	if err := json.Unmarshal(r.rejected[0].Body, &text); err != nil || text != "["+deep+",1]" {
+		t.Fatalf("excess entry with a deep item: %v %.200s", err, r.rejected[0].Body)
+	}
+}
+
 // TestLegitimateBatchesFitTheBudget: the budget never bites on what real
 // clients send, including 2,500 minimal items (the most ingest's own fields
 // add relative to what was sent), over a browser route (context.ip) and
@@ -346,16 +420,21 @@ func TestPixelFloodStoresNothing(t *testing.T) {
 }
 
 // TestForwardedViolationsWithinBudget: with forward_violations_to, each
-// violation becomes a message of its own; a few of them fit every request's
-// budget, while a message that would fan out into a hundred is kept as sent
-// instead.
+// violation becomes a Violation Generated event of its own. A few of them
+// are forwarded for any message; a batch whose violations would fan out into
+// 44,000 events (43 MB for 480 KB sent, before) stores every message, with
+// its annotations, and forwards what the request's forward pool holds,
+// counting the others; a message whose own annotations do not fit is kept
+// as sent.
 func TestForwardedViolationsWithinBudget(t *testing.T) {
 	p, err := schemas.Load("../../schemas/testdata/order")
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := prometheus.NewRegistry()
 	e := newEnv(t, newRecLog(), func(c *Config) {
 		c.Plan = p
+		c.Registerer = reg
 		c.Sources[0].Enforcement.ForwardViolationsTo = "backend"
 	})
 	r := e.do(t, req{path: "/v1/track", header: wk1(), body: []byte(`{"userId":"u","event":"Order Completed","messageId":"few","properties":{"order_id":"o","x":1,"y":2}}`)})
@@ -369,11 +448,40 @@ func TestForwardedViolationsWithinBudget(t *testing.T) {
 	if len(r.rejected) != 0 || forwarded != 3 || len(r.msgs) != 4 {
 		t.Fatalf("stored %d messages (%d forwarded violations), rejected %+v; want the message and 3 violations", len(r.msgs), forwarded, first(r.rejected))
 	}
-	var props strings.Builder
-	for i := range 100 {
-		fmt.Fprintf(&props, `,"p%d":1`, i)
+
+	batch := violatingBatch(2200, 20)
+	r = e.do(t, req{path: "/v1/batch", header: wk1(), body: batch})
+	s200(t, r)
+	own, fwd, fwdBytes := 0, 0, 0
+	for _, m := range r.msgs {
+		switch m.Source {
+		case "prod-web":
+			own++
+			if m.Violations != 20 {
+				t.Fatalf("stored message with %d violations, want 20", m.Violations)
+			}
+		case "backend":
+			fwd++
+			fwdBytes += len(m.Body)
+		}
 	}
-	body := `{"userId":"u","event":"Order Completed","messageId":"many","properties":{"order_id":"o","revenue":1` + props.String() + `}}`
+	if own != 2200 || len(r.rejected) != 0 {
+		t.Fatalf("stored %d of 2200 messages, rejected %d (%+v)", own, len(r.rejected), first(r.rejected))
+	}
+	if pool := budgetFactor*len(batch) + forwardPerRequest; fwd == 0 || fwdBytes > pool {
+		t.Fatalf("forwarded %d violations (%d bytes); want some, within %d bytes", fwd, fwdBytes, pool)
+	}
+	if got := counterValue(t, reg, "eventrouter_tracking_plan_forwards_dropped_total", map[string]string{"source": "prod-web"}); got != float64(44_000-fwd) {
+		t.Errorf("forwards_dropped_total = %v, want %d", got, 44_000-fwd)
+	}
+	stored := storedBytes(t, r.msgs, r.rejected)
+	t.Logf("%d bytes sent: 2200 messages and %d of 44000 violations stored, %d bytes (%.1f×)", len(batch), fwd, stored, float64(stored)/float64(len(batch)))
+
+	var many strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&many, `,"p%d":1`, i)
+	}
+	body := `{"userId":"u","event":"Order Completed","messageId":"many","properties":{"order_id":"o","revenue":1` + many.String() + `}}`
 	r = e.do(t, req{path: "/v1/track", header: wk1(), body: []byte(body)})
 	s200(t, r)
 	rj := rejectedOnly(t, r, "request_too_large")

@@ -121,6 +121,13 @@ func (m *metrics) rejectedReason(reason string) {
 	}
 }
 
+// rejectedN counts n rejected items of reason.
+func (m *metrics) rejectedN(reason string, n int) {
+	if m != nil && n > 0 {
+		m.rejected.WithLabelValues(reason).Add(float64(n))
+	}
+}
+
 func (m *metrics) emptyBatch() {
 	if m != nil {
 		m.empty.Inc()

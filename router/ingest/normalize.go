@@ -449,18 +449,22 @@ func (q *request) item(m map[string]any, env *envelope, raw []byte) {
 	}
 	// Tracking plan (spec §6.3): after normalisation, before storing.
 	nq, nf, valid := len(q.pc.quarantined), len(q.pc.forwarded), q.pc.valid
+	q.pc.violationsFrom = nf
 	if q.plan.applies(q.src.name) && !q.h.check(q.plan, q.src, m, &msg, &q.pc, q.receivedAtStr) {
-		// Blocked: quarantined (and maybe forwarded), within the limits.
+		// Blocked: quarantined (and maybe copied to another source),
+		// within the limits; its Violation Generated events as they fit.
 		allow := planAllowance(len(q.pc.quarantined[nq].Violations))
 		q.budget += allow
 		if reason, detail := q.chargePlan(nq, nf); reason != "" {
 			q.budget -= allow
 			q.pc.quarantined, q.pc.forwarded, q.pc.valid = q.pc.quarantined[:nq], q.pc.forwarded[:nf], valid
 			q.rejectOriginal(m, raw, reason, detail)
+			return
 		}
+		q.chargeForwards()
 		return
 	}
-	// What the plan's annotations and forwarded violations may add.
+	// What the plan's annotations may add.
 	allow := planAllowance(msg.Violations)
 	q.budget += allow
 	start := len(q.arena)
@@ -472,11 +476,6 @@ func (q *request) item(m map[string]any, env *envelope, raw []byte) {
 		reason, detail = reasonTooLarge, fmt.Sprintf("as stored, with the fields ingest sets and the tracking plan's annotations, the message (%d bytes) exceeds %d KiB; kept as sent", size, storedLimit>>10)
 	case !q.charge(size):
 		reason, detail = reasonRequestTooBig, requestTooBigDetail
-	default:
-		reason, detail = q.chargePlan(nq, nf)
-		if reason != "" {
-			q.budget += size
-		}
 	}
 	if reason != "" {
 		q.budget -= allow
@@ -485,13 +484,16 @@ func (q *request) item(m map[string]any, env *envelope, raw []byte) {
 		q.rejectOriginal(m, raw, reason, detail)
 		return
 	}
+	q.chargeForwards()
 	msg.Body = json.RawMessage(q.arena[start:len(q.arena):len(q.arena)])
 	q.accepted = append(q.accepted, msg)
 }
 
-// chargePlan charges what the tracking plan added to the request's outcomes
-// since it held nq quarantined and nf forwarded messages; it returns the
-// rejection reason when that does not fit (taking nothing), else "".
+// chargePlan charges the quarantined messages and their copies for
+// forward_blocked_to that the tracking plan added since the request held nq
+// quarantined and nf forwarded messages (the Violation Generated events
+// after them are chargeForwards'); it returns the rejection reason when
+// that does not fit (taking nothing), else "".
 func (q *request) chargePlan(nq, nf int) (reason, detail string) {
 	n := 0
 	for _, qm := range q.pc.quarantined[nq:] {
@@ -500,13 +502,35 @@ func (q *request) chargePlan(nq, nf int) (reason, detail string) {
 		}
 		n += storedSize(qm)
 	}
-	for _, f := range q.pc.forwarded[nf:] {
+	for _, f := range q.pc.forwarded[nf:q.pc.violationsFrom] {
 		n += len(f.Body)
 	}
 	if !q.charge(n) {
 		return reasonRequestTooBig, requestTooBigDetail
 	}
 	return "", ""
+}
+
+// chargeForwards charges the Violation Generated events that the last
+// tracking-plan check added for forward_violations_to to the request's
+// forward pool, in order; those that do not fit are not stored: the message
+// they derive from is, with its annotations (context.protocols), and
+// eventrouter_tracking_plan_forwards_dropped_total counts them. A message
+// is never refused for its forwarded violations.
+func (q *request) chargeForwards() {
+	pc := &q.pc
+	keep := pc.violationsFrom
+	for _, f := range pc.forwarded[pc.violationsFrom:] {
+		if len(f.Body) > q.forwardPool {
+			continue
+		}
+		q.forwardPool -= len(f.Body)
+		pc.forwarded[keep] = f
+		keep++
+	}
+	pc.forwardsDropped += len(pc.forwarded) - keep
+	clear(pc.forwarded[keep:])
+	pc.forwarded = pc.forwarded[:keep]
 }
 
 // hasIP reports whether the context has a client-supplied, non-empty ip.

@@ -20,7 +20,7 @@ func (q *request) admit() int {
 	if q.src == nil || q.src.limiter == nil {
 		return 0
 	}
-	return q.src.take(q.h.now(), len(q.accepted)+len(q.rejected))
+	return q.src.take(q.h.now(), len(q.accepted)+len(q.rejected)+q.extra)
 }
 
 // take takes n events, but never more than the burst, so that any request

@@ -35,9 +35,15 @@ type request struct {
 	arena    []byte // the bodies of accepted messages
 	future   int    // timestamps more than a minute ahead
 	empty    bool   // an empty batch
-	// budget is how many more bytes of bodies the request may store (see
+	// budget is how many more bytes of bodies the request may store;
+	// forwardPool how many more of Violation Generated events (see
 	// limits.go).
-	budget int
+	budget      int
+	forwardPool int
+	// extra counts the batch items past maxBatchSize that share one
+	// rejected entry beyond the first (see rejectExcess), so that metrics
+	// and rate limits count every item.
+	extra int
 
 	// plan is the tracking plan in force when the request started (nil:
 	// none); pc collects what enforcement quarantines and forwards.
@@ -123,6 +129,7 @@ func (q *request) run(body []byte) *apiError {
 	}
 	if !batch {
 		q.budget = budgetFactor*len(body) + budgetPerItem
+		q.forwardPool = budgetFactor*len(body) + forwardPerRequest
 		if reason, detail := shapeReason(whole); reason != "" {
 			q.rejectAsSent(top, body, reason, detail)
 			return nil
@@ -153,11 +160,22 @@ func (q *request) run(body []byte) *apiError {
 		env.hasSentAt = false
 	}
 	info := newEnvelopeInfo(&env)
-	q.budget = budgetFactor*len(body) + budgetPerItem*len(items)
-	q.accepted = make([]router.Message, 0, min(len(items), maxBatchSize))
-	q.arena = make([]byte, 0, min(len(body)+len(body)/4+len(items)*160, q.budget))
+	// Only the items a batch may hold earn their share of the budget: the
+	// ones past it are kept together as sent (rejectExcess).
+	n := min(len(items), maxBatchSize)
+	q.budget = budgetFactor*len(body) + budgetPerItem*n
+	q.forwardPool = budgetFactor*len(body) + forwardPerRequest
+	q.accepted = make([]router.Message, 0, n)
+	q.arena = make([]byte, 0, min(len(body)+len(body)/4+n*160, q.budget))
 	haveSpans := len(spans) == len(items)
-	for i, it := range items {
+	if len(items) > maxBatchSize {
+		var excess []span
+		if haveSpans {
+			excess = spans[maxBatchSize:]
+		}
+		q.rejectExcess(items[maxBatchSize:], excess, body)
+	}
+	for i, it := range items[:n] {
 		var raw []byte
 		var sh shape
 		own := 0
@@ -172,10 +190,6 @@ func (q *request) run(body []byte) *apiError {
 		// Drop the batch's reference to the item, so that what merging
 		// and normalising build for it is garbage once it is stored.
 		items[i] = nil
-		if i >= maxBatchSize {
-			q.rejectAsSent(it, raw, "batch_too_many_events", "the batch has more than 2500 items")
-			continue
-		}
 		if own > itemLimit {
 			q.rejectAsSent(it, raw, reasonTooLarge, "the item's JSON exceeds 32 KiB")
 			continue
@@ -246,6 +260,7 @@ func (q *request) store() *apiError {
 		for i := range q.rejected {
 			h.m.rejectedReason(q.rejected[i].Reason)
 		}
+		h.m.rejectedN(reasonTooManyEvents, q.extra)
 	}
 	if q.future > 0 {
 		h.m.timestampInFuture(q.future)
