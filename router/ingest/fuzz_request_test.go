@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -237,6 +239,18 @@ func checkWhole(t *testing.T, h *Handler, log *recLog, routeN, auth uint8, gzipp
 		} else if !json.Valid(b) {
 			t.Fatalf("rejected item is not valid JSON")
 		}
+		// What a reader of the rejected stream decodes: an item too deep
+		// or not finite is kept as text (the entry of the items past the
+		// 2,500th holds them one level down, in an array).
+		d := json.NewDecoder(bytes.NewReader(rj.Body))
+		d.UseNumber()
+		var v any
+		if err := d.Decode(&v); err != nil {
+			t.Fatalf("rejected body (%s) does not decode with encoding/json: %v", rj.Reason, err)
+		}
+		if sh := valueShapeStd(v, 1); sh > maxNesting+1 || !finiteStd(v) {
+			t.Fatalf("rejected body (%s) nests %d levels or holds a number that is not finite", rj.Reason, sh)
+		}
 	}
 
 	// Stored bytes bounded by sent bytes.
@@ -293,6 +307,29 @@ func valueShapeStd(v any, depth int) int {
 		}
 	}
 	return d
+}
+
+// finiteStd reports whether every number of v (decoded with UseNumber) is a
+// finite double.
+func finiteStd(v any) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, e := range v {
+			if !finiteStd(e) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if !finiteStd(e) {
+				return false
+			}
+		}
+	case json.Number:
+		f, err := strconv.ParseFloat(string(v), 64)
+		return err == nil || !math.IsInf(f, 0)
+	}
+	return true
 }
 
 // TestWholeRequestInvariants runs the invariant check over the amplifying

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -260,14 +259,11 @@ func (h *Handler) serveGrowSurf(w http.ResponseWriter, r *http.Request, hk *grow
 		if reason == "" {
 			reason = "no_messages"
 		}
-		raw := json.RawMessage(append([]byte(nil), body...))
-		if !json.Valid(raw) {
-			raw = appendString(nil, string(body))
-		}
 		detail := res.Detail
 		if detail == "" {
 			detail = "growsurf event " + res.Event + " produces no messages"
 		}
+		raw := rawBody(body)
 		rej := []router.Rejected{{
 			Source:     hk.name,
 			Reason:     reason,

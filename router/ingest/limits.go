@@ -158,7 +158,11 @@ func (q *request) charge(n int) bool {
 // rejectAsSent rejects a batch item (or a single message) without merging
 // the envelope into it: its body is the item as it arrived, without
 // writeKey and _metadata, so that what it stores is bounded by what was
-// sent. raw is the item's bytes in the request, nil when unknown.
+// sent. raw is the item's bytes in the request, nil when unknown. An item
+// that nests deeper than maxNesting or holds a number that is not a finite
+// double, whatever its reason, is kept as a JSON string of its text (raw,
+// writeKey included, when known): a reader's JSON decoder could not take it
+// as JSON either.
 func (q *request) rejectAsSent(it any, raw []byte, reason, detail string) {
 	msgID := ""
 	var body []byte
@@ -169,14 +173,19 @@ func (q *request) rejectAsSent(it any, raw []byte, reason, detail string) {
 			msgID = id
 		}
 	}
-	switch {
-	case reason == reasonNestingTooDeep || reason == reasonNumberInfinite:
-		// Kept as text: a reader's JSON decoder could not take it either.
+	asText := reason == reasonNestingTooDeep || reason == reasonNumberInfinite
+	if !asText {
+		if sh := valueShape(it); sh.depth > maxNesting || sh.nonFinite {
+			asText = true
+			detail += fmt.Sprintf("; kept as a JSON string of its text, since it nests deeper than %d levels or holds a number that is not a finite double", maxNesting)
+		}
+	}
+	if asText {
 		if raw == nil {
 			raw = appendJSON(nil, it)
 		}
 		body = appendString(nil, string(raw))
-	default:
+	} else {
 		body = appendJSON(nil, it)
 	}
 	q.reject(q.src.name, reason, detail, msgID, body)
@@ -222,9 +231,9 @@ func storedSize(qm router.Quarantined) int {
 // spans their places in body, nil when unknown) as rejected, reason
 // batch_too_many_events. A single one is kept like any rejected item; more
 // share one entry whose body is a JSON array of them as sent (without
-// writeKey and _metadata), because an entry of its own for each would store
-// a few hundred bytes of record for an item of two ("0,"): a 500 KiB batch
-// of them used to store 40 MB.
+// writeKey and _metadata, unless kept as text), because an entry of its
+// own for each would store a few hundred bytes of record for an item of two
+// ("0,"): a 500 KiB batch of them used to store 40 MB.
 func (q *request) rejectExcess(items []any, spans []span, body []byte) {
 	if len(items) == 1 {
 		var raw []byte
@@ -234,7 +243,9 @@ func (q *request) rejectExcess(items []any, spans []span, body []byte) {
 		q.rejectAsSent(items[0], raw, reasonTooManyEvents, fmt.Sprintf("the batch has more than %d items", maxBatchSize))
 		return
 	}
-	asText := false // an item a JSON decoder may not take: keep the text
+	// An item a JSON decoder may not take: keep the text (as sent, so
+	// with any writeKey and _metadata when spans are known).
+	asText := false
 	for i, it := range items {
 		sh := shape{}
 		if spans != nil {
@@ -264,4 +275,14 @@ func (q *request) rejectExcess(items []any, spans []span, body []byte) {
 	}
 	q.reject(q.src.name, reasonTooManyEvents, detail, "", b)
 	q.extra += len(items) - 1
+}
+
+// rawBody is the body of a rejected entry that keeps b, a request body as
+// received: b itself when it is JSON that every reader takes (nesting at
+// most maxNesting levels, only finite numbers), else a JSON string of b.
+func rawBody(b []byte) json.RawMessage {
+	if _, _, sh, err := parseShape(b, false); err == nil && json.Valid(b) && sh.depth <= maxNesting && !sh.nonFinite {
+		return append(json.RawMessage(nil), b...)
+	}
+	return appendString(nil, string(b))
 }

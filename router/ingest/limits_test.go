@@ -277,6 +277,37 @@ func TestShapesEveryReceiverTakes(t *testing.T) {
 	if err := json.Unmarshal(r.msgs[0].Body, &v); err != nil {
 		t.Fatalf("stored message does not decode: %v", err)
 	}
+	// Items rejected for another reason before their shape was checked
+	// (over 32 KiB, not an object, past the 2,500th) are kept as text too
+	// when deep or not finite, with their own reason.
+	big := `{"type":"track","userId":"u","event":"Big","properties":{"pad":"` + strings.Repeat("p", 33<<10) + `","a":` + nested(70) + `}}`
+	notObject := `[` + nested(70) + `]`
+	past := `{"type":"track","userId":"u","event":"Past","properties":{"n":1e400}}`
+	r = e.do(t, req{path: "/v1/batch", header: wk1(), body: []byte(`{"batch":[` + big + "," + notObject + strings.Repeat(`,{"type":"track","userId":"u","event":"E"}`, 2498) + "," + past + `]}`)})
+	s200(t, r)
+	if len(r.msgs) != 2498 || len(r.rejected) != 3 {
+		t.Fatalf("accepted %d, rejected %d; want 2,498 and 3", len(r.msgs), len(r.rejected))
+	}
+	for i, want := range []struct{ reason, text string }{{"batch_too_many_events", past}, {"message_too_large", big}, {"invalid_type", notObject}} {
+		rj := r.rejected[i]
+		var text string
+		if rj.Reason != want.reason || json.Unmarshal(rj.Body, &text) != nil || text != want.text || !strings.Contains(rj.Detail, "kept as a JSON string") {
+			t.Errorf("rejected %s (%s) %.100s; want %s, kept as a JSON string of the item", rj.Reason, rj.Detail, rj.Body, want.reason)
+		}
+	}
+	// So is a keyed pixel's data that fails as a whole: a deep array (not
+	// an object) and a deep dotted query over the size limit.
+	deepArray := strings.Repeat("[", 70) + strings.Repeat("]", 70)
+	for _, path := range []string{
+		"/v1/pixel/track?writeKey=WK1&data=" + base64.StdEncoding.EncodeToString([]byte(deepArray)),
+		"/v1/pixel/track?writeKey=WK1&userId=u&event=E&" + strings.Repeat("a.", 70) + "b=" + strings.Repeat("x", 33<<10),
+	} {
+		r = e.do(t, req{method: http.MethodGet, path: path})
+		var text string
+		if len(r.msgs) != 0 || len(r.rejected) != 1 || json.Unmarshal(r.rejected[0].Body, &text) != nil {
+			t.Errorf("pixel %.60s: accepted %d, rejected %d; want one rejected entry, kept as a JSON string", path, len(r.msgs), len(r.rejected))
+		}
+	}
 
 	tests := []struct {
 		name, path, body, reason string

@@ -482,14 +482,15 @@ func (q *request) authenticateQuery(key string) {
 }
 
 // rejectRequest records a failed pixel request as one rejected item whose
-// body is the raw request data.
+// body is the raw request data (as a JSON string when it is not JSON that
+// every reader takes).
 func (q *request) rejectRequest(aerr *apiError, raw []byte) {
 	name := ""
 	if q.src != nil {
 		name = q.src.name
 	}
 	var body []byte
-	if v, _, err := parseTop(raw, false); err == nil {
+	if v, _, sh, err := parseShape(raw, false); err == nil && sh.depth <= maxNesting && !sh.nonFinite {
 		if m, ok := v.(map[string]any); ok {
 			delete(m, "writeKey")
 		}
