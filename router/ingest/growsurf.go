@@ -263,7 +263,8 @@ func (h *Handler) serveGrowSurf(w http.ResponseWriter, r *http.Request, hk *grow
 		if detail == "" {
 			detail = "growsurf event " + res.Event + " produces no messages"
 		}
-		raw := rawBody(body)
+		raw, note := capBody(rawBody(body))
+		detail += note
 		rej := []router.Rejected{{
 			Source:     hk.name,
 			Reason:     reason,
@@ -363,8 +364,9 @@ func shapeCheck(msgs []router.Message, source, route string, receivedAt time.Tim
 			ok = append(ok, m)
 			continue
 		}
-		rejected = append(rejected, router.Rejected{Source: source, Reason: reason, Detail: detail, MessageID: m.ID,
-			Route: route, ReceivedAt: receivedAt, Body: appendString(nil, string(m.Body))})
+		body, note := capBody(appendString(nil, string(m.Body)))
+		rejected = append(rejected, router.Rejected{Source: source, Reason: reason, Detail: detail + note, MessageID: m.ID,
+			Route: route, ReceivedAt: receivedAt, Body: body})
 	}
 	return ok, rejected
 }

@@ -45,6 +45,15 @@ const (
 	// 200 bytes), or in the quarantine's list.
 	budgetPerViolation = 256
 	budgetViolations   = 20
+	// maxRejectedBody is the largest body of a rejected entry. Each entry is
+	// one message of the log, and NATS refuses messages over its
+	// max_payload (1 MiB by default): an entry over it could never be
+	// stored, and its request would be answered 503 on every retry. Bodies
+	// stay well under it as sent (a batch is at most 500 KiB), but a body
+	// kept as a JSON string of its text can grow up to six times (an
+	// invalid UTF-8 byte becomes \ufffd), and a GrowSurf delivery may be
+	// 1 MiB: such a body is cut (see capBody).
+	maxRejectedBody = 768 << 10
 )
 
 // planAllowance is what n violations of one message add to the budget.
@@ -285,4 +294,21 @@ func rawBody(b []byte) json.RawMessage {
 		return append(json.RawMessage(nil), b...)
 	}
 	return appendString(nil, string(b))
+}
+
+// capBody returns the body of a rejected entry, b, when it is within
+// maxRejectedBody; else a JSON string of as much of its beginning as fits,
+// and a note for the entry's detail saying so.
+func capBody(b []byte) (body []byte, note string) {
+	if len(b) <= maxRejectedBody {
+		return b, ""
+	}
+	for cut := maxRejectedBody / 2; ; cut /= 2 {
+		for cut > 0 && !utf8.RuneStart(b[cut]) {
+			cut--
+		}
+		if body = appendString(nil, string(b[:cut])); len(body) <= maxRejectedBody {
+			return body, fmt.Sprintf("; the entry's body (%d bytes) is cut to its first %d bytes, as a JSON string, to fit in one message of the log", len(b), cut)
+		}
+	}
 }

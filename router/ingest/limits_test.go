@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/router/sources/growsurf"
 	"github.com/eventrouter/eventrouter/schemas"
 )
 
@@ -518,5 +520,52 @@ func TestForwardedViolationsWithinBudget(t *testing.T) {
 	rj := rejectedOnly(t, r, "request_too_large")
 	if rj.MessageID != "many" || len(rj.Body) > len(body) {
 		t.Fatalf("rejected %+v", rj)
+	}
+}
+
+// TestRejectedEntriesFitTheLog: every rejected entry is one message of the
+// real log, which NATS refuses over 1 MiB; an entry that could not be
+// stored would make its request answer 503 on every retry. Bodies of < and
+// & (which encoding/json escaped six times over), items kept as text
+// (invalid UTF-8 grows six times), the items past the 2,500th and a GrowSurf
+// delivery of 1 MiB are all stored, cut where they must be, and answered
+// 200.
+func TestRejectedEntriesFitTheLog(t *testing.T) {
+	b := openQueueBackend(t)
+	const secret = "entries-secret"
+	e := newEnv(t, b, func(c *Config) {
+		c.GrowSurf = []GrowSurfSource{{Name: "referrals", Path: "/webhooks/growsurf", Secret: []byte(secret), Settings: growsurf.DefaultSettings()}}
+	})
+	html := strings.Repeat("<&>", 160_000)
+	deepInvalid := `{"type":"track","userId":"u","event":"E","properties":{"p":"` + strings.Repeat("\xff", 400_000) + `","d":` + nested(70) + `}}`
+	gs := []byte(`{"event":"UNKNOWN_EVENT","data":{"pad":"` + strings.Repeat("<", 1<<20-64) + `"}}`)
+	tests := []struct {
+		name, path string
+		body       []byte
+		header     map[string]string
+		cut        bool
+	}{
+		{"an item of 480 KB of <&>", "/v1/batch", []byte(`{"batch":[{"type":"track","userId":"u","event":"E","properties":{"p":"` + html + `"}}]}`), wk1(), false},
+		{"2,501 items, the last of 480 KB of <&>", "/v1/batch", []byte(`{"batch":[` + strings.Repeat(`0,`, 2500) + `"` + html + `"]}`), wk1(), false},
+		{"2,980 items, 480 past the 2,500th", "/v1/batch", []byte(`{"batch":[` + strings.Repeat(`0,`, 2500) + strings.Repeat(`"`+strings.Repeat("<", 1000)+`",`, 479) + `0]}`), wk1(), false},
+		{"a deep item of 400 KB of invalid UTF-8", "/v1/batch", []byte(`{"batch":[` + deepInvalid + `]}`), wk1(), true},
+		{"an unmapped GrowSurf delivery of 1 MiB", "/webhooks/growsurf", gs, map[string]string{growsurf.SignatureHeader: growsurf.Sign(gs, []byte(secret), frozen.Add(-time.Minute))}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(t, req{path: tt.path, header: tt.header, body: tt.body})
+			s200(t, r)
+			if len(r.rejected) == 0 {
+				t.Fatal("nothing rejected")
+			}
+			for _, rj := range r.rejected {
+				if len(rj.Body) > maxRejectedBody {
+					t.Errorf("entry %s with a body of %d bytes", rj.Reason, len(rj.Body))
+				}
+				if cut := strings.Contains(rj.Detail, "is cut to its first"); cut != tt.cut {
+					t.Errorf("entry %s: cut %t, want %t (%s)", rj.Reason, cut, tt.cut, rj.Detail)
+				}
+			}
+		})
 	}
 }

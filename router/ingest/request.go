@@ -505,6 +505,8 @@ func (q *request) rejectRequest(aerr *apiError, raw []byte) {
 }
 
 func (q *request) reject(srcName, reason, detail, messageID string, body []byte) {
+	body, note := capBody(body)
+	detail += note
 	q.rejected = append(q.rejected, router.Rejected{
 		Source:     srcName,
 		Reason:     reason,

@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -159,7 +158,7 @@ func (l *Log) Reject(ctx context.Context, rejected []router.Rejected) error {
 	pubs := make([]*nats.Msg, len(rejected))
 	for i := range rejected {
 		r := &rejected[i]
-		data, err := json.Marshal(r)
+		data, err := marshalEntry(r)
 		if err != nil {
 			return fmt.Errorf("encoding rejected item: %w", err)
 		}

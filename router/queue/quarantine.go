@@ -53,7 +53,7 @@ func (l *Log) Quarantine(ctx context.Context, qs []router.Quarantined) error {
 		if at.IsZero() {
 			at = now
 		}
-		data, err := json.Marshal(quarantinePayload{
+		data, err := marshalEntry(quarantinePayload{
 			Reason: q.Reason, Detail: q.Detail, Violations: q.Violations,
 			PlanID: q.PlanID, PlanVersion: q.PlanVersion, Message: q.Message.Body,
 		})

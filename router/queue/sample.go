@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
@@ -51,7 +50,7 @@ func (l *Log) Sample(ctx context.Context, sampled []router.Rejected) error {
 	pubs := make([]*nats.Msg, len(sampled))
 	for i := range sampled {
 		r := &sampled[i]
-		data, err := json.Marshal(r)
+		data, err := marshalEntry(r)
 		if err != nil {
 			return fmt.Errorf("encoding sample entry: %w", err)
 		}
