@@ -88,7 +88,12 @@
 //   - the body: 32 KiB decoded for single messages, 500 KiB for batches,
 //     1 MiB for GrowSurf webhooks (400 payload_too_large);
 //   - an item as sent: 32 KiB (message_too_large); a batch's 2 501st item
-//     and later ones: batch_too_many_events;
+//     and later ones: batch_too_many_events, all of them in one rejected
+//     entry whose body is a JSON array of them as sent (a single one is
+//     kept like any rejected item), and counted one by one in the metrics
+//     and the rate limit; an entry each would store a few hundred bytes of
+//     record per item of two bytes ("0,"), and they earn no share of the
+//     request's budget;
 //   - an item with the batch envelope: its own size plus the whole size of
 //     the envelope's context and integrations (and its sentAt when that is
 //     unparseable, since it is then copied into every item's notes) must be
@@ -97,13 +102,21 @@
 //   - a message as stored: 36 KiB, the room above 32 KiB being for the
 //     fields ingest sets and for annotations (message_too_large);
 //   - a request: the bodies it stores (accepted, rejected after the merge,
-//     quarantined, forwarded) add up to at most 4 × its decoded size + 512
-//     bytes per item, + 1 KiB per tracking-plan violation of a message (at
-//     most 20 per message: a violation is annotated and, with
-//     forward_violations_to, forwarded as a message of its own); the items
-//     past that are rejected with request_too_large (the 512 bytes cover
-//     what ingest adds to a message itself, so legitimate batches never
-//     reach it);
+//     quarantined, copies for forward_blocked_to) add up to at most 4 × its
+//     decoded size + 512 bytes per item (of the first 2,500), + 256 bytes
+//     per tracking-plan violation of a message (at most 20 per message: the
+//     room for its annotation in context.protocols or the quarantine's
+//     list); the items past that are rejected with request_too_large (the
+//     512 bytes cover what ingest adds to a message itself, so legitimate
+//     batches never reach it);
+//   - Violation Generated events (forward_violations_to): a pool of their
+//     own per request, 4 × its decoded size + 2 KiB; those that do not fit
+//     are not stored and are counted in
+//     eventrouter_tracking_plan_forwards_dropped_total{source}, while the
+//     message they derive from is stored with its annotations: a message is
+//     never refused for its forwarded violations (each of which is some 700
+//     bytes, so that 20 unplanned properties of 6 bytes each would
+//     otherwise store 14 KB for 120 sent);
 //   - nesting: at most 64 levels, the message object being level 1
 //     (nesting_too_deep); numbers: finite IEEE 754 doubles, so not 1e400
 //     nor a 400-digit integer (number_not_finite). The request parser still
@@ -112,8 +125,13 @@
 //
 // An item rejected for one of these limits is kept as sent, without the
 // batch envelope (its writeKey and _metadata removed), so what it stores is
-// part of the decoded size; an item over the nesting or number limits is
-// kept as a JSON string of its text, which any reader can decode.
+// part of the decoded size; an item over the nesting or number limits, for
+// whatever reason it is rejected, is kept as a JSON string of its text,
+// which any reader can decode. Each rejected entry is one message of the
+// log, which NATS refuses over its max_payload (1 MiB by default): a body
+// over 768 KiB (a GrowSurf delivery near its 1 MiB limit, text that grew
+// when escaped) is cut to a JSON string of its beginning, and its detail
+// says so, rather than make the request fail with 503 on every retry.
 // StrictBatchItemSize answers 400 for an item over 32 KiB as sent instead.
 //
 // # Unauthenticated requests
