@@ -589,9 +589,36 @@ destinations:
 `, addr, adminAddr, opsAdminToken, t.TempDir(), snk.URL), addr)
 	public, adm := srv.base, "http://"+adminAddr
 	bearer := "Bearer " + opsAdminToken
-	for _, path := range []string{"/admin/log", "/admin/dlq", "/debugger", "/debugger/", "/metrics", "/debug/pprof/", "/debug/pprof/heap"} {
-		if status, body := adminRequest(t, public, "GET", path, bearer, ""); status != http.StatusNotFound {
-			t.Errorf("public %s with the token: %d %.100s, want 404", path, status, body)
+	// Every operator route the binary mounts (router/admin, its debugger,
+	// the profiles, the metrics): 404 on the public listener, even with the
+	// token; on the admin listener, there (401 without the token, or 200
+	// for the public ones), so that the list stays in step with what is
+	// mounted.
+	for _, rt := range []struct {
+		method, path string
+		open         bool // answered without the token
+	}{
+		{"GET", "/admin/stream", false}, {"GET", "/admin/messages", false},
+		{"GET", "/admin/messages/app/m1", false}, {"GET", "/admin/destinations", false},
+		{"GET", "/admin/log", false}, {"GET", "/admin/dlq", false}, {"GET", "/admin/dlq/1", false},
+		{"POST", "/admin/dlq/redrive", false}, {"POST", "/admin/replay", false},
+		{"GET", "/admin/quarantine", false}, {"GET", "/admin/quarantine/1", false},
+		{"POST", "/admin/quarantine/replay", false}, {"GET", "/admin/plan", false},
+		{"POST", "/admin/plan/reload", false},
+		{"GET", "/debugger", true}, {"GET", "/debugger/", true}, {"GET", "/metrics", true},
+		{"GET", "/debug/pprof/", false}, {"GET", "/debug/pprof/heap", false},
+		{"GET", "/debug/pprof/cmdline", false}, {"GET", "/debug/pprof/symbol", false},
+		{"GET", "/debug/pprof/profile?seconds=1", false}, {"GET", "/debug/pprof/trace?seconds=1", false},
+	} {
+		if status, body := adminRequest(t, public, rt.method, rt.path, bearer, ""); status != http.StatusNotFound {
+			t.Errorf("public %s %s with the token: %d %.100s, want 404", rt.method, rt.path, status, body)
+		}
+		want := http.StatusUnauthorized
+		if rt.open {
+			want = http.StatusOK
+		}
+		if status, body := adminRequest(t, adm, rt.method, rt.path, "", ""); status != want {
+			t.Errorf("admin listener %s %s without the token: %d %.100s, want %d", rt.method, rt.path, status, body, want)
 		}
 	}
 	for _, tc := range []struct {
@@ -620,5 +647,128 @@ destinations:
 	// The CLI reaches the admin API on its address.
 	if code, out, errOut := runAdminCLI(t, "dlq", "list", "--destination", "hook", "--server", adm); code != 0 {
 		t.Fatalf("dlq list --server admin: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestCDNRoutesStoreNothing: analytics.js's CDN routes are public
+// (package cdn): the settings for any write key, the loader, the bundles,
+// the plan middleware and POST /v1/m, which accepts analytics.js's own
+// counters and discards them (64 KiB at most: 413 over it). A flood of
+// them, with valid keys, guessed keys and no key, leaves every stream of
+// the log unchanged by a byte and writes no log line.
+func TestCDNRoutesStoreNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	addr, natsAddr := freeAddr(t), freeAddr(t)
+	dataDir := t.TempDir()
+	srv := startServer(t, fmt.Sprintf(`http: {listen: %q}
+data_dir: %q
+log: {level: info}
+queue: {partitions: 2, listen: %q}
+sources:
+  web: {type: segment, write_keys: ["cdn-key"]}
+`, addr, dataDir, natsAddr), addr)
+	js := logStreams(t, natsAddr)
+	client := &http.Client{Timeout: 10 * time.Second}
+	ctx := context.Background()
+	// Something in the events stream, so that "unchanged" means something.
+	if status, resp, err := post(ctx, client, srv.base+"/v1/track", "cdn-key", []byte(`{"userId":"u","event":"Before"}`)); err != nil || status != 200 {
+		t.Fatalf("track: %d %s %v", status, resp, err)
+	}
+	streams := func() map[string][2]uint64 {
+		out := map[string][2]uint64{}
+		for _, name := range []string{"EVENTS", "REJECTED", "SAMPLE", "QUARANTINE", "DLQ"} {
+			m, b := streamState(t, js, name)
+			out[name] = [2]uint64{m, b}
+		}
+		return out
+	}
+	before := streams()
+	if before["EVENTS"][0] == 0 {
+		t.Fatal("the events stream is empty")
+	}
+	logBefore := strings.Count(srv.logs.String(), "\n")
+	diskBefore := dirSize(t, dataDir)
+
+	chunks, err := filepath.Glob("../../router/cdn/analyticsjs/*.bundle.*.js")
+	if err != nil || len(chunks) == 0 {
+		t.Fatalf("no analytics.js chunks: %v", err)
+	}
+	metricsBody := []byte(`{"series":[{"type":"Counter","metric":"analytics_js.invoke","value":1,"tags":{"method":"track"}}]}`)
+	big := bytes.Repeat([]byte("m"), 64<<10+1)
+	type call struct {
+		method, path string
+		body         []byte
+		want         int
+	}
+	calls := []call{
+		{"GET", "/v1/projects/cdn-key/settings", nil, 200},
+		{"GET", "/v1/projects/guessed-key/settings", nil, 404},
+		{"GET", "/v1/projects/" + strings.Repeat("k", 4000) + "/settings", nil, 404},
+		{"OPTIONS", "/v1/projects/guessed-key/settings", nil, 204},
+		{"GET", "/analytics.js/v1/cdn-key/analytics.min.js", nil, 200},
+		{"GET", "/analytics.js/v1/guessed-key/analytics.min.js", nil, 404},
+		{"GET", "/analytics-next/bundles/" + filepath.Base(chunks[0]), nil, 200},
+		{"GET", "/analytics-next/bundles/nope.js", nil, 404},
+		{"GET", "/next-integrations/middleware/x/latest/x.js.gz", nil, 404},
+		{"POST", "/v1/m", metricsBody, 200},
+		{"POST", "/v1/m", big[:64<<10], 200},
+		{"POST", "/v1/m", big, 413},
+		{"GET", "/v1/m", nil, 405},
+	}
+	var sent, bytesSent atomic.Int64
+	var wg sync.WaitGroup
+	end := time.Now().Add(2 * time.Second)
+	for c := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c; time.Now().Before(end); i++ {
+				cl := calls[i%len(calls)]
+				req, err := http.NewRequest(cl.method, srv.base+cl.path, bytes.NewReader(cl.body))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				req.Header.Set("Origin", "https://attacker.example")
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != cl.want {
+					t.Errorf("%s %.80s: %d, want %d", cl.method, cl.path, resp.StatusCode, cl.want)
+					return
+				}
+				sent.Add(1)
+				bytesSent.Add(int64(len(cl.body)))
+			}
+		}()
+	}
+	wg.Wait()
+
+	after := streams()
+	lines := strings.Count(srv.logs.String(), "\n") - logBefore
+	grew := dirSize(t, dataDir) - diskBefore
+	t.Logf("%d requests to the CDN routes (%.1f MB of bodies): streams %v → %v; data dir %+d bytes; %d log lines",
+		sent.Load(), float64(bytesSent.Load())/1e6, before, after, grew, lines)
+	if sent.Load() < 100 {
+		t.Fatalf("only %d requests sent", sent.Load())
+	}
+	for name, b := range before {
+		if after[name] != b {
+			t.Errorf("stream %s changed: %v → %v", name, b, after[name])
+		}
+	}
+	if lines > 0 {
+		t.Errorf("%d log lines:\n%s", lines, srv.logs.String())
+	}
+	// The leases' renewals write a little meanwhile; nothing of what was
+	// sent does.
+	if grew > 64<<10 {
+		t.Errorf("data directory grew by %d bytes", grew)
 	}
 }
