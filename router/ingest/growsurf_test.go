@@ -327,6 +327,23 @@ func TestGrowSurfUnmappedKeptRaw(t *testing.T) {
 	}
 }
 
+// TestGrowSurfUnmappedNearTheLimit: an unmapped delivery of nearly 1 MiB
+// (the route's limit) would make a rejected entry over a log record, which
+// the real log refuses; it used to be answered 503, and GrowSurf retries.
+// The entry keeps the start of its text instead.
+func TestGrowSurfUnmappedNearTheLimit(t *testing.T) {
+	b := openQueueBackend(t)
+	e, _ := newGSEnv(t, b)
+	body := []byte(`{"event":"NEW_REFERRAL","createdAt":1772445600000,"data":{"pad":"` + strings.Repeat("p", growSurfLimit-100) + `"}}`)
+	r := e.do(t, req{path: gsPath, header: gsSigned(body, gsNow), body: body})
+	s200(t, r)
+	rej := rejectedOnly(t, r, growsurf.ReasonUnknownEvent)
+	var text string
+	if err := json.Unmarshal(rej.Body, &text); err != nil || !strings.HasPrefix(text, `{"event":"NEW_REFERRAL"`) || !strings.Contains(rej.Detail, "is cut to its first") {
+		t.Fatalf("kept %d bytes (%v), detail %q", len(rej.Body), err, rej.Detail)
+	}
+}
+
 // TestGrowSurfDuplicateDelivery is vector T2-dup: GrowSurf delivers T2
 // again, newly signed, also after the server restarted on the same data.
 func TestGrowSurfDuplicateDelivery(t *testing.T) {

@@ -112,6 +112,12 @@ func TestRateLimit(t *testing.T) {
 			{req: rlBatch("WK1", 4), status: 200, stored: 4},
 			{req: rlTrack("WK1"), status: 429, wait: 1},
 		}},
+		{name: "items past the batch limit count too", limits: limits([2]float64{1, 3000}, [2]float64{}), steps: []rlStep{
+			// 2,500 items and one entry for the 100 past them; 2,600 taken.
+			{req: rlBatch("WK1", 2600), status: 200, stored: 2501},
+			{req: rlBatch("WK1", 401), status: 429, wait: 1},
+			{req: rlBatch("WK1", 400), status: 200, stored: 400},
+		}},
 		{name: "a batch over the burst fits a full bucket", limits: limits([2]float64{1, 3}, [2]float64{}), steps: []rlStep{
 			{req: rlBatch("WK1", 10), status: 200, stored: 10},
 			{req: rlTrack("WK1"), status: 429, wait: 1},
