@@ -2,7 +2,6 @@ package destinations
 
 import (
 	"net"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +11,8 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 )
 
-// warehouseHarness loads into a DuckDB file and reads the rows back: every
+// warehouseHarness loads into a DuckDB file (PostgreSQL in a build without
+// DuckDB: conformanceWarehouse) and reads the rows back: every
 // message is one row of its type's table (tracks for a track), found by
 // id, and returned as the body it was sent as, in load order (loads by
 // uuid_ts, messages of one load in sixTypes' order). A few columns are
@@ -21,10 +21,10 @@ func warehouseHarness() harness {
 	return harness{
 		configure: func(t *testing.T, cfg any) func(t *testing.T) [][]byte {
 			c := cfg.(*warehouse.Config)
-			c.DSN = filepath.Join(t.TempDir(), "conformance.duckdb")
+			conformanceWarehouse(t, c)
 			return func(t *testing.T) [][]byte {
 				// Same file, same settings: DuckDB hands this process's
-				// open database to the new connector.
+				// open database to the new connector (PostgreSQL: a pool).
 				db, err := warehouse.OpenShared(c, t.TempDir())
 				if err != nil {
 					t.Fatal(err)

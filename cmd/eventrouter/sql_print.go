@@ -18,7 +18,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/google/uuid"
 )
 
@@ -248,7 +247,7 @@ func printTable(w io.Writer, cols, types []string, vals []any, next func() (bool
 // their shortest form, UUIDs and intervals as text, lists, structs and
 // maps as JSON.
 func textValue(v any, dbType string) string {
-	switch x := v.(type) {
+	switch x := driverValue(v).(type) {
 	case time.Time:
 		switch dbType {
 		case "DATE":
@@ -268,11 +267,11 @@ func textValue(v any, dbType string) string {
 		return strconv.FormatFloat(x, 'g', -1, 64)
 	case float32:
 		return strconv.FormatFloat(float64(x), 'g', -1, 32)
-	case duckdb.Interval:
+	case interval:
 		return formatInterval(x)
-	case []any, map[string]any, duckdb.OrderedMap, *duckdb.OrderedMap:
+	case []any, map[string]any, orderedMap:
 		var b bytes.Buffer
-		writeNested(&b, v, true)
+		writeNested(&b, x, true)
 		return b.String()
 	}
 	return fmt.Sprint(v)
@@ -283,9 +282,10 @@ func textValue(v any, dbType string) string {
 // objects, the rest as strings printed as textValue does.
 func jsonValue(v any, dbType string) []byte {
 	var b bytes.Buffer
+	v = driverValue(v)
 	switch v.(type) {
-	case []any, map[string]any, duckdb.OrderedMap, *duckdb.OrderedMap, nil, bool, int64, int32, int16, int8, int,
-		uint64, uint32, uint16, uint8, float64, float32, duckdb.Decimal, *big.Int:
+	case []any, map[string]any, orderedMap, nil, bool, int64, int32, int16, int8, int,
+		uint64, uint32, uint16, uint8, float64, float32, decimal, *big.Int:
 		writeNested(&b, v, false)
 	default:
 		writeString(&b, textValue(v, dbType))
@@ -300,7 +300,7 @@ func writeNested(b *bytes.Buffer, v any, spaced bool) {
 	if spaced {
 		comma, colon = ", ", ": "
 	}
-	switch x := v.(type) {
+	switch x := driverValue(v).(type) {
 	case nil:
 		b.WriteString("null")
 	case bool:
@@ -314,8 +314,8 @@ func writeNested(b *bytes.Buffer, v any, spaced bool) {
 			return
 		}
 		b.WriteString(strconv.FormatFloat(f, 'g', -1, bits))
-	case duckdb.Decimal:
-		b.WriteString(x.String())
+	case decimal:
+		b.WriteString(string(x))
 	case *big.Int:
 		b.WriteString(x.String())
 	case string:
@@ -345,12 +345,9 @@ func writeNested(b *bytes.Buffer, v any, spaced bool) {
 			writeNested(b, x[k], spaced)
 		}
 		b.WriteByte('}')
-	case duckdb.OrderedMap:
-		writeNested(b, &x, spaced)
-	case *duckdb.OrderedMap:
+	case orderedMap:
 		b.WriteByte('{')
-		vals := x.Values()
-		for i, k := range x.Keys() {
+		for i, k := range x.keys {
 			if i > 0 {
 				b.WriteString(comma)
 			}
@@ -360,7 +357,7 @@ func writeNested(b *bytes.Buffer, v any, spaced bool) {
 				writeString(b, textValue(k, ""))
 			}
 			b.WriteString(colon)
-			writeNested(b, vals[i], spaced)
+			writeNested(b, x.vals[i], spaced)
 		}
 		b.WriteByte('}')
 	default:
@@ -384,9 +381,23 @@ func writeString(b *bytes.Buffer, s string) {
 	b.Truncate(b.Len() - 1) // Encode's newline
 }
 
+// interval is an SQL interval: DuckDB's INTERVAL, as driverValue returns
+// it.
+type interval struct {
+	Months, Days int32
+	Micros       int64
+}
+
+// decimal is an exact number in its decimal notation (DuckDB's DECIMAL),
+// printed as is.
+type decimal string
+
+// orderedMap is an SQL map with its keys in order (DuckDB's MAP).
+type orderedMap struct{ keys, vals []any }
+
 // formatInterval prints an interval as DuckDB does: "1 year 2 months 3
 // days 04:05:06.5", "2 days", "00:00:00".
-func formatInterval(iv duckdb.Interval) string {
+func formatInterval(iv interval) string {
 	var parts []string
 	unit := func(n int64, name string) {
 		if n == 0 {

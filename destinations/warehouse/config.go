@@ -25,7 +25,8 @@ const DefaultFile = "warehouse.duckdb"
 // and batch_timeout, also accepted as flush_interval (how long a load
 // waits to fill up).
 type Config struct {
-	// Driver is "duckdb" (default) or "postgres".
+	// Driver is "duckdb" (default) or "postgres". A build without DuckDB
+	// (tag noduckdb, the static build) refuses "duckdb", also by default.
 	Driver string `yaml:"driver"`
 	// DSN is where the warehouse is: for duckdb the path of the database
 	// file (default "<data_dir>/warehouse.duckdb"); for postgres a
@@ -66,6 +67,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	switch c.Driver {
 	case DriverDuckDB:
+		if !DuckDBBuilt {
+			errs = append(errs, errors.New("driver: duckdb: this build has no DuckDB; use driver: postgres (or the default build, which embeds DuckDB)"))
+		}
 	case DriverPostgres:
 		if c.DSN == "" {
 			errs = append(errs, errors.New("dsn: required for driver postgres"))

@@ -32,4 +32,13 @@
 // process or another one, gets an error matching [ErrInUse]. Loads into
 // PostgreSQL take an advisory lock per schema, so any number of instances
 // can load into one database.
+//
+// DuckDB is a C++ library, linked only through cgo. A build with the tag
+// noduckdb (the static, CGO_ENABLED=0 build) leaves the DuckDB driver out,
+// and everything else in: a config with driver duckdb (the default) then
+// fails validation with "this build has no DuckDB; use driver: postgres",
+// so `eventrouter check` and the start of a server say so before anything
+// runs. [DuckDBBuilt] tells which build this is. The driver's code is in
+// duckdb_driver.go (built without the tag) and duckdb_none.go (with it);
+// the dialect's SQL, shared by both, is in duckdb.go.
 package warehouse

@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"path/filepath"
 
-	duckdb "github.com/duckdb/duckdb-go/v2"
-
 	"github.com/eventrouter/eventrouter/router"
 )
 
@@ -120,14 +118,7 @@ func OpenShared(cfg *Config, dataDir string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening warehouse: %w", err)
 	}
-	conn, err := duckdb.NewConnector(path+"?"+duckOptions(cfg, true).Encode(), nil)
-	if err != nil {
-		return nil, fmt.Errorf("opening duckdb warehouse %s: %w", path, err)
-	}
-	openFiles.Lock()
-	openFiles.shared[path]++
-	openFiles.Unlock()
-	return sql.OpenDB(&sharedConnector{Connector: conn, abs: path}), nil
+	return openSharedDuckDB(path, duckOptions(cfg, true))
 }
 
 // SchemaName returns the schema that the messages of a source load into

@@ -16,8 +16,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-var drivers = []string{DriverDuckDB, DriverPostgres}
-
 // config returns a config for driver backed by a fresh database.
 func config(t *testing.T, driver string) *Config {
 	t.Helper()

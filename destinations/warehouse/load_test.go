@@ -5,11 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -205,81 +201,6 @@ func TestConcurrentLoadersPostgres(t *testing.T) {
 	}
 	if n := one(t, ws[0], `SELECT count(*) FROM prod_web.users`); n != "1" {
 		t.Errorf("users has %s rows", n)
-	}
-}
-
-// TestDuckDBSecondWriter checks that a DuckDB file has one writer: a
-// second destination in the process and a second process are refused
-// with an error naming the problem.
-func TestDuckDBSecondWriter(t *testing.T) {
-	if os.Getenv("WAREHOUSE_HOLD_DUCKDB") != "" {
-		return // helper mode, see below
-	}
-	cfg := config(t, DriverDuckDB)
-	w := open(t, cfg)
-	send(t, w, msg(t, 0, `{"type":"track","messageId":"m1","userId":"u1","event":"E"}`))
-
-	_, err := NewFactory().New(context.Background(), cfg, router.Settings{Name: "second"})
-	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), `destination "wh"`) {
-		t.Fatalf("second destination on the same file: %v", err)
-	}
-	if _, err := OpenReadOnly(cfg, ""); err != nil {
-		t.Logf("read-only open while this process writes: %v", err)
-	}
-
-	// Another process writing the file: this test binary in helper mode.
-	_ = w.Close(context.Background())
-	cmd := exec.Command(os.Args[0], "-test.run=^TestDuckDBHolder$")
-	cmd.Env = append(os.Environ(), "WAREHOUSE_HOLD_DUCKDB="+cfg.DSN)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); _ = cmd.Wait() }()
-	buf := make([]byte, 64)
-	if n, _ := stdout.Read(buf); !strings.Contains(string(buf[:n]), "holding") {
-		t.Fatalf("helper did not open the file: %q", buf[:n])
-	}
-	_, err = NewFactory().New(context.Background(), cfg, router.Settings{Name: "third"})
-	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "PID") || !strings.Contains(err.Error(), "eventrouter serve") {
-		t.Fatalf("writer while another process holds the file: %v", err)
-	}
-	_, err = OpenReadOnly(cfg, "")
-	if !errors.Is(err, ErrInUse) {
-		t.Fatalf("read-only open while another process writes: %v", err)
-	}
-}
-
-// TestDuckDBHolder is the helper process of TestDuckDBSecondWriter: it
-// opens the file named by WAREHOUSE_HOLD_DUCKDB and holds it until its
-// standard input closes.
-func TestDuckDBHolder(t *testing.T) {
-	path := os.Getenv("WAREHOUSE_HOLD_DUCKDB")
-	if path == "" {
-		t.Skip("helper process of TestDuckDBSecondWriter")
-	}
-	d, err := NewFactory().New(context.Background(), &Config{Driver: DriverDuckDB, DSN: path}, router.Settings{Name: "holder"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close(context.Background())
-	fmt.Println("holding")
-	buf := make([]byte, 1)
-	_, _ = os.Stdin.Read(buf)
-}
-
-// TestDefaultDuckDBFile checks that a duckdb warehouse without a dsn lives
-// in the data directory.
-func TestDefaultDuckDBFile(t *testing.T) {
-	dir := t.TempDir()
-	d, err := NewFactory().New(context.Background(), &Config{Driver: DriverDuckDB}, router.Settings{Name: "wh", DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close(context.Background())
-	if _, err := os.Stat(filepath.Join(dir, DefaultFile)); err != nil {
-		t.Fatal(err)
 	}
 }
 

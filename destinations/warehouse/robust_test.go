@@ -50,36 +50,6 @@ func TestSchemaFailureIsolated(t *testing.T) {
 	})
 }
 
-// TestOpenSharedIsAWriter checks that a database opened with OpenShared
-// counts as a writer of its DuckDB file until it is closed: a destination
-// on the file is refused meanwhile, and opens once it is closed.
-func TestOpenSharedIsAWriter(t *testing.T) {
-	cfg := config(t, DriverDuckDB)
-	db, err := OpenShared(cfg, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = NewFactory().New(context.Background(), cfg, router.Settings{Name: "wh"})
-	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "OpenShared") {
-		t.Fatalf("destination while OpenShared holds the file: %v", err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	w := open(t, cfg)
-	send(t, w, msg(t, 0, `{"type":"track","messageId":"m1","userId":"u1","event":"E"}`))
-	// Sharing the destination's open database is what OpenShared is for.
-	db, err = OpenShared(cfg, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM prod_web.tracks`).Scan(&n); err != nil || n != 1 {
-		t.Fatalf("count = %d, %v", n, err)
-	}
-}
-
 // TestPostgresSessionSettings checks the loader's lock and idle timeouts
 // (a DSN's own values win) and that OpenReadOnly's connections refuse to
 // write.
