@@ -7,12 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
-	"runtime/debug"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = ""
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
@@ -29,7 +24,7 @@ Usage:
   eventrouter tail    [--source S] [--event E] [--type T]   print the messages a running server receives (admin API)
   eventrouter dlq     list|show|redrive  list, show or redrive a destination's dead letters (admin API)
   eventrouter replay  --destination D --since 24h   deliver the log's history again to one destination (admin API)
-  eventrouter version                   print the version
+  eventrouter version  [--json]         print the version, commit, date, Go, NATS server and DuckDB versions
   eventrouter help                      show this help
 
 Run 'eventrouter <command> --help' for a command's flags.
@@ -60,24 +55,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "replay":
 		return runReplay(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "eventrouter", versionString(), runtime.Version())
-		return 0
+		return runVersion(rest, stdout, stderr) // version.go
 	case "help", "--help", "-h", "-help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
 	fmt.Fprintf(stderr, "eventrouter: unknown command %q\n\n%s", cmd, usage)
 	return 2
-}
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
-	}
-	return "dev"
 }
 
 // newFlagSet returns a flag set for a subcommand with a --config flag.

@@ -103,7 +103,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(memoryLimitGauge())
+	reg.MustRegister(memoryLimitGauge(), buildInfoGauge()) // serve_memory.go, version.go
 
 	q := cfg.Queue
 	log, err := queue.Open(ctx, queue.Config{
