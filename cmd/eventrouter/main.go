@@ -24,7 +24,8 @@ Usage:
   eventrouter tail    [--source S] [--event E] [--type T]   print the messages a running server receives (admin API)
   eventrouter dlq     list|show|redrive  list, show or redrive a destination's dead letters (admin API)
   eventrouter replay  --destination D --since 24h   deliver the log's history again to one destination (admin API)
-  eventrouter version  [--json]         print the version, commit, date, Go, NATS server and DuckDB versions
+  eventrouter health  [--config FILE]   probe a running server's /healthz (the container's HEALTHCHECK)
+  eventrouter version [--json]          print the version, commit, date, Go, NATS server and DuckDB versions
   eventrouter help                      show this help
 
 Run 'eventrouter <command> --help' for a command's flags.
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runDLQ(ctx, rest, stdout, stderr)
 	case "replay":
 		return runReplay(ctx, rest, stdout, stderr)
+	case "health":
+		return runHealth(ctx, rest, stdout, stderr) // health.go
 	case "version", "--version", "-v":
 		return runVersion(rest, stdout, stderr) // version.go
 	case "help", "--help", "-h", "-help":

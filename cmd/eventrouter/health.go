@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// runHealth is `eventrouter health`: a probe for places with no HTTP
+// client, such as the container image's HEALTHCHECK (the image has
+// nothing but the binary). It asks the server of a config file (its
+// http.listen, a wildcard address asked on loopback) or --url for
+// /healthz and exits 0 on 200, else 1.
+func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, cfgPath := newFlagSet("health", "Probe a running server's /healthz (the server of --config, or --url): exit 0 when it answers 200, else 1.", stderr)
+	url := fs.String("url", "", "the URL to probe (default: http://<the config's http.listen>/healthz)")
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *url == "" {
+		cfg, err := loadConfig(*cfgPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "eventrouter health: %v\n", err)
+			return 1
+		}
+		addr, err := probeAddr(cfg.HTTP.Listen)
+		if err != nil {
+			fmt.Fprintf(stderr, "eventrouter health: http.listen: %v\n", err)
+			return 1
+		}
+		*url = "http://" + addr + "/healthz"
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *url, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "eventrouter health: %v\n", err)
+		return 1
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(stderr, "eventrouter health: %s: %v\n", *url, err)
+		return 1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "eventrouter health: %s: %s %s\n", *url, resp.Status, body)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: %s\n", *url, resp.Status)
+	return 0
+}
+
+// probeAddr turns a listen address into one to connect to: a wildcard or
+// empty host becomes the loopback address of its family.
+func probeAddr(listen string) (string, error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", err
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
