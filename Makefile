@@ -4,8 +4,11 @@ BIN      := bin/eventrouter
 CONFIG   ?= configs/eventrouter.yaml
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
+# The version `make package` and `make build-static` stamp; empty: from git, as Go
+# stamps a clone (a tag vX.Y.Z, or a pseudo-version between tags).
+RELEASE_VERSION ?=
 
-.PHONY: run build test test-short bench bench-ratio bench-soak bench-startup bench-warehouse fuzz fuzz-long vet fmt check clean deps
+.PHONY: run build build-static package test test-static test-short bench bench-ratio bench-soak bench-startup bench-warehouse fuzz fuzz-long vet fmt check clean deps
 
 ## run: serve on the embedded defaults (embedded NATS, ./data, file destination)
 run:
@@ -15,9 +18,26 @@ run:
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/eventrouter
 
-## test: vet, gofmt check and every test with the race detector (fuzz seed corpora included)
+## build-static: build bin/eventrouter-static: CGO_ENABLED=0, tag noduckdb (no DuckDB)
+build-static:
+	$(GO) run ./internal/release/cmd/release build -static -o bin/eventrouter-static $(if $(RELEASE_VERSION),-version $(RELEASE_VERSION))
+
+## package: release archives of both builds and the Debian package of the default one, in dist/
+package:
+	$(GO) run ./internal/release/cmd/release package -out dist $(if $(RELEASE_VERSION),-version $(RELEASE_VERSION))
+
+## test: vet, gofmt check and every test with the race detector (fuzz seed corpora included),
+##       then the static build's tests
 test: deps vet fmt
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) test-static
+
+## test-static: the static build (CGO_ENABLED=0, tag noduckdb): vet everything, test the config and
+##              the destinations (the warehouse on PostgreSQL); cmd/eventrouter's TestStaticBuild runs
+##              the static binary itself
+test-static:
+	CGO_ENABLED=0 $(GO) vet -tags noduckdb ./...
+	CGO_ENABLED=0 $(GO) test -tags noduckdb -count=1 -timeout 10m ./router/config/ ./destinations/...
 
 ## test-short: the tests without the race detector, for a quick loop
 test-short:
@@ -83,8 +103,8 @@ fuzz-long:
 	$(MAKE) fuzz FUZZTIME=10m
 
 ## deps: install the system programs some tests run for real (PostgreSQL for the warehouse, Chromium for
-##       the debugger page) with apt-get when they are missing; without apt-get or root those tests skip
-##       with a message (under CI=true they fail instead)
+##       the debugger page, systemd's systemd-analyze for the package test) with apt-get when they are
+##       missing; without apt-get or root those tests skip with a message (under CI=true they fail instead)
 deps:
 	@./scripts/install-test-deps
 
@@ -100,4 +120,4 @@ check:
 	$(GO) run ./cmd/eventrouter check --config $(CONFIG)
 
 clean:
-	rm -rf bin data
+	rm -rf bin data dist

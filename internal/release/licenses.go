@@ -130,7 +130,7 @@ func licenseTexts(dir string) ([]string, error) {
 	return texts, nil
 }
 
-var licenseHeading = regexp.MustCompile(`(?im)^#*\s*licen[cs]e\s*$`)
+var licenseHeading = regexp.MustCompile(`(?im)^#*[ \t]*licen[cs]e[ \t]*$`)
 
 // readmeLicense returns a README's text from its "License" heading on,
 // provided a licence follows (it names a licence and holds a copyright or
