@@ -31,5 +31,8 @@
 //
 // Third-party licences are collected from the module cache for exactly
 // the modules linked into each binary (its build information): a module
-// without a licence text stops the release.
+// without a licence text stops the release. Files copied into the
+// repository from other projects keep their licence beside them (such as
+// router/cdn/analyticsjs/LICENSE.MD, for the analytics.js the binary
+// embeds); those licence files are added too.
 package release

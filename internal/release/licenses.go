@@ -57,7 +57,50 @@ func ThirdPartyLicenses(ctx context.Context, root string, deps []string) ([]byte
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("collecting licences: no licence text found for %s", strings.Join(missing, ", "))
 	}
+	vendored, err := vendoredLicenses(root)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range vendored {
+		data, err := os.ReadFile(filepath.Join(root, p))
+		if err != nil {
+			return nil, fmt.Errorf("collecting licences: %w", err)
+		}
+		title := "Files in " + filepath.Dir(p) + " (embedded), under " + p
+		fmt.Fprintf(&b, "%s\n%s\n\n%s\n\n", title, strings.Repeat("-", len(title)), strings.TrimSpace(string(data)))
+	}
 	return b.Bytes(), nil
+}
+
+// vendoredLicenses returns the licence files of files copied from other
+// projects into the repository (each kept beside the files it covers,
+// such as router/cdn/analyticsjs/LICENSE.MD), as paths relative to root:
+// every licence-named file below the root, outside testdata, bench and
+// node_modules.
+func vendoredLicenses(root string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", "testdata", "node_modules", "bench", "dist", "bin", "data":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if filepath.Dir(path) != root && licenseFile.MatchString(d.Name()) {
+			rel, _ := filepath.Rel(root, path)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("collecting the licences of vendored files: %w", err)
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // moduleDirs returns the module cache directory of each module, with `go

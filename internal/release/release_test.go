@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -201,5 +202,24 @@ func TestDebDepends(t *testing.T) {
 			t.Errorf("%s: %v", p, err)
 		}
 		return
+	}
+}
+
+// TestVendoredLicenses checks that the licences of files copied into the
+// repository are found, so that the release's third-party licences carry
+// them (analytics.js, which the binary embeds).
+func TestVendoredLicenses(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	got, err := vendoredLicenses(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(got, filepath.Join("router", "cdn", "analyticsjs", "LICENSE.MD")) {
+		t.Errorf("vendored licences %v lack analytics.js's", got)
+	}
+	for _, p := range got {
+		if filepath.Dir(p) == "." {
+			t.Errorf("%s is the project's own licence", p)
+		}
 	}
 }
