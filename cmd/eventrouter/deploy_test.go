@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -284,4 +285,69 @@ func readUnit(t *testing.T, path string) map[string][]string {
 		out[k] = append(out[k], v)
 	}
 	return out
+}
+
+// TestWorkflows checks the repository's own CI: ci.yml runs `make test`
+// and `make package` on pull requests, main and tags, in Debian as root
+// (as .ci/run does, so the package test installs the .deb); release.yml
+// makes the packages of a pushed tag with the tag as the version, and
+// attaches them and SHA256SUMS to a GitHub release. Every script is valid
+// bash.
+func TestWorkflows(t *testing.T) {
+	type workflow struct {
+		On   map[string]any `yaml:"on"`
+		Jobs map[string]struct {
+			Container string `yaml:"container"`
+			Steps     []struct {
+				Uses string `yaml:"uses"`
+				Run  string `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	read := func(name string) (workflow, string) {
+		data, err := os.ReadFile("../../.github/workflows/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w workflow
+		if err := yaml.Unmarshal(data, &w); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var runs []string
+		for job, j := range w.Jobs {
+			for _, s := range j.Steps {
+				if s.Run == "" {
+					continue
+				}
+				if out, err := exec.Command("bash", "-n", "-c", s.Run).CombinedOutput(); err != nil {
+					t.Errorf("%s, job %s: bash syntax error in %q: %v\n%s", name, job, s.Run, err, out)
+				}
+				runs = append(runs, s.Run)
+			}
+		}
+		return w, strings.Join(runs, "\n")
+	}
+	ci, runs := read("ci.yml")
+	push, _ := ci.On["push"].(map[string]any)
+	if _, ok := ci.On["pull_request"]; !ok || push == nil || !slices.Contains(push["tags"].([]any), any("v*")) {
+		t.Errorf("ci.yml runs on %v; want pull_request and tags v*", ci.On)
+	}
+	for _, want := range []string{"make test", "make package"} {
+		if !strings.Contains(runs, want) {
+			t.Errorf("ci.yml does not run %s", want)
+		}
+	}
+	if ci.Jobs["test"].Container != "debian:bookworm" {
+		t.Errorf("ci.yml's test job runs in %q, want debian:bookworm (root, as .ci/run)", ci.Jobs["test"].Container)
+	}
+	rel, runs := read("release.yml")
+	push, _ = rel.On["push"].(map[string]any)
+	if push == nil || len(rel.On) != 1 || !slices.Contains(push["tags"].([]any), any("v*")) {
+		t.Errorf("release.yml runs on %v; want tags v* only", rel.On)
+	}
+	for _, want := range []string{`make package RELEASE_VERSION="$TAG"`, "make test", `gh release create "$TAG" dist/*`, "SHA256SUMS"} {
+		if !strings.Contains(runs, want) {
+			t.Errorf("release.yml does not run %s", want)
+		}
+	}
 }

@@ -2,15 +2,20 @@ package main
 
 import (
 	"bufio"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/eventrouter/eventrouter/internal/release"
 )
 
 // actionFile is the part of action.yml the tests check.
@@ -127,9 +132,13 @@ func TestPlanActionStructure(t *testing.T) {
 		if out, err := exec.Command("bash", "-n", "-c", s.Run).CombinedOutput(); err != nil {
 			t.Errorf("step %q: bash syntax error: %v\n%s", s.Name, err, out)
 		}
-		if strings.Contains(s.Run, "go install") {
-			install = s.ID == "install" && strings.Contains(s.Run, mod+"/cmd/eventrouter@$VERSION") && strings.Contains(s.Run, "go install ./cmd/eventrouter")
+		if s.ID == "install" {
+			install = strings.Contains(s.Run, mod+"/cmd/eventrouter@$VERSION") && strings.Contains(s.Run, "go install -tags noduckdb ./cmd/eventrouter") &&
+				strings.Contains(s.Run, "CGO_ENABLED=0")
 			continue
+		}
+		if s.ID == "release" {
+			continue // TestPlanActionRelease runs it
 		}
 		for _, cmd := range []string{"lint", "test", "diff"} {
 			if regexp.MustCompile(`eventrouter (plan )?` + cmd + ` --format github|plan ` + cmd + ` --format github`).MatchString(s.Run) {
@@ -141,7 +150,7 @@ func TestPlanActionStructure(t *testing.T) {
 		}
 	}
 	if !setup || !install {
-		t.Errorf("action.yml: setup-go %v, go install of %s/cmd/eventrouter (by version or from the action path) %v", setup, mod, install)
+		t.Errorf("action.yml: setup-go %v, go install of the static %s/cmd/eventrouter (by version or from the action path) %v", setup, mod, install)
 	}
 	for _, cmd := range []string{"lint", "test", "diff"} {
 		if !found[cmd] {
@@ -301,4 +310,138 @@ func TestPlanActionScripts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// actionStepEnv returns the environment of one of action.yml's steps,
+// with each ${{ ... }} expression given by exprs.
+func actionStepEnv(t *testing.T, s actionStep, exprs map[string]string) []string {
+	t.Helper()
+	var env []string
+	for k, v := range s.Env {
+		val, ok := exprs[v]
+		if !ok {
+			t.Fatalf("step %q: env %s = %q: the test does not know this expression", s.Name, k, v)
+		}
+		env = append(env, k+"="+val)
+	}
+	return env
+}
+
+// TestPlanActionRelease runs the action's install steps with bash, as the
+// runner would: a release tag downloads the release's static archive
+// (made by the release code from the static binary) from a server
+// standing in for GitHub's release downloads, checks it against
+// SHA256SUMS and installs it; a corrupted archive fails the step; no
+// release falls back to go install of the static build from the action's
+// checkout.
+func TestPlanActionRelease(t *testing.T) {
+	var a actionFile
+	readYAML(t, "../../action.yml", &a)
+	steps := map[string]actionStep{}
+	for _, s := range a.Runs.Steps {
+		steps[s.ID] = s
+	}
+	if steps["release"].Run == "" || steps["install"].Run == "" {
+		t.Fatal("action.yml has no steps with ids release and install")
+	}
+	arch := map[string]string{"amd64": "X64", "arm64": "ARM64"}[runtime.GOARCH]
+	if runtime.GOOS != "linux" || arch == "" {
+		t.Skipf("release archives are made for linux amd64 and arm64, not %s/%s", runtime.GOOS, runtime.GOARCH)
+	}
+	root, _ := filepath.Abs("../..")
+	bin := staticBinary(t)
+	d := release.Dist{Root: root, Binary: bin, ThirdParty: []byte("third-party licences"),
+		Stamp: release.Stamp{Version: staticVersion, Date: staticDate, GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Static: true}}
+	dist := t.TempDir()
+	archive, err := d.Archive(dist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := release.WriteChecksums(dist, []string{archive}); err != nil {
+		t.Fatal(err)
+	}
+	corrupt := t.TempDir()
+	data, _ := os.ReadFile(archive)
+	data[len(data)/2] ^= 1
+	_ = os.WriteFile(filepath.Join(corrupt, filepath.Base(archive)), data, 0o644)
+	sums, _ := os.ReadFile(filepath.Join(dist, "SHA256SUMS"))
+	_ = os.WriteFile(filepath.Join(corrupt, "SHA256SUMS"), sums, 0o644)
+	// /good/<tag>/<file> serves the release, /corrupt/<tag>/<file> the
+	// corrupted copy.
+	mux := http.NewServeMux()
+	mux.Handle("/good/"+staticVersion+"/", http.StripPrefix("/good/"+staticVersion+"/", http.FileServer(http.Dir(dist))))
+	mux.Handle("/corrupt/"+staticVersion+"/", http.StripPrefix("/corrupt/"+staticVersion+"/", http.FileServer(http.Dir(corrupt))))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	run := func(t *testing.T, id, releases string, exprs map[string]string) (code int, out, output, path string, tmp string) {
+		t.Helper()
+		tmp = t.TempDir()
+		ghOutput, ghPath := filepath.Join(tmp, "output"), filepath.Join(tmp, "path")
+		cmd := exec.Command("bash", "-e", "-c", steps[id].Run)
+		cmd.Env = append(os.Environ(), "RUNNER_TEMP="+tmp, "RUNNER_OS=Linux", "RUNNER_ARCH="+arch,
+			"GITHUB_OUTPUT="+ghOutput, "GITHUB_PATH="+ghPath, "EVENTROUTER_RELEASES_URL="+releases)
+		cmd.Env = append(cmd.Env, actionStepEnv(t, steps[id], exprs)...)
+		b, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		o, _ := os.ReadFile(ghOutput)
+		p, _ := os.ReadFile(ghPath)
+		return code, string(b), string(o), string(p), tmp
+	}
+	releaseExprs := func(version, ref string) map[string]string {
+		return map[string]string{"${{ inputs.version }}": version, "${{ github.action_ref }}": ref, "${{ github.action_repository }}": "eventrouter/eventrouter"}
+	}
+
+	t.Run("a release tag downloads the release", func(t *testing.T) {
+		code, out, output, _, tmp := run(t, "release", srv.URL+"/good", releaseExprs(staticVersion, "main"))
+		if code != 0 || output != "found=true\n" {
+			t.Fatalf("exit %d, output %q\n%s", code, output, out)
+		}
+		b := versionJSON(t, filepath.Join(tmp, "eventrouter-bin", "eventrouter"))
+		if b.Version != staticVersion || b.Build != "static" {
+			t.Errorf("installed %+v", b)
+		}
+		// The install step then only puts it on PATH.
+		code, out, _, path, _ := run(t, "install", "", map[string]string{"${{ inputs.version }}": staticVersion, "${{ github.action_path }}": root, "${{ steps.release.outputs.found }}": "true"})
+		if code == 0 || !strings.Contains(out, "eventrouter-bin/eventrouter: No such file") {
+			// A fresh RUNNER_TEMP has no binary: the step must fail, not build.
+			t.Errorf("install step without the downloaded binary: exit %d, PATH %q\n%s", code, path, out)
+		}
+	})
+	t.Run("the action's own tag", func(t *testing.T) {
+		code, out, output, _, _ := run(t, "release", srv.URL+"/good", releaseExprs("", staticVersion))
+		if code != 0 || output != "found=true\n" {
+			t.Fatalf("exit %d, output %q\n%s", code, output, out)
+		}
+	})
+	t.Run("a corrupted archive fails", func(t *testing.T) {
+		code, out, _, _, _ := run(t, "release", srv.URL+"/corrupt", releaseExprs(staticVersion, ""))
+		if code == 0 || !strings.Contains(out, "does not match the release's SHA256SUMS") {
+			t.Errorf("exit %d\n%s", code, out)
+		}
+	})
+	for _, tt := range []struct{ name, version, ref string }{
+		{"no such release", "v9.9.9", ""},
+		{"a branch", "", "main"},
+	} {
+		t.Run(tt.name+" builds it", func(t *testing.T) {
+			code, out, output, _, _ := run(t, "release", srv.URL+"/good", releaseExprs(tt.version, tt.ref))
+			if code != 0 || output != "found=false\n" || !strings.Contains(out, "building it with go install") {
+				t.Errorf("exit %d, output %q\n%s", code, output, out)
+			}
+		})
+	}
+	t.Run("go install from the action's checkout", func(t *testing.T) {
+		code, out, _, path, tmp := run(t, "install", "", map[string]string{"${{ inputs.version }}": "", "${{ github.action_path }}": root, "${{ steps.release.outputs.found }}": "false"})
+		if code != 0 || strings.TrimSpace(path) != filepath.Join(tmp, "eventrouter-bin") {
+			t.Fatalf("exit %d, PATH %q\n%s", code, path, out)
+		}
+		if b := versionJSON(t, filepath.Join(tmp, "eventrouter-bin", "eventrouter")); b.Build != "static" {
+			t.Errorf("go install built %+v, want the static build", b)
+		}
+	})
 }
