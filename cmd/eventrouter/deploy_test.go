@@ -351,3 +351,25 @@ func TestWorkflows(t *testing.T) {
 		}
 	}
 }
+
+// TestPackagedConfig checks deploy/eventrouter.yaml, the config the
+// Debian package, the archives and the image install: with the write key
+// set it passes `check` in both builds, listening on 127.0.0.1:8080 with
+// its data in /var/lib/eventrouter; without it, it fails, naming the key.
+func TestPackagedConfig(t *testing.T) {
+	const file = "../../deploy/eventrouter.yaml"
+	for _, bin := range []string{staticBinary(t), binPath} {
+		code, out, stderr := runBin(t, bin, []string{"EVENTROUTER_WRITE_KEY=k", "EVENTROUTER_LISTEN=", "EVENTROUTER_DATA_DIR="}, "check", "--config", file)
+		if code != 0 {
+			t.Errorf("%s check: exit %d\n%s%s", filepath.Base(bin), code, out, stderr)
+		}
+		code, _, stderr = runBin(t, bin, []string{"EVENTROUTER_WRITE_KEY="}, "check", "--config", file)
+		if code != 1 || !strings.Contains(stderr, "sources.default.write_keys") {
+			t.Errorf("%s check without EVENTROUTER_WRITE_KEY: exit %d\n%s", filepath.Base(bin), code, stderr)
+		}
+	}
+	cfg := loadForTest(t, file, []string{"EVENTROUTER_WRITE_KEY=k", "EVENTROUTER_LISTEN=", "EVENTROUTER_DATA_DIR=", "EVENTROUTER_NATS_URL="})
+	if cfg.HTTP.Listen != "127.0.0.1:8080" || cfg.DataDir != "/var/lib/eventrouter" || cfg.Queue.URL != "" || len(cfg.Destinations) != 0 {
+		t.Errorf("listen %q, data_dir %q, queue.url %q, destinations %d", cfg.HTTP.Listen, cfg.DataDir, cfg.Queue.URL, len(cfg.Destinations))
+	}
+}

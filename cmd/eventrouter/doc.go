@@ -7,7 +7,8 @@
 //
 //	eventrouter serve   [--config FILE]   run the server
 //	eventrouter check   [--config FILE]   validate a config file and exit
-//	eventrouter version                   print the version
+//	eventrouter health  [--config FILE]   probe a running server's /healthz (the container's HEALTHCHECK)
+//	eventrouter version [--json]          print the version, commit, date, build, NATS and DuckDB versions
 //
 // Every subcommand accepts --help. The default config file is
 // configs/eventrouter.yaml, or $EVENTROUTER_CONFIG when set.
