@@ -175,9 +175,13 @@ func licenseTexts(dir string) ([]string, error) {
 
 var licenseHeading = regexp.MustCompile(`(?im)^#*[ \t]*licen[cs]e[ \t]*$`)
 
+var licenseName = regexp.MustCompile(`(?i)\b(MIT|BSD|Apache|ISC|MPL|Unlicense)\b`)
+
 // readmeLicense returns a README's text from its "License" heading on,
-// provided a licence follows (it names a licence and holds a copyright or
-// permission notice), else "".
+// provided a licence follows: a copyright or permission notice, or the
+// name of a licence (segmentio/go-snakecase's README says only "MIT";
+// that is what the module's authors give, and it is shipped as such, with
+// a note). Else "".
 func readmeLicense(s string) string {
 	loc := licenseHeading.FindStringIndex(s)
 	if loc == nil {
@@ -185,8 +189,11 @@ func readmeLicense(s string) string {
 	}
 	sec := s[loc[0]:]
 	low := strings.ToLower(sec)
-	if !strings.Contains(low, "copyright") && !strings.Contains(low, "permission is hereby granted") {
-		return ""
+	if strings.Contains(low, "copyright") || strings.Contains(low, "permission is hereby granted") {
+		return sec
 	}
-	return sec
+	if licenseName.MatchString(sec) {
+		return "(The module has no licence file; its README says:)\n\n" + sec
+	}
+	return ""
 }

@@ -89,6 +89,9 @@ func TestReadmeLicense(t *testing.T) {
 	if got := readmeLicense(readme); !strings.HasPrefix(got, "License\n") || !strings.Contains(got, "Copyright (c) 2015 Segment") {
 		t.Errorf("readmeLicense = %q", got)
 	}
+	if got := readmeLicense("# snakecase\n\n# License\n\n MIT\n"); !strings.Contains(got, "no licence file") || !strings.HasSuffix(got, "# License\n\n MIT\n") {
+		t.Errorf("a README naming its licence: %q", got)
+	}
 	if got := readmeLicense("# x\n\n## License\n\nSee the website.\n"); got != "" {
 		t.Errorf("a License heading with no licence text: %q", got)
 	}
