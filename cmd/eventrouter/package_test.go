@@ -147,7 +147,7 @@ func TestDebianPackage(t *testing.T) {
 		}
 	}
 	copyright, _ := os.ReadFile("/usr/share/doc/eventrouter/copyright")
-	for _, want := range []string{"Apache License", "github.com/nats-io/nats-server/v2@", "github.com/duckdb/duckdb-go-bindings/lib/", "router/cdn/analyticsjs/LICENSE.MD"} {
+	for _, want := range []string{"Apache License", "github.com/nats-io/nats-server/v2@", "github.com/duckdb/duckdb-go-bindings/lib/", "router/cdn/analyticsjs/LICENSE.MD", "router/cdn/analyticsjs/LICENSE-bundled.txt", "js-cookie"} {
 		if !strings.Contains(string(copyright), want) {
 			t.Errorf("the copyright file lacks %q", want)
 		}

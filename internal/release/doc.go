@@ -10,9 +10,10 @@
 // tag noduckdb) has everything but DuckDB, needs nothing from the system,
 // and refuses `driver: duckdb` with a config error. Both are built with
 // -trimpath and stripped symbols, so the same commit gives the same
-// binary anywhere; the version, commit and date come from Go's own VCS
-// stamping (a tag, or a pseudo-version between tags), or from -version,
-// -commit and -date for a tree without .git.
+// binary anywhere; the version, commit and date are read from git as Go
+// stamps a build of a clone (a tag, or a pseudo-version between tags;
+// GitStamp) and set with -ldflags, or given with -version, -commit and
+// -date for a tree without .git.
 //
 // Archives (eventrouter_<version>_<os>_<arch>[_static].tar.gz) hold the
 // binary, README, LICENSE, CHANGELOG, the third-party licences, the
@@ -33,6 +34,7 @@
 // the modules linked into each binary (its build information): a module
 // without a licence text stops the release. Files copied into the
 // repository from other projects keep their licence beside them (such as
-// router/cdn/analyticsjs/LICENSE.MD, for the analytics.js the binary
-// embeds); those licence files are added too.
+// router/cdn/analyticsjs/LICENSE.MD for the analytics.js the binary
+// embeds, and LICENSE-bundled.txt there for the npm packages bundled in
+// it); those licence files are added too.
 package release

@@ -210,15 +210,18 @@ func TestDebDepends(t *testing.T) {
 
 // TestVendoredLicenses checks that the licences of files copied into the
 // repository are found, so that the release's third-party licences carry
-// them (analytics.js, which the binary embeds).
+// them (analytics.js, which the binary embeds, and the npm packages
+// bundled in it).
 func TestVendoredLicenses(t *testing.T) {
 	root, _ := filepath.Abs("../..")
 	got, err := vendoredLicenses(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(got, filepath.Join("router", "cdn", "analyticsjs", "LICENSE.MD")) {
-		t.Errorf("vendored licences %v lack analytics.js's", got)
+	for _, want := range []string{"LICENSE.MD", "LICENSE-bundled.txt"} {
+		if !slices.Contains(got, filepath.Join("router", "cdn", "analyticsjs", want)) {
+			t.Errorf("vendored licences %v lack analytics.js's %s", got, want)
+		}
 	}
 	for _, p := range got {
 		if filepath.Dir(p) == "." {
