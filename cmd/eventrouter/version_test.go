@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -311,5 +312,93 @@ func mustPost(t *testing.T, url, key, body string) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
 		t.Fatalf("POST %s: %s %s", url, resp.Status, b)
+	}
+}
+
+// TestVersionOfGoBuild checks `version` of a binary built by the Go
+// toolchain alone, with no -ldflags, as `go install ...@v0.1.0` and a
+// build of a clone are: the version, commit and date come from the build
+// information Go records. It clones this repository (with the work
+// tree's uncommitted changes committed in the clone), tags it v0.1.0,
+// builds the static binary with VCS stamping on and runs `version
+// --json`; release.GitStamp, which stamps the release builds, agrees.
+func TestVersionOfGoBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds eventrouter in a clone: not in -short")
+	}
+	root, _ := filepath.Abs("../..")
+	git := func(dir string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
+			"GIT_COMMITTER_EMAIL=t@example.com", "GIT_COMMITTER_DATE=2026-12-05T14:03:59Z", "GIT_AUTHOR_DATE=2026-12-05T14:03:59Z")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if _, err := exec.LookPath("git"); err != nil || exec.Command("git", "-C", root, "rev-parse", "HEAD").Run() != nil {
+		msg := "the repository is not a git work tree (or git is missing): cannot clone it"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	clone := filepath.Join(t.TempDir(), "eventrouter")
+	git(root, "clone", "-q", "--shared", "--no-checkout", root, clone)
+	git(clone, "checkout", "-q", "--detach", git(root, "rev-parse", "HEAD"))
+	// The work tree as it is: changed and new files copied, deleted ones
+	// removed, and committed.
+	for _, f := range strings.Split(git(root, "ls-files", "-z", "--modified", "--others", "--exclude-standard"), "\x00") {
+		if f == "" {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if os.IsNotExist(err) {
+			_ = os.Remove(filepath.Join(clone, f))
+			continue
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := os.Stat(filepath.Join(root, f))
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(clone, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(clone, f), data, fi.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git(clone, "add", "-A")
+	if git(clone, "status", "--porcelain") != "" {
+		git(clone, "commit", "-qm", "the work tree under test")
+	}
+	git(clone, "tag", "v0.1.0")
+	head := git(clone, "rev-parse", "HEAD")
+	secs, err := strconv.ParseInt(git(clone, "log", "-1", "--format=%ct"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	date := time.Unix(secs, 0).UTC().Format(time.RFC3339)
+
+	bin := filepath.Join(t.TempDir(), "eventrouter")
+	cmd := exec.Command("go", "build", "-tags", "noduckdb", "-o", bin, "./cmd/eventrouter")
+	cmd.Dir = clone
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=true", "GOWORK=off")
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build in the clone: %v\n%s", err, out)
+	}
+	t.Logf("built in %v", time.Since(start).Round(time.Millisecond))
+	want := buildInfo{Version: "v0.1.0", Commit: head, Date: date, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
+		Build: "static", NATSServer: "v" + server.VERSION}
+	if got := versionJSON(t, bin); got != want {
+		t.Errorf("version --json of a build at the tag v0.1.0 = %+v\nwant %+v", got, want)
+	}
+	// The release build reads the same version from git.
+	stamp, _, _, err := release.GitStamp(context.Background(), clone)
+	if err != nil || stamp != want.Version {
+		t.Errorf("release.GitStamp = %q, %v; Go stamped %q", stamp, err, want.Version)
 	}
 }

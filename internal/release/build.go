@@ -168,11 +168,12 @@ func ReadStamp(path string) (Stamp, error) {
 
 // GitStamp returns the version, commit and commit date (RFC 3339, UTC) of
 // the git work tree at root, as the Go toolchain stamps a build of a
-// clone: the tag vX.Y.Z when HEAD is at one and the tree is clean, else a
-// pseudo-version after the newest tag reachable (vX.Y.(Z+1)-0.<time>-<commit>,
-// or v0.0.0-<time>-<commit> without one), with +dirty when the tree has
+// clone: the tag vX.Y.Z when HEAD is at one, else a pseudo-version after
+// the newest tag reachable (vX.Y.(Z+1)-0.<time>-<commit>, or
+// v0.0.0-<time>-<commit> without one), with +dirty when tracked files have
 // uncommitted changes. Unlike the toolchain's own stamping it also works
-// in a git worktree and with GOFLAGS=-buildvcs=false.
+// in a git worktree and with GOFLAGS=-buildvcs=false, and untracked files
+// do not make a build dirty.
 func GitStamp(ctx context.Context, root string) (version, commit, date string, err error) {
 	git := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, "git", args...)
@@ -197,11 +198,14 @@ func GitStamp(ctx context.Context, root string) (version, commit, date string, e
 	if err != nil {
 		return "", "", "", fmt.Errorf("reading the work tree's status: %w", err)
 	}
-	dirty := status != ""
-	if tags, err := git("tag", "--points-at", "HEAD", "--list", "v[0-9]*"); err == nil && !dirty {
+	dirty := ""
+	if status != "" {
+		dirty = "+dirty"
+	}
+	if tags, err := git("tag", "--points-at", "HEAD", "--list", "v[0-9]*"); err == nil {
 		for _, tag := range strings.Fields(tags) {
 			if semverTag.MatchString(tag) {
-				return tag, commit, date, nil
+				return tag + dirty, commit, date, nil
 			}
 		}
 	}
@@ -216,11 +220,7 @@ func GitStamp(ctx context.Context, root string) (version, commit, date string, e
 			}
 		}
 	}
-	version = base + t.Format("20060102150405") + "-" + commit[:12]
-	if dirty {
-		version += "+dirty"
-	}
-	return version, commit, date, nil
+	return base + t.Format("20060102150405") + "-" + commit[:12] + dirty, commit, date, nil
 }
 
 var semverTag = regexp.MustCompile(`^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$`)
