@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -329,7 +330,8 @@ func actionStepEnv(t *testing.T, s actionStep, exprs map[string]string) []string
 
 // TestPlanActionRelease runs the action's install steps with bash, as the
 // runner would: a release tag downloads the release's static archive
-// (made by the release code from the static binary) from a server
+// (made by the release code from the static binary, with its licences,
+// configs and unit) from a server
 // standing in for GitHub's release downloads, checks it against
 // SHA256SUMS and installs it; a corrupted archive fails the step; no
 // release falls back to go install of the static build from the action's
@@ -349,9 +351,13 @@ func TestPlanActionRelease(t *testing.T) {
 		t.Skipf("release archives are made for linux amd64 and arm64, not %s/%s", runtime.GOOS, runtime.GOARCH)
 	}
 	root, _ := filepath.Abs("../..")
-	bin := staticBinary(t)
-	d := release.Dist{Root: root, Binary: bin, ThirdParty: []byte("third-party licences"),
-		Stamp: release.Stamp{Version: staticVersion, Date: staticDate, GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Static: true}}
+	// The release archive of the static binary, as `make package` makes
+	// it (its third-party licences collected for what it links).
+	d, err := release.NewDist(context.Background(), release.Build{Root: root, Output: staticBinary(t), Static: true,
+		Version: staticVersion, Commit: staticCommit, Date: staticDate})
+	if err != nil {
+		t.Fatal(err)
+	}
 	dist := t.TempDir()
 	archive, err := d.Archive(dist)
 	if err != nil {
@@ -404,6 +410,24 @@ func TestPlanActionRelease(t *testing.T) {
 		b := versionJSON(t, filepath.Join(tmp, "eventrouter-bin", "eventrouter"))
 		if b.Version != staticVersion || b.Build != "static" {
 			t.Errorf("installed %+v", b)
+		}
+		// What the archive holds beside the binary.
+		unpacked := filepath.Join(tmp, "eventrouter-release", d.ArchiveName())
+		for file, want := range map[string][]string{
+			"LICENSE":              {"Apache License", "Version 2.0"},
+			"THIRD_PARTY_LICENSES": {"github.com/nats-io/nats-server/v2@", "router/cdn/analyticsjs/LICENSE.MD", "router/cdn/analyticsjs/LICENSE-bundled.txt", "js-cookie"},
+			"eventrouter.yaml":     {"EVENTROUTER_WRITE_KEY"},
+			"eventrouter.service":  {"ProtectSystem=strict"},
+		} {
+			data, err := os.ReadFile(filepath.Join(unpacked, file))
+			for _, w := range want {
+				if err != nil || !strings.Contains(string(data), w) {
+					t.Errorf("the archive's %s lacks %q (%v)", file, w, err)
+				}
+			}
+		}
+		if third, _ := os.ReadFile(filepath.Join(unpacked, "THIRD_PARTY_LICENSES")); strings.Contains(string(third), "duckdb") {
+			t.Error("the static build's THIRD_PARTY_LICENSES lists DuckDB, which it does not link")
 		}
 		// The install step then only puts it on PATH.
 		code, out, _, path, _ := run(t, "install", "", map[string]string{"${{ inputs.version }}": staticVersion, "${{ github.action_path }}": root, "${{ steps.release.outputs.found }}": "true"})
