@@ -108,12 +108,13 @@ func TestNamesAgreeWithGoSnakecase(t *testing.T) {
 // TestLoadedNamesAgreeWithGoSnakecase loads track events with random
 // event names and random (top-level and nested) property names, and
 // identifies with random trait names, from sources with random names into
-// DuckDB, and reads the names back from information_schema: every schema,
-// event table and property column is go-snakecase's name with the
-// post-processing, and there is no other.
+// DuckDB (PostgreSQL in the static build, which has no DuckDB), and reads
+// the names back from information_schema: every schema, event table and
+// property column is go-snakecase's name with the post-processing, and
+// there is no other.
 func TestLoadedNamesAgreeWithGoSnakecase(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 2))
-	w := newWarehouse(t, DriverDuckDB)
+	w := newWarehouse(t, drivers[0])
 	max := w.d.maxIdent()
 	reservedTrack, reservedIdentify := reservedFor(tableTracks), reservedFor(tableIdentifies)
 
