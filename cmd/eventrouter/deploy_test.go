@@ -62,7 +62,8 @@ func interpolate(t *testing.T, s string) string {
 // whose mounted config passes `eventrouter check` with the environment
 // the compose file gives them — with the static binary the image runs,
 // and with the default build — with queue.replicas 3 and a postgres
-// warehouse, publishing only the ingest port.
+// warehouse, publishing only the ingest port (the operator's routes on
+// http.admin_listen, not published).
 func TestComposeConfigs(t *testing.T) {
 	var c composeFile
 	readYAML(t, "../../deploy/compose.yaml", &c)
@@ -142,6 +143,16 @@ func TestComposeConfigs(t *testing.T) {
 		}
 		if len(s.Ports) != 1 {
 			t.Errorf("%s publishes %v; want the ingest port alone", name, s.Ports)
+		}
+		// The operator's routes on a port of their own, not published.
+		_, adminPort, ok := strings.Cut(cfg.HTTP.AdminListen, ":")
+		if !ok || adminPort == port {
+			t.Errorf("%s: http.admin_listen %q; want the admin API on a port of its own", name, cfg.HTTP.AdminListen)
+		}
+		for _, p := range s.Ports {
+			if strings.HasSuffix(p, ":"+adminPort) {
+				t.Errorf("%s publishes the operator port: %s", name, p)
+			}
 		}
 	}
 }
