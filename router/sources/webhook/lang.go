@@ -1,0 +1,346 @@
+package webhook
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Limits of the expression language.
+const (
+	// MaxNodes is the largest expression, in syntax-tree nodes, that
+	// compiles.
+	MaxNodes = 1000
+	// MemoryBudget is what one evaluation may allocate in the VM's units
+	// (about one per array element, map entry or range step, and the
+	// length of a repeat()); past it the evaluation fails.
+	MemoryBudget = 100_000
+)
+
+// env is what expressions see.
+type env struct {
+	Body       any            `expr:"body"`
+	Headers    map[string]any `expr:"headers"`
+	ReceivedAt time.Time      `expr:"received_at"`
+}
+
+// predicates are expr's builtins that run a closure per element.
+var predicates = map[string]bool{
+	"all": true, "none": true, "any": true, "one": true, "filter": true, "map": true, "count": true, "sum": true,
+	"find": true, "findIndex": true, "findLast": true, "findLastIndex": true, "groupBy": true, "sortBy": true, "reduce": true,
+}
+
+// nilSafe makes every member access nil-safe, as if written "?.": a
+// missing key or a field of null yields null instead of an error, so that
+// body.data.customer.email is null when customer is absent.
+type nilSafe struct{}
+
+func (nilSafe) Visit(node *ast.Node) {
+	m, ok := (*node).(*ast.MemberNode)
+	if !ok || m.Method || m.Optional {
+		return
+	}
+	m.Optional = true
+	ast.Patch(node, &ast.ChainNode{Node: m})
+}
+
+// checkShape refuses what could make an evaluation's cost grow faster than
+// the body: a predicate (map, filter, all, ...) inside another's closure.
+type checkShape struct {
+	depth, maxDepth int
+	usesHeaders     bool
+}
+
+func (c *checkShape) walk(n ast.Node) {
+	switch n := n.(type) {
+	case *ast.BuiltinNode:
+		if predicates[n.Name] {
+			c.depth++
+			c.maxDepth = max(c.maxDepth, c.depth)
+			for _, a := range n.Arguments {
+				c.walk(a)
+			}
+			c.depth--
+			return
+		}
+		for _, a := range n.Arguments {
+			c.walk(a)
+		}
+	case *ast.IdentifierNode:
+		if n.Value == "headers" {
+			c.usesHeaders = true
+		}
+	default:
+		for _, ch := range children(n) {
+			c.walk(ch)
+		}
+	}
+}
+
+// children lists a node's direct children.
+func children(n ast.Node) []ast.Node {
+	var out []ast.Node
+	switch n := n.(type) {
+	case *ast.UnaryNode:
+		out = append(out, n.Node)
+	case *ast.BinaryNode:
+		out = append(out, n.Left, n.Right)
+	case *ast.ChainNode:
+		out = append(out, n.Node)
+	case *ast.MemberNode:
+		out = append(out, n.Node, n.Property)
+	case *ast.SliceNode:
+		out = append(out, n.Node, n.From, n.To)
+	case *ast.CallNode:
+		out = append(out, n.Callee)
+		out = append(out, n.Arguments...)
+	case *ast.PredicateNode:
+		out = append(out, n.Node)
+	case *ast.VariableDeclaratorNode:
+		out = append(out, n.Value, n.Expr)
+	case *ast.SequenceNode:
+		out = append(out, n.Nodes...)
+	case *ast.ConditionalNode:
+		out = append(out, n.Cond, n.Exp1, n.Exp2)
+	case *ast.ArrayNode:
+		out = append(out, n.Nodes...)
+	case *ast.MapNode:
+		for _, p := range n.Pairs {
+			out = append(out, p)
+		}
+	case *ast.PairNode:
+		out = append(out, n.Key, n.Value)
+	}
+	return out
+}
+
+// options are the compile options of every expression.
+var options = []expr.Option{
+	expr.Env(env{}),
+	expr.MaxNodes(MaxNodes),
+	expr.Patch(nilSafe{}),
+	expr.DisableBuiltin("now"), // results must depend on the delivery only
+	expr.Function("lower", strFunc(strings.ToLower), new(func(any) any)),
+	expr.Function("upper", strFunc(strings.ToUpper), new(func(any) any)),
+	expr.Function("trim", strFunc(strings.TrimSpace), new(func(any) any)),
+	expr.Function("text", func(a ...any) (any, error) { return textOf(a[0]), nil }, new(func(any) any)),
+	expr.Function("integer", func(a ...any) (any, error) { return integerOf(a[0]), nil }, new(func(any) any)),
+	expr.Function("unix", func(a ...any) (any, error) { return unixTime(a[0], time.Second), nil }, new(func(any) any)),
+	expr.Function("unix_ms", func(a ...any) (any, error) { return unixTime(a[0], time.Millisecond), nil }, new(func(any) any)),
+	expr.Function("parse_time", func(a ...any) (any, error) { return parseTime(a[0]), nil }, new(func(any) any)),
+	expr.Function("seconds", func(a ...any) (any, error) { return timeUnits(a[0], time.Second), nil }, new(func(any) any)),
+	expr.Function("millis", func(a ...any) (any, error) { return timeUnits(a[0], time.Millisecond), nil }, new(func(any) any)),
+	expr.Function("query", queryParam, new(func(any, string) any)),
+	expr.Function("sha256", sha256Hex, new(func(any) any)),
+}
+
+// program is one compiled expression with its source, for messages.
+type program struct {
+	src  string
+	prog *vm.Program
+}
+
+// compileExpr compiles src; errors are one line, with the column.
+func compileExpr(src string, sh *checkShape) (*program, error) {
+	p, err := expr.Compile(src, options...)
+	if err != nil {
+		return nil, errors.New(oneLine(err))
+	}
+	c := checkShape{}
+	c.walk(p.Node())
+	if c.maxDepth > 1 {
+		return nil, errors.New("a predicate (map, filter, all, ...) inside another's closure is not allowed: its cost would grow with the square of the body")
+	}
+	if sh != nil && c.usesHeaders {
+		sh.usesHeaders = true
+	}
+	return &program{src: src, prog: p}, nil
+}
+
+// oneLine renders an expr error as one line: its message and column.
+func oneLine(err error) string {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		if fe.Column > 0 || fe.Line > 0 {
+			return fmt.Sprintf("%s (column %d)", fe.Message, fe.Column+1)
+		}
+		return fe.Message
+	}
+	return strings.ReplaceAll(err.Error(), "\n", " ")
+}
+
+var vms = sync.Pool{New: func() any { return &vm.VM{MemoryBudget: MemoryBudget} }}
+
+// run evaluates p against e.
+func (p *program) run(e *env) (any, error) {
+	m := vms.Get().(*vm.VM)
+	out, err := m.Run(p.prog, e)
+	vms.Put(m)
+	if err != nil {
+		return nil, errors.New(oneLine(err))
+	}
+	return out, nil
+}
+
+// strFunc makes a nil-propagating string function: null in, null out.
+func strFunc(f func(string) string) func(...any) (any, error) {
+	return func(a ...any) (any, error) {
+		switch v := a[0].(type) {
+		case nil:
+			return nil, nil
+		case string:
+			return f(v), nil
+		}
+		return nil, fmt.Errorf("expects a string, not %s", kindOf(a[0]))
+	}
+}
+
+// textOf is a trimmed non-empty string, or a number in decimal form; nil
+// for anything else.
+func textOf(v any) any {
+	switch v := v.(type) {
+	case string:
+		if s := strings.TrimSpace(v); s != "" {
+			return s
+		}
+	case int:
+		return strconv.Itoa(v)
+	case float64:
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		}
+	}
+	return nil
+}
+
+// integerOf is an integral number, or a string holding one, as an int;
+// nil otherwise.
+func integerOf(v any) any {
+	switch v := v.(type) {
+	case int:
+		return v
+	case float64:
+		if v == math.Trunc(v) && math.Abs(v) <= 1<<53 {
+			return int(v)
+		}
+	case string:
+		s := strings.TrimSpace(v)
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return int(n)
+		}
+		if f, err := strconv.ParseFloat(s, 64); err == nil && f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
+			return int(f)
+		}
+	}
+	return nil
+}
+
+// Bounds of a usable time: 1970 to the end of 9999.
+var maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)
+
+// unixTime reads a unix time in unit (a number or a numeric string); nil
+// when absent or out of 1970..9999.
+func unixTime(v any, unit time.Duration) any {
+	n, ok := integerOf(v).(int)
+	if !ok || n < 0 || int64(n) > maxTime.UnixMilli()/int64(unit/time.Millisecond) {
+		return nil
+	}
+	return time.Unix(0, 0).Add(time.Duration(n) * unit).UTC()
+}
+
+// parseTime parses an RFC 3339 string (any fractional precision); nil
+// when absent or unparseable. A time is returned as is.
+func parseTime(v any) any {
+	switch v := v.(type) {
+	case time.Time:
+		return v
+	case string:
+		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(v))
+		if err == nil && !t.After(maxTime) && t.Year() >= 1970 {
+			return t.UTC()
+		}
+	}
+	return nil
+}
+
+// timeUnits is a time as whole units since 1970; nil when not a time.
+func timeUnits(v any, unit time.Duration) any {
+	t, ok := v.(time.Time)
+	if !ok {
+		return nil
+	}
+	if unit == time.Second {
+		return int(t.Unix())
+	}
+	return int(t.UnixMilli())
+}
+
+// queryParam is the value of a URL's query parameter, nil when absent or
+// empty.
+func queryParam(a ...any) (any, error) {
+	s, _ := a[0].(string)
+	key, _ := a[1].(string)
+	if s == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, nil
+	}
+	if v := strings.TrimSpace(u.Query().Get(key)); v != "" {
+		return v, nil
+	}
+	return nil, nil
+}
+
+// sha256Hex is the hex SHA-256 of a string (or of a number's decimal
+// form); null in, null out.
+func sha256Hex(a ...any) (any, error) {
+	var s string
+	switch v := a[0].(type) {
+	case nil:
+		return nil, nil
+	case string:
+		s = v
+	default:
+		t, ok := textOf(v).(string)
+		if !ok {
+			return nil, fmt.Errorf("sha256 expects a string, not %s", kindOf(v))
+		}
+		s = t
+	}
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func kindOf(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int, float64:
+		return "a number"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case time.Time:
+		return "a time"
+	}
+	return fmt.Sprintf("%T", v)
+}
