@@ -18,6 +18,7 @@ type Source struct {
 	integration string
 	sig         *verifier
 	deliveryID  *program
+	vars        []field
 	rules       []rule
 	usesHeaders bool
 }
@@ -90,6 +91,11 @@ func Compile(name string, s Settings) (*Source, error) {
 		return p
 	}
 	src.deliveryID = comp("delivery_id", s.DeliveryID)
+	for i, v := range s.Vars {
+		if p := comp(fmt.Sprintf("vars[%d].value", i), v.Value); p != nil {
+			src.vars = append(src.vars, field{v.Name, p})
+		}
+	}
 	if s.Signature != nil {
 		src.sig = newVerifier(s.Signature)
 	}

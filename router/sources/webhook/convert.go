@@ -83,6 +83,9 @@ func (s *Source) Convert(headers http.Header, body []byte, receivedAt time.Time)
 			}
 		}
 	}
+	if len(s.vars) > 0 {
+		e.Vars = make(map[string]any, len(s.vars))
+	}
 	c := conv{s: s, e: e, body: body, receivedAt: receivedAt, received: router.FormatTime(receivedAt)}
 	return c.convert(), nil
 }
@@ -98,12 +101,22 @@ type conv struct {
 }
 
 func (c *conv) fail(reason, detail string) Result {
+	if c.res.DeliveryKey == "" {
+		c.res.DeliveryKey = c.bodyKey()
+	}
 	c.res.Messages = nil
 	c.res.Unmapped, c.res.Detail = reason, detail
 	return c.res
 }
 
 func (c *conv) convert() Result {
+	for i, v := range c.s.vars {
+		x, err := v.prog.run(c.e)
+		if err != nil {
+			return c.fail(ReasonExpressionFailed, fmt.Sprintf("vars[%d] (%s): %v", i, v.key, err))
+		}
+		c.e.Vars[v.key] = x
+	}
 	key, err := c.deliveryKey(c.s.deliveryID, "delivery_id")
 	c.res.DeliveryKey = key
 	if err != "" {
@@ -178,7 +191,7 @@ func (c *conv) deliveryKey(p *program, path string) (string, string) {
 		if err != nil {
 			return c.bodyKey(), path + ": " + err.Error()
 		}
-		if t, ok := textOf(v).(string); ok {
+		if t, ok := idOf(v).(string); ok {
 			return t, ""
 		}
 		if v != nil {
@@ -236,7 +249,7 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 			if v == nil {
 				continue
 			}
-			s, ok := textOf(v).(string)
+			s, ok := idOf(v).(string)
 			if !ok {
 				if str, isStr := v.(string); isStr && strings.TrimSpace(str) == "" {
 					continue

@@ -34,6 +34,7 @@ type env struct {
 	Body       any            `expr:"body"`
 	Headers    map[string]any `expr:"headers"`
 	ReceivedAt time.Time      `expr:"received_at"`
+	Vars       map[string]any `expr:"vars"`
 }
 
 // predicates are expr's builtins that run a closure per element.
@@ -52,9 +53,18 @@ func (nilSafe) Visit(node *ast.Node) {
 	if !ok || m.Method || m.Optional {
 		return
 	}
+	if _, named := m.Property.(*ast.StringNode); named {
+		// A named field of anything but an object (an array, a string)
+		// is null too.
+		m.Node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: fieldsOf}, Arguments: []ast.Node{m.Node}}
+	}
 	m.Optional = true
 	ast.Patch(node, &ast.ChainNode{Node: m})
 }
+
+// fieldsOf is the internal function nilSafe wraps a named member access's
+// object in: the object, or a nil map.
+const fieldsOf = "__fields"
 
 // checkShape refuses what could make an evaluation's cost grow faster than
 // the body: a predicate (map, filter, all, ...) inside another's closure.
@@ -132,10 +142,16 @@ var options = []expr.Option{
 	expr.MaxNodes(MaxNodes),
 	expr.Patch(nilSafe{}),
 	expr.DisableBuiltin("now"), // results must depend on the delivery only
+	expr.Function(fieldsOf, func(a ...any) (any, error) {
+		m, _ := a[0].(map[string]any)
+		return m, nil
+	}, new(func(any) map[string]any)),
 	expr.Function("lower", strFunc(strings.ToLower), new(func(any) any)),
 	expr.Function("upper", strFunc(strings.ToUpper), new(func(any) any)),
 	expr.Function("trim", strFunc(strings.TrimSpace), new(func(any) any)),
 	expr.Function("text", func(a ...any) (any, error) { return textOf(a[0]), nil }, new(func(any) any)),
+	expr.Function("id", func(a ...any) (any, error) { return idOf(a[0]), nil }, new(func(any) any)),
+	expr.Function("object", func(a ...any) (any, error) { return objectOf(a[0]), nil }, new(func(any) any)),
 	expr.Function("integer", func(a ...any) (any, error) { return integerOf(a[0]), nil }, new(func(any) any)),
 	expr.Function("unix", func(a ...any) (any, error) { return unixTime(a[0], time.Second), nil }, new(func(any) any)),
 	expr.Function("unix_ms", func(a ...any) (any, error) { return unixTime(a[0], time.Millisecond), nil }, new(func(any) any)),
@@ -207,9 +223,27 @@ func strFunc(f func(string) string) func(...any) (any, error) {
 	}
 }
 
-// textOf is a trimmed non-empty string, or a number in decimal form; nil
-// for anything else.
+// textOf is a string, trimmed, when not empty; nil for anything else.
 func textOf(v any) any {
+	if s, ok := v.(string); ok {
+		if s = strings.TrimSpace(s); s != "" {
+			return s
+		}
+	}
+	return nil
+}
+
+// objectOf is v when it is an object, else nil.
+func objectOf(v any) any {
+	if m, ok := v.(map[string]any); ok {
+		return m
+	}
+	return nil
+}
+
+// idOf is a trimmed non-empty string, or a number in decimal form; nil
+// for anything else.
+func idOf(v any) any {
 	switch v := v.(type) {
 	case string:
 		if s := strings.TrimSpace(v); s != "" {
@@ -315,7 +349,7 @@ func sha256Hex(a ...any) (any, error) {
 	case string:
 		s = v
 	default:
-		t, ok := textOf(v).(string)
+		t, ok := idOf(v).(string)
 		if !ok {
 			return nil, fmt.Errorf("sha256 expects a string, not %s", kindOf(v))
 		}

@@ -31,12 +31,25 @@ type Settings struct {
 	// messageIds. Empty, or an expression that yields null, means the
 	// SHA-256 of the raw body, which recognises byte-identical retries.
 	DeliveryID string `yaml:"delivery_id"`
+	// Vars are named expressions evaluated once per delivery, in order,
+	// before the rules (key "vars"); expressions read them as vars.<name>,
+	// and each may use the ones before it. They keep long mappings short.
+	Vars []Var `yaml:"vars"`
 	// Integration is the name written to context.integration.name of every
 	// message (key "integration", default the source's name).
 	Integration string `yaml:"integration"`
 	// Rules are tried in order; the first whose When is true decides what
 	// the delivery becomes (key "rules", at least one).
 	Rules []Rule `yaml:"rules"`
+}
+
+// Var is one named expression of [Settings.Vars].
+type Var struct {
+	// Name is how expressions refer to it: vars.<name> (key "name",
+	// letters, digits and '_').
+	Name string `yaml:"name"`
+	// Value is the expression (key "value").
+	Value string `yaml:"value"`
 }
 
 // Rule is one case of a webhook source: a condition and what a delivery
@@ -208,6 +221,20 @@ func (s Settings) validateSettings() []error {
 	if len(s.Rules) == 0 {
 		errs = append(errs, fieldErr("rules", "at least one rule is required"))
 	}
+	vars := map[string]bool{}
+	for i, v := range s.Vars {
+		p := fmt.Sprintf("vars[%d]", i)
+		switch {
+		case !validVar(v.Name):
+			errs = append(errs, fieldErr(p+".name", "must be letters, digits and '_', not starting with a digit, not %q", v.Name))
+		case vars[v.Name]:
+			errs = append(errs, fieldErr(p+".name", "%q is defined twice", v.Name))
+		}
+		vars[v.Name] = true
+		if strings.TrimSpace(v.Value) == "" {
+			errs = append(errs, fieldErr(p+".value", "required"))
+		}
+	}
 	names := map[string]int{}
 	for i, r := range s.Rules {
 		p := fmt.Sprintf("rules[%d]", i)
@@ -362,6 +389,15 @@ func validName(s string) bool {
 func validReason(s string) bool {
 	for _, c := range s {
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func validVar(s string) bool {
+	for i, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
 			return false
 		}
 	}
