@@ -2,6 +2,9 @@ package webhook
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"regexp"
 	"testing"
@@ -33,4 +36,12 @@ func loadSettings(t testing.TB, path string, vars map[string]string) Settings {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return s
+}
+
+// hexHMAC256 is the hex HMAC-SHA256 of body, computed as a sender's
+// documentation shows (OpenSSL::HMAC.hexdigest('sha256', secret, body)).
+func hexHMAC256(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
 }

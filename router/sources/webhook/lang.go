@@ -54,17 +54,19 @@ func (nilSafe) Visit(node *ast.Node) {
 		return
 	}
 	if _, named := m.Property.(*ast.StringNode); named {
-		// A named field of anything but an object (an array, a string)
-		// is null too.
-		m.Node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: fieldsOf}, Arguments: []ast.Node{m.Node}}
+		// A named field: the field of an object, else null (also for
+		// arrays and strings). A plain function call is cheaper than the
+		// VM's reflective fetch.
+		ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: getField}, Arguments: []ast.Node{m.Node, m.Property}})
+		return
 	}
 	m.Optional = true
 	ast.Patch(node, &ast.ChainNode{Node: m})
 }
 
-// fieldsOf is the internal function nilSafe wraps a named member access's
-// object in: the object, or a nil map.
-const fieldsOf = "__fields"
+// getField is the internal function nilSafe turns a named member access
+// into.
+const getField = "__get"
 
 // checkShape refuses what could make an evaluation's cost grow faster than
 // the body: a predicate (map, filter, all, ...) inside another's closure.
@@ -136,16 +138,21 @@ func children(n ast.Node) []ast.Node {
 	return out
 }
 
-// options are the compile options of every expression.
-var options = []expr.Option{
+// options are the compile options of every expression: checkOptions
+// and the nil-safe patch, which checkOptions leave out because the checker
+// lets unknown names pass inside nil-safe chains.
+var options = append([]expr.Option{expr.Patch(nilSafe{})}, checkOptions...)
+
+var checkOptions = []expr.Option{
 	expr.Env(env{}),
 	expr.MaxNodes(MaxNodes),
-	expr.Patch(nilSafe{}),
 	expr.DisableBuiltin("now"), // results must depend on the delivery only
-	expr.Function(fieldsOf, func(a ...any) (any, error) {
-		m, _ := a[0].(map[string]any)
-		return m, nil
-	}, new(func(any) map[string]any)),
+	expr.Function(getField, func(a ...any) (any, error) {
+		if m, ok := a[0].(map[string]any); ok {
+			return m[a[1].(string)], nil
+		}
+		return nil, nil
+	}, new(func(any, string) any)),
 	expr.Function("lower", strFunc(strings.ToLower), new(func(any) any)),
 	expr.Function("upper", strFunc(strings.ToUpper), new(func(any) any)),
 	expr.Function("trim", strFunc(strings.TrimSpace), new(func(any) any)),
@@ -170,6 +177,9 @@ type program struct {
 
 // compileExpr compiles src; errors are one line, with the column.
 func compileExpr(src string, sh *checkShape) (*program, error) {
+	if _, err := expr.Compile(src, checkOptions...); err != nil {
+		return nil, errors.New(oneLine(err))
+	}
 	p, err := expr.Compile(src, options...)
 	if err != nil {
 		return nil, errors.New(oneLine(err))
