@@ -136,4 +136,3 @@ func TestSignatureSettings(t *testing.T) {
 		t.Errorf("allow_unsigned with a signature: %v", err)
 	}
 }
-
