@@ -12,7 +12,7 @@ import (
 
 // TestReferralConvertedRecipe is vector T7: GrowSurf sends no webhook
 // when a referral converts, so the product backend sends a track
-// "referral_converted" through the Segment API, as the README shows with
+// "referral_converted" through the Segment API, as docs/sources.md shows with
 // curl and analytics-go. Both reach a destination unchanged: messageId,
 // event, userId, properties and the client's timestamp.
 func TestReferralConvertedRecipe(t *testing.T) {
