@@ -8,7 +8,7 @@
 # and a container fleet wants a warehouse that several instances share,
 # which is PostgreSQL (driver: postgres), not a DuckDB file with one
 # writer. For DuckDB, run the default build: the Debian package or the
-# release archive on a glibc system (see README.md, "Install").
+# release archive on a glibc system (see docs/install.md).
 #
 #   docker build -t eventrouter --build-arg VERSION=v0.1.0 \
 #     --build-arg COMMIT=$(git rev-parse HEAD) --build-arg DATE=$(git log -1 --format=%cI) .

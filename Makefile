@@ -43,7 +43,7 @@ test-static:
 test-short:
 	$(GO) test -count=1 ./...
 
-## bench: the end-to-end load benchmark (figures in README.md), eventrouter against the ceiling
+## bench: the end-to-end load benchmark (figures in docs/performance.md), eventrouter against the ceiling
 ##        (bench-ratio), the ingest micro-benchmarks, the debugger's cost at 30,000 events/s and the
 ##        Customer.io + Segment fan-out benchmark (issue 5)
 bench: build

@@ -65,7 +65,7 @@ type Factory interface {
 
 // IntegrationNamer is implemented by a [Factory] whose destinations have a
 // Segment-style integration name, such as [IntegrationCustomerIO]: the key
-// of a message's integrations object (spec §3.5) that decides whether the
+// of a message's integrations object that decides whether the
 // destination receives the message. The config loader uses it as the
 // default of a destination's "integration" key; a destination whose factory
 // does not implement it defaults to its own name.

@@ -1,7 +1,7 @@
 package router
 
 // The Segment-style integration names of eventrouter's destination types:
-// the keys of a message's integrations object (spec §3.5) that decide
+// the keys of a message's integrations object that decide
 // whether a destination of that type receives the message. A factory
 // returns its type's name from [IntegrationNamer.IntegrationName].
 const (
@@ -20,7 +20,7 @@ const (
 	IntegrationWarehouses = "Warehouses"
 )
 
-// IntegrationEnabled applies Segment's integrations rule (spec §3.5) for the
+// IntegrationEnabled applies Segment's integrations rule for the
 // destination called name: if the integrations object has the key name, its
 // value decides; else the key "All" decides; else the destination is enabled.
 // A value is false only when it is the JSON boolean false; true, an object
@@ -38,7 +38,7 @@ func IntegrationEnabled(integrations map[string]any, name string) bool {
 	return true
 }
 
-// WarehouseEnabled applies Segment's warehouse rule (spec §3.5) for the
+// WarehouseEnabled applies Segment's warehouse rule for the
 // warehouse whose id is id, under the key [IntegrationWarehouses]:
 //
 //   - key absent: the "All" key decides, as in [IntegrationEnabled];

@@ -93,13 +93,13 @@ func Partition(key string, n int) int {
 
 // Rejected is a message (or request) that ingest answered 200 for but could
 // not accept, kept with the reason so that nothing is silently lost
-// (spec §2.4). Rejected messages are stored in the log's rejected stream.
+// (as Segment does). Rejected messages are stored in the log's rejected stream.
 type Rejected struct {
 	// Source is the source the request was addressed to; empty when the write
 	// key was unknown.
 	Source string `json:"source,omitempty"`
 	// Reason is a machine-readable code such as "no_user_anon_id" or
-	// "message_too_large" (spec §2.4).
+	// "message_too_large".
 	Reason string `json:"reason"`
 	// Detail is a human-readable explanation.
 	Detail string `json:"detail,omitempty"`

@@ -6,11 +6,11 @@ import (
 )
 
 // ReasonBlocked is the reason recorded for a message that the tracking plan
-// blocked (spec segment-api.md §6.3).
+// blocked.
 const ReasonBlocked = "blocked_by_tracking_plan"
 
 // Violation is one way a message breaks the tracking plan, in the shape of
-// Segment's "Violation Generated" fields (spec §6.2). It mirrors
+// Segment's "Violation Generated" fields. It mirrors
 // schemas.Violation, which package router may not import.
 type Violation struct {
 	// Type is the violation type, such as Unplanned, UnplannedProperty,

@@ -12,7 +12,7 @@ import (
 // ChangeClass grades a Change.
 type ChangeClass string
 
-// The change classes of spec §6.5 item 5. ClassError marks a plan change CI
+// The change classes of a plan diff in CI. ClassError marks a plan change CI
 // must reject outright (a changed rule whose x-segment-version was not bumped).
 const (
 	Breaking    ChangeClass = "breaking"
@@ -67,8 +67,8 @@ const (
 )
 
 // Diff compares base (e.g. the pull request's base branch) with head and
-// classifies every change per rule and per property or trait (spec §6.5
-// item 5). Breaking: event removed, property made required (or added as
+// classifies every change per rule and per property or trait, as a
+// pull-request check. Breaking: event removed, property made required (or added as
 // required), property removed, type narrowed, format added, enum shrunk (or
 // added), pattern added or changed, a bound tightened, additional properties
 // closed. Non-breaking: new event or rule, new optional property, the
@@ -324,8 +324,8 @@ func (d *differ) columnNote(f string) string {
 	return "new warehouse column " + col
 }
 
-// typeNote names the downstream effect of a type change of field f (spec
-// §5.5; growsurf-customerio.md §7 for traits).
+// typeNote names the downstream effect of a type change of field f: on
+// warehouse columns and, for traits, on Customer.io attributes.
 func (d *differ) typeNote(f, from, to string) string {
 	col := columnOf(f)
 	var notes []string
@@ -341,10 +341,10 @@ func (d *differ) typeNote(f, from, to string) string {
 		default:
 			where = "warehouse column " + col
 		}
-		notes = append(notes, fmt.Sprintf("%s changes type from %s to %s: an existing column keeps %s (spec §5.5), values that don't fit go to _discards until an operator widens it", where, from, to, from))
+		notes = append(notes, fmt.Sprintf("%s changes type from %s to %s: an existing column keeps %s, values that don't fit go to _discards until an operator widens it", where, from, to, from))
 	}
 	if strings.HasPrefix(f, "traits.") {
-		notes = append(notes, fmt.Sprintf("Customer.io segments that compare %s break: Customer.io keeps the first-seen type of an attribute (growsurf-customerio.md §7)", strings.TrimPrefix(f, "traits.")))
+		notes = append(notes, fmt.Sprintf("Customer.io segments that compare %s break: Customer.io keeps the first-seen type of an attribute", strings.TrimPrefix(f, "traits.")))
 	}
 	return strings.Join(notes, "; ")
 }
@@ -359,7 +359,7 @@ func columnOf(f string) string {
 	return columnOfPath(segs)
 }
 
-// columnType maps a property schema's types to the warehouse column type of spec §5.5.
+// columnType maps a property schema's types to the warehouse column type the warehouse destination infers.
 func columnType(types map[string]bool, format string) string {
 	t := map[string]bool{}
 	for k := range types {

@@ -1,5 +1,5 @@
 // Package schemas loads, checks, validates against and diffs a tracking
-// plan kept as JSON Schema files in a directory (spec segment-api.md §6).
+// plan kept as JSON Schema files in a directory, as Segment Protocols does.
 // It imports nothing from the rest of eventrouter: ingest enforcement, the
 // `eventrouter plan` commands and the GitHub Action all call this package,
 // so CI and production run the same validator.
@@ -9,7 +9,7 @@
 // A plan is one directory (this package's own directory holds the default
 // referral-program plan):
 //
-//	plan.yaml                        id, name, description, sources, labels, enforcement (§6.3)
+//	plan.yaml                        id, name, description, sources, labels, enforcement
 //	common.schema.json               x-segment-type COMMON: every message of every type
 //	identify.schema.json             IDENTIFY: traits under properties.traits
 //	group.schema.json                GROUP: group traits under properties.traits
@@ -28,7 +28,7 @@
 // Load reads and compiles a plan once, whole or nothing: a *LoadError lists
 // every problem with its file, line and JSON pointer. (*Plan).Validate runs
 // the common rule and then the message's rule on a decoded message and
-// returns []Violation in the shape of §6.2 (Unplanned, UnplannedProperty,
+// returns []Violation in the shape of Segment's (Unplanned, UnplannedProperty,
 // UnplannedTrait, Required, Type, Enum, Pattern, Format, other keywords by
 // name, Common… for the common rule). A property or trait is planned when
 // its rule (or the common rule) declares it under properties.properties /
@@ -39,11 +39,11 @@
 // pre-check that clears valid messages, so only messages with violations
 // pay for the general validator.
 //
-// Lint checks a plan directory for pull requests (§6.5 items 1–3): the
+// Lint checks a plan directory for pull requests: the
 // meta-schema, x-segment keywords, unique keys per type, file name =
 // SnakeCase(key), and property names that would collide in one warehouse
-// column or hit a reserved column (§5.2–§5.4). TestFixtures runs the
-// fixtures (item 4). Diff classifies the changes between two plans as
+// column or hit a reserved column. TestFixtures runs the
+// fixtures. Diff classifies the changes between two plans as
 // breaking, non-breaking or error (item 5) and names each change's
 // downstream effect on warehouse columns and Customer.io segments.
 //
@@ -55,5 +55,5 @@
 // SnakeCase is github.com/segmentio/go-snakecase's Snakecase (through
 // internal/snakecase, the warehouse destination's naming), which Segment
 // uses for warehouse table and column names; EventTable and ColumnName add
-// the post-processing of §5.4.
+// the warehouse's post-processing (leading digit, reserved names, length).
 package schemas

@@ -21,7 +21,7 @@ type Expectation struct {
 	ViolationType ViolationType `json:"violationType,omitempty"`
 }
 
-// TestFixtures runs the plan's fixtures (spec §6.5 item 4): every
+// TestFixtures runs the plan's fixtures: every
 // fixtures/<kind>/[<snake_name>/]valid/*.json must validate with zero
 // violations, every …/invalid/*.json must produce at least one (matching its
 // *.expect.json when present). A fixture under fixtures/track/<snake_name>/

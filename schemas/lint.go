@@ -7,13 +7,13 @@ import (
 	"strings"
 )
 
-// Lint runs the pull-request checks of spec §6.5 items 1–3 on the plan in
+// Lint runs the pull-request checks on the plan in
 // dir and returns every finding (none when the plan is clean):
 //   - everything Load checks: plan.yaml, JSON syntax, the draft-07
 //     meta-schema, x-segment-type/key/version, unique keys per type;
 //   - the file name of a keyed TRACK/PAGE/SCREEN rule equals SnakeCase(key);
 //   - property (trait) names of one rule don't collide after snake_casing
-//     and flattening, and don't hit a reserved warehouse column (spec §5.2).
+//     and flattening, and don't hit a reserved warehouse column.
 //
 // An unreadable dir is reported as a finding on ".".
 func Lint(dir string) []Finding {
@@ -71,7 +71,7 @@ func lintColumns(r *Rule, sec string) []Finding {
 		case c.name == "":
 			bad(fmt.Sprintf("%s has no column name after snake_casing: its values would only reach _discards", c.path))
 		case reserved[c.name] || strings.HasPrefix(c.name, "context_"):
-			bad(fmt.Sprintf("%s becomes column %q, a reserved warehouse column: its values would be dropped to _discards (spec §5.2)", c.path, c.name))
+			bad(fmt.Sprintf("%s becomes column %q, a reserved warehouse column: its values would be dropped to _discards", c.path, c.name))
 		}
 		if c.name != "" {
 			byName[c.name] = append(byName[c.name], c)
@@ -93,14 +93,14 @@ func lintColumns(r *Rule, sec string) []Finding {
 		}
 		for _, c := range cs[1:] {
 			out = append(out, Finding{File: r.File, Line: lineOf(r.data, c.ptr), Pointer: c.ptr,
-				Message: fmt.Sprintf("%s all become column %q: they would share one warehouse column (spec §5.4)", strings.Join(paths, ", "), n), Severity: SeverityError})
+				Message: fmt.Sprintf("%s all become column %q: they would share one warehouse column", strings.Join(paths, ", "), n), Severity: SeverityError})
 		}
 	}
 	return out
 }
 
 // flatten lists the columns of an object schema's declared properties,
-// joining nested object properties with "_" (spec §5.3; depth ≤ 10), named
+// joining nested object properties with "_" (depth ≤ 10, as Segment's warehouses flatten), named
 // as the warehouse names them (columnOfPath of the raw keys under prefix).
 func flatten(s map[string]any, prefix []string, dotPath, ptr string, depth int, out *[]column) {
 	props, _ := s["properties"].(map[string]any)
@@ -140,7 +140,7 @@ func escapePointer(s string) string {
 }
 
 // reservedFor returns the standard columns of the table(s) a rule's section
-// is loaded into (spec §5.2); context_* is checked separately.
+// is loaded into; context_* is checked separately.
 func reservedFor(t RuleType, sec string) map[string]bool {
 	m := map[string]bool{}
 	for _, c := range []string{"id", "received_at", "sent_at", "timestamp", "original_timestamp", "anonymous_id", "user_id", "uuid_ts", "channel"} {

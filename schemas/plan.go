@@ -23,7 +23,7 @@ import (
 // RuleType is a rule's x-segment-type: the kind of message it validates.
 type RuleType string
 
-// The rule types of spec §6.1, spelled as in Segment's Public API.
+// The rule types of a tracking plan, spelled as in Segment's Public API.
 const (
 	RuleTrack    RuleType = "TRACK"
 	RuleIdentify RuleType = "IDENTIFY"
@@ -33,7 +33,7 @@ const (
 	RuleCommon   RuleType = "COMMON"
 )
 
-// Mode is an enforcement setting's value (spec §6.3).
+// Mode is an enforcement setting's value.
 type Mode string
 
 // The enforcement modes; not every setting accepts every mode.
@@ -43,20 +43,20 @@ const (
 	Block Mode = "block"
 )
 
-// TrackEnforcement holds the §6.3 settings for track calls.
+// TrackEnforcement holds the enforcement settings for track calls.
 type TrackEnforcement struct {
 	UnplannedEvents     Mode `yaml:"unplanned_events" json:"unplanned_events"`
 	UnplannedProperties Mode `yaml:"unplanned_properties" json:"unplanned_properties"`
 	Violations          Mode `yaml:"violations" json:"violations"`
 }
 
-// TraitEnforcement holds the §6.3 settings for identify or group calls.
+// TraitEnforcement holds the enforcement settings for identify or group calls.
 type TraitEnforcement struct {
 	UnplannedTraits Mode `yaml:"unplanned_traits" json:"unplanned_traits"`
 	Violations      Mode `yaml:"violations" json:"violations"`
 }
 
-// Enforcement is the plan's enforcement block (spec §6.3). The zero value
+// Enforcement is the plan's enforcement block. The zero value
 // is completed by Load to the defaults: allow everything, record violations.
 type Enforcement struct {
 	Track               TrackEnforcement `yaml:"track" json:"track"`
@@ -67,7 +67,7 @@ type Enforcement struct {
 	ForwardViolationsTo string           `yaml:"forward_violations_to" json:"forward_violations_to"`
 }
 
-// DefaultEnforcement returns the §6.3 defaults: every setting allow, no forwarding.
+// DefaultEnforcement returns the defaults: every setting allow, no forwarding.
 func DefaultEnforcement() Enforcement {
 	return Enforcement{
 		Track:            TrackEnforcement{UnplannedEvents: Allow, UnplannedProperties: Allow, Violations: Allow},
@@ -658,7 +658,7 @@ func leaves(ve *jsonschema.ValidationError, out []*jsonschema.ValidationError) [
 	return out
 }
 
-// place files the rules into the plan, reporting duplicate keys (spec §6.5 item 2).
+// place files the rules into the plan, reporting duplicate keys.
 func (p *Plan) place(rules []*Rule) []Finding {
 	var out []Finding
 	seen := map[string]*Rule{}

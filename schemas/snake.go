@@ -8,7 +8,7 @@ import "github.com/eventrouter/eventrouter/internal/snakecase"
 const WarehouseIdentLimit = snakecase.MaxPostgres
 
 // SnakeCase converts name to snake_case as Segment's warehouses do: it is
-// github.com/segmentio/go-snakecase's Snakecase (spec §5.4), through the
+// github.com/segmentio/go-snakecase's Snakecase, through the
 // warehouse destination's naming (internal/snakecase). Non-alphanumeric
 // ASCII bytes separate words and are dropped, a run of upper-case letters
 // and digits starts a word and the following lower-case letters and digits
@@ -17,7 +17,7 @@ const WarehouseIdentLimit = snakecase.MaxPostgres
 func SnakeCase(name string) string { return snakecase.Snakecase(name) }
 
 // EventTable returns the warehouse table name of a track event, as the
-// warehouse destination names it (spec §5.4 post-processing): SnakeCase of
+// warehouse destination names it: SnakeCase of
 // the name, "_empty_event" when that is empty, a "_" prefix when it starts
 // with a digit or equals a standard table name or an SQL reserved word,
 // cut to [WarehouseIdentLimit] bytes.
@@ -25,7 +25,7 @@ func EventTable(event string) string { return snakecase.EventTable(event, Wareho
 
 // ColumnName returns the warehouse column name of a property or trait at
 // the top level: SnakeCase with a "_" prefix when it starts with a digit,
-// cut to [WarehouseIdentLimit] bytes (spec §5.4 post-processing 2). It
+// cut to [WarehouseIdentLimit] bytes. It
 // returns "" when nothing is left of the name.
 func ColumnName(name string) string { return snakecase.Column([]string{name}, WarehouseIdentLimit) }
 

@@ -12,7 +12,7 @@ import (
 	gosnakecase "github.com/segmentio/go-snakecase"
 )
 
-// The go-snakecase vectors and spec §5.4's rules are tested in
+// The go-snakecase vectors and the warehouse's naming rules are tested in
 // internal/snakecase, the one implementation; these tests check that the
 // plan's names are the warehouse destination's.
 
@@ -117,7 +117,7 @@ func randomName(r *rand.Rand) string {
 	return b.String()
 }
 
-// refColumn is spec §5.4's column post-processing of a go-snakecase
+// refColumn is the warehouse's column post-processing of a go-snakecase
 // result: "_" before a leading digit, cut to WarehouseIdentLimit bytes.
 func refColumn(n string) string {
 	if n != "" && n[0] >= '0' && n[0] <= '9' {

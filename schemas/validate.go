@@ -9,11 +9,11 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v5"
 )
 
-// ViolationType names a kind of violation (spec §6.2). Violations of the
+// ViolationType names a kind of violation, as Segment Protocols names it. Violations of the
 // common rule carry the "Common" prefix, e.g. CommonRequired.
 type ViolationType string
 
-// The violation types of spec §6.2. Other JSON Schema keywords map to the
+// The violation types of Segment Protocols. Other JSON Schema keywords map to the
 // keyword with an upper-case first letter (Minimum, MaxLength, …).
 const (
 	Unplanned         ViolationType = "Unplanned"
@@ -37,7 +37,7 @@ func (t ViolationType) Base() ViolationType {
 }
 
 // Violation is one way a message breaks the plan, shaped like Segment's
-// "Violation Generated" fields (spec §6.2).
+// "Violation Generated" fields.
 type Violation struct {
 	// Type is the violation type.
 	Type ViolationType `json:"violationType"`

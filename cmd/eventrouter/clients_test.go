@@ -228,7 +228,7 @@ func checkStoredAsSent(t *testing.T, label, channel string, sent, stored map[str
 			if !sameInstant(stored["originalTimestamp"], v) {
 				t.Errorf("%s: originalTimestamp %v, want the timestamp sent, %v", label, stored["originalTimestamp"], v)
 			}
-			// §3.7: corrected by the client's clock skew when it sent sentAt.
+			// Corrected by the client's clock skew when it sent sentAt.
 			want, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(v))
 			if sa, err := time.Parse(time.RFC3339Nano, fmt.Sprint(sent["sentAt"])); err == nil {
 				ra, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(stored["receivedAt"]))

@@ -22,12 +22,12 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// cioAuth is the Authorization header every Customer.io request of spec §8
-// carries: Basic test-site:test-key.
+// cioAuth is the Authorization header every Customer.io request of the
+// GrowSurf vectors carries: Basic test-site:test-key.
 const cioAuth = "Basic dGVzdC1zaXRlOnRlc3Qta2V5"
 
 // cioDest is the YAML of a customerio destination named "cio" against the
-// fake, with spec §8's settings (identifier email), short batching and
+// fake, with the vectors' settings (identifier email), short batching and
 // backoffs, and extra appended to its keys.
 func cioDest(fake *ciotest.Server, extra string) string {
 	return fmt.Sprintf(`  cio: {type: customerio, url: %q, site_id: %q, api_key: %q, identifier: email, batch_timeout: 50ms, initial_backoff: 50ms, max_backoff: 500ms%s}
@@ -115,11 +115,11 @@ func waitMetric(t *testing.T, srv *serverProc, want string, timeout time.Duratio
 	}
 }
 
-// TestCustomerIOVectorsEndToEnd is spec §8's T1, T2, T3 (GrowSurf webhooks,
+// TestCustomerIOVectorsEndToEnd is vectors T1, T2, T3 (GrowSurf webhooks,
 // signed), T3b–T6 (which must send nothing) and T7 (a Segment track)
 // through a running server: the fake
-// Customer.io receives exactly the requests the spec lists — method, path,
-// headers and body as a JSON value, with the event ids the spec derives
+// Customer.io receives exactly the requests the vectors expect — method, path,
+// headers and body as a JSON value, with the event ids derived
 // from the message times — each person's in the listed order (so the
 // identify before the track), and nothing else.
 func TestCustomerIOVectorsEndToEnd(t *testing.T) {
@@ -153,7 +153,7 @@ destinations:
 	postSegment(t, srv, "/v1/track", "backend-key",
 		`{"type":"track","userId":"richard@piedpiper.com","event":"referral_converted","messageId":"app-conv-p88y0a","timestamp":"2026-03-05T12:00:00Z","properties":{"campaign_id":"ct8f71","referee_participant_id":"p88y0a","referee_email":"gavin.belson@hooli.com"}}`)
 
-	// Spec §8, per person in the order the vectors list them.
+	// Per person in the order the vectors list them.
 	const richard, gavin = "/api/v1/customers/richard@piedpiper.com", "/api/v1/customers/gavin.belson@hooli.com"
 	want := map[string][]cioReq{
 		richard: {
@@ -223,7 +223,7 @@ destinations:
 	}
 }
 
-// TestCustomerIOFailuresEndToEnd is spec §8's T8 through a running server
+// TestCustomerIOFailuresEndToEnd is vector T8 through a running server
 // whose log is an external NATS server, so that the dead-letter records
 // can be read as they are stored:
 //   - 429 (Retry-After: 1) once, then 200: exactly one retry, not before

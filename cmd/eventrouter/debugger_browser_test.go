@@ -461,7 +461,7 @@ func (b *browser) screenshot(name string) []byte {
 	return png
 }
 
-// saveDocsScreenshot writes the README's screenshot to docs/ when
+// saveDocsScreenshot writes the screenshot of README.md and docs/operating.md to docs/ when
 // UPDATE_SCREENSHOT=1 or when docs/debugger.png is absent, so ordinary runs
 // leave the tree clean.
 func saveDocsScreenshot(t *testing.T, png []byte) {

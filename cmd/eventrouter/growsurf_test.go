@@ -47,7 +47,7 @@ func TestGrowSurfDefaultsAgree(t *testing.T) {
 }
 
 // TestGrowSurfWebhookEndToEnd posts GrowSurf's referred-signup webhook
-// (spec T2), signed as GrowSurf signs it, to a running server: a webhook
+// (vector T2), signed as GrowSurf signs it, to a running server: a webhook
 // destination receives, per person, the identify before the track —
 // the new participant's identify and referral_program_joined, the
 // referrer's identify and referral_made. GrowSurf's retry of the same

@@ -23,7 +23,7 @@ func copyShippedPlan(t *testing.T) string {
 func TestPlanCLI(t *testing.T) {
 	shipped := "../../schemas"
 
-	dup := copyShippedPlan(t) // spec P6: a second file whose key is an existing event's
+	dup := copyShippedPlan(t) // vector P6: a second file whose key is an existing event's
 	data, err := os.ReadFile(filepath.Join(dup, "events", "referral_made.schema.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -113,8 +113,8 @@ func listQuarantine(t *testing.T, base, token string) quarantineList {
 	return l
 }
 
-// TestTrackingPlanVectors runs the tracking-plan vectors P1–P6 of spec §7
-// through a running server with the spec's Order Completed plan (track
+// TestTrackingPlanVectors runs the tracking-plan vectors P1–P6
+// through a running server with the Order Completed plan (track
 // unplanned events block, unplanned properties omit, violations allow),
 // forwarding of blocked events and of violations, and two destinations:
 // "all" (accept: all) and "valid" (accept: valid).

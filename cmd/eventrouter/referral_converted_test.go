@@ -10,9 +10,9 @@ import (
 	analytics "github.com/segmentio/analytics-go/v3"
 )
 
-// TestReferralConvertedRecipe is spec vector T7: GrowSurf sends no webhook
+// TestReferralConvertedRecipe is vector T7: GrowSurf sends no webhook
 // when a referral converts, so the product backend sends a track
-// "referral_converted" through the Segment API, as the README shows with
+// "referral_converted" through the Segment API, as docs/sources.md shows with
 // curl and analytics-go. Both reach a destination unchanged: messageId,
 // event, userId, properties and the client's timestamp.
 func TestReferralConvertedRecipe(t *testing.T) {
@@ -31,7 +31,7 @@ destinations:
 `, addr, t.TempDir(), snk.URL)
 	srv := startServer(t, cfg, addr)
 
-	// The curl recipe's request, verbatim (spec T7).
+	// The curl recipe's request, verbatim (vector T7).
 	t7 := `{"type":"track","userId":"richard@piedpiper.com","event":"referral_converted","messageId":"app-conv-p88y0a","timestamp":"2026-03-05T12:00:00Z","properties":{"campaign_id":"ct8f71","referee_participant_id":"p88y0a","referee_email":"gavin.belson@hooli.com"}}`
 	status, body, err := post(context.Background(), http.DefaultClient, srv.base+"/v1/track", "backend-key", []byte(t7))
 	if err != nil || status != http.StatusOK {

@@ -10,7 +10,7 @@ import (
 // crockford is the alphabet of ULIDs (Crockford's base32).
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
-// EventID returns the deterministic ULID of spec §3.4: the 48-bit time is
+// EventID returns a deterministic ULID: the 48-bit time is
 // at in unix milliseconds, the 80 bits of entropy are the first 10 bytes of
 // SHA-256(key). The same key and time always give the same id, so
 // Customer.io ignores a resent event.
@@ -43,7 +43,7 @@ func encodeULID(b [16]byte) string {
 	return string(out[:])
 }
 
-// EventKey is the dedupe key of a message (spec §3.4 and vector T7): for a
+// EventKey is the dedupe key of a message (see vector T7): for a
 // message of the growsurf source (messageId "growsurf:...:identify" or
 // "...:track") the messageId without that suffix, which is the GrowSurf
 // dedupe key; for any other message "segment:<messageId>".

@@ -12,7 +12,7 @@ import (
 const Type = "customerio"
 
 // IntegrationName is the key of this destination type in a Segment
-// message's integrations object (spec segment-api §3.5), as Segment names
+// message's integrations object, as Segment names
 // its Customer.io destination.
 const IntegrationName = router.IntegrationCustomerIO
 

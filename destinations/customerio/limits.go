@@ -6,7 +6,7 @@ import (
 	"sort"
 )
 
-// Customer.io's data limits (spec §4.6), checked before sending.
+// Customer.io's data limits, checked before sending.
 const (
 	// MaxIDBytes is the longest person identifier (id or email), in bytes.
 	MaxIDBytes = 150

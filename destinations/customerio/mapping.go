@@ -128,7 +128,7 @@ func (mp mapper) identify(s segment, userID, anonID string) (op, error) {
 	attrs := attributes(s.Traits, "")
 	if userID != "" && anonID != "" {
 		// Lets Customer.io attach the anonymous events of anonID to the
-		// person (spec §4.2).
+		// person.
 		if _, ok := attrs["anonymous_id"]; !ok {
 			attrs["anonymous_id"] = anonID
 		}

@@ -148,8 +148,8 @@ func TestMapping(t *testing.T) {
 	}
 }
 
-// TestGrowSurfVectors sends the messages the growsurf source makes of spec
-// §8's T1, T2 and T3 and checks the exact Customer.io requests of the spec.
+// TestGrowSurfVectors sends the messages the growsurf source makes of
+// vectors T1, T2 and T3 and checks the exact Customer.io requests they expect.
 func TestGrowSurfVectors(t *testing.T) {
 	tests := []struct {
 		dir  string

@@ -10,7 +10,7 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 )
 
-// The Tracking API's limits that a request is built to (spec §2.1).
+// The Tracking API's limits that a request is built to.
 const (
 	// maxMessageBytes is the largest message, in bytes of its JSON, that is
 	// sent: Segment's "32KB per event in the batch", read as 32 KiB like

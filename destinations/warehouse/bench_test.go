@@ -13,7 +13,7 @@ import (
 )
 
 // BenchmarkLoad loads 200,000 track events of 20 properties across 10
-// event names, in Sends of 5,000 (the batch_size the README recommends for
+// event names, in Sends of 5,000 (the batch_size docs/warehouse.md recommends for
 // a warehouse), into a fresh warehouse per driver with its default
 // settings, timing the Sends and the Close (which checkpoints DuckDB's
 // log). It reports events/s, rows/s (each track is a row of tracks and

@@ -1,5 +1,5 @@
 // Package warehouse is the warehouse destination: it loads every message
-// into Segment's warehouse layout (spec §5), in an embedded DuckDB file
+// into Segment's warehouse layout, in an embedded DuckDB file
 // (driver "duckdb", the default) or in PostgreSQL (driver "postgres").
 //
 // One schema layer is shared by both drivers: a schema per source (its
@@ -8,7 +8,7 @@
 // columns; context, properties and traits flattened with "_", arrays as
 // JSON text; names made by github.com/segmentio/go-snakecase itself (the
 // module Segment names its warehouse tables and columns with) with the
-// post-processing rules of §5.4 on top (package internal/snakecase, which
+// warehouse's post-processing rules on top (package internal/snakecase, which
 // the tracking plan's linter shares); column types inferred from values, new tables and columns
 // created as they appear (a new column takes the least upper bound of the
 // batch's values), and a value that does not fit its column, or whose name

@@ -643,8 +643,8 @@ func touchedUsers(byTable map[tableKey][]*row) map[string]*userSet {
 }
 
 // recomputeUsers rebuilds the users rows of the users in u from every
-// identifies row of theirs, committed or of this load, as spec §5.6's SQL
-// does: per trait column the latest non-null value by (received_at, id),
+// identifies row of theirs, committed or of this load, as Segment's
+// warehouse does: per trait column the latest non-null value by (received_at, id),
 // and the latest received_at. The result does not depend on how the
 // identifies were split into loads, and a value that did not fit its
 // identifies column (NULL there, kept in _discards) does not erase an

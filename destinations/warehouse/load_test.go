@@ -83,7 +83,7 @@ func TestDedupe(t *testing.T) {
 	})
 }
 
-// TestUsersUpsert checks spec §5.6: per trait the latest non-null value by
+// TestUsersUpsert checks the users table: per trait the latest non-null value by
 // received_at, across loads, whatever order identifies arrive in; ties go
 // to the larger messageId; identifies without a userId make no user.
 func TestUsersUpsert(t *testing.T) {

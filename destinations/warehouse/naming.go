@@ -6,7 +6,7 @@ import (
 	"github.com/eventrouter/eventrouter/internal/snakecase"
 )
 
-// The standard tables of Segment's warehouse layout (spec §5.1).
+// The standard tables of Segment's warehouse layout.
 const (
 	tableIdentifies = "identifies"
 	tableUsers      = "users"
@@ -20,7 +20,7 @@ const (
 	tableEmptyEvent = "_empty_event"
 )
 
-// tableName returns the table of a track event (spec §5.4).
+// tableName returns the table of a track event, snake_cased.
 func tableName(event string, max int) string { return snakecase.EventTable(event, max) }
 
 // columnName returns the column of a flattened value's raw path, "" when

@@ -7,7 +7,7 @@ import (
 )
 
 // TestNames checks that the warehouse names through internal/snakecase
-// (whose tests hold go-snakecase's vectors and spec §5.4's rules) with each
+// (whose tests hold go-snakecase's vectors and the naming rules) with each
 // driver's identifier limit.
 func TestNames(t *testing.T) {
 	long := strings.Repeat("Abc", 50)
@@ -25,7 +25,7 @@ func TestNames(t *testing.T) {
 	}
 }
 
-// TestInference checks spec §5.5's inference and coercion tables.
+// TestInference checks the column type inference and coercion tables.
 func TestInference(t *testing.T) {
 	infer := []struct {
 		in   any

@@ -6,7 +6,7 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 )
 
-// TestReservedPerTable checks spec §5.2's collision rule: only a
+// TestReservedPerTable checks the collision rule: only a
 // name equal to a standard column "of that table" is dropped. name and
 // category are standard columns of pages and screens only, group_id of
 // groups, previous_id of aliases, event and event_text of tracks and

@@ -138,7 +138,7 @@ func TestUnparsableTimes(t *testing.T) {
 }
 
 // TestArraysAsJSONMarshal checks that an array is stored as json.Marshal
-// writes it (spec §5.3): compact, object keys sorted, HTML characters
+// writes it, as Segment's warehouses do: compact, object keys sorted, HTML characters
 // escaped.
 func TestArraysAsJSONMarshal(t *testing.T) {
 	b := newBuilder("", 63)

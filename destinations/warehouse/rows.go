@@ -24,15 +24,14 @@ const (
 	pathSeparator   = "\x00" // joins raw path segments for ordering
 )
 
-// commonColumns are the standard columns of every event table (spec
-// §5.2); any context_* column is standard too.
+// commonColumns are the standard columns of every event table; any context_* column is standard too.
 var commonColumns = map[string]bool{
 	"id": true, "received_at": true, "sent_at": true, "timestamp": true, "original_timestamp": true,
 	"anonymous_id": true, "user_id": true, "uuid_ts": true, "channel": true,
 }
 
 // extraColumns are the standard columns that some tables add to the
-// common ones (spec §5.2's "per table additions"); event tables add
+// common ones; event tables add
 // event and event_text like tracks.
 var extraColumns = map[string][]string{
 	tableTracks:  {"event", "event_text"},
@@ -51,7 +50,7 @@ var columnOrder = []string{
 	"user_id", "event", "event_text", "name", "category", "group_id", "previous_id", "channel",
 }
 
-// reservedFor returns the collision rule of spec §5.2 for a table: a
+// reservedFor returns the collision rule for a table: a
 // property or trait is dropped only when its column is a standard column
 // of that table (the common ones, any context_*, and the table's own
 // additions). Tables that are not standard are event tables.

@@ -44,7 +44,7 @@ func randomName(r *rand.Rand) string {
 	return b.String()
 }
 
-// The post-processing of spec §5.4, applied to a go-snakecase result.
+// The warehouse's naming post-processing, applied to a go-snakecase result.
 func refTable(n string, max int) string {
 	switch {
 	case n == "":

@@ -6,7 +6,7 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 )
 
-// TestUsersAcrossLoads checks spec §5.6 when the identifies of one
+// TestUsersAcrossLoads checks the users table when the identifies of one
 // user arrive in different loads: the result must not depend on how the
 // identifies were split into loads.
 func TestUsersAcrossLoads(t *testing.T) {
@@ -16,7 +16,7 @@ func TestUsersAcrossLoads(t *testing.T) {
 		q, want string
 	}{
 		{
-			// Ties on received_at: the larger messageId wins (§5.6), in one
+			// Ties on received_at: the larger messageId wins, in one
 			// load or in two.
 			name: "tie on received_at, larger messageId loaded first",
 			batches: func(t *testing.T) [][]router.Message {
@@ -59,7 +59,7 @@ func TestUsersAcrossLoads(t *testing.T) {
 			q: `SELECT plan FROM prod_web.users`, want: "b",
 		},
 		{
-			// §5.6's equivalent SQL is FIRST_VALUE(col IGNORE NULLS) over the
+			// The equivalent SQL is FIRST_VALUE(col IGNORE NULLS) over the
 			// identifies rows: m2's plan is NULL in identifies (type
 			// mismatch, in _discards), so users.plan stays 1.
 			name: "a trait that does not fit does not erase the stored one",

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// colType is one of the column types of spec §5.5.
+// colType is one of the warehouse's column types.
 type colType uint8
 
 const (
@@ -21,7 +21,7 @@ const (
 	typeString
 )
 
-// String returns the spec's name of the type, as written to
+// String returns the name of the type, as written to
 // _discards.column_type_expected.
 func (t colType) String() string {
 	switch t {
@@ -158,7 +158,7 @@ func parseTimestamp(s string) (time.Time, bool) {
 	return t.UTC(), true
 }
 
-// compactJSON encodes v as json.Marshal does (spec §5.3: compact, no
+// compactJSON encodes v as json.Marshal does (compact, no
 // spaces; <, > and & escaped as \u003c, \u003e and \u0026, as Segment's
 // Go encoder writes them).
 func compactJSON(v any) string {
@@ -169,7 +169,7 @@ func compactJSON(v any) string {
 	return string(b)
 }
 
-// coerce converts v for a column of type ct (spec §5.5's table); ok is
+// coerce converts v for a column of type ct; ok is
 // false when the value does not fit and must go to _discards.
 func coerce(v value, ct colType) (any, bool) {
 	switch ct {

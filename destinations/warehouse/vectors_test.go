@@ -7,7 +7,7 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 )
 
-// TestVectors runs the warehouse vectors W1–W10 of spec §7 on both
+// TestVectors runs the warehouse vectors W1–W10 on both
 // drivers: each case loads its batches, one Send each, then checks the
 // warehouse.
 func TestVectors(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package snakecase names warehouse schemas, tables and columns as
-// Segment's warehouses do (spec §5.4): [Snakecase] is
+// Segment's warehouses do: [Snakecase] is
 // github.com/segmentio/go-snakecase v1.2.0 (MIT), the module Segment names
 // them with, imported rather than re-implemented — a re-implementation
 // against its documented behaviour disagreed with it on about 6.5 % of

@@ -32,7 +32,7 @@ const emptySource = "_empty_source"
 // and inner single underscores is returned unchanged.
 func Snakecase(s string) string { return gosnakecase.Snakecase(s) }
 
-// standardTables are the tables of Segment's warehouse layout (spec §5.1).
+// standardTables are the tables of Segment's warehouse layout.
 var standardTables = map[string]bool{
 	"identifies": true, "users": true, "tracks": true, "pages": true, "screens": true,
 	"groups": true, "aliases": true, "accounts": true, "_discards": true,
@@ -62,7 +62,7 @@ func init() {
 }
 
 // IsReservedWord reports whether name is an SQL reserved word that a
-// table or schema may not be named (spec §5.4 rule 3).
+// table or schema may not be named.
 func IsReservedWord(name string) bool { return reservedWords[name] }
 
 // truncate cuts name to at most max bytes (names are ASCII); max <= 0
@@ -74,7 +74,7 @@ func truncate(name string, max int) string {
 	return name
 }
 
-// EventTable returns the table of a track event (spec §5.4
+// EventTable returns the table of a track event (the warehouse's
 // post-processing): Snakecase, [EmptyEvent] when nothing is left, a "_"
 // prefix before a leading digit, a standard table's name or a reserved
 // word, cut to max bytes (max <= 0: no limit).
@@ -120,7 +120,7 @@ func Column(path []string, max int) string {
 	return truncate(n, max)
 }
 
-// Schema returns the schema (namespace) of a source (spec §5.1): prefix
+// Schema returns the schema (namespace) of a source: prefix
 // plus the source's name snake_cased ("_empty_source" when nothing is
 // left), with a "_" prefix before a leading digit, a reserved word, a
 // name the databases keep for themselves (PostgreSQL refuses to create a

@@ -114,8 +114,8 @@ func randomName(r *rand.Rand) string {
 	return b.String()
 }
 
-// refPost applies spec §5.4's post-processing to a go-snakecase result, as
-// the spec states it: "_" before a leading digit (and, for tables, before
+// refPost applies the warehouse's post-processing to a go-snakecase
+// result, as Segment documents it: "_" before a leading digit (and, for tables, before
 // a standard table's name or a reserved word, with _empty_event for
 // nothing), cut to max bytes.
 func refPost(n string, table bool, max int) string {
@@ -162,7 +162,7 @@ func TestAgreesWithGoSnakecase(t *testing.T) {
 	}
 }
 
-// TestEventTable checks spec §5.4's post-processing of table names.
+// TestEventTable checks the post-processing of table names.
 func TestEventTable(t *testing.T) {
 	long := strings.Repeat("Abc", 50)
 	tests := []struct {

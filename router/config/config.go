@@ -211,7 +211,7 @@ type Source struct {
 	// "rate_limit"; default: unlimited).
 	RateLimit RateLimit `yaml:"rate_limit"`
 	// Enforcement overrides, for this source, the enforcement settings of
-	// the tracking plan's plan.yaml (key "enforcement"; spec §6.3). Each
+	// the tracking plan's plan.yaml (key "enforcement"). Each
 	// key left out (or empty) takes plan.yaml's value, and plan.yaml's
 	// defaults allow everything and only record violations. It applies only
 	// when tracking_plan.path is set and the source is connected to the
@@ -229,7 +229,7 @@ type Source struct {
 // answered 429 with code "rate_limited" and Retry-After and
 // X-RateLimit-Reset headers giving the seconds to wait; nothing of it is
 // stored, and the official Segment clients keep the events and retry them
-// (spec segment-api.md §2.2, §2.3). Pixel requests are never limited: a
+// (on 429, after Retry-After). Pixel requests are never limited: a
 // pixel cannot retry.
 type RateLimit struct {
 	// EventsPerSecond is the rate at which the bucket refills (key
@@ -291,7 +291,7 @@ type Dispatch struct {
 	// partition gets its batch again at once (default 10s, at least 1s).
 	AckWait time.Duration `yaml:"ack_wait"`
 	// Integration is the key of the Segment integrations object that
-	// decides whether a message goes to this destination (spec §3.5:
+	// decides whether a message goes to this destination (Segment's rule:
 	// {"All": false, "<integration>": true}). [Load] and [Parse] default
 	// it to the integration name of the destination's type, when its
 	// factory implements [router.IntegrationNamer] (for example

@@ -10,7 +10,7 @@ import (
 )
 
 // GrowSurf holds the settings of a source of type "growsurf" (GrowSurf
-// referral-program webhooks, spec growsurf-customerio.md §2–§3): it is the
+// referral-program webhooks): it is the
 // [Source.Settings] of such a source, as a *GrowSurf. The command maps it
 // to the ingest and growsurf packages' settings.
 type GrowSurf struct {
@@ -42,14 +42,14 @@ type GrowSurf struct {
 	// Identifier selects the identity messages are keyed by (key
 	// "identifier"): "email" (the default), "app_user_id" (the
 	// participant's metadata user id, falling back to email) or
-	// "growsurf_id" (the participant id), spec §3.1.
+	// "growsurf_id" (the participant id).
 	Identifier string `yaml:"identifier"`
 	// AppUserIDKey is the key of the participant's GrowSurf metadata that
 	// holds the product's user id, read when Identifier is "app_user_id"
 	// (key "app_user_id_key", default [GrowSurfDefaultAppUserIDKey]).
 	AppUserIDKey string `yaml:"app_user_id_key"`
 	// ReferralTrigger says when the referral program credits a referral
-	// (key "referral_trigger", spec §2.7): "qualifying_action" (the
+	// (key "referral_trigger"): "qualifying_action" (the
 	// default: later, by the product backend, which then sends
 	// referral_converted through /v1/track, as GrowSurf sends no webhook
 	// for it) or "signup" (at signup, so a referred participant's webhook
@@ -66,7 +66,7 @@ type GrowSurf struct {
 
 // GrowSurfMapping maps the internal keys of the events and traits a
 // GrowSurf source produces to the names written into messages. The
-// defaults reproduce the table of spec §2.6 and §3.2; only the keys listed
+// defaults name each event and trait after its key; only the keys listed
 // by [GrowSurfEventKeys] and [GrowSurfTraitKeys] are allowed.
 type GrowSurfMapping struct {
 	// Events maps an internal event key to a track event name (key
@@ -87,7 +87,7 @@ const (
 	// served as well when legacy_path is true.
 	GrowSurfLegacyPath = "/api/growsurf-to-customerio"
 	// GrowSurfDefaultTolerance is the default signature timestamp
-	// tolerance: 7 days, the spec's suggestion (§2.3) for GrowSurf's
+	// tolerance: 7 days, long enough for GrowSurf's
 	// multi-day retries.
 	GrowSurfDefaultTolerance = 7 * 24 * time.Hour
 	// GrowSurfDefaultIdentifier is the default identifier.
@@ -107,7 +107,7 @@ func GrowSurfIdentifiers() []string { return []string{"email", "app_user_id", "g
 func GrowSurfReferralTriggers() []string { return []string{"qualifying_action", "signup"} }
 
 // growSurfDefaultEvents and growSurfDefaultTraits are the default names of
-// the internal keys (spec §2.6, §3.2): each key is its own default name.
+// the internal keys: each key is its own default name.
 var (
 	growSurfDefaultEvents = []string{
 		"referral_program_joined",

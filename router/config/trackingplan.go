@@ -2,8 +2,7 @@ package config
 
 import "strings"
 
-// TrackingPlan configures the tracking plan that ingest enforces (spec
-// segment-api.md §6).
+// TrackingPlan configures the tracking plan that ingest enforces.
 type TrackingPlan struct {
 	// Path is the plan's directory (plan.yaml, *.schema.json; see package
 	// schemas), relative to the working directory (key "path"). Default
@@ -26,7 +25,7 @@ type TrackingPlan struct {
 	DropBlockedInBrowser bool `yaml:"drop_blocked_in_browser"`
 }
 
-// Enforcement holds a source's tracking-plan settings (spec §6.3), with the
+// Enforcement holds a source's tracking-plan settings, with the
 // keys of plan.yaml's enforcement block. Every value is a string; empty
 // means "as plan.yaml says".
 type Enforcement struct {
@@ -46,7 +45,7 @@ type Enforcement struct {
 	// validated. Default empty: none.
 	ForwardBlockedTo string `yaml:"forward_blocked_to"`
 	// ForwardViolationsTo names another source that receives one track
-	// "Violation Generated" per violation (spec §6.4). Default empty: none.
+	// "Violation Generated" per violation. Default empty: none.
 	ForwardViolationsTo string `yaml:"forward_violations_to"`
 }
 

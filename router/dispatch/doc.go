@@ -91,7 +91,7 @@
 //     types pass this check (exclude them with Types);
 //   - excluded: a track message whose event matches a pattern of
 //     Options.ExcludeEvents is not sent, even when it matches Events;
-//   - integrations: the message's integrations object (spec §3.5) decides
+//   - integrations: the message's integrations object decides
 //     by Options.Integration, with router.IntegrationEnabled, or with
 //     router.WarehouseEnabled and the route's name as warehouse id when
 //     the integration is router.IntegrationWarehouses;

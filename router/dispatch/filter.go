@@ -21,7 +21,7 @@ const (
 	// Options.ExcludeEvents.
 	ReasonExcluded = "excluded"
 	// ReasonIntegrations means the message's integrations object disables
-	// the destination (spec §3.5).
+	// the destination.
 	ReasonIntegrations = "integrations"
 	// ReasonViolations means the message carries tracking-plan violations
 	// and the destination accepts only valid messages (Options.Accept).
@@ -115,7 +115,7 @@ var (
 	emptyIntegrations = []byte(`"integrations":{}`)
 )
 
-// integrationEnabled applies the integrations rule of spec §3.5 to m. Only
+// integrationEnabled applies Segment's integrations rule to m. Only
 // bodies that mention integrations are decoded; a body that cannot be
 // decoded enables (it was valid JSON when ingest stored it).
 //

@@ -53,7 +53,7 @@ type Options struct {
 	// where it stopped.
 	FromStart bool
 	// Integration is the destination's name in a message's integrations
-	// object (spec §3.5), for example "Customer.io"; messages that disable
+	// object, for example "Customer.io"; messages that disable
 	// it are acknowledged without being sent. Default: the route's name.
 	// The name router.IntegrationWarehouses selects Segment's warehouse
 	// rule (router.WarehouseEnabled), with the route's name as the

@@ -552,7 +552,7 @@ func checkGIF(t *testing.T, r resp) {
 	}
 }
 
-// runConformance runs every vector of spec §7 and then T36 over the
+// runConformance runs every conformance vector and then T36 over the
 // answers of T1–T35.
 func runConformance(t *testing.T, b backend) {
 	s := &suite{backend: b}

@@ -1,5 +1,4 @@
-// Package ingest is eventrouter's Segment HTTP Tracking API (spec
-// segment-api.md §1–§3): the [Handler] that accepts what the official
+// Package ingest is eventrouter's Segment HTTP Tracking API: the [Handler] that accepts what the official
 // Segment libraries, analytics.js, tracking pixels and hand-written clients
 // send, authenticates it by write key against the configured sources,
 // normalises every message to the Segment spec and stores it in a [Log]
@@ -27,7 +26,7 @@
 // bytes). In order:
 //
 //   - the GrowSurf-Signature header is checked on the raw body with the
-//     source's Secret (package growsurf, spec growsurf-customerio.md §2.3;
+//     source's Secret (package growsurf;
 //     a source without a Secret is a configuration error unless it sets
 //     AllowUnsigned, which skips the check): 401
 //     missing_signature, invalid_signature (malformed or not matching) or
@@ -56,7 +55,7 @@
 // Success is exactly 200 with Content-Type application/json and the body
 // {"success":true}. Every other answer has a JSON body
 // {"success":false,"code":"<code>","message":"<text>"} with the status of
-// the spec's table (§2.2): 400 invalid_json, malformed_gzip,
+// Segment's API: 400 invalid_json, malformed_gzip,
 // payload_too_large (the limits apply to the decoded body), invalid_batch;
 // 401 missing_write_key, invalid_write_key; 403 source_disabled; 415
 // unsupported_encoding; 404; 405; 429 rate_limited (see Rate limits); and
@@ -67,12 +66,12 @@
 // Messages that are well-formed at request level but invalid on their own
 // (no userId/anonymousId, a track without event, a batch item over 32 KiB,
 // the 2 501st item of a batch, ...) are answered 200 and handed to
-// [Log.Reject] with the reason code of spec §2.4, after the batch envelope
+// [Log.Reject] with a reason code, after the batch envelope
 // merge (or as sent, see Limits). The same holds for failed pixel requests
 // with a valid write key (reason = the error code); without one, and for
 // an unknown write key under [Config.UnknownKey] "accept" (reason
-// unknown_source), see Unauthenticated requests. Besides the codes of
-// §2.4, ingest rejects a message whose context or integrations is present
+// unknown_source), see Unauthenticated requests. Besides Segment's codes,
+// ingest rejects a message whose context or integrations is present
 // but not an object (context_not_object, integrations_not_object), since
 // neither can then be merged or enriched; a JSON null counts as absent for
 // context, integrations, properties, traits, name, category, timestamp and
@@ -163,17 +162,17 @@
 // When the bucket holds too few tokens the request is answered 429 with
 // code rate_limited, Retry-After and X-RateLimit-Reset both set to the
 // whole number of seconds (at least 1) until it will hold enough —
-// X-RateLimit-Reset is a number of seconds, not a timestamp (spec R2.4) —
+// X-RateLimit-Reset is a number of seconds, not a timestamp —
 // and the CORS headers of every /v1 answer. Nothing of a refused request is
 // stored and it takes no tokens: the client keeps the events and retries
-// them, which every official Segment library does on 429 (spec §2.3). A
+// them, which every official Segment library does on 429. A
 // request admitted by the limiter whose storing then fails (503) has used
 // its tokens.
 //
 // The limit applies to every route that carries events and answers with a
 // status, including the GET (JSONP) form of the short routes, which answers
 // its other errors with their status too. It does not apply to pixel routes
-// (/v1/pixel/*): they always answer 200 with a GIF (spec R1.4), so a pixel
+// (/v1/pixel/*): they always answer 200 with a GIF, so a pixel
 // request cannot be told to come back, and limiting it would lose the
 // event; pixel traffic (one event per image load) is stored whatever the
 // source's limit. Requests with an unknown write key accepted under
@@ -191,7 +190,7 @@
 // client address on browser routes or when context.direct is true, channel
 // ("server" or "browser"), version 2, and receivedAt, sentAt (only if the
 // client sent one), originalTimestamp and the skew-corrected timestamp of
-// §3.7, all in [router.TimeLayout].
+// Segment's rules, all in [router.TimeLayout].
 //
 // Ingest notes go into the top-level key "_ingest", which eventrouter
 // reserves (a client-supplied "_ingest" is dropped): it is present only when

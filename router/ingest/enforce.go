@@ -15,8 +15,8 @@ import (
 )
 
 // Quarantine stores the messages that the tracking plan blocks, durably,
-// with their violations (spec §6.3: a blocked message is answered 200 and
-// never dropped). *queue.Log implements it. The handler calls it from its
+// with their violations (a blocked message is answered 200 and never
+// dropped). *queue.Log implements it. The handler calls it from its
 // request goroutines, after Log.Append and before answering; an error
 // answers 503.
 type Quarantine interface {
@@ -115,7 +115,7 @@ type outcome struct {
 }
 
 // enforce validates the normalised message m of source src against a and
-// applies the effective settings (spec §6.3–§6.4): it returns the outcome,
+// applies the effective settings: it returns the outcome,
 // and when the message passes with violations it has removed what the
 // settings omit and written context.protocols. A blocked message is left as
 // it was. A clean message costs one Validate and nothing else.
@@ -134,7 +134,7 @@ func enforce(a *activePlan, src string, override *schemas.Enforcement, m map[str
 	case router.TypeGroup:
 		unplanned, viol, kind = e.Group.UnplannedTraits, e.Group.Violations, "group"
 	}
-	// Standard controls first, then the common schema (§6.3).
+	// Standard controls first, then the common schema.
 	var ruleViolation, commonViolation bool
 	for i := range vs {
 		switch t := vs[i].Type; {
@@ -210,7 +210,7 @@ func topLevel(field string) (sec, name string, ok bool) {
 	return sec, name, true
 }
 
-// annotate writes context.protocols (spec §6.4):
+// annotate writes context.protocols, as Segment Protocols does:
 // {"tracking_plan_id","tracking_plan_version","violations":[...],
 // "omitted":{"properties":{...},"traits":{...}}}.
 func annotate(m map[string]any, p *schemas.Plan, vs []schemas.Violation, omitted map[string]any) {
@@ -261,7 +261,7 @@ func routerViolations(vs []schemas.Violation) []router.Violation {
 }
 
 // forwardedBlocked returns the copy of a blocked message for the source
-// forward_blocked_to names (spec §6.4): the message as normalised, marked
+// forward_blocked_to names: the message as normalised, marked
 // with context.protocols.forwarded_from. m is modified.
 func forwardedBlocked(m map[string]any, msg router.Message, from, to string) router.Message {
 	ctx, _ := m["context"].(map[string]any)
@@ -277,7 +277,7 @@ func forwardedBlocked(m map[string]any, msg router.Message, from, to string) rou
 }
 
 // violationMessages returns one track "Violation Generated" per violation
-// for the source forward_violations_to names (spec §6.4), each with a
+// for the source forward_violations_to names, each with a
 // messageId derived from the original's, the field and the type, so that
 // processing the message again does not duplicate it.
 func violationMessages(m map[string]any, msg router.Message, p *schemas.Plan, vs []schemas.Violation, to, receivedAt string) []router.Message {

@@ -28,7 +28,7 @@ func benchPlanBatch(b *testing.B, dir string) {
 func BenchmarkIngestBatchPlan(b *testing.B) { benchPlanBatch(b, "testdata/benchplan") }
 
 // BenchmarkIngestBatchPlanViolations is BenchmarkIngestBatch under the
-// spec's Order Completed plan, where every event has two unplanned
+// Order Completed plan of schemas/testdata/order, where every event has two unplanned
 // properties that are omitted and annotated in context.protocols: the
 // cost of the slow path.
 func BenchmarkIngestBatchPlanViolations(b *testing.B) {

@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-// seedBodies are representative request bodies, the spec vectors among them.
+// seedBodies are representative request bodies, the conformance vectors among them.
 func seedBodies() [][]byte {
 	seeds := []string{
 		`{"userId":"u1","event":"Order Completed","properties":{"revenue":9.99}}`,

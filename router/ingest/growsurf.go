@@ -13,7 +13,7 @@ import (
 )
 
 // GrowSurfSource is one source of GrowSurf referral-program webhooks
-// (spec growsurf-customerio.md §2–§3), served on its own path and turned
+// served on its own path and turned
 // into Segment messages by package growsurf.
 type GrowSurfSource struct {
 	// Name is the source's name; it becomes router.Message.Source and
@@ -54,7 +54,7 @@ type GrowSurfSource struct {
 const GrowSurfLegacyPath = "/api/growsurf-to-customerio"
 
 // growSurfLimit is the largest GrowSurf webhook body, decoded: a
-// CAMPAIGN_ENDED delivery carries up to 1,000 winners (spec §2.3).
+// CAMPAIGN_ENDED delivery carries up to 1,000 winners.
 const growSurfLimit = 1 << 20
 
 // The answers specific to webhooks.
@@ -84,7 +84,7 @@ var growSurfEvents = map[string]bool{
 	"NEW_COMMISSION_ADDED":             true,
 	"COMMISSION_ADJUSTED":              true,
 	"NEW_PAYOUT_ISSUED":                true,
-	// The integration guide's names (spec §0).
+	// The legacy names of GrowSurf's integration guide.
 	"PARTICIPANT_CREATED":         true,
 	"PARTICIPANT_REFERRED":        true,
 	"CAMPAIGN_REFERRAL_CONVERTED": true,

@@ -22,7 +22,7 @@ import (
 	"github.com/eventrouter/eventrouter/router/sources/growsurf"
 )
 
-// The GrowSurf vectors' common settings (spec growsurf-customerio.md §8).
+// The GrowSurf vectors' common settings.
 const (
 	gsSecret = "grsf_test_secret"
 	gsPath   = "/webhooks/growsurf"
@@ -31,8 +31,8 @@ const (
 // gsNow is the clock of vector T0: 1772445601000 ms.
 var gsNow = time.UnixMilli(1772445601000).UTC()
 
-// gsVector reads a webhook body from testdata/growsurf: the spec's inputs
-// serialised compactly, keys in the spec's order (T2's is T0's exact body).
+// gsVector reads a webhook body from testdata/growsurf: the vectors' inputs
+// serialised compactly, keys in GrowSurf's order (T2's is T0's exact body).
 func gsVector(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "growsurf", name))
@@ -43,7 +43,7 @@ func gsVector(t testing.TB, name string) []byte {
 }
 
 // gsSign returns the GrowSurf-Signature header GrowSurf sends for body at
-// ts, computed here from the spec (§2.3), independently of package
+// ts, computed here from GrowSurf's documented scheme, independently of package
 // growsurf: hex(HMAC-SHA256(secret, "<ts ms>.<body>")).
 func gsSign(body []byte, secret string, ts time.Time) string {
 	t := strconv.FormatInt(ts.UnixMilli(), 10)
@@ -151,7 +151,7 @@ func TestGrowSurfSignedDeliveries(t *testing.T) {
 		checkPerPersonOrder(t, r.msgs, "richard@piedpiper.com")
 		key := "growsurf:ct8f71:participant_joined:x9a7uu"
 		if r.msgs[0].ID != key+":identify" || r.msgs[1].ID != key+":track" || r.msgs[1].Event != "referral_program_joined" {
-			t.Errorf("messages %s (%s), %s (%s); want the spec's messageIds", r.msgs[0].ID, r.msgs[0].Type, r.msgs[1].ID, r.msgs[1].Event)
+			t.Errorf("messages %s (%s), %s (%s); want the vector's messageIds", r.msgs[0].ID, r.msgs[0].Type, r.msgs[1].ID, r.msgs[1].Event)
 		}
 		wantField(t, r.events[0], "traits.email", "richard@piedpiper.com")
 	})

@@ -21,7 +21,7 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 )
 
-// frozen is the clock of the conformance vectors (spec §7).
+// frozen is the clock of the conformance vectors.
 var frozen = time.Date(2024, 1, 1, 1, 0, 10, 0, time.UTC)
 
 // backend is a Log the tests can read back: what was stored since the last
@@ -134,7 +134,7 @@ type env struct {
 	log backend
 }
 
-// baseConfig is the configuration of spec §7: source prod-web with key WK1
+// baseConfig is the configuration of the conformance vectors: source prod-web with key WK1
 // (and a second key), a disabled source with key WKOFF, and a second source.
 func baseConfig() Config {
 	return Config{
@@ -271,7 +271,7 @@ func wk1(extra ...string) map[string]string {
 	return h
 }
 
-// S200 asserts the exact success answer of spec §7.
+// S200 asserts the exact success answer of the Tracking API.
 func s200(t *testing.T, r resp) {
 	t.Helper()
 	if r.status != 200 || string(r.body) != `{"success":true}` || r.header.Get("Content-Type") != "application/json" {
@@ -293,7 +293,7 @@ func apiErr(t *testing.T, r resp, status int, code string) {
 	}
 }
 
-// checkErrorBody asserts spec §1.8: JSON, success false, string code and
+// checkErrorBody asserts the error body: JSON, success false, string code and
 // non-empty message.
 func checkErrorBody(t testing.TB, r resp) {
 	t.Helper()

@@ -33,7 +33,7 @@ type Log interface {
 	// 200 and counted, not an error.
 	Append(ctx context.Context, msgs []router.Message) (duplicates int, err error)
 	// Reject durably stores items that are answered 200 but not accepted
-	// (spec §2.4), each with its reason.
+	// (as Segment does), each with its reason.
 	Reject(ctx context.Context, rejected []router.Rejected) error
 	// Seen reports whether a webhook delivery (source and delivery key)
 	// was marked with Remember within the log's delivery dedupe window.
@@ -89,15 +89,15 @@ type Config struct {
 	// UnknownKey is what happens to a request whose write key matches no
 	// source: "reject" (the default when empty) answers 401
 	// invalid_write_key; "accept" answers 200 and stores the body with
-	// [Log.Reject], reason unknown_source (spec §1.2).
+	// [Log.Reject], reason unknown_source.
 	UnknownKey string
 	// TrustedProxies are the peers whose X-Forwarded-For header is
-	// honoured when ingest determines the client address (spec R3.4).
+	// honoured when ingest determines the client address.
 	// Default: none.
 	TrustedProxies []netip.Prefix
 	// StrictBatchItemSize makes a batch item over 32 KiB fail the whole
 	// request with 400 payload_too_large instead of rejecting only that
-	// item (spec §2.4 note). Default false.
+	// item. Default false.
 	StrictBatchItemSize bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -292,7 +292,7 @@ const (
 	kindHealth
 )
 
-// Body limits of spec §2.1 (decoded bytes).
+// Body limits of Segment's Tracking API (decoded bytes).
 const (
 	singleLimit  = 32 << 10
 	batchLimit   = 500 << 10
@@ -514,7 +514,7 @@ var gif = []byte{
 	0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 }
 
-// servePixel always answers 200 with the GIF (spec R1.4); request-level
+// servePixel always answers 200 with the GIF; request-level
 // errors are stored with Log.Reject instead of being answered when the
 // request has a valid write key (in the query, the data or the
 // Authorization header), else only counted and sampled (see

@@ -12,7 +12,7 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 )
 
-// envelope is what a batch contributes to each of its items (spec §3.3).
+// envelope is what a batch contributes to each of its items.
 type envelope struct {
 	context      map[string]any
 	integrations map[string]any
@@ -102,7 +102,7 @@ func (q *request) rejectItem(m map[string]any, raw []byte, reason, detail string
 	q.chargeRejected(m, raw)
 }
 
-// coerceID applies the ID coercion of spec §3.2: strings are trimmed,
+// coerceID applies Segment's ID coercion: strings are trimmed,
 // numbers become their decimal string; bad is set for any other JSON type.
 // Absent and null yield "".
 func coerceID(v any) (s string, bad bool) {
@@ -202,7 +202,7 @@ func nonEmptyString(v any) bool {
 	return ok && strings.TrimSpace(s) != ""
 }
 
-// validate applies the event-level checks of spec §2.4 (after the envelope
+// validate applies the event-level checks (after the envelope
 // merge, before any change) and returns the reason code of the first
 // failure, or "". typ is the message's type.
 func validate(m map[string]any, typ string) (reason, detail string) {
@@ -368,7 +368,7 @@ func (q *request) item(m map[string]any, env *envelope, raw []byte) {
 	}
 	m["version"] = version2
 
-	// Timestamps (spec §3.7).
+	// Timestamps, corrected for the client's clock skew.
 	var notes []note
 	ot, hasOT := time.Time{}, false
 	if v, ok := m["timestamp"]; ok && v != nil {
@@ -447,7 +447,7 @@ func (q *request) item(m map[string]any, env *envelope, raw []byte) {
 		Event:       event,
 		ReceivedAt:  q.receivedAt,
 	}
-	// Tracking plan (spec §6.3): after normalisation, before storing.
+	// Tracking plan: after normalisation, before storing.
 	nq, nf, valid := len(q.pc.quarantined), len(q.pc.forwarded), q.pc.valid
 	q.pc.violationsFrom = nf
 	if q.plan.applies(q.src.name) && !q.h.check(q.plan, q.src, m, &msg, &q.pc, q.receivedAtStr) {

@@ -165,7 +165,7 @@ func readRejected(t *testing.T, ctx context.Context, s jetstream.Stream, seq *ui
 	return out
 }
 
-// TestConformance runs every vector of spec §7 (T1–T40) against a real
+// TestConformance runs every conformance vector (T1–T40) against a real
 // server storing into the real log: the embedded NATS JetStream of
 // router/queue, with its deduplication, read back through its readers.
 func TestConformance(t *testing.T) {

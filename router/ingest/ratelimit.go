@@ -50,7 +50,7 @@ func (s *source) take(now time.Time, n int) int {
 }
 
 // writeRateLimited answers 429 rate_limited. Retry-After and
-// X-RateLimit-Reset both carry the seconds to wait (spec R2.4: not an epoch
+// X-RateLimit-Reset both carry the seconds to wait (not an epoch
 // time).
 func (h *Handler) writeRateLimited(w http.ResponseWriter, rt *route, srcName string, wait int) {
 	s := strconv.Itoa(wait)

@@ -207,7 +207,7 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-// checkRateLimited asserts the 429 answer of spec §2.2: JSON error body with
+// checkRateLimited asserts the 429 answer: JSON error body with
 // code rate_limited, Retry-After and X-RateLimit-Reset as the same number of
 // seconds, and the CORS headers for testOrigin.
 func checkRateLimited(t *testing.T, r resp, wait int) {

@@ -5,7 +5,7 @@ import (
 	"strconv"
 )
 
-// apiError is a request-level failure and its answer (spec §1.8, §2.2).
+// apiError is a request-level failure and its answer.
 type apiError struct {
 	status int
 	code   string

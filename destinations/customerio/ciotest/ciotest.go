@@ -18,13 +18,13 @@ import (
 )
 
 // The credentials a Server accepts unless [WithCredentials] says otherwise
-// (those of spec §8).
+// (those of the GrowSurf vectors).
 const (
 	DefaultSiteID = "test-site"
 	DefaultAPIKey = "test-key"
 )
 
-// Customer.io's data limits (spec §4.6), enforced with 400.
+// Customer.io's data limits, enforced with 400.
 const (
 	maxIDBytes        = 150
 	maxAttrNameBytes  = 150
@@ -401,8 +401,8 @@ func (s *Server) failure(status int) answer {
 	return a
 }
 
-// authorised checks Basic site:key, in standard or URL-safe base64 (spec
-// §5: go-customerio uses the URL-safe alphabet).
+// authorised checks Basic site:key, in standard or URL-safe base64
+// (go-customerio uses the URL-safe alphabet).
 func (s *Server) authorised(h string) bool {
 	enc, ok := strings.CutPrefix(h, "Basic ")
 	if !ok {

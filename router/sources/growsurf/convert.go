@@ -35,13 +35,13 @@ const (
 	// (reward.approved false); the approved delivery that follows maps.
 	ReasonRewardNotApproved = "growsurf_reward_not_approved"
 	// ReasonInvalidPayload: a mapped event lacking a field the mapping
-	// needs (spec §2.2 schema guidance, vector T6), such as the email of a
+	// needs (vector T6), such as the email of a
 	// participant when the identifier is email. A retry would not fix it.
 	ReasonInvalidPayload = "growsurf_invalid_payload"
 )
 
-// The GrowSurf event types: the seven real ones (spec §2.1) and the four
-// legacy names of the integration guide (spec §0).
+// The GrowSurf event types: the seven real ones and the four legacy
+// names of GrowSurf's integration guide.
 const (
 	EventNewParticipantAdded           = "NEW_PARTICIPANT_ADDED"
 	EventParticipantReachedAGoal       = "PARTICIPANT_REACHED_A_GOAL"
@@ -62,13 +62,13 @@ const (
 const IntegrationName = "growsurf"
 
 // maxIDLength is the longest messageId kept readable; longer ones are
-// hashed (Segment's limit, spec §3.4).
+// hashed (Segment's limit).
 const maxIDLength = 100
 
 // Result is what one GrowSurf delivery becomes.
 type Result struct {
 	// DeliveryKey identifies this GrowSurf delivery for the 14-day dedupe
-	// memory (spec §3.4): deterministic from GrowSurf's natural ids, equal
+	// memory: deterministic from GrowSurf's natural ids, equal
 	// for GrowSurf's retries of the same event. It contains ':' and
 	// payload-supplied ids; hash or encode it where keys are restricted
 	// (JetStream KV keys are).
@@ -258,7 +258,7 @@ func (c *converter) join(container object) invalid {
 		referrer, refPath = r, prefix+"referrer"
 	}
 	if !c.legacy {
-		// Spec §2.2: the fields the mapping needs must be there.
+		// The fields the mapping needs must be there.
 		for _, f := range []string{"id", "email", "shareUrl"} {
 			if str(p[f]) == "" {
 				return invalid(c.path(prefix+f) + ": missing")
@@ -371,7 +371,7 @@ func (c *converter) join(container object) invalid {
 }
 
 // converted maps the legacy CAMPAIGN_REFERRAL_CONVERTED (which GrowSurf
-// itself never sends, spec §2.7): referral_converted on the referrer of
+// itself never sends): referral_converted on the referrer of
 // the participant, with the properties of referral_made.
 func (c *converter) converted(container object) invalid {
 	p, prefix := container, ""
@@ -520,8 +520,8 @@ func (c *converter) reward(container object) invalid {
 	return ""
 }
 
-// userID resolves a participant's userId per the identifier setting
-// (spec §3.1). fellBack is set when app_user_id fell back to the email.
+// userID resolves a participant's userId per the identifier setting.
+// fellBack is set when app_user_id fell back to the email.
 func (c *converter) userID(p object, prefix string) (id string, fellBack bool, prob invalid) {
 	switch c.s.identifier {
 	case IdentifierGrowSurfID:
@@ -568,8 +568,8 @@ func (c *converter) track(key, userID string, fellBack bool, event string, props
 }
 
 // base builds the fields every message has, as ingest normalises a
-// server-side message with a timestamp and no sentAt (spec segment-api
-// §3.7): timestamp = originalTimestamp = the GrowSurf time.
+// server-side message with a timestamp and no sentAt:
+// timestamp = originalTimestamp = the GrowSurf time.
 func (c *converter) base(typ, id, userID string, fellBack bool, at time.Time) object {
 	ts := router.FormatTime(at)
 	m := object{
@@ -614,7 +614,7 @@ func (c *converter) emit(m object, typ, userID, event string) {
 	})
 }
 
-// messageID is "<key>:<suffix>" (spec §3.4), or, when that would exceed
+// messageID is "<key>:<suffix>", or, when that would exceed
 // 100 characters, "growsurf:sha256:<32 hex of SHA-256(key)>:<suffix>".
 func messageID(key, suffix string) string {
 	id := key + ":" + suffix
@@ -669,7 +669,7 @@ func participantID(p object) string {
 }
 
 // referralCode is the grsf query value of shareUrl, falling back to the
-// participant id (spec §3.2: GrowSurf has no referralCode field).
+// participant id (GrowSurf has no referralCode field).
 func referralCode(p object) string {
 	if code := grsf(str(p["shareUrl"])); code != "" {
 		return code
@@ -715,8 +715,8 @@ func firstStr(vs ...any) string {
 	return ""
 }
 
-// setStr sets m[k] to v when v is a non-empty string (spec §3.2: never
-// send "", omit null).
+// setStr sets m[k] to v when v is a non-empty string (never send "",
+// omit null).
 func setStr(m object, k string, v any) {
 	if s := str(v); s != "" {
 		m[k] = s
@@ -724,7 +724,7 @@ func setStr(m object, k string, v any) {
 }
 
 // setCount sets m[k] to v as a JSON integer when v is an integer, or a
-// string holding one (GrowSurf's value, never adjusted: spec §3.2).
+// string holding one (GrowSurf's value, never adjusted).
 func setCount(m object, k string, v any) {
 	var lit string
 	switch v := v.(type) {
@@ -768,7 +768,7 @@ func millis(v any) (int64, bool) {
 	return ms, true
 }
 
-// unixSeconds is ms / 1000, floored, as a JSON integer (spec §0.4).
+// unixSeconds is ms / 1000, floored, as a JSON integer.
 func unixSeconds(ms int64) json.Number {
 	return json.Number(strconv.FormatInt(ms/1000, 10))
 }

@@ -64,7 +64,7 @@ func obj(m map[string]any, path ...string) map[string]any {
 	return m
 }
 
-// TestDuplicateDelivery is spec T2-dup: GrowSurf delivering T2 again (as
+// TestDuplicateDelivery is vector T2-dup: GrowSurf delivering T2 again (as
 // the compact bytes of T0, as the pretty bytes of T2, with a changed
 // envelope createdAt three days later) yields the same DeliveryKey and the
 // same messageIds; apart from receivedAt, the same bodies.
@@ -201,7 +201,7 @@ func TestMappingTraitOverrides(t *testing.T) {
 	}
 }
 
-// TestIdentifiers covers each identifier choice of spec §3.1.
+// TestIdentifiers covers each identifier choice.
 func TestIdentifiers(t *testing.T) {
 	noMetadata := func(b []byte) []byte {
 		return editJSON(t, b, func(m map[string]any) {
@@ -254,7 +254,7 @@ func TestIdentifiers(t *testing.T) {
 					t.Errorf("message %d: fallback note %v, want %v", i, noted, tt.fallback)
 				}
 				if m.Type == router.TypeIdentify {
-					// Spec §3.1: traits.email is always known — from userId
+					// traits.email is always known — from userId
 					// with the email identifier, else as a trait.
 					email, has := field(t, m, "traits")["email"]
 					first := i == 0 && len(tt.users) == 4
@@ -348,7 +348,7 @@ func TestMalformed(t *testing.T) {
 	}
 }
 
-// TestNormalisationRules covers the rules of spec §3.2–§3.3 the vectors
+// TestNormalisationRules covers the trait and property rules the vectors
 // do not reach.
 func TestNormalisationRules(t *testing.T) {
 	t1 := readCase(t, "T1-direct-signup")

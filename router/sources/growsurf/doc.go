@@ -1,5 +1,5 @@
 // Package growsurf turns GrowSurf referral-program webhooks into Segment
-// identify and track messages (spec growsurf-customerio.md §2–§3). It is
+// identify and track messages. It is
 // pure: [VerifySignature] checks a delivery's signature, [Convert] maps its
 // body to normalised [router.Message]s; ingest mounts it on an HTTP path,
 // stores the messages in the log and keeps what does not map in the
@@ -8,8 +8,8 @@
 // # Mapping
 //
 // GrowSurf's real webhooks are an envelope {"event", "createdAt" (unix
-// ms), "data"} with one of seven event types (spec §2.1). With the default
-// [Mapping] (spec §2.6):
+// ms), "data"} with one of seven event types. With the default
+// [Mapping]:
 //
 //	NEW_PARTICIPANT_ADDED           identify + referral_program_joined on the participant (data);
 //	  with data.referrer set          + identify (total_referrals, last_referral_date)
@@ -23,18 +23,18 @@
 //	                                nothing (growsurf_unmapped_event)
 //	any other event                 nothing (growsurf_unknown_event)
 //
-// GrowSurf sends no webhook when a referral is credited (spec §2.7):
+// GrowSurf sends no webhook when a referral is credited:
 // referral_converted normally comes from the product backend through
 // /v1/track.
 //
-// The participant's identify carries the traits of spec §3.2: email,
+// The participant's identify carries these traits: email,
 // first_name and last_name (left out when null or empty), referral_code
 // (the grsf query value of shareUrl, else the participant id; GrowSurf
 // has no referralCode field), referral_link (shareUrl), referral_status
 // ("active"), total_referrals (referralCount as a JSON integer, never
 // adjusted), referred_by (the referrer's email, only when referred) and
 // referral_program_join_date (createdAt in unix seconds). Track properties
-// are those of spec §3.3, flat, with absent values left out. Every name in
+// are GrowSurf's fields, flat, with absent values left out. Every name in
 // the Segment output can be changed through [Mapping] (YAML "mapping:
 // {events: ..., traits: ...}"); property names are fixed.
 //
@@ -43,16 +43,16 @@
 //
 // # Identity
 //
-// [Settings.Identifier] picks the userId (spec §3.1): the email as received
+// [Settings.Identifier] picks the userId: the email as received
 // (default), the app user id from metadata[app_user_id_key] (falling back
 // to the email, noted in the message's "_ingest" notes as
 // growsurf_identifier_fallback), or GrowSurf's participant id. The new
 // participant's identify always has the email trait; the referrer's and
-// the reward earner's identifies carry only what changed (spec T2, T3), plus
+// the reward earner's identifies carry only what changed (vectors T2, T3), plus
 // the email when userId is not the email. A participant without an email,
 // or a referrer whose identity cannot be resolved, makes the delivery
-// growsurf_invalid_payload (spec T6): 200 to GrowSurf, raw body kept.
-// With the real envelope the fields of spec §2.2's schema guidance are
+// growsurf_invalid_payload (vector T6): 200 to GrowSurf, raw body kept.
+// With the real envelope the fields GrowSurf always sends are
 // required as well (data.id, email, shareUrl, createdAt, campaign.id and
 // the envelope createdAt for NEW_PARTICIPANT_ADDED; participant id and
 // email, reward id, approved and isReferrer, campaign.id for
@@ -63,7 +63,7 @@
 // GrowSurf's marketing guides relay events with a handler reading
 // {event, participant, referrer} and the names PARTICIPANT_CREATED,
 // PARTICIPANT_REFERRED, CAMPAIGN_REFERRAL_CONVERTED and
-// PARTICIPANT_REACHED_REWARD, which GrowSurf never sends (spec §0). A body
+// PARTICIPANT_REACHED_REWARD, which GrowSurf never sends. A body
 // without a "data" object is read in that shape (participant, referrer,
 // reward and campaign at the top level; [Result.Legacy] is set):
 // PARTICIPANT_CREATED and PARTICIPANT_REFERRED map like
@@ -82,7 +82,7 @@
 //
 // A secret configured on the GrowSurf webhook makes every delivery carry
 // "GrowSurf-Signature: ts=<unix ms>,v=<hex>", the HMAC-SHA256 of
-// "<ts>.<raw body>" (spec §2.3). [VerifySignature] checks it on the raw
+// "<ts>.<raw body>". [VerifySignature] checks it on the raw
 // bytes before anything is parsed, with hmac.Equal, then checks ts
 // against a tolerance: [DefaultTolerance] is 7 days because GrowSurf
 // retries failed deliveries for several days and may keep the first
@@ -92,7 +92,7 @@
 // # Idempotency
 //
 // GrowSurf has no delivery id and retries for days, so keys come from its
-// natural ids, never from the envelope's createdAt (spec §3.4). With <cid>
+// natural ids, never from the envelope's createdAt. With <cid>
 // the campaign id ("-" when a legacy body has none):
 //
 //	participant joined   growsurf:<cid>:participant_joined:<participant id>
@@ -102,7 +102,7 @@
 //
 // A message's messageId (its [router.Message.ID]) is "<key>:identify" or
 // "<key>:track", so a Customer.io destination recovers the key by removing
-// the suffix and derives the event id of spec §3.4 (a ULID of the message
+// the suffix and derives its event id (a ULID of the message
 // time and SHA-256 of the key). A messageId longer than 100 characters
 // becomes "growsurf:sha256:<32 hex of SHA-256(key)>:<suffix>".
 //

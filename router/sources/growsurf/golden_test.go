@@ -19,7 +19,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/*/expected.json and result.json from the code's output")
 
 // defaultReceivedAt is when golden requests arrive unless case.json says
-// otherwise: the clock of spec vector T0.
+// otherwise: the clock of vector T0.
 var defaultReceivedAt = time.UnixMilli(1772445601000).UTC()
 
 const testSource = "referrals"

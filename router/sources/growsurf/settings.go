@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// The identifier strategies of spec §3.1: which participant field becomes
+// The identifier strategies: which participant field becomes
 // the Segment userId (and so the Customer.io customer id).
 const (
 	// IdentifierEmail uses the participant's email address as received
@@ -22,7 +22,7 @@ const (
 	IdentifierGrowSurfID = "growsurf_id"
 )
 
-// The referral triggers of spec §2.7: when GrowSurf credits a referral.
+// The referral triggers: when GrowSurf credits a referral.
 const (
 	// TriggerQualifyingAction means a referral is credited later, by the
 	// product backend (the default); GrowSurf sends no webhook for it, so
@@ -70,7 +70,7 @@ var (
 // [DefaultSettings].
 type Settings struct {
 	// Identifier chooses which participant field becomes userId: "email"
-	// (default), "app_user_id" or "growsurf_id" (spec §3.1). Empty means
+	// (default), "app_user_id" or "growsurf_id". Empty means
 	// "email".
 	Identifier string `yaml:"identifier"`
 	// AppUserIDKey is the participant metadata key that holds the product's
@@ -78,7 +78,7 @@ type Settings struct {
 	AppUserIDKey string `yaml:"app_user_id_key"`
 	// ReferralTrigger says when the program credits a referral:
 	// "qualifying_action" (default; no referral_converted from webhooks) or
-	// "signup" (a referred signup also emits referral_converted), spec §2.7.
+	// "signup" (a referred signup also emits referral_converted).
 	ReferralTrigger string `yaml:"referral_trigger"`
 	// Mapping holds the event and trait names; keys left out take the names
 	// of [DefaultMapping].
@@ -105,8 +105,8 @@ func EventKeys() []string { return slices.Clone(eventKeys) }
 // TraitKeys returns the internal keys of [Mapping.Traits].
 func TraitKeys() []string { return slices.Clone(traitKeys) }
 
-// DefaultMapping returns the names of spec §2.6 and §3.2: every event and
-// trait is named after its internal key.
+// DefaultMapping returns the default names: every event and trait is
+// named after its internal key.
 func DefaultMapping() Mapping {
 	m := Mapping{Events: make(map[string]string, len(eventKeys)), Traits: make(map[string]string, len(traitKeys))}
 	for _, k := range eventKeys {

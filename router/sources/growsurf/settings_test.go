@@ -9,7 +9,7 @@ import (
 
 func TestDefaults(t *testing.T) {
 	m := DefaultMapping()
-	// Spec §2.6 (event names) and §3.2 (trait names).
+	// Event names and trait names: each its own key.
 	wantEvents := map[string]string{
 		"referral_program_joined": "referral_program_joined",
 		"referral_made":           "referral_made",

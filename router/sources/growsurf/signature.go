@@ -15,8 +15,8 @@ import (
 const SignatureHeader = "GrowSurf-Signature"
 
 // DefaultTolerance is how old a signature's timestamp may be before
-// [VerifySignature] rejects it: 7 days (spec §2.3). GrowSurf retries a
-// failed delivery with exponential backoff for several days (§2.4), and it
+// [VerifySignature] rejects it: 7 days. GrowSurf retries a
+// failed delivery with exponential backoff for several days, and it
 // is not known whether a retry carries a fresh ts or the first attempt's;
 // a window of minutes, as payment providers use, would turn every late
 // retry of an outage into a 401 and so lose the event. Replays inside the
@@ -25,7 +25,7 @@ const SignatureHeader = "GrowSurf-Signature"
 const DefaultTolerance = 7 * 24 * time.Hour
 
 // MaxFutureSkew is how far in the future a signature's timestamp may be
-// (spec §2.3: 5 minutes), whatever the tolerance: GrowSurf's clock may run
+// (5 minutes), whatever the tolerance: GrowSurf's clock may run
 // a little ahead of ours, but never by days.
 const MaxFutureSkew = 5 * time.Minute
 
@@ -44,7 +44,7 @@ var (
 )
 
 // VerifySignature checks the value of a GrowSurf-Signature header,
-// "ts=<unix ms>,v=<hex>" (spec §2.3): v must be the HMAC-SHA256, keyed with
+// "ts=<unix ms>,v=<hex>": v must be the HMAC-SHA256, keyed with
 // secret, of ts, ".", and the raw request body, compared in constant time
 // (hmac.Equal); and ts must be at most tolerance before now and at most
 // min(tolerance, [MaxFutureSkew]) after it. A tolerance of zero or less

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Spec T0: T2's payload serialised compactly, signed with grsf_test_secret.
+// Vector T0: T2's payload serialised compactly, signed with grsf_test_secret.
 const (
 	t0Header = "ts=1772445600700,v=43c45c9b27e5e83ff1c8d54f91f7991ff57d26da0bf7c3f7101e085c4ddc5a3d"
 	t0Secret = "grsf_test_secret"
@@ -25,7 +25,7 @@ func t0Body(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	if len(b) != 1706 || sha256hex(b) != t0SHA256 {
-		t.Fatalf("T0 body is not the spec's bytes: %d bytes, sha256 %s", len(b), sha256hex(b))
+		t.Fatalf("T0 body is not the vector's bytes: %d bytes, sha256 %s", len(b), sha256hex(b))
 	}
 	return b
 }
@@ -98,7 +98,7 @@ func TestVerifySignatureT0(t *testing.T) {
 	}
 }
 
-// TestSignMatchesT0 checks Sign against the spec's header.
+// TestSignMatchesT0 checks Sign against vector T0's header.
 func TestSignMatchesT0(t *testing.T) {
 	if got := Sign(t0Body(t), []byte(t0Secret), time.UnixMilli(t0TS)); got != t0Header {
 		t.Errorf("got %s, want %s", got, t0Header)
@@ -130,7 +130,7 @@ func TestVerifySignatureConstantTime(t *testing.T) {
 func TestGoldenT0RejectsTamperedBody(t *testing.T) {
 	gc := loadCase(t, filepath.Join("testdata", "T0-signature"))
 	if gc.header != t0Header || string(gc.secret) != t0Secret || gc.cf.Now != t0Now {
-		t.Fatalf("T0 case files differ from the spec: %q %q %d", gc.header, gc.secret, gc.cf.Now)
+		t.Fatalf("T0 case files differ from the vector: %q %q %d", gc.header, gc.secret, gc.cf.Now)
 	}
 	body := []byte(strings.Replace(string(gc.body), `"referralCount":1`, `"referralCount":9`, 1))
 	if len(body) != len(gc.body) || string(body) == string(gc.body) {

@@ -13,13 +13,13 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 )
 
-// cioRequest is a Customer.io Track API v1 request as spec §8 lists them.
+// cioRequest is a Customer.io Track API v1 request a vector expects.
 type cioRequest struct {
 	method, path string
 	body         string
 }
 
-// The Customer.io requests spec §8 expects, copied from the spec verbatim.
+// The Customer.io requests each vector expects, written out by hand.
 var specCustomerIO = map[string][]cioRequest{
 	"T1-direct-signup": {
 		{"PUT", "/api/v1/customers/richard@piedpiper.com", `{"email":"richard@piedpiper.com","first_name":"Richard","last_name":"Hendricks","referral_code":"x9a7uu","referral_link":"https://piedpiper.com?grsf=x9a7uu","referral_status":"active","total_referrals":0,"referral_program_join_date":1770714000}`},
@@ -48,7 +48,7 @@ var specT2 = []cioRequest{
 	{"POST", "/api/v1/customers/richard@piedpiper.com/events", `{"name":"referral_made","id":"01KJPZV2P86X0QGXHD8RMZZHDG","timestamp":1772445600,"data":{"campaign_id":"ct8f71","campaign_name":"Pied Piper Referral Program","referee_participant_id":"p88y0a","referee_email":"gavin.belson@hooli.com","referee_first_name":"Gavin","total_referrals":1}}`},
 }
 
-// specULID is the Customer.io event id of spec §3.4: a ULID whose time is
+// specULID is the Customer.io event id of a message: a ULID whose time is
 // the occurred-at in ms and whose entropy is the first 10 bytes of
 // SHA-256(key), in Crockford base32.
 func specULID(key string, at time.Time) string {
@@ -70,7 +70,7 @@ func specULID(key string, at time.Time) string {
 }
 
 // toCustomerIO is what a Customer.io destination makes of the messages
-// (spec §3.2–§3.4): identify → PUT traits; track → POST {name, id,
+// identify → PUT traits; track → POST {name, id,
 // timestamp, data}, the id the ULID of the messageId's key (the messageId
 // without ":track") and the message time.
 func toCustomerIO(t *testing.T, msgs []router.Message) []cioRequest {
@@ -119,9 +119,9 @@ func jsonEqual(t *testing.T, a, b string) bool {
 }
 
 // TestSpecCustomerIORequests checks the messages of every vector against
-// the Customer.io requests spec §8 lists, independently of the golden
+// the Customer.io requests the vectors expect, independently of the golden
 // files: traits, properties, event names, identities, order, timestamps
-// and — through the ULIDs, which spec §3.4 derives from the dedupe key and
+// and — through the ULIDs, derived from the dedupe key and
 // the occurred-at time — the messageIds.
 func TestSpecCustomerIORequests(t *testing.T) {
 	for name, want := range specCustomerIO {
@@ -144,7 +144,7 @@ func TestSpecCustomerIORequests(t *testing.T) {
 	}
 }
 
-// TestSpecSegmentT1 checks what spec T1 says of the Segment side.
+// TestSpecSegmentT1 checks what vector T1 expects of the Segment side.
 func TestSpecSegmentT1(t *testing.T) {
 	gc := loadCase(t, filepath.Join("testdata", "T1-direct-signup"))
 	res, err := Convert(gc.body, testSource, gc.settings, gc.receivedAt)
@@ -166,7 +166,7 @@ func TestSpecSegmentT1(t *testing.T) {
 	}
 }
 
-// TestSpecULID checks the test's ULID helper against spec T7's id, which
+// TestSpecULID checks the test's ULID helper against vector T7's id, which
 // involves no GrowSurf mapping at all.
 func TestSpecULID(t *testing.T) {
 	if got := specULID("segment:app-conv-p88y0a", time.UnixMilli(1772712000000)); got != "01KJYXWYG0DAXW370XM65SSG5B" {
