@@ -202,7 +202,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	adm := admin.New(cfg.HTTP.AdminToken, logger.With("component", "admin"))
 	debugger.Register(adm)
 	adm.MountProfiling()
-	startPlan(ctx, cfg, plan, in, log, adm, logger, reg)       // serve_plan.go
+	startPlan(ctx, cfg, in, log, adm, logger, reg)             // serve_plan.go
 	startOperations(ctx, cfg, log, in, disp, adm, logger, reg) // serve_admin.go
 
 	// The public listener: the Tracking API and webhooks (ingest answers
