@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/eventrouter/eventrouter/router/admin"
 )
 
 const dlqUsage = `Usage:
@@ -70,37 +71,36 @@ func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "list":
 		err = dlqList(ctx, c, *dest, *since, *errContains, *limit, stdout)
 	case "show":
-		if _, perr := strconv.ParseUint(seq, 10, 64); perr != nil {
+		n, perr := strconv.ParseUint(seq, 10, 64)
+		if perr != nil {
 			fmt.Fprintln(stderr, "eventrouter dlq show: give the dead letter's seq number (from dlq list)")
 			return 2
 		}
-		err = dlqShow(ctx, c, seq, stdout)
+		err = dlqShow(ctx, c, n, stdout)
 	case "redrive":
-		body := map[string]any{"destination": *dest, "since": *since, "error_contains": *errContains, "dry_run": *dryRun}
+		req := admin.RedriveRequest{Destination: *dest, Since: *since, ErrorContains: *errContains, DryRun: *dryRun}
 		if *ids != "" {
-			var list []uint64
 			for _, s := range strings.Split(*ids, ",") {
 				n, perr := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
 				if perr != nil {
 					fmt.Fprintf(stderr, "eventrouter dlq redrive: --ids: %q is not a seq number\n", s)
 					return 2
 				}
-				list = append(list, n)
+				req.IDs = append(req.IDs, n)
 			}
-			body["ids"] = list
 		}
-		err = runLongOp(ctx, c, "/admin/dlq/redrive", "redrive", body, stdout, stderr, func(res map[string]any) string {
-			var out string
-			if res["dry_run"] == true {
-				out = fmt.Sprintf("dry run: %v dead letter(s) of %s would be redriven", res["matched"], *dest)
+		var res admin.RedriveResult
+		res, err = withProgress(stderr, "redrive", func(p func(admin.Progress)) (admin.RedriveResult, error) { return c.Redrive(ctx, req, p) })
+		if err == nil {
+			if res.DryRun {
+				fmt.Fprintf(stdout, "dry run: %d dead letter(s) of %s would be redriven\n", res.Matched, *dest)
 			} else {
-				out = fmt.Sprintf("redriven: %v dead letter(s) queued again for %s and removed from its dead letters", res["redriven"], *dest)
+				fmt.Fprintf(stdout, "redriven: %d dead letter(s) queued again for %s and removed from its dead letters\n", res.Redriven, *dest)
 			}
-			if nf, _ := res["not_found"].([]any); len(nf) > 0 {
-				out += fmt.Sprintf("\nnot found (not dead letters of %s, or already redriven): %v", *dest, nf)
+			if len(res.NotFound) > 0 {
+				fmt.Fprintf(stdout, "not found (not dead letters of %s, or already redriven): %v\n", *dest, res.NotFound)
 			}
-			return out
-		})
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "eventrouter dlq %s: %v\n", sub, err)
@@ -109,38 +109,18 @@ func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func dlqList(ctx context.Context, c *adminClient, dest, since, errContains string, limit int, stdout io.Writer) error {
-	q := url.Values{"destination": {dest}, "limit": {strconv.Itoa(limit)}}
-	if since != "" {
-		q.Set("since", since)
-	}
-	if errContains != "" {
-		q.Set("error_contains", errContains)
-	}
-	var out struct {
-		Messages []struct {
-			Seq         uint64 `json:"seq"`
-			MessageID   string `json:"message_id"`
-			Source      string `json:"source"`
-			Type        string `json:"type"`
-			Event       string `json:"event"`
-			Error       string `json:"error"`
-			Attempts    int    `json:"attempts"`
-			DeadAt      string `json:"dead_lettered_at"`
-			Destination string `json:"destination"`
-		} `json:"messages"`
-		Total int `json:"total"`
-	}
-	if err := c.getJSON(ctx, "/admin/dlq", q, &out); err != nil {
+func dlqList(ctx context.Context, c *admin.Client, dest, since, errContains string, limit int, stdout io.Writer) error {
+	page, err := c.DeadLetters(ctx, admin.DeadLetterQuery{Destination: dest, Since: since, ErrorContains: errContains, Limit: limit})
+	if err != nil {
 		return err
 	}
-	if len(out.Messages) == 0 {
+	if len(page.Messages) == 0 {
 		fmt.Fprintf(stdout, "no dead letters for %s\n", dest)
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tDEAD LETTERED AT\tSOURCE\tTYPE\tEVENT\tMESSAGE ID\tATTEMPTS\tERROR")
-	for _, m := range out.Messages {
+	for _, m := range page.Messages {
 		e := m.Error
 		if len(e) > 80 {
 			e = e[:77] + "..."
@@ -150,16 +130,16 @@ func dlqList(ctx context.Context, c *adminClient, dest, since, errContains strin
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d shown of %d\n", len(out.Messages), out.Total)
+	fmt.Fprintf(stdout, "%d shown of %d\n", len(page.Messages), page.Total)
 	return nil
 }
 
-func dlqShow(ctx context.Context, c *adminClient, seq string, stdout io.Writer) error {
-	var out json.RawMessage
-	if err := c.getJSON(ctx, "/admin/dlq/"+seq, nil, &out); err != nil {
+func dlqShow(ctx context.Context, c *admin.Client, seq uint64, stdout io.Writer) error {
+	it, err := c.DeadLetter(ctx, seq)
+	if err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(out, "", "  ")
+	b, err := json.MarshalIndent(it, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -56,13 +54,15 @@ func runQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer)
 		err = printQuarantine(ctx, c, *source, *event, *since, *limit, stdout)
 	} else {
 		sel := admin.ReplaySelection{Source: *source, Event: *event, Since: *since, DryRun: *dryRun}
-		err = runLongOp(ctx, c, "/admin/quarantine/replay", "progress", sel, stdout, stderr, func(res map[string]any) string {
+		var res admin.ReplayResult
+		res, err = withProgress(stderr, "progress", func(p func(admin.Progress)) (admin.ReplayResult, error) { return c.ReplayQuarantine(ctx, sel, p) })
+		if err == nil {
 			verb := "replayed"
-			if res["dry_run"] == true {
+			if res.DryRun {
 				verb = "would replay"
 			}
-			return fmt.Sprintf("%s %v, still invalid %v, skipped %v", verb, res["replayed"], res["still_invalid"], res["skipped"])
-		})
+			fmt.Fprintf(stdout, "%s %d, still invalid %d, skipped %d\n", verb, res.Replayed, res.StillInvalid, res.Skipped)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "eventrouter quarantine %s: %v\n", sub, err)
@@ -72,29 +72,9 @@ func runQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 // printQuarantine prints a page of the quarantine, newest first.
-func printQuarantine(ctx context.Context, c *adminClient, source, event, since string, limit int, stdout io.Writer) error {
-	q := url.Values{"limit": {strconv.Itoa(limit)}}
-	for k, v := range map[string]string{"source": source, "event": event, "since": since} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	var page struct {
-		Messages []struct {
-			Seq           uint64 `json:"seq"`
-			Source        string `json:"source"`
-			Type          string `json:"type"`
-			Event         string `json:"event"`
-			MessageID     string `json:"message_id"`
-			QuarantinedAt string `json:"quarantined_at"`
-			Violations    []struct {
-				Type  string `json:"violationType"`
-				Field string `json:"violationField"`
-			} `json:"violations"`
-		} `json:"messages"`
-		Total int `json:"total"`
-	}
-	if err := c.getJSON(ctx, "/admin/quarantine", q, &page); err != nil {
+func printQuarantine(ctx context.Context, c *admin.Client, source, event, since string, limit int, stdout io.Writer) error {
+	page, err := c.Quarantine(ctx, admin.QuarantineQuery{Source: source, Event: event, Since: since, Limit: limit})
+	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -113,6 +93,6 @@ func printQuarantine(ctx context.Context, c *adminClient, source, event, since s
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(stdout, "%d shown of %d quarantined\n", len(page.Messages), page.Total)
+	_, err = fmt.Fprintf(stdout, "%d shown of %d quarantined\n", len(page.Messages), page.Total)
 	return err
 }

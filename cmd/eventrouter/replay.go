@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/eventrouter/eventrouter/router/admin"
 )
 
 const replayUsage = `Usage: eventrouter replay --destination D --since T [--until T] [--events E,F] [--dry-run] [--server URL]
@@ -45,13 +47,15 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			names = append(names, e)
 		}
 	}
-	body := map[string]any{"destination": *dest, "since": *since, "until": *until, "events": names, "dry_run": *dryRun}
-	err = runLongOp(ctx, c, "/admin/replay", "replay", body, stdout, stderr, func(res map[string]any) string {
-		if res["dry_run"] == true {
-			return fmt.Sprintf("dry run: %v of %v message(s) would be replayed to %s", res["matched"], res["scanned"], *dest)
+	req := admin.ReplayRequest{Destination: *dest, Since: *since, Until: *until, Events: names, DryRun: *dryRun}
+	res, err := withProgress(stderr, "replay", func(p func(admin.Progress)) (admin.LogReplayResult, error) { return c.Replay(ctx, req, p) })
+	if err == nil {
+		if res.DryRun {
+			fmt.Fprintf(stdout, "dry run: %d of %d message(s) would be replayed to %s\n", res.Matched, res.Scanned, *dest)
+		} else {
+			fmt.Fprintf(stdout, "replayed: %d message(s) queued again for %s\n", res.Replayed, *dest)
 		}
-		return fmt.Sprintf("replayed: %v message(s) queued again for %s", res["replayed"], *dest)
-	})
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "eventrouter replay: %v\n", err)
 		return 1

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/eventrouter/eventrouter/router/admin"
 )
 
 const tailUsage = `Usage: eventrouter tail [--source S] [--type T] [--event E] [--user U] [--violations] [--server URL]
@@ -37,32 +38,17 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "eventrouter tail: %v\n", err)
 		return 2
 	}
-	q := url.Values{}
-	for k, v := range map[string]string{"source": *source, "type": *typ, "event": *event, "user_id": *user} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	if *violations {
-		q.Set("violations", "1")
-	}
+	sel := admin.StreamQuery{Source: *source, Type: *typ, Event: *event, User: *user, Violations: *violations}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = c.events(ctx, "/admin/stream", q, func(event string, data []byte) error {
+	err = c.Stream(ctx, sel, func(event string, data []byte) error {
 		switch event {
 		case "message":
 			if *jsonOut {
 				_, err := fmt.Fprintf(stdout, "%s\n", data)
 				return err
 			}
-			var m struct {
-				Source, Type, Event, Status string
-				UserID                      string `json:"user_id"`
-				AnonymousID                 string `json:"anonymous_id"`
-				MessageID                   string `json:"message_id"`
-				ReceivedAt                  string `json:"received_at"`
-				Violations                  int
-			}
+			var m admin.StreamMessage
 			if err := json.Unmarshal(data, &m); err != nil {
 				return fmt.Errorf("reading a message: %w", err)
 			}
@@ -82,13 +68,9 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return err
 		case "stats":
 			if *stats {
-				var s struct {
-					PerS       float64 `json:"received_per_s"`
-					Total      uint64  `json:"received_total"`
-					SampledOut uint64  `json:"sampled_out_total"`
-				}
+				var s admin.StreamStats
 				if json.Unmarshal(data, &s) == nil {
-					fmt.Fprintf(stderr, "# %.1f msg/s, %d received, %d not shown (sampled)\n", s.PerS, s.Total, s.SampledOut)
+					fmt.Fprintf(stderr, "# %.1f msg/s, %d received, %d not shown (sampled)\n", float64(s.ReceivedPerSecond), s.Received, s.SampledOut)
 				}
 			}
 		}

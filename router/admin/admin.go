@@ -156,5 +156,5 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // WriteError writes the JSON error shape that every admin endpoint uses:
 // {"error": {"code": ..., "message": ...}}.
 func WriteError(w http.ResponseWriter, status int, code, message string) {
-	WriteJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
+	WriteJSON(w, status, errorBody{Error: &APIError{Code: code, Message: message}})
 }

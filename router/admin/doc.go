@@ -9,4 +9,12 @@
 // 404, not open. The other parts of the server (the tracking plan, the
 // quarantine, the dead-letter stream, dispatch) register their endpoints
 // with [Server.Handle]; cmd/eventrouter wires them.
+//
+// [Client] is the other end: the HTTP client the admin commands of
+// cmd/eventrouter (dlq, quarantine, replay, tail) use. It lives here, not
+// in cmd, because it reads the same request and answer types the
+// handlers write (api.go: [DeadLetterPage], [RedriveRequest],
+// [ReplayResult], [APIError], ...), so the two cannot drift apart, and
+// because it is tested against the real handlers through httptest rather
+// than only by running the binary.
 package admin

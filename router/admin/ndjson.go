@@ -74,7 +74,7 @@ func (n *NDJSON) progress(p Progress) {
 func (n *NDJSON) Error(code, message string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.line(map[string]any{"error": map[string]string{"code": code, "message": message}})
+	n.line(errorBody{Error: &APIError{Code: code, Message: message}})
 }
 
 func (n *NDJSON) line(v any) {

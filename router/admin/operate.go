@@ -74,7 +74,7 @@ type ops struct {
 
 	mu        sync.Mutex
 	destAt    time.Time
-	destCache []destinationJSON
+	destCache []DestinationStatus
 }
 
 // Mount registers the routes of the debugger's data, the destinations, the
@@ -161,10 +161,10 @@ func (o *ops) stream(w http.ResponseWriter, r *http.Request) {
 	sendStats := func() bool {
 		c := o.Recorder.Counts()
 		ds, _ := o.destinationList(ctx)
-		return send("stats", map[string]any{
-			"received_per_s": o.Recorder.ReceivedPerSecond(), "received_total": c.Received, "accepted_total": c.Accepted,
-			"rejected_total": c.Rejected, "quarantined_total": c.Quarantined,
-			"sampled_out_total": sub.out.Load(), "destinations": nonNil(ds),
+		return send("stats", StreamStats{
+			ReceivedPerSecond: o.Recorder.ReceivedPerSecond(), Received: c.Received, Accepted: c.Accepted,
+			Rejected: c.Rejected, Quarantined: c.Quarantined,
+			SampledOut: sub.out.Load(), Destinations: nonNil(ds),
 		})
 	}
 	if !sendStats() {
@@ -206,8 +206,9 @@ func (o *ops) message(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, d)
 }
 
-// destinationJSON is one destination's line of /admin/destinations.
-type destinationJSON struct {
+// DestinationStatus is one destination's line of GET /admin/destinations
+// and of the live stream's "stats" events.
+type DestinationStatus struct {
 	Name           string  `json:"name"`
 	Type           string  `json:"type"`
 	DeliveredPerS  float64 `json:"delivered_per_s"`
@@ -222,7 +223,7 @@ type destinationJSON struct {
 
 // destinationList builds the destinations' lines; the log's part is read
 // at most once a second.
-func (o *ops) destinationList(ctx context.Context) ([]destinationJSON, error) {
+func (o *ops) destinationList(ctx context.Context) ([]DestinationStatus, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if time.Since(o.destAt) < time.Second && o.destCache != nil {
@@ -235,10 +236,10 @@ func (o *ops) destinationList(ctx context.Context) ([]destinationJSON, error) {
 		names[i] = d.Name
 	}
 	counts, err := o.Log.DeadLetterCounts(ctx, names)
-	out := make([]destinationJSON, 0, len(o.Destinations))
+	out := make([]DestinationStatus, 0, len(o.Destinations))
 	for _, d := range o.Destinations {
 		st := o.Recorder.Destination(d.Name)
-		dj := destinationJSON{
+		dj := DestinationStatus{
 			Name: d.Name, Type: d.Type, DeliveredPerS: st.DeliveredPerS, DeliveredTotal: st.DeliveredTotal,
 			Failing: st.Failing, Retrying: st.Retrying, DeadLetters: counts[d.Name],
 			LastError: st.LastError, LastErrorAt: formatTime(st.LastErrorAt),
@@ -320,26 +321,9 @@ func (o *ops) log(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// dlqItem is one dead letter in the admin API's shape.
-type dlqItem struct {
-	Seq          uint64          `json:"seq"`
-	LogSeq       uint64          `json:"log_seq"`
-	Destination  string          `json:"destination"`
-	MessageID    string          `json:"message_id"`
-	Source       string          `json:"source"`
-	Type         string          `json:"type"`
-	Event        string          `json:"event"`
-	UserID       string          `json:"user_id"`
-	Error        string          `json:"error"`
-	Attempts     int             `json:"attempts"`
-	FirstFailure string          `json:"first_failure"`
-	DeadAt       string          `json:"dead_lettered_at"`
-	Message      json.RawMessage `json:"message,omitempty"`
-}
-
-func itemOf(dl *router.DeadLetter) dlqItem {
+func itemOf(dl *router.DeadLetter) DeadLetterItem {
 	m := &dl.Message
-	it := dlqItem{
+	it := DeadLetterItem{
 		Seq: dl.ID, LogSeq: dl.Seq, Destination: dl.Destination, MessageID: m.ID, Source: m.Source,
 		Type: m.Type, Event: m.Event, UserID: m.UserID, Error: dl.LastError, Attempts: dl.Attempts,
 		FirstFailure: formatTime(dl.FirstFailure), DeadAt: formatTime(dl.DeadAt),
@@ -404,15 +388,15 @@ func (o *ops) dlqList(w http.ResponseWriter, r *http.Request) {
 		o.unavailable(w, "reading dead letters", err)
 		return
 	}
-	items := make([]dlqItem, len(page))
+	items := make([]DeadLetterItem, len(page))
 	for i := range page {
 		items[len(page)-1-i] = itemOf(&page[i])
 	}
-	var next any
+	out := DeadLetterPage{Messages: items, Total: total}
 	if below > len(page) && len(page) > 0 {
-		next = page[0].ID
+		out.NextBefore = &page[0].ID
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"messages": items, "total": total, "next_before": next})
+	WriteJSON(w, http.StatusOK, out)
 }
 
 func (o *ops) dlqShow(w http.ResponseWriter, r *http.Request) {
@@ -433,20 +417,11 @@ func (o *ops) dlqShow(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, itemOf(&dl))
 }
 
-// redriveRequest is the body of POST /admin/dlq/redrive.
-type redriveRequest struct {
-	Destination   string   `json:"destination"`
-	IDs           []uint64 `json:"ids"`
-	Since         string   `json:"since"`
-	ErrorContains string   `json:"error_contains"`
-	DryRun        bool     `json:"dry_run"`
-}
-
 // redrive queues the selected dead letters of one destination again for
 // that destination only, and removes each from the dead-letter stream once
 // it is queued.
 func (o *ops) redrive(w http.ResponseWriter, r *http.Request) {
-	var req redriveRequest
+	var req RedriveRequest
 	if !decodeBody(w, r, &req) || !o.knownDestination(w, req.Destination) {
 		return
 	}
@@ -494,7 +469,7 @@ func (o *ops) redrive(w http.ResponseWriter, r *http.Request) {
 	nd := StartNDJSON(w)
 	p := Progress{Total: uint64(len(ids)), Matched: uint64(len(ids))}
 	if req.DryRun {
-		nd.Result(p, map[string]any{"redriven": 0, "matched": len(ids), "not_found": notFound, "dry_run": true})
+		nd.Result(p, RedriveResult{Redriven: 0, Matched: len(ids), NotFound: notFound, DryRun: true})
 		return
 	}
 	redriven := 0
@@ -559,7 +534,7 @@ func (o *ops) redrive(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Done = p.Total
 	o.Logger.Info("dead letters redriven", "destination", req.Destination, "redriven", redriven)
-	nd.Result(p, map[string]any{"redriven": redriven, "matched": len(ids), "not_found": notFound, "dry_run": false})
+	nd.Result(p, RedriveResult{Redriven: redriven, Matched: len(ids), NotFound: notFound, DryRun: false})
 }
 
 // removeTimeout bounds the removal of what was already stored again (dead
@@ -567,22 +542,13 @@ func (o *ops) redrive(w http.ResponseWriter, r *http.Request) {
 // which runs even when the request was cancelled.
 const removeTimeout = 30 * time.Second
 
-// replayRequest is the body of POST /admin/replay.
-type replayRequest struct {
-	Destination string   `json:"destination"`
-	Since       string   `json:"since"`
-	Until       string   `json:"until"`
-	Events      []string `json:"events"`
-	DryRun      bool     `json:"dry_run"`
-}
-
 // errStop ends a scan early.
 var errStop = errors.New("stop")
 
 // replay queues the log's messages of a time range (optionally of some
 // event names only) again for one destination.
 func (o *ops) replay(w http.ResponseWriter, r *http.Request) {
-	var req replayRequest
+	var req ReplayRequest
 	if !decodeBody(w, r, &req) || !o.knownDestination(w, req.Destination) {
 		return
 	}
@@ -664,7 +630,7 @@ func (o *ops) replay(w http.ResponseWriter, r *http.Request) {
 	if !req.DryRun {
 		o.Logger.Info("replay queued", "destination", req.Destination, "replayed", replayed, "since", formatTime(since), "until", formatTime(until))
 	}
-	nd.Result(p, map[string]any{"replayed": replayed, "matched": p.Matched, "scanned": scanned, "dry_run": req.DryRun})
+	nd.Result(p, LogReplayResult{Replayed: replayed, Matched: p.Matched, Scanned: scanned, DryRun: req.DryRun})
 }
 
 // ParseSince reads a point in time given as RFC 3339 or as a duration

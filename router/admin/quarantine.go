@@ -213,30 +213,8 @@ func quarantineSince(s string, now time.Time) (time.Time, error) {
 	return t, nil
 }
 
-// quarantineItem is one entry as the admin API shows it.
-type quarantineItem struct {
-	Seq           uint64 `json:"seq"`
-	Source        string `json:"source"`
-	Type          string `json:"type"`
-	Event         string `json:"event"`
-	MessageID     string `json:"message_id"`
-	UserID        string `json:"user_id"`
-	AnonymousID   string `json:"anonymous_id"`
-	ReceivedAt    string `json:"received_at"`
-	QuarantinedAt string `json:"quarantined_at"`
-	Reason        string `json:"reason"`
-	Detail        string `json:"detail"`
-	PlanID        string `json:"plan_id"`
-	PlanVersion   string `json:"plan_version"`
-	// Violations have router.Violation's Segment-style names
-	// (violationType, violationField, violationDescription, ...), as in
-	// context.protocols and /admin/messages.
-	Violations []router.Violation `json:"violations"`
-	Message    json.RawMessage    `json:"message,omitempty"`
-}
-
-func toQuarantineItem(q router.Quarantined, withMessage bool) quarantineItem {
-	it := quarantineItem{
+func toQuarantineItem(q router.Quarantined, withMessage bool) QuarantineItem {
+	it := QuarantineItem{
 		Seq: q.Seq, Source: q.Message.Source, Type: q.Message.Type, Event: q.Message.Event,
 		MessageID: q.Message.ID, UserID: q.Message.UserID, AnonymousID: q.Message.AnonymousID,
 		ReceivedAt: router.FormatTime(q.Message.ReceivedAt), QuarantinedAt: router.FormatTime(q.QuarantinedAt),
@@ -284,7 +262,7 @@ func (s *Server) MountQuarantine(store QuarantineStore, re Reingester, after fun
 		// Newest first: keep the last `limit` entries below `before` (without
 		// their messages) while counting every match.
 		var total, below int
-		window := make([]quarantineItem, limit) // a ring: below%limit is the next slot
+		window := make([]QuarantineItem, limit) // a ring: below%limit is the next slot
 		err = store.ScanQuarantined(r.Context(), q.Get("source"), q.Get("event"), since, func(e router.Quarantined) bool {
 			total++
 			if before != 0 && e.Seq >= before {
@@ -300,15 +278,15 @@ func (s *Server) MountQuarantine(store QuarantineStore, re Reingester, after fun
 			return
 		}
 		n := min(below, limit)
-		items := make([]quarantineItem, n)
+		items := make([]QuarantineItem, n)
 		for i := range n { // newest first
 			items[i] = window[(below-1-i)%limit]
 		}
-		var next any
+		out := QuarantinePage{Messages: items, Total: total}
 		if below > n {
-			next = items[n-1].Seq
+			out.NextBefore = &items[n-1].Seq
 		}
-		WriteJSON(w, http.StatusOK, map[string]any{"messages": items, "total": total, "next_before": next})
+		WriteJSON(w, http.StatusOK, out)
 	})
 	s.HandleFunc("GET /admin/quarantine/{seq}", func(w http.ResponseWriter, r *http.Request) {
 		seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)

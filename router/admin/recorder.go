@@ -98,24 +98,10 @@ type Summary struct {
 	Status string
 }
 
-// summaryJSON is Summary's wire form (ADMIN_API.md).
-type summaryJSON struct {
-	ID          string `json:"id"`
-	Source      string `json:"source"`
-	Type        string `json:"type"`
-	Event       string `json:"event"`
-	UserID      string `json:"user_id"`
-	AnonymousID string `json:"anonymous_id"`
-	MessageID   string `json:"message_id"`
-	ReceivedAt  string `json:"received_at"`
-	Violations  int    `json:"violations"`
-	Status      string `json:"status"`
-}
-
 // MarshalJSON writes the summary in the admin API's shape, with "id"
 // being "<source>/<messageId>".
 func (s Summary) MarshalJSON() ([]byte, error) {
-	return json.Marshal(summaryJSON{
+	return json.Marshal(StreamMessage{
 		ID: s.Source + "/" + s.MessageID, Source: s.Source, Type: s.Type, Event: s.Event,
 		UserID: s.UserID, AnonymousID: s.AnonymousID, MessageID: s.MessageID,
 		ReceivedAt: formatTime(s.ReceivedAt), Violations: s.Violations, Status: s.Status,

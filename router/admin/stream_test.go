@@ -93,10 +93,10 @@ func openStream(ctx context.Context, t testing.TB, base, query string) <-chan ss
 
 // streamStats is the data of an "event: stats".
 type streamStats struct {
-	ReceivedPerS    float64           `json:"received_per_s"`
-	ReceivedTotal   uint64            `json:"received_total"`
-	SampledOutTotal uint64            `json:"sampled_out_total"`
-	Destinations    []destinationJSON `json:"destinations"`
+	ReceivedPerS    float64             `json:"received_per_s"`
+	ReceivedTotal   uint64              `json:"received_total"`
+	SampledOutTotal uint64              `json:"sampled_out_total"`
+	Destinations    []DestinationStatus `json:"destinations"`
 }
 
 // TestStreamStatsOnConnect checks that a client of the live stream gets
