@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/eventrouter/eventrouter/internal/progress"
 	"github.com/eventrouter/eventrouter/router/admin"
 )
 
@@ -41,7 +42,7 @@ func newAdminClient(base string) (*admin.Client, error) {
 // label on stderr: op is called with the function that takes the
 // operation's progress lines.
 func withProgress[R any](stderr io.Writer, label string, op func(progress func(admin.Progress)) (R, error)) (R, error) {
-	bar := newProgressBar(stderr, label)
+	bar := progress.New(stderr, label)
 	var last admin.Progress
 	res, err := op(func(p admin.Progress) {
 		last = p

@@ -1,4 +1,11 @@
-package main
+// Package progress draws the progress of a long operation on a terminal
+// or in a log: a bar that redraws in place with the percentage and an ETA
+// when the output is a terminal, a plain line at most every two seconds
+// otherwise. The admin commands of cmd/eventrouter (dlq redrive, replay,
+// quarantine replay) show the admin API's NDJSON progress lines with it.
+// It is internal because it is a presentation detail of the command line,
+// with no project imports.
+package progress
 
 import (
 	"fmt"
@@ -8,11 +15,11 @@ import (
 	"time"
 )
 
-// progressBar shows a long operation's progress: on a terminal a bar that
+// Bar shows a long operation's progress: on a terminal a bar that
 // redraws in place, with the percentage and an ETA; otherwise a plain line
-// at most every two seconds (and a last one at the end). Any admin command
-// with NDJSON progress uses it.
-type progressBar struct {
+// at most every two seconds (and a last one at the end). It is not safe
+// for concurrent use.
+type Bar struct {
 	w       io.Writer
 	label   string
 	tty     bool
@@ -23,10 +30,10 @@ type progressBar struct {
 	lastLen int
 }
 
-// newProgressBar returns a bar writing to w (a terminal is detected when w
-// is an *os.File on a character device).
-func newProgressBar(w io.Writer, label string) *progressBar {
-	return &progressBar{w: w, label: label, tty: isTerminal(w), start: time.Now(), every: 2 * time.Second}
+// New returns a bar labelled label writing to w (a terminal is detected
+// when w is an *os.File on a character device).
+func New(w io.Writer, label string) *Bar {
+	return &Bar{w: w, label: label, tty: isTerminal(w), start: time.Now(), every: 2 * time.Second}
 }
 
 func isTerminal(w io.Writer) bool {
@@ -51,7 +58,7 @@ func eta(elapsed time.Duration, done, total uint64) string {
 }
 
 // Update shows done of total, with matched.
-func (p *progressBar) Update(done, total, matched uint64) {
+func (p *Bar) Update(done, total, matched uint64) {
 	now := time.Now()
 	if p.tty {
 		if now.Sub(p.last) < 100*time.Millisecond && done < total {
@@ -84,7 +91,7 @@ func (p *progressBar) Update(done, total, matched uint64) {
 }
 
 // Finish ends the bar's line with the final counts.
-func (p *progressBar) Finish(done, total, matched uint64) {
+func (p *Bar) Finish(done, total, matched uint64) {
 	if p.tty {
 		p.last = time.Time{}
 		p.Update(done, total, matched)
