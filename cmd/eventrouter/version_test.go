@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,65 +18,19 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/eventrouter/eventrouter/internal/buildinfo"
 	"github.com/eventrouter/eventrouter/internal/pgtest"
 	"github.com/eventrouter/eventrouter/internal/release"
 )
 
-// TestMakeBuildInfo checks where each field of `eventrouter version`
-// comes from: the module version Go records (a tag for `go install
-// ...@v0.1.0`, a pseudo-version between tags), the VCS settings of a build
-// in a checkout, and -ldflags, which win.
-func TestMakeBuildInfo(t *testing.T) {
-	vcs := []debug.BuildSetting{
-		{Key: "vcs.revision", Value: "90c56c02c1dba77345b2451af0e3c673763a2f96"},
-		{Key: "vcs.time", Value: "2026-12-05T14:03:59Z"},
-		{Key: "vcs.modified", Value: "true"},
-	}
-	tests := []struct {
-		name                    string
-		bi                      *debug.BuildInfo
-		ldVersion, ldCommit, ld string
-		want                    buildInfo
-	}{
-		{name: "go install of a tag", bi: &debug.BuildInfo{Main: debug.Module{Version: "v0.1.0"}},
-			want: buildInfo{Version: "v0.1.0"}},
-		{name: "go install of a pseudo-version names its commit",
-			bi:   &debug.BuildInfo{Main: debug.Module{Version: "v0.1.1-0.20261205140359-90c56c02c1db"}},
-			want: buildInfo{Version: "v0.1.1-0.20261205140359-90c56c02c1db", Commit: "90c56c02c1db"}},
-		{name: "a build in a dirty checkout",
-			bi:   &debug.BuildInfo{Main: debug.Module{Version: "v0.0.0-20261205140359-90c56c02c1db+dirty"}, Settings: vcs},
-			want: buildInfo{Version: "v0.0.0-20261205140359-90c56c02c1db+dirty", Commit: "90c56c02c1dba77345b2451af0e3c673763a2f96", Date: "2026-12-05T14:03:59Z", Modified: true}},
-		{name: "go run: (devel) is dev", bi: &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}},
-			want: buildInfo{Version: "dev"}},
-		{name: "no build information", bi: nil, want: buildInfo{Version: "dev"}},
-		{name: "-ldflags win", bi: &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: vcs},
-			ldVersion: "v1.2.3", ldCommit: "abc", ld: "2027-01-01T00:00:00Z",
-			want: buildInfo{Version: "v1.2.3", Commit: "abc", Date: "2027-01-01T00:00:00Z", Modified: true}},
-		{name: "not a pseudo-version", bi: &debug.BuildInfo{Main: debug.Module{Version: "v1.0.0-rc.1"}},
-			want: buildInfo{Version: "v1.0.0-rc.1"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := makeBuildInfo(tt.bi, tt.ldVersion, tt.ldCommit, tt.ld)
-			if got.Version != tt.want.Version || got.Commit != tt.want.Commit || got.Date != tt.want.Date || got.Modified != tt.want.Modified {
-				t.Errorf("got version %q commit %q date %q modified %v, want %q %q %q %v",
-					got.Version, got.Commit, got.Date, got.Modified, tt.want.Version, tt.want.Commit, tt.want.Date, tt.want.Modified)
-			}
-			if got.Go != runtime.Version() || got.NATSServer != "v"+server.VERSION || got.OS != runtime.GOOS {
-				t.Errorf("go %q nats %q os %q", got.Go, got.NATSServer, got.OS)
-			}
-		})
-	}
-}
-
 // versionJSON runs `bin version --json` and decodes it.
-func versionJSON(t *testing.T, bin string) buildInfo {
+func versionJSON(t *testing.T, bin string) buildinfo.Info {
 	t.Helper()
 	out, err := exec.Command(bin, "version", "--json").Output()
 	if err != nil {
 		t.Fatalf("%s version --json: %v", bin, err)
 	}
-	var b buildInfo
+	var b buildinfo.Info
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil {
@@ -213,7 +166,7 @@ func TestStaticBuild(t *testing.T) {
 	f.Close()
 
 	b := versionJSON(t, bin)
-	want := buildInfo{Version: staticVersion, Commit: staticCommit, Date: staticDate, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
+	want := buildinfo.Info{Version: staticVersion, Commit: staticCommit, Date: staticDate, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
 		Build: "static", NATSServer: "v" + server.VERSION, DuckDB: ""}
 	if b != want {
 		t.Errorf("version --json = %+v\nwant %+v", b, want)
@@ -391,7 +344,7 @@ func TestVersionOfGoBuild(t *testing.T) {
 		t.Fatalf("go build in the clone: %v\n%s", err, out)
 	}
 	t.Logf("built in %v", time.Since(start).Round(time.Millisecond))
-	want := buildInfo{Version: "v0.1.0", Commit: head, Date: date, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
+	want := buildinfo.Info{Version: "v0.1.0", Commit: head, Date: date, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
 		Build: "static", NATSServer: "v" + server.VERSION}
 	if got := versionJSON(t, bin); got != want {
 		t.Errorf("version --json of a build at the tag v0.1.0 = %+v\nwant %+v", got, want)
