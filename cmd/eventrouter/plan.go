@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/eventrouter/eventrouter/schemas"
+	"github.com/eventrouter/eventrouter/schemas/gitref"
+	"github.com/eventrouter/eventrouter/schemas/report"
 )
 
 const planUsage = `Usage:
@@ -112,70 +113,37 @@ func runPlanEnv(args []string, env planEnv) int {
 	return planDiff(o, env)
 }
 
-// finding is a schemas.Finding as the json format prints it.
-type finding struct {
-	File     string `json:"file"`
-	Line     int    `json:"line,omitempty"`
-	Pointer  string `json:"pointer,omitempty"`
-	Message  string `json:"message"`
-	Severity string `json:"severity"`
+// options returns the report options of o.
+func (o planOpts) options(env planEnv) report.Options {
+	return report.Options{Command: o.cmd, Format: o.format, Dir: o.dir, Base: o.base, AllowBreaking: o.allowBreaking, Stdout: env.stdout, Getenv: env.getenv}
 }
 
 // reportFindings prints lint or fixture findings in o.format and returns
-// the exit code: 1 when there are any, 0 when there are none.
+// the exit code: 1 when there are any, 0 when there are none, 2 when the
+// report cannot be written.
 func reportFindings(o planOpts, env planEnv, fs []schemas.Finding) int {
-	code := 0
+	if err := report.Findings(o.options(env), fs); err != nil {
+		fmt.Fprintf(env.stderr, "eventrouter plan %s: %v\n", o.cmd, err)
+		return 2
+	}
 	if len(fs) > 0 {
-		code = 1
+		return 1
 	}
-	switch o.format {
-	case "json":
-		out := make([]finding, 0, len(fs))
-		for _, f := range fs {
-			out = append(out, finding{File: f.File, Line: f.Line, Pointer: f.Pointer, Message: f.Message, Severity: string(f.Severity)})
-		}
-		if err := writePlanJSON(env.stdout, map[string]any{"findings": out}); err != nil {
-			fmt.Fprintf(env.stderr, "eventrouter plan %s: %v\n", o.cmd, err)
-			return 2
-		}
-	case "github":
-		if err := githubFindings(o, env, fs); err != nil {
-			fmt.Fprintf(env.stderr, "eventrouter plan %s: %v\n", o.cmd, err)
-			return 2
-		}
-	default:
-		for _, f := range fs {
-			fmt.Fprintln(env.stdout, f.String())
-		}
-		if len(fs) == 0 {
-			fmt.Fprintln(env.stdout, "ok: no findings")
-		} else {
-			fmt.Fprintf(env.stdout, "%d finding(s)\n", len(fs))
-		}
-	}
-	return code
-}
-
-// change is a schemas.Change as the json format prints it, with the
-// position of what changed in the head schema file.
-type change struct {
-	schemas.Change
-	Pointer string `json:"pointer,omitempty"`
-	Line    int    `json:"line,omitempty"`
+	return 0
 }
 
 func planDiff(o planOpts, env planEnv) int {
-	src, err := resolveBase(o.base, o.dir)
+	src, err := gitref.Resolve(o.base, o.dir)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "eventrouter plan diff: %v\n", err)
 		return 2
 	}
-	defer src.cleanup()
+	defer src.Cleanup()
 	var base *schemas.Plan
-	if src.dir == "" {
-		fmt.Fprintf(env.stderr, "eventrouter plan diff: %s has no plan: every rule is new\n", src.label)
-	} else if base, err = schemas.Load(src.dir); err != nil {
-		msg := strings.ReplaceAll(err.Error(), src.dir, src.label)
+	if src.Dir == "" {
+		fmt.Fprintf(env.stderr, "eventrouter plan diff: %s has no plan: every rule is new\n", src.Label)
+	} else if base, err = schemas.Load(src.Dir); err != nil {
+		msg := strings.ReplaceAll(err.Error(), src.Dir, src.Label)
 		fmt.Fprintf(env.stderr, "eventrouter plan diff: loading the base plan: %s\n", msg)
 		return 2
 	}
@@ -192,94 +160,12 @@ func planDiff(o planOpts, env planEnv) int {
 		return 2
 	}
 	changes := schemas.Diff(base, head)
-	breaking := schemas.HasBreaking(changes)
-	code := 0
-	if breaking && !(o.allowBreaking && !hasClass(changes, schemas.ClassError)) {
-		code = 1
+	if err := report.Diff(o.options(env), head, changes); err != nil {
+		fmt.Fprintf(env.stderr, "eventrouter plan diff: %v\n", err)
+		return 2
 	}
-	switch o.format {
-	case "json":
-		out := make([]change, 0, len(changes))
-		for _, c := range changes {
-			cc := change{Change: c, Pointer: c.Pointer()}
-			if pos, ok := head.Position(c.File, cc.Pointer); ok {
-				cc.Line = pos.Line
-			}
-			out = append(out, cc)
-		}
-		if err := writePlanJSON(env.stdout, map[string]any{"changes": out, "breaking": breaking}); err != nil {
-			fmt.Fprintf(env.stderr, "eventrouter plan diff: %v\n", err)
-			return 2
-		}
-	case "github":
-		if err := githubDiff(o, env, head, changes); err != nil {
-			fmt.Fprintf(env.stderr, "eventrouter plan diff: %v\n", err)
-			return 2
-		}
-	default:
-		for _, c := range changes {
-			file := c.File
-			if pos, ok := head.Position(c.File, c.Pointer()); ok {
-				file = fmt.Sprintf("%s:%d", c.File, pos.Line)
-			}
-			msg := c.Message
-			if c.Field != "" && !strings.HasPrefix(msg, c.Field) {
-				msg = c.Field + ": " + msg
-			}
-			fmt.Fprintf(env.stdout, "%s: %s %s\n", c.Class, file, msg)
-			if c.Downstream != "" {
-				fmt.Fprintf(env.stdout, "    downstream: %s\n", c.Downstream)
-			}
-		}
-		if len(changes) == 0 {
-			fmt.Fprintln(env.stdout, "no changes")
-		} else {
-			fmt.Fprintln(env.stdout, diffTally(changes))
-		}
-		if breaking && code == 0 {
-			fmt.Fprintln(env.stdout, "breaking changes allowed by --allow-breaking")
-		}
+	if report.Fails(changes, o.allowBreaking) {
+		return 1
 	}
-	return code
-}
-
-// hasClass reports whether any change has class c.
-func hasClass(changes []schemas.Change, c schemas.ChangeClass) bool {
-	for _, x := range changes {
-		if x.Class == c {
-			return true
-		}
-	}
-	return false
-}
-
-// diffTally counts changes per class, e.g. "2 breaking, 1 non-breaking".
-func diffTally(changes []schemas.Change) string {
-	n := map[schemas.ChangeClass]int{}
-	for _, c := range changes {
-		n[c.Class]++
-	}
-	var parts []string
-	for _, c := range []schemas.ChangeClass{schemas.ClassError, schemas.Breaking, schemas.NonBreaking} {
-		if n[c] > 0 {
-			name := string(c)
-			if c == schemas.ClassError {
-				name = "error"
-				if n[c] > 1 {
-					name = "errors"
-				}
-			}
-			parts = append(parts, fmt.Sprintf("%d %s", n[c], name))
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-func writePlanJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("writing json: %w", err)
-	}
-	return nil
+	return 0
 }

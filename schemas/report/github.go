@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"fmt"
@@ -64,9 +64,9 @@ func escapeProperty(s string) string { return propertyEscaper.Replace(s) }
 // repoPath returns the path of file (relative to the plan directory dir)
 // as GitHub wants it in annotations: relative to $GITHUB_WORKSPACE (the
 // repository root in a workflow) or, outside one, to the working directory.
-func repoPath(env planEnv, dir, file string) string {
+func repoPath(getenv func(string) string, dir, file string) string {
 	p := filepath.Join(dir, filepath.FromSlash(file))
-	root := env.getenv("GITHUB_WORKSPACE")
+	root := getenv("GITHUB_WORKSPACE")
 	if root == "" {
 		root, _ = os.Getwd()
 	}
@@ -109,9 +109,9 @@ func planTitle(cmd string) string {
 
 // githubFindings prints lint or fixture findings as annotations and
 // appends the step summary.
-func githubFindings(o planOpts, env planEnv, fs []schemas.Finding) error {
-	title := planTitle(o.cmd)
-	if o.cmd == "diff" {
+func githubFindings(o Options, fs []schemas.Finding) error {
+	title := planTitle(o.Command)
+	if o.Command == "diff" {
 		title = "Tracking plan does not load"
 	}
 	cache := map[string][]byte{}
@@ -121,13 +121,13 @@ func githubFindings(o planOpts, env planEnv, fs []schemas.Finding) error {
 		if f.Severity == schemas.SeverityWarning {
 			level = "warning"
 		}
-		path := repoPath(env, o.dir, f.File)
-		pos := findingPosition(o.dir, f, cache)
+		path := repoPath(o.Getenv, o.Dir, f.File)
+		pos := findingPosition(o.Dir, f, cache)
 		a := annotation{level: level, file: path, line: pos.Line, col: pos.Col, title: title, message: f.Message}
 		if f.Pointer != "" {
 			a.message = f.Pointer + ": " + f.Message
 		}
-		if _, err := fmt.Fprintln(env.stdout, a); err != nil {
+		if _, err := fmt.Fprintln(o.Stdout, a); err != nil {
 			return fmt.Errorf("writing annotations: %w", err)
 		}
 		line := ""
@@ -138,29 +138,29 @@ func githubFindings(o planOpts, env planEnv, fs []schemas.Finding) error {
 	}
 	var status string
 	if len(fs) == 0 {
-		status = fmt.Sprintf("%s: no findings in %s", title, o.dir)
+		status = fmt.Sprintf("%s: no findings in %s", title, o.Dir)
 	} else {
-		status = fmt.Sprintf("%s: %s in %s", title, plural(len(fs), "finding"), o.dir)
+		status = fmt.Sprintf("%s: %s in %s", title, plural(len(fs), "finding"), o.Dir)
 	}
-	if _, err := fmt.Fprintln(env.stdout, status); err != nil {
+	if _, err := fmt.Fprintln(o.Stdout, status); err != nil {
 		return fmt.Errorf("writing annotations: %w", err)
 	}
 
 	var md strings.Builder
 	if len(fs) == 0 {
-		fmt.Fprintf(&md, "### %s: all clear\n\nNo findings in %s.\n\n", title, mdCode(o.dir))
+		fmt.Fprintf(&md, "### %s: all clear\n\nNo findings in %s.\n\n", title, mdCode(o.Dir))
 	} else {
-		fmt.Fprintf(&md, "### %s: %s\n\nIn %s:\n\n", title, plural(len(fs), "finding"), mdCode(o.dir))
+		fmt.Fprintf(&md, "### %s: %s\n\nIn %s:\n\n", title, plural(len(fs), "finding"), mdCode(o.Dir))
 		mdTable(&md, []string{"File", "Line", "Pointer", "Problem"}, rows)
 	}
-	return appendSummary(env, md.String())
+	return appendSummary(o.Getenv, md.String())
 }
 
 // githubDiff prints diff changes as annotations and appends the step summary.
-func githubDiff(o planOpts, env planEnv, head *schemas.Plan, changes []schemas.Change) error {
+func githubDiff(o Options, head *schemas.Plan, changes []schemas.Change) error {
 	var rows [][]string
 	for _, c := range changes {
-		a := annotation{level: "notice", file: repoPath(env, o.dir, c.File), title: "Tracking plan change (" + c.Kind + ")"}
+		a := annotation{level: "notice", file: repoPath(o.Getenv, o.Dir, c.File), title: "Tracking plan change (" + c.Kind + ")"}
 		if pos, ok := head.Position(c.File, c.Pointer()); ok {
 			a.line, a.col = pos.Line, pos.Col
 		}
@@ -170,7 +170,7 @@ func githubDiff(o planOpts, env planEnv, head *schemas.Plan, changes []schemas.C
 			a.level, a.title, breaking = "error", "x-segment-version not bumped", "**error**"
 		case c.Class == schemas.Breaking:
 			a.level, a.title, breaking = "error", "Breaking tracking plan change ("+c.Kind+")", "**yes**"
-			if o.allowBreaking {
+			if o.AllowBreaking {
 				a.level, breaking = "warning", "**yes** (allowed)"
 			}
 		case c.Kind == schemas.KindTypeWidened || c.Kind == schemas.KindFormatRemoved:
@@ -184,7 +184,7 @@ func githubDiff(o planOpts, env planEnv, head *schemas.Plan, changes []schemas.C
 		if c.Downstream != "" {
 			a.message += "\nDownstream: " + c.Downstream
 		}
-		if _, err := fmt.Fprintln(env.stdout, a); err != nil {
+		if _, err := fmt.Fprintln(o.Stdout, a); err != nil {
 			return fmt.Errorf("writing annotations: %w", err)
 		}
 		// The table names the rule and the field: the change says the rest.
@@ -194,26 +194,26 @@ func githubDiff(o planOpts, env planEnv, head *schemas.Plan, changes []schemas.C
 		}
 		rows = append(rows, []string{mdText(subject), mdCode(c.Field), mdText(msg), breaking, mdText(c.Downstream)})
 	}
-	title := fmt.Sprintf("Tracking plan diff against %s", o.base)
+	title := fmt.Sprintf("Tracking plan diff against %s", o.Base)
 	tally := "no changes"
 	if len(changes) > 0 {
 		tally = diffTally(changes)
 	}
-	if _, err := fmt.Fprintf(env.stdout, "%s: %s\n", title, tally); err != nil {
+	if _, err := fmt.Fprintf(o.Stdout, "%s: %s\n", title, tally); err != nil {
 		return fmt.Errorf("writing annotations: %w", err)
 	}
 
 	var md strings.Builder
-	fmt.Fprintf(&md, "### Tracking plan diff against %s: %s\n\n", mdCode(o.base), tally)
+	fmt.Fprintf(&md, "### Tracking plan diff against %s: %s\n\n", mdCode(o.Base), tally)
 	if len(changes) == 0 {
-		fmt.Fprintf(&md, "%s has the same rules as the base.\n\n", mdCode(o.dir))
-		return appendSummary(env, md.String())
+		fmt.Fprintf(&md, "%s has the same rules as the base.\n\n", mdCode(o.Dir))
+		return appendSummary(o.Getenv, md.String())
 	}
 	mdTable(&md, []string{"Event / rule", "Property", "Change", "Breaking?", "Downstream effect"}, rows)
 	switch {
 	case hasClass(changes, schemas.ClassError):
 		md.WriteString("A changed rule must bump its `x-segment-version`: this check fails until it does.\n\n")
-	case schemas.HasBreaking(changes) && o.allowBreaking:
+	case schemas.HasBreaking(changes) && o.AllowBreaking:
 		md.WriteString("Breaking changes are allowed for this pull request (`--allow-breaking`).\n\n")
 	case schemas.HasBreaking(changes):
 		md.WriteString("Breaking changes fail this check: senders and destinations must be ready for them first " +
@@ -221,7 +221,7 @@ func githubDiff(o planOpts, env planEnv, head *schemas.Plan, changes []schemas.C
 	default:
 		md.WriteString("No breaking changes.\n\n")
 	}
-	return appendSummary(env, md.String())
+	return appendSummary(o.Getenv, md.String())
 }
 
 // ruleLabel names a change's rule: the event name for a track rule, else
@@ -238,8 +238,8 @@ func ruleLabel(c schemas.Change) string {
 }
 
 // appendSummary appends markdown to the file GITHUB_STEP_SUMMARY names, if any.
-func appendSummary(env planEnv, md string) error {
-	name := env.getenv("GITHUB_STEP_SUMMARY")
+func appendSummary(getenv func(string) string, md string) error {
+	name := getenv("GITHUB_STEP_SUMMARY")
 	if name == "" {
 		return nil
 	}

@@ -1,4 +1,13 @@
-package main
+// Package gitref reads a tracking plan as it was at a git ref (a branch,
+// tag or commit), so that `eventrouter plan diff --base origin/main`
+// compares a pull request's plan with the base branch's without a second
+// checkout. It reads the tree of the commit with git ls-tree and git
+// cat-file into a temporary directory, rather than git archive, so that
+// .gitattributes export rules cannot leave files out; it runs the git
+// command-line tool, which a CI runner has, rather than linking a git
+// library. Its messages name --base, the plan commands' flag that takes
+// the ref.
+package gitref
 
 import (
 	"bufio"
@@ -14,53 +23,54 @@ import (
 	"strings"
 )
 
-// baseSource is the base plan of `plan diff`, resolved from --base.
-type baseSource struct {
-	// dir is the directory to load; "" when the git ref has no plan (no
+// Base is the base plan of a diff, resolved from --base.
+type Base struct {
+	// Dir is the directory to load; "" when the git ref has no plan (no
 	// plan.yaml) at the head plan's path: the pull request adds the plan.
-	dir string
-	// label names the base in messages: the directory, or ref:path.
-	label string
-	// cleanup removes the temporary directory of a git ref.
-	cleanup func()
+	Dir string
+	// Label names the base in messages: the directory, or ref:path.
+	Label string
+	// Cleanup removes the temporary directory of a git ref; call it once
+	// the plan is loaded. It is never nil.
+	Cleanup func()
 }
 
-// resolveBase returns the base plan for `plan diff --base base`: base
+// Resolve returns the base plan for `plan diff --base base`: base
 // itself when it is a directory, otherwise base is a git ref and the plan is
 // read from the tree of that commit at headDir's path inside its repository
 // into a temporary directory (git ls-tree and cat-file, so .gitattributes
 // export rules cannot leave files out).
-func resolveBase(base, headDir string) (baseSource, error) {
+func Resolve(base, headDir string) (Base, error) {
 	none := func() {}
 	if st, err := os.Stat(base); err == nil && st.IsDir() {
-		return baseSource{dir: base, label: base, cleanup: none}, nil
+		return Base{Dir: base, Label: base, Cleanup: none}, nil
 	}
 	if strings.HasPrefix(base, "-") {
-		return baseSource{}, fmt.Errorf("--base %q is neither a directory nor a git ref", base)
+		return Base{}, fmt.Errorf("--base %q is neither a directory nor a git ref", base)
 	}
 	abs, err := filepath.Abs(headDir)
 	if err == nil {
 		abs, err = filepath.EvalSymlinks(abs)
 	}
 	if err != nil {
-		return baseSource{}, fmt.Errorf("resolving %s: %w", headDir, err)
+		return Base{}, fmt.Errorf("resolving %s: %w", headDir, err)
 	}
 	top, err := git(abs, nil, "rev-parse", "--show-toplevel")
 	if err != nil {
-		return baseSource{}, fmt.Errorf("--base %s is not a directory, and %s is not in a git repository to read it as a ref from: %w", base, headDir, err)
+		return Base{}, fmt.Errorf("--base %s is not a directory, and %s is not in a git repository to read it as a ref from: %w", base, headDir, err)
 	}
 	root, err := filepath.EvalSymlinks(strings.TrimSpace(string(top)))
 	if err != nil {
-		return baseSource{}, fmt.Errorf("resolving the repository root: %w", err)
+		return Base{}, fmt.Errorf("resolving the repository root: %w", err)
 	}
 	rel, err := filepath.Rel(root, abs)
 	if err != nil || !filepath.IsLocal(rel) && rel != "." {
-		return baseSource{}, fmt.Errorf("%s is outside the repository at %s", headDir, root)
+		return Base{}, fmt.Errorf("%s is outside the repository at %s", headDir, root)
 	}
 	rel = filepath.ToSlash(rel)
 	sha, err := git(root, nil, "rev-parse", "--verify", "--quiet", "--end-of-options", base+"^{commit}")
 	if err != nil {
-		return baseSource{}, fmt.Errorf("--base %s is neither a directory nor a commit in the repository at %s (in GitHub Actions, check out with fetch-depth: 0 so the base branch is there)", base, root)
+		return Base{}, fmt.Errorf("--base %s is neither a directory nor a commit in the repository at %s (in GitHub Actions, check out with fetch-depth: 0 so the base branch is there)", base, root)
 	}
 	commit := strings.TrimSpace(string(sha))
 	label := base + ":" + rel
@@ -74,7 +84,7 @@ func resolveBase(base, headDir string) (baseSource, error) {
 	}
 	list, err := git(root, nil, lsArgs...)
 	if err != nil {
-		return baseSource{}, fmt.Errorf("listing %s: %w", label, err)
+		return Base{}, fmt.Errorf("listing %s: %w", label, err)
 	}
 	type blob struct{ sha, path string }
 	var blobs []blob
@@ -102,12 +112,12 @@ func resolveBase(base, headDir string) (baseSource, error) {
 	if !hasPlan {
 		// Not a plan at that commit (nothing there, or files that came
 		// before the plan): every rule of the head plan is new.
-		return baseSource{label: label, cleanup: none}, nil
+		return Base{Label: label, Cleanup: none}, nil
 	}
 
 	tmp, err := os.MkdirTemp("", "eventrouter-plan-base-")
 	if err != nil {
-		return baseSource{}, fmt.Errorf("extracting %s: %w", label, err)
+		return Base{}, fmt.Errorf("extracting %s: %w", label, err)
 	}
 	cleanup := func() { os.RemoveAll(tmp) }
 	var in bytes.Buffer
@@ -117,7 +127,7 @@ func resolveBase(base, headDir string) (baseSource, error) {
 	out, err := git(root, &in, "cat-file", "--batch")
 	if err != nil {
 		cleanup()
-		return baseSource{}, fmt.Errorf("reading %s: %w", label, err)
+		return Base{}, fmt.Errorf("reading %s: %w", label, err)
 	}
 	r := bufio.NewReader(bytes.NewReader(out))
 	for _, b := range blobs {
@@ -130,10 +140,10 @@ func resolveBase(base, headDir string) (baseSource, error) {
 		}
 		if err != nil {
 			cleanup()
-			return baseSource{}, fmt.Errorf("extracting %s: %s: %w", label, path.Join(rel, b.path), err)
+			return Base{}, fmt.Errorf("extracting %s: %s: %w", label, path.Join(rel, b.path), err)
 		}
 	}
-	return baseSource{dir: tmp, label: label, cleanup: cleanup}, nil
+	return Base{Dir: tmp, Label: label, Cleanup: cleanup}, nil
 }
 
 // readBatchObject reads one "<sha> <type> <size>\n<content>\n" record of
