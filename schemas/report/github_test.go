@@ -76,4 +76,3 @@ func TestPlanRepoPath(t *testing.T) {
 		})
 	}
 }
-
