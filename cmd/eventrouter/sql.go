@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/eventrouter/eventrouter/destinations/warehouse"
+	"github.com/eventrouter/eventrouter/destinations/warehouse/query"
 	"github.com/eventrouter/eventrouter/router/config"
 )
 
@@ -79,7 +80,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer db.Close()
-	if err := printQuery(ctx, db, queries[0], *format, stdout); err != nil {
+	if err := query.Print(ctx, db, queries[0], *format, stdout); err != nil {
 		fmt.Fprintf(stderr, "eventrouter sql: %v\n", err)
 		return 1
 	}
@@ -115,4 +116,46 @@ func listOrNone(s []string) string {
 		return "none"
 	}
 	return strings.Join(s, ", ")
+}
+
+// splitSQLArgs parses the flags of `eventrouter sql`, before or after the
+// query, and returns the other arguments. "--" ends the flags; an
+// argument that starts with "--" and then a space or a line break is a
+// query (an SQL comment), not a flag.
+func splitSQLArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var flags, queries []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			queries = append(queries, args[i+1:]...)
+			i = len(args)
+		case isSQLComment(a), !strings.HasPrefix(a, "-"), a == "-":
+			queries = append(queries, a)
+		default:
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if strings.Contains(name, "=") {
+				continue
+			}
+			f := fs.Lookup(name)
+			if f == nil || i+1 == len(args) {
+				continue
+			}
+			if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !bf.IsBoolFlag() {
+				i++
+				flags = append(flags, args[i])
+			}
+		}
+	}
+	if err := fs.Parse(flags); err != nil {
+		return nil, err
+	}
+	return append(queries, fs.Args()...), nil
+}
+
+// isSQLComment reports whether an argument is a query that starts with an
+// SQL comment ("-- ..." followed by a space, a tab or a line break).
+func isSQLComment(a string) bool {
+	return len(a) > 2 && strings.HasPrefix(a, "--") && strings.ContainsRune(" \t\r\n", rune(a[2]))
 }

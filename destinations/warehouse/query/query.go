@@ -1,4 +1,17 @@
-package main
+// Package query runs one SQL query against a warehouse and prints the
+// result, as `eventrouter sql` does: an aligned table, CSV with a header
+// line, or a JSON array of objects. CSV and JSON are written row by row,
+// so any result size works; the table aligns at most [TableRowLimit] rows
+// in memory and says when it cut. Lists, structs and maps print as JSON,
+// UUIDs and intervals as text, decimals and huge integers exactly.
+//
+// It lives beside the warehouse destination, whose tables it reads, and
+// not in cmd, so that the printing of every DuckDB and PostgreSQL type is
+// tested here without building the binary. DuckDB's own value types
+// (INTERVAL, DECIMAL, MAP) are read in query_duckdb.go; the static build
+// (tag noduckdb, no cgo) compiles query_noduckdb.go instead and reads
+// PostgreSQL only.
+package query
 
 import (
 	"bytes"
@@ -6,7 +19,6 @@ import (
 	"database/sql"
 	"encoding/csv"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -21,55 +33,13 @@ import (
 	"github.com/google/uuid"
 )
 
-// splitSQLArgs parses the flags of `eventrouter sql`, before or after the
-// query, and returns the other arguments. "--" ends the flags; an
-// argument that starts with "--" and then a space or a line break is a
-// query (an SQL comment), not a flag.
-func splitSQLArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var flags, queries []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			queries = append(queries, args[i+1:]...)
-			i = len(args)
-		case isSQLComment(a), !strings.HasPrefix(a, "-"), a == "-":
-			queries = append(queries, a)
-		default:
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if strings.Contains(name, "=") {
-				continue
-			}
-			f := fs.Lookup(name)
-			if f == nil || i+1 == len(args) {
-				continue
-			}
-			if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !bf.IsBoolFlag() {
-				i++
-				flags = append(flags, args[i])
-			}
-		}
-	}
-	if err := fs.Parse(flags); err != nil {
-		return nil, err
-	}
-	return append(queries, fs.Args()...), nil
-}
+// TableRowLimit is the most rows the table format aligns; csv and json
+// stream any number. Default 10000.
+var TableRowLimit = 10000
 
-// isSQLComment reports whether an argument is a query that starts with an
-// SQL comment ("-- ..." followed by a space, a tab or a line break).
-func isSQLComment(a string) bool {
-	return len(a) > 2 && strings.HasPrefix(a, "--") && strings.ContainsRune(" \t\r\n", rune(a[2]))
-}
-
-// tableRowLimit is the most rows the table format aligns; csv and json
-// stream any number.
-var tableRowLimit = 10000
-
-// printQuery runs q and writes its rows in format: csv and json row by
-// row as they are read, the table aligned over at most tableRowLimit rows.
-func printQuery(ctx context.Context, db *sql.DB, q, format string, w io.Writer) error {
+// Print runs q and writes its rows in format ("table", "csv" or "json"): csv and json row by
+// row as they are read, the table aligned over at most TableRowLimit rows.
+func Print(ctx context.Context, db *sql.DB, q, format string, w io.Writer) error {
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return fmt.Errorf("running query: %w", err)
@@ -189,7 +159,7 @@ func printJSON(w io.Writer, cols, types []string, vals []any, next func() (bool,
 	return err
 }
 
-// printTable writes an aligned table of at most tableRowLimit rows and a
+// printTable writes an aligned table of at most TableRowLimit rows and a
 // line with the row count, or saying where it cut.
 func printTable(w io.Writer, cols, types []string, vals []any, next func() (bool, error)) error {
 	var buffered [][]string
@@ -203,7 +173,7 @@ func printTable(w io.Writer, cols, types []string, vals []any, next func() (bool
 		if !ok {
 			break
 		}
-		if len(buffered) == tableRowLimit {
+		if len(buffered) == TableRowLimit {
 			truncated = true
 			break
 		}
@@ -233,7 +203,7 @@ func printTable(w io.Writer, cols, types []string, vals []any, next func() (bool
 	var err error
 	switch {
 	case truncated:
-		_, err = fmt.Fprintf(w, "(output truncated at %d rows; use --format csv)\n", tableRowLimit)
+		_, err = fmt.Fprintf(w, "(output truncated at %d rows; use --format csv)\n", TableRowLimit)
 	case len(buffered) == 1:
 		_, err = fmt.Fprintln(w, "(1 row)")
 	default:

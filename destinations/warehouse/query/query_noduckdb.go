@@ -1,6 +1,6 @@
 //go:build noduckdb
 
-package main
+package query
 
 // driverValue returns v as it is: a build without DuckDB reads only
 // PostgreSQL, whose values the printer takes as they come.

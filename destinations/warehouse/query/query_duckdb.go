@@ -1,6 +1,6 @@
 //go:build !noduckdb
 
-package main
+package query
 
 import duckdb "github.com/duckdb/duckdb-go/v2"
 
