@@ -105,27 +105,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(memoryLimitGauge(), buildInfoGauge()) // serve_memory.go, version.go
 
-	q := cfg.Queue
-	log, err := queue.Open(ctx, queue.Config{
-		URL:                  q.URL,
-		DataDir:              cfg.DataDir,
-		Listen:               q.Listen,
-		StreamPrefix:         q.StreamPrefix,
-		Partitions:           q.Partitions,
-		DedupeWindow:         q.DedupeWindow,
-		DedupeMemory:         int64(q.DedupeMemory),
-		DeliveryDedupeWindow: q.DeliveryDedupeWindow,
-		Retention:            retention(q.Retention),
-		MaxBytes:             int64(q.MaxBytes),
-		SampleMaxBytes:       int64(q.SampleMaxBytes),
-		Replicas:             q.Replicas,
-		SyncAlways:           q.SyncAlways,
-		SyncInterval:         q.SyncInterval,
-		StoreTimeout:         q.StoreTimeout,
-		LeaseTTL:             q.LeaseTTL,
-		Logger:               logger.With("component", "queue"),
-		Registerer:           reg,
-	})
+	qc := cfg.Queue
+	qc.DataDir, qc.Logger, qc.Registerer = cfg.DataDir, logger.With("component", "queue"), reg
+	log, err := queue.Open(ctx, qc)
 	if err != nil {
 		return err // "opening log: ..."
 	}
@@ -312,15 +294,6 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	}
 	logger.Info("eventrouter stopped")
 	return runErr
-}
-
-// retention maps the config's retention, where 0 means "no age limit", to
-// the log's, where 0 means "the default" and a negative value no limit.
-func retention(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
 }
 
 func logMode(cfg *config.Config) string {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/router/queue"
 )
 
 // Config is a complete, valid eventrouter configuration. [Load] and [Parse]
@@ -90,78 +91,11 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
-// Queue configures the durable log on NATS JetStream.
-type Queue struct {
-	// URL is the address of an external NATS cluster, as accepted by the
-	// NATS client ("nats://host:4222", several separated by commas). When
-	// empty (the default) a NATS server with JetStream runs inside the
-	// process, storing its files under DataDir. It may hold credentials and
-	// is never logged.
-	URL string `yaml:"url"`
-	// Listen, when set, also exposes the embedded NATS server on this TCP
-	// address, for tools such as the nats CLI (default empty: in-process
-	// only). It is an error together with URL.
-	Listen string `yaml:"listen"`
-	// StreamPrefix prefixes the names of the streams and subjects eventrouter
-	// creates, so several deployments can share one cluster (default
-	// "EVENTROUTER").
-	StreamPrefix string `yaml:"stream_prefix"`
-	// Partitions is the number of partitions messages are spread over by a
-	// hash of userId (else anonymousId), between 1 and 1024 (default 16).
-	// Changing it for a log that holds messages breaks per-user order of
-	// those messages.
-	Partitions int `yaml:"partitions"`
-	// DedupeWindow is how long a (source, messageId) pair is remembered to
-	// drop repeats (default 24h); at most Retention when Retention is set.
-	// The ids live in an on-disk index under DataDir/dedupe, about 50
-	// bytes of disk per message in the window; memory stays within
-	// DedupeMemory whatever the window.
-	DedupeWindow time.Duration `yaml:"dedupe_window"`
-	// DedupeMemory caps the memory of the dedupe index (its memtables and
-	// block cache; default 64MiB, at least 8MiB).
-	DedupeMemory ByteSize `yaml:"dedupe_memory"`
-	// DeliveryDedupeWindow is how long a webhook delivery (from a source
-	// such as growsurf, whose sender retries for days) is remembered so
-	// that a repeated delivery stores nothing (default 336h, 14 days). The
-	// memory is a JetStream key-value bucket, on disk, independent of
-	// Retention.
-	DeliveryDedupeWindow time.Duration `yaml:"delivery_dedupe_window"`
-	// Retention is how long messages are kept in the log (default 168h, 7
-	// days; 0 keeps them until MaxBytes forces them out).
-	Retention time.Duration `yaml:"retention"`
-	// MaxBytes caps the log's size on disk; when it is full, ingest answers
-	// 503 rather than dropping data (default 0, unlimited).
-	MaxBytes ByteSize `yaml:"max_bytes"`
-	// SampleMaxBytes caps the sample of unauthenticated requests (a stream
-	// of its own, which drops its oldest entries when full, so that it can
-	// never make ingest answer 503; default 8MiB, at least 64KiB).
-	SampleMaxBytes ByteSize `yaml:"sample_max_bytes"`
-	// BacklogWarning is the fraction of Retention, and of MaxBytes, at
-	// which eventrouter warns (in its log and in metrics) that a
-	// destination's oldest pending message nears expiry, or that the log
-	// nears its size cap (default 0.8; between 0 and 1).
-	BacklogWarning float64 `yaml:"backlog_warning"`
-	// Replicas is the number of copies JetStream keeps of each stream, 1 to
-	// 5; more than 1 needs a cluster (default 1).
-	Replicas int `yaml:"replicas"`
-	// SyncAlways makes the embedded server fsync every write before
-	// acknowledging it (default false: writes are flushed every
-	// SyncInterval, and a machine crash, unlike a process crash, may lose
-	// the most recent ones).
-	SyncAlways bool `yaml:"sync_always"`
-	// SyncInterval is how often the embedded server fsyncs when SyncAlways
-	// is false (default 2m).
-	SyncInterval time.Duration `yaml:"sync_interval"`
-	// StoreTimeout bounds waiting for the log to acknowledge a store; past
-	// it ingest answers 503 (default 5s).
-	StoreTimeout time.Duration `yaml:"store_timeout"`
-	// LeaseTTL bounds how long a dead process's claims on (destination,
-	// partition)s keep others away: another process sharing the cluster
-	// takes its partitions over within this long (default 10s; see
-	// queue.Config.LeaseTTL). An embedded server that accepts no TCP
-	// clients clears stale claims at start, so a restart resumes at once.
-	LeaseTTL time.Duration `yaml:"lease_ttl"`
-}
+// Queue configures the durable log on NATS JetStream (key "queue"): the
+// log's own [queue.Config], whose defaults and checks are the queue
+// package's. Its DataDir, Logger and Registerer are not keys of the block;
+// the command sets them.
+type Queue = queue.Config
 
 // Auth configures how write keys are checked.
 type Auth struct {
@@ -364,20 +298,7 @@ func Default() *Config {
 		},
 		DataDir: "./data",
 		Log:     Log{Level: "info", Format: "json"},
-		Queue: Queue{
-			StreamPrefix:         "EVENTROUTER",
-			Partitions:           16,
-			DedupeWindow:         24 * time.Hour,
-			DedupeMemory:         64 << 20,
-			DeliveryDedupeWindow: 14 * 24 * time.Hour,
-			Retention:            168 * time.Hour,
-			SampleMaxBytes:       8 << 20,
-			BacklogWarning:       0.8,
-			Replicas:             1,
-			SyncInterval:         2 * time.Minute,
-			StoreTimeout:         5 * time.Second,
-			LeaseTTL:             10 * time.Second,
-		},
+		Queue:   queue.DefaultConfig(),
 		Auth:         Auth{UnknownKey: "reject"},
 		TrackingPlan: TrackingPlan{DropBlockedInBrowser: true},
 		Ingest:       Ingest{SampleRate: 1, SampleBurst: 10},

@@ -93,12 +93,19 @@ func (ps *problems) add(path, format string, args ...any) {
 
 // required records that the value at path is missing or empty, naming the
 // environment variables that expanded to nothing there.
-func (ps *problems) required(path string) {
+func (ps *problems) required(path string) { ps.requiredMsg(path, "") }
+
+// requiredMsg is required with what to do, why, after a colon: "required:
+// set the webhook's signing secret ...".
+func (ps *problems) requiredMsg(path, why string) {
+	msg := "required"
 	if vars := ps.hints[path]; len(vars) > 0 {
-		ps.add(path, "required (environment variable %s is unset or empty)", strings.Join(vars, ", "))
-		return
+		msg += fmt.Sprintf(" (environment variable %s is unset or empty)", strings.Join(vars, ", "))
 	}
-	ps.add(path, "required")
+	if why != "" {
+		msg += ": " + why
+	}
+	ps.add(path, "%s", msg)
 }
 
 // has reports whether a problem at path was recorded.

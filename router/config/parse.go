@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/url"
 	"os"
 	pathpkg "path"
 	"reflect"
@@ -23,9 +22,6 @@ import (
 // parts of NATS consumer and subject names.
 var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 
-// streamPrefixPattern is what queue.stream_prefix must match to be usable in
-// JetStream stream names and NATS subjects.
-var streamPrefixPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 
 // Load reads the configuration file at path and parses it as [Parse] does.
 // An invalid file yields an [*Error] whose File is path.
@@ -396,17 +392,28 @@ func decodeSettings(rest []pair, settings any, typeKnown bool, path, what, commo
 	for _, p := range ps.list[before:] {
 		reported[p.Path] = true
 	}
-	for _, err := range flatten(val.Validate()) {
+	ps.addErrorsExcept(path, val.Validate(), reported)
+}
+
+// addErrors records every problem of err, an errors.Join of problems each
+// naming its key relative to path ("partitions: must be between 1 and
+// 1024"), as returned by a component's Validate.
+func (ps *problems) addErrors(path string, err error) { ps.addErrorsExcept(path, err, nil) }
+
+// addErrorsExcept is addErrors without the key paths in skip (those
+// already reported while decoding).
+func (ps *problems) addErrorsExcept(path string, err error, skip map[string]bool) {
+	for _, err := range flatten(err) {
 		key, msg := splitKey(err.Error())
 		p := path
 		if key != "" {
 			p = joinPath(path, key)
 		}
-		if reported[p] {
-			continue // already reported while decoding
+		if skip[p] {
+			continue
 		}
-		if msg == "required" {
-			ps.required(p)
+		if msg == "required" || strings.HasPrefix(msg, "required: ") {
+			ps.requiredMsg(p, strings.TrimPrefix(strings.TrimPrefix(msg, "required"), ": "))
 		} else {
 			ps.add(p, "%s", msg)
 		}
@@ -457,50 +464,7 @@ func validate(cfg *Config, ps *problems) {
 	oneOf(cfg.Log.Level, "log.level", ps, "debug", "info", "warn", "error")
 	oneOf(cfg.Log.Format, "log.format", ps, "json", "text")
 
-	q := &cfg.Queue
-	if q.URL != "" {
-		checkNATSURLs(q.URL, ps)
-		if q.Listen != "" {
-			ps.add("queue.listen", "only allowed with the embedded server (queue.url empty)")
-		}
-	}
-	if q.Listen != "" {
-		checkHostPort(q.Listen, "queue.listen", false, ps)
-	}
-	if !streamPrefixPattern.MatchString(q.StreamPrefix) {
-		ps.add("queue.stream_prefix", "must start with a letter and contain only letters, digits, '_' and '-'")
-	}
-	if q.Partitions < 1 || q.Partitions > 1024 {
-		ps.add("queue.partitions", "must be between 1 and 1024")
-	}
-	positive(q.DedupeWindow, "queue.dedupe_window", ps)
-	if q.DedupeMemory < 8<<20 {
-		ps.add("queue.dedupe_memory", "must be at least 8MiB")
-	}
-	positive(q.DeliveryDedupeWindow, "queue.delivery_dedupe_window", ps)
-	if q.Retention < 0 {
-		ps.add("queue.retention", "must not be negative (0 keeps messages until max_bytes forces them out)")
-	} else if q.Retention > 0 && q.DedupeWindow > q.Retention {
-		ps.add("queue.dedupe_window", "must not be longer than queue.retention")
-	}
-	if !(q.BacklogWarning > 0 && q.BacklogWarning <= 1) {
-		ps.add("queue.backlog_warning", "must be a fraction greater than 0 and at most 1 (e.g. 0.8)")
-	}
-	if q.MaxBytes < 0 {
-		ps.add("queue.max_bytes", "must not be negative (0 is unlimited)")
-	} else if q.MaxBytes > 0 && q.MaxBytes < 1<<20 {
-		ps.add("queue.max_bytes", "must be at least 1MiB (or 0, unlimited)")
-	}
-	if q.Replicas < 1 || q.Replicas > 5 {
-		ps.add("queue.replicas", "must be between 1 and 5")
-	} else if q.Replicas > 1 && q.URL == "" {
-		ps.add("queue.replicas", "more than 1 needs an external NATS cluster (queue.url)")
-	}
-	positive(q.SyncInterval, "queue.sync_interval", ps)
-	positive(q.StoreTimeout, "queue.store_timeout", ps)
-	if q.LeaseTTL < 100*time.Millisecond {
-		ps.add("queue.lease_ttl", "must be at least 100ms")
-	}
+	ps.addErrors("queue", cfg.Queue.Validate())
 
 	oneOf(cfg.Auth.UnknownKey, "auth.unknown_key", ps, "reject", "accept")
 
@@ -537,9 +501,6 @@ func validate(cfg *Config, ps *problems) {
 	}
 	if b := cfg.Ingest.SampleBurst; b < 0 || b > 1e6 {
 		ps.add("ingest.sample_burst", "must be between 0 and 1e6")
-	}
-	if q.SampleMaxBytes < 64<<10 {
-		ps.add("queue.sample_max_bytes", "must be at least 64KiB")
 	}
 
 	for _, name := range cfg.DestinationNames() {
@@ -661,23 +622,5 @@ func checkHostPort(addr, path string, required bool, ps *problems) {
 	}
 	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
 		ps.add(path, `must be a host:port address such as "127.0.0.1:8080" or ":8080"`)
-	}
-}
-
-// checkNATSURLs checks a comma-separated list of NATS server URLs without
-// ever printing them (they may hold credentials).
-func checkNATSURLs(list string, ps *problems) {
-	for i, s := range strings.Split(list, ",") {
-		s = strings.TrimSpace(s)
-		u, err := url.Parse(s)
-		if err != nil || u.Host == "" {
-			ps.add("queue.url", "server %d of the list is not a URL such as nats://host:4222", i+1)
-			continue
-		}
-		switch u.Scheme {
-		case "nats", "tls", "ws", "wss":
-		default:
-			ps.add("queue.url", "server %d of the list must use the nats, tls, ws or wss scheme", i+1)
-		}
 	}
 }

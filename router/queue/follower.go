@@ -33,7 +33,7 @@ func (l *Log) openIndex(ctx context.Context) error {
 	ix, err := dedupe.Open(dedupe.Options{
 		Dir:    filepath.Join(l.cfg.DataDir, "dedupe"),
 		Window: l.cfg.DedupeWindow,
-		Memory: l.cfg.DedupeMemory,
+		Memory: int64(l.cfg.DedupeMemory),
 		Logger: l.log,
 	})
 	if err != nil {

@@ -45,7 +45,7 @@ func (l *Log) Info(ctx context.Context) (router.LogInfo, error) {
 	}
 	li := router.LogInfo{
 		Retention: max(l.cfg.Retention, 0),
-		MaxBytes:  l.cfg.MaxBytes,
+		MaxBytes:  int64(l.cfg.MaxBytes),
 		Bytes:     info.State.Bytes,
 		Messages:  info.State.Msgs,
 	}
@@ -53,7 +53,7 @@ func (l *Log) Info(ctx context.Context) (router.LogInfo, error) {
 		li.FirstSeq, li.FirstTime = info.State.FirstSeq, info.State.FirstTime
 	}
 	st := l.index.Stats()
-	li.DedupeWindow, li.DedupeDiskBytes, li.DedupeMemoryBytes, li.DedupeMemoryLimit = l.cfg.DedupeWindow, st.DiskBytes, st.MemoryBytes, l.cfg.DedupeMemory
+	li.DedupeWindow, li.DedupeDiskBytes, li.DedupeMemoryBytes, li.DedupeMemoryLimit = l.cfg.DedupeWindow, st.DiskBytes, st.MemoryBytes, int64(l.cfg.DedupeMemory)
 	return li, nil
 }
 

@@ -155,7 +155,7 @@ func (l *Log) replicas() int {
 // kept until those limits drop them. The events stream overrides the
 // dedupe window (see eventsDuplicateWindow).
 func (l *Log) streamConfig(name string, subjects ...string) jetstream.StreamConfig {
-	maxBytes := l.cfg.MaxBytes
+	maxBytes := int64(l.cfg.MaxBytes)
 	if maxBytes == 0 {
 		maxBytes = -1
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -200,16 +201,25 @@ func TestAppendDeduplicates(t *testing.T) {
 }
 
 func TestAppendFullLogIsUnavailable(t *testing.T) {
-	l := openLog(t, Config{Partitions: 1, MaxBytes: 4096})
+	// 1MiB is the smallest cap (Config.Validate); 100 batches of 10
+	// messages of about 2 KB of incompressible padding are twice as much.
+	l := openLog(t, Config{Partitions: 1, MaxBytes: 1 << 20})
 	ctx := context.Background()
 	if _, err := l.Append(ctx, []router.Message{msg("web", "first", "u")}); err != nil {
 		t.Fatalf("first Append: %v", err)
 	}
+	rnd := rand.New(rand.NewPCG(1, 2))
 	var err error
 	for i := 0; i < 100 && err == nil; i++ {
 		var batch []router.Message
 		for j := range 10 {
-			batch = append(batch, msg("web", fmt.Sprintf("b%d-%d", i, j), "u"))
+			m := msg("web", fmt.Sprintf("b%d-%d", i, j), "u")
+			pad := make([]byte, 1000)
+			for k := range pad {
+				pad[k] = byte(rnd.IntN(256))
+			}
+			m.Body = json.RawMessage(fmt.Sprintf(`{"type":"track","messageId":%q,"userId":"u","event":"Clicked","properties":{"pad":"%x"}}`, m.ID, pad))
+			batch = append(batch, m)
 		}
 		_, err = l.Append(ctx, batch)
 	}
@@ -459,6 +469,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad prefix", Config{DataDir: "x", StreamPrefix: "a.b"}},
 		{"dedupe longer than retention", Config{DataDir: "x", DedupeWindow: 48 * time.Hour, Retention: time.Hour}},
 		{"too many partitions", Config{DataDir: "x", Partitions: 5000}},
+		{"negative retention", Config{DataDir: "x", Retention: -time.Hour}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -475,9 +486,9 @@ func TestRetention(t *testing.T) {
 		retention time.Duration
 		wantAge   time.Duration
 	}{
-		{"zero is the default", 0, DefaultRetention},
+		{"the default", DefaultConfig().Retention, DefaultRetention},
 		{"set", 48 * time.Hour, 48 * time.Hour},
-		{"negative is no age limit", -1, 0},
+		{"zero is no age limit", 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,7 +32,7 @@ func (l *Log) sampleStream() string { return l.cfg.StreamPrefix + "_SAMPLE" }
 func (l *Log) sampleConfig() jetstream.StreamConfig {
 	cfg := l.streamConfig(l.sampleStream(), l.cfg.StreamPrefix+".sample.>")
 	cfg.Description = "eventrouter sample of unauthenticated requests (capped; the oldest entries make room)"
-	cfg.MaxBytes = l.cfg.SampleMaxBytes
+	cfg.MaxBytes = int64(l.cfg.SampleMaxBytes)
 	cfg.Discard = jetstream.DiscardOld
 	cfg.MaxMsgSize = sampleMaxMsgSize
 	cfg.Duplicates = 0
