@@ -22,7 +22,6 @@ import (
 // parts of NATS consumer and subject names.
 var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 
-
 // Load reads the configuration file at path and parses it as [Parse] does.
 // An invalid file yields an [*Error] whose File is path.
 func Load(path string, reg *router.Registry) (*Config, error) {
