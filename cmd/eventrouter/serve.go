@@ -322,27 +322,11 @@ func buildDestinations(ctx context.Context, cfg *config.Config, logger *slog.Log
 	disableDoubleDelivery(cfg)
 	for _, name := range cfg.DestinationNames() {
 		d := cfg.Destinations[name]
-		dp := d.Dispatch
-		opts := dispatch.Options{
-			BatchSize:      dp.BatchSize,
-			BatchTimeout:   dp.BatchTimeout,
-			MaxAttempts:    dp.MaxAttempts,
-			MaxAge:         dp.MaxAge,
-			InitialBackoff: dp.InitialBackoff,
-			MaxBackoff:     dp.MaxBackoff,
-			RateLimit:      dp.RateLimit,
-			AckWait:        dp.AckWait,
-			Integration:    dp.Integration,
-			Types:          dp.Types,
-			Events:         dp.Events,
-			ExcludeEvents:  dp.ExcludeEvents,
-			Accept:         dp.Accept,
-		}
-		if dp.Disabled {
+		opts := d.Dispatch
+		if opts.Disabled {
 			// Its cursors exist and keep their place: the messages wait in
 			// the log until the destination is enabled again.
 			logger.Info("destination disabled in the config; its messages wait in the log", "destination", name)
-			opts.Disabled = true
 			routes = append(routes, dispatch.Route{Name: name, Options: opts})
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/router/dispatch"
 	"github.com/eventrouter/eventrouter/router/queue"
 )
 
@@ -192,79 +193,15 @@ func defaultBurst(eventsPerSecond float64) int {
 }
 
 // Dispatch holds the keys every destination block accepts besides its own:
-// how dispatch batches, paces and retries deliveries to it.
-type Dispatch struct {
-	// BatchSize is the largest number of messages per Send, 1 to 10000
-	// (default 100).
-	BatchSize int `yaml:"batch_size"`
-	// BatchTimeout is how long dispatch waits to fill a batch before
-	// sending a smaller one (default 1s).
-	BatchTimeout time.Duration `yaml:"batch_timeout"`
-	// FlushInterval is another name for BatchTimeout, the one warehouse
-	// loaders use: a batch is flushed (loaded) at the latest this long after
-	// its first message. Set one of the two; after loading the config both
-	// hold the same value.
-	FlushInterval time.Duration `yaml:"flush_interval"`
-	// MaxAttempts is the number of attempts after which a message goes to
-	// the dead-letter stream (default 10).
-	MaxAttempts int `yaml:"max_attempts"`
-	// MaxAge is the age (since it was accepted) after which a message that
-	// still fails goes to the dead-letter stream (default 24h).
-	MaxAge time.Duration `yaml:"max_age"`
-	// InitialBackoff is the delay before the first retry; it doubles with
-	// each attempt, with jitter (default 500ms).
-	InitialBackoff time.Duration `yaml:"initial_backoff"`
-	// MaxBackoff caps the delay between attempts (default 60s).
-	MaxBackoff time.Duration `yaml:"max_backoff"`
-	// RateLimit caps deliveries in messages per second (default 0,
-	// unlimited).
-	RateLimit float64 `yaml:"rate_limit"`
-	// AckWait is how long the log waits for a fetched batch to be
-	// acknowledged before handing it out again; dispatch keeps a batch it
-	// is still working on alive, and a process taking a dead one's
-	// partition gets its batch again at once (default 10s, at least 1s).
-	AckWait time.Duration `yaml:"ack_wait"`
-	// Integration is the key of the Segment integrations object that
-	// decides whether a message goes to this destination (Segment's rule:
-	// {"All": false, "<integration>": true}). [Load] and [Parse] default
-	// it to the integration name of the destination's type, when its
-	// factory implements [router.IntegrationNamer] (for example
-	// "Customer.io"), else to the destination's name. The name
-	// "Warehouses" selects Segment's warehouse rule, with the
-	// destination's name as the warehouse id
-	// ({"Warehouses": {"warehouseIds": ["<name>"]}}).
-	Integration string `yaml:"integration"`
-	// Types, when set, are the only message types delivered (each one of
-	// identify, track, page, screen, group, alias); messages of the other
-	// types are skipped. Default: unset, all six. An empty list is an
-	// error.
-	Types []string `yaml:"types"`
-	// Events, when set, are glob patterns (Go's path.Match: *, ?, [a-z],
-	// \ escapes; * does not match '/'), case-sensitive, of which a track
-	// message's event name must match one to be delivered. They apply to
-	// track messages only: messages of other types are delivered unless
-	// Types excludes them. Default: unset, every event. An empty list is
-	// an error.
-	Events []string `yaml:"events"`
-	// ExcludeEvents are glob patterns like Events: a track message whose
-	// event name matches one is skipped, even when it matches Events
-	// (default none).
-	ExcludeEvents []string `yaml:"exclude_events"`
-	// Enabled, when false, stops delivering to the destination: its
-	// cursor keeps its position, so messages accumulate in the log (up to
-	// its retention) until it is enabled again (default true).
-	Enabled bool `yaml:"enabled"`
-	// Accept is "all" (the default) to deliver every message, or "valid"
-	// to skip the messages that carry tracking-plan violations (they are
-	// counted as filtered with reason "violations"), so that for example
-	// the warehouse keeps everything while Customer.io gets only clean
-	// events.
-	Accept string `yaml:"accept"`
-	// Disabled is the older, inverted form of Enabled, kept for existing
-	// files. [Load] and [Parse] keep the two consistent (Disabled ==
-	// !Enabled); a block that sets both so that they disagree is an error.
-	Disabled bool `yaml:"disabled"`
-}
+// how dispatch batches, paces and retries deliveries to it. It is
+// dispatch's own [dispatch.Options], with its defaults
+// ([dispatch.DefaultOptions]) and checks. The loader adds what only a file
+// has: "flush_interval" and "batch_timeout" name one value, "enabled" and
+// "disabled" are each other's inverse (setting both so that they disagree is
+// an error), and "integration" defaults to the integration name of the
+// destination's type, when its factory implements [router.IntegrationNamer],
+// else to the destination's name.
+type Dispatch = dispatch.Options
 
 // Destination is one configured destination. Its key under "destinations"
 // is its name, which matches ^[a-z][a-z0-9_-]*$ (it names the destination's
@@ -304,24 +241,6 @@ func Default() *Config {
 		Ingest:       Ingest{SampleRate: 1, SampleBurst: 10},
 		Sources:      map[string]Source{},
 		Destinations: map[string]Destination{},
-	}
-}
-
-// DefaultDispatch returns the defaults of the common destination keys,
-// except Integration, whose default depends on the destination (see
-// [Dispatch.Integration]).
-func DefaultDispatch() Dispatch {
-	return Dispatch{
-		BatchSize:      100,
-		BatchTimeout:   time.Second,
-		FlushInterval:  time.Second,
-		MaxAttempts:    10,
-		MaxAge:         24 * time.Hour,
-		InitialBackoff: 500 * time.Millisecond,
-		MaxBackoff:     60 * time.Second,
-		AckWait:        10 * time.Second,
-		Accept:         "all",
-		Enabled:        true,
 	}
 }
 

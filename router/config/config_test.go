@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/router/dispatch"
 	"github.com/eventrouter/eventrouter/router/routertest"
 )
 
@@ -88,7 +89,7 @@ destinations:
 	if hook.Name != "hook" || hook.Type != "hook" || hook.Factory == nil {
 		t.Fatalf("hook = %+v", hook)
 	}
-	wantDispatch := DefaultDispatch()
+	wantDispatch := dispatch.DefaultOptions()
 	wantDispatch.MaxAttempts = 20
 	wantDispatch.Integration = "hook" // the factory has no integration name
 	if !reflect.DeepEqual(hook.Dispatch, wantDispatch) {

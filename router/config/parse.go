@@ -6,16 +6,15 @@ import (
 	"math"
 	"net"
 	"os"
-	pathpkg "path"
 	"reflect"
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/router/dispatch"
 )
 
 // namePattern is what source and destination names must match: they become
@@ -244,7 +243,7 @@ func decodeDestinations(n *yaml.Node, cfg *Config, reg *router.Registry, ps *pro
 		if !ok {
 			continue
 		}
-		dst := Destination{Name: e.key, Dispatch: DefaultDispatch()}
+		dst := Destination{Name: e.key, Dispatch: dispatch.DefaultOptions()}
 		var typeN *yaml.Node
 		for _, p := range body {
 			if p.key == "type" {
@@ -503,59 +502,7 @@ func validate(cfg *Config, ps *problems) {
 	}
 
 	for _, name := range cfg.DestinationNames() {
-		d := cfg.Destinations[name].Dispatch
-		path := "destinations." + name + "."
-		if d.BatchSize < 1 || d.BatchSize > 10000 {
-			ps.add(path+"batch_size", "must be between 1 and 10000")
-		}
-		positive(d.BatchTimeout, path+"batch_timeout", ps)
-		if d.MaxAttempts < 1 {
-			ps.add(path+"max_attempts", "must be at least 1")
-		}
-		positive(d.MaxAge, path+"max_age", ps)
-		positive(d.InitialBackoff, path+"initial_backoff", ps)
-		positive(d.MaxBackoff, path+"max_backoff", ps)
-		if d.InitialBackoff > 0 && d.MaxBackoff > 0 && d.MaxBackoff < d.InitialBackoff {
-			ps.add(path+"max_backoff", "must not be shorter than initial_backoff")
-		}
-		if d.RateLimit < 0 {
-			ps.add(path+"rate_limit", "must not be negative (0 is unlimited)")
-		}
-		if d.AckWait < time.Second {
-			ps.add(path+"ack_wait", "must be at least 1s")
-		} else if d.BatchTimeout*2 > d.AckWait {
-			ps.add(path+"batch_timeout", "must be at most half of ack_wait (%s), or a filling batch is handed out again", d.AckWait)
-		}
-		checkFilters(d, path, ps)
-		oneOf(d.Accept, path+"accept", ps, "valid", "all")
-	}
-}
-
-// checkFilters checks the types, events and exclude_events keys of a
-// destination; path ends with a dot.
-func checkFilters(d Dispatch, path string, ps *problems) {
-	if d.Types != nil && len(d.Types) == 0 {
-		ps.add(path+"types", "must list at least one type (leave the key out for all six)")
-	}
-	for i, t := range d.Types {
-		if !router.IsType(t) {
-			ps.add(indexPath(path+"types", i), "unknown message type %q (known types: %s)", t, strings.Join(router.Types, ", "))
-		}
-	}
-	if d.Events != nil && len(d.Events) == 0 {
-		ps.add(path+"events", "must list at least one pattern (leave the key out for every event)")
-	}
-	for _, l := range []struct {
-		key      string
-		patterns []string
-	}{{"events", d.Events}, {"exclude_events", d.ExcludeEvents}} {
-		for i, p := range l.patterns {
-			if p == "" {
-				ps.required(indexPath(path+l.key, i))
-			} else if _, err := pathpkg.Match(p, ""); err != nil {
-				ps.add(indexPath(path+l.key, i), "bad glob pattern %q: %v (syntax of Go's path.Match: *, ?, [a-z], \\ escapes)", p, err)
-			}
-		}
+		ps.addErrors("destinations."+name, cfg.Destinations[name].Dispatch.Validate())
 	}
 }
 
