@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,6 +67,56 @@ type Enforcement struct {
 	ForwardBlockedTo    string           `yaml:"forward_blocked_to" json:"forward_blocked_to"`
 	ForwardViolationsTo string           `yaml:"forward_violations_to" json:"forward_violations_to"`
 }
+
+// enforcementSetting is one mode of an [Enforcement]: its key path (as in
+// plan.yaml and in a source's enforcement block) and the modes it accepts.
+type enforcementSetting struct {
+	key     string
+	mode    *Mode
+	allowed []Mode
+}
+
+// settings returns the modes of e, in the order of the enforcement block.
+func (e *Enforcement) settings() []enforcementSetting {
+	return []enforcementSetting{
+		{"track.unplanned_events", &e.Track.UnplannedEvents, []Mode{Allow, Block}},
+		{"track.unplanned_properties", &e.Track.UnplannedProperties, []Mode{Allow, Omit}},
+		{"track.violations", &e.Track.Violations, []Mode{Allow, Omit, Block}},
+		{"identify.unplanned_traits", &e.Identify.UnplannedTraits, []Mode{Allow, Omit}},
+		{"identify.violations", &e.Identify.Violations, []Mode{Allow, Omit, Block}},
+		{"group.unplanned_traits", &e.Group.UnplannedTraits, []Mode{Allow, Omit}},
+		{"group.violations", &e.Group.Violations, []Mode{Allow, Omit, Block}},
+		{"common_violations", &e.CommonViolations, []Mode{Allow, Omit, Block}},
+	}
+}
+
+func modeList(ms []Mode) string {
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = string(m)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Validate checks e as a source's overrides of plan.yaml's settings (the
+// enforcement block of a source in the config file): every mode that is
+// set must be one its setting accepts; an empty mode takes plan.yaml's. It
+// returns every problem at once, joined with errors.Join, each naming its
+// key ("track.unplanned_events: must be one of allow, block (or left out:
+// plan.yaml's setting)"). Whether the forwarding targets exist is the
+// caller's to check.
+func (e Enforcement) Validate() error {
+	var errs []error
+	for _, st := range e.settings() {
+		if *st.mode != "" && !slices.Contains(st.allowed, *st.mode) {
+			errs = append(errs, fmt.Errorf("%s: must be one of %s (or left out: plan.yaml's setting)", st.key, modeList(st.allowed)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// IsZero reports whether e sets nothing.
+func (e Enforcement) IsZero() bool { return e == Enforcement{} }
 
 // DefaultEnforcement returns the defaults: every setting allow, no forwarding.
 func DefaultEnforcement() Enforcement {
@@ -358,31 +409,15 @@ func parsePlanYAML(data []byte, p *Plan) []Finding {
 	if strings.TrimSpace(pf.ID) == "" {
 		bad("/id", "id is required")
 	}
-	e := &pf.Enforcement
-	check := func(path string, m *Mode, allowed ...Mode) {
-		if *m == "" {
-			*m = Allow
-			return
+	for _, st := range pf.Enforcement.settings() {
+		if *st.mode == "" {
+			*st.mode = Allow
+			continue
 		}
-		for _, a := range allowed {
-			if *m == a {
-				return
-			}
+		if !slices.Contains(st.allowed, *st.mode) {
+			bad("/enforcement/"+strings.ReplaceAll(st.key, ".", "/"), fmt.Sprintf("%q is not one of %s", *st.mode, modeList(st.allowed)))
 		}
-		names := make([]string, len(allowed))
-		for i, a := range allowed {
-			names[i] = string(a)
-		}
-		bad(path, fmt.Sprintf("%q is not one of %s", *m, strings.Join(names, ", ")))
 	}
-	check("/enforcement/track/unplanned_events", &e.Track.UnplannedEvents, Allow, Block)
-	check("/enforcement/track/unplanned_properties", &e.Track.UnplannedProperties, Allow, Omit)
-	check("/enforcement/track/violations", &e.Track.Violations, Allow, Omit, Block)
-	check("/enforcement/identify/unplanned_traits", &e.Identify.UnplannedTraits, Allow, Omit)
-	check("/enforcement/identify/violations", &e.Identify.Violations, Allow, Omit, Block)
-	check("/enforcement/group/unplanned_traits", &e.Group.UnplannedTraits, Allow, Omit)
-	check("/enforcement/group/violations", &e.Group.Violations, Allow, Omit, Block)
-	check("/enforcement/common_violations", &e.CommonViolations, Allow, Omit, Block)
 	p.ID, p.Name, p.Description = pf.ID, pf.Name, strings.TrimSpace(pf.Description)
 	p.Sources, p.Labels, p.Enforcement = pf.Sources, pf.Labels, pf.Enforcement
 	return out

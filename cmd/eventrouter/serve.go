@@ -146,14 +146,14 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 					Identifier: g.Identifier, AppUserIDKey: g.AppUserIDKey, ReferralTrigger: g.ReferralTrigger,
 					Mapping: growsurf.Mapping{Events: g.Mapping.Events, Traits: g.Mapping.Traits},
 				},
-				Enforcement: enforcementOf(s.Enforcement),
+				Enforcement: s.Enforcement,
 			})
 			continue
 		}
 		sources = append(sources, ingest.Source{
 			Name: name, Type: s.Type, WriteKeys: s.WriteKeys, Disabled: s.Disabled,
 			RateLimit: s.RateLimit.EventsPerSecond, Burst: s.RateLimit.Burst,
-			Enforcement: enforcementOf(s.Enforcement),
+			Enforcement: s.Enforcement,
 		})
 	}
 	in, err := ingest.New(ingest.Config{

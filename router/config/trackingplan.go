@@ -1,6 +1,10 @@
 package config
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/eventrouter/eventrouter/schemas"
+)
 
 // TrackingPlan configures the tracking plan that ingest enforces.
 type TrackingPlan struct {
@@ -25,75 +29,21 @@ type TrackingPlan struct {
 	DropBlockedInBrowser bool `yaml:"drop_blocked_in_browser"`
 }
 
-// Enforcement holds a source's tracking-plan settings, with the
-// keys of plan.yaml's enforcement block. Every value is a string; empty
-// means "as plan.yaml says".
-type Enforcement struct {
-	// Track holds the settings for track calls (page and screen calls
-	// follow them too).
-	Track TrackEnforcement `yaml:"track"`
-	// Identify holds the settings for identify calls.
-	Identify TraitEnforcement `yaml:"identify"`
-	// Group holds the settings for group calls.
-	Group TraitEnforcement `yaml:"group"`
-	// CommonViolations is what happens to a message that breaks the
-	// common schema: allow, omit or block.
-	CommonViolations string `yaml:"common_violations"`
-	// ForwardBlockedTo names another source that receives an unmodified
-	// copy of every blocked message (same messageId, annotated with
-	// context.protocols.forwarded_from); that source's messages are not
-	// validated. Default empty: none.
-	ForwardBlockedTo string `yaml:"forward_blocked_to"`
-	// ForwardViolationsTo names another source that receives one track
-	// "Violation Generated" per violation. Default empty: none.
-	ForwardViolationsTo string `yaml:"forward_violations_to"`
-}
+// Enforcement holds a source's tracking-plan settings: the overrides of
+// plan.yaml's enforcement block, [schemas.Enforcement], whose checks are the
+// schemas package's. Every mode left out (empty) takes plan.yaml's value.
+type Enforcement = schemas.Enforcement
 
 // TrackEnforcement holds the settings for track calls.
-type TrackEnforcement struct {
-	// UnplannedEvents is allow or block: an event with no rule in the plan.
-	UnplannedEvents string `yaml:"unplanned_events"`
-	// UnplannedProperties is allow or omit: properties the event's rule
-	// does not declare (omit removes them, keeping them in
-	// context.protocols.omitted).
-	UnplannedProperties string `yaml:"unplanned_properties"`
-	// Violations is allow, omit (remove the offending properties) or block.
-	Violations string `yaml:"violations"`
-}
+type TrackEnforcement = schemas.TrackEnforcement
 
 // TraitEnforcement holds the settings for identify or group calls.
-type TraitEnforcement struct {
-	// UnplannedTraits is allow or omit.
-	UnplannedTraits string `yaml:"unplanned_traits"`
-	// Violations is allow, omit or block.
-	Violations string `yaml:"violations"`
-}
-
-// IsZero reports whether e sets nothing.
-func (e Enforcement) IsZero() bool { return e == Enforcement{} }
+type TraitEnforcement = schemas.TraitEnforcement
 
 // checkEnforcement checks the enforcement block of the source called name.
 func checkEnforcement(cfg *Config, name string, e Enforcement, ps *problems) {
 	prefix := "sources." + name + ".enforcement."
-	mode := func(v, key string, allowed ...string) {
-		if v == "" {
-			return
-		}
-		for _, a := range allowed {
-			if v == a {
-				return
-			}
-		}
-		ps.add(prefix+key, "must be one of %s (or left out: plan.yaml's setting)", strings.Join(allowed, ", "))
-	}
-	mode(e.Track.UnplannedEvents, "track.unplanned_events", "allow", "block")
-	mode(e.Track.UnplannedProperties, "track.unplanned_properties", "allow", "omit")
-	mode(e.Track.Violations, "track.violations", "allow", "omit", "block")
-	mode(e.Identify.UnplannedTraits, "identify.unplanned_traits", "allow", "omit")
-	mode(e.Identify.Violations, "identify.violations", "allow", "omit", "block")
-	mode(e.Group.UnplannedTraits, "group.unplanned_traits", "allow", "omit")
-	mode(e.Group.Violations, "group.violations", "allow", "omit", "block")
-	mode(e.CommonViolations, "common_violations", "allow", "omit", "block")
+	ps.addErrors(prefix[:len(prefix)-1], e.Validate())
 	for _, f := range []struct{ key, to string }{
 		{"forward_blocked_to", e.ForwardBlockedTo}, {"forward_violations_to", e.ForwardViolationsTo},
 	} {
