@@ -15,6 +15,8 @@ import (
 
 	"github.com/eventrouter/eventrouter/destinations/warehouse"
 	"github.com/eventrouter/eventrouter/router/config"
+	"github.com/eventrouter/eventrouter/router/sources"
+	"github.com/eventrouter/eventrouter/router/sources/segment"
 )
 
 const configsDir = "../configs"
@@ -81,7 +83,7 @@ func TestDefaultConfigRunsWithNothingSet(t *testing.T) {
 		t.Fatalf("queue.url %q, data_dir %q, listen %q", cfg.Queue.URL, cfg.DataDir, cfg.HTTP.Listen)
 	}
 	src, ok := cfg.Sources["default"]
-	if !ok || src.Type != "segment" || len(src.WriteKeys) != 1 || src.WriteKeys[0] != "dev-write-key" {
+	if sc, isSeg := src.Settings.(*segment.Config); !ok || src.Type != "segment" || !isSeg || len(sc.WriteKeys) != 1 || sc.WriteKeys[0] != "dev-write-key" {
 		t.Fatalf("source default = %+v", src)
 	}
 	var files int
@@ -187,6 +189,11 @@ func TestExampleConfigHasEveryKey(t *testing.T) {
 			need("destinations.<" + f.Type() + ">." + k)
 		}
 	}
+	for _, f := range sources.Builtin() {
+		for _, k := range yamlKeys(reflect.TypeOf(f.DefaultConfig()).Elem()) {
+			need("sources.<" + f.Type() + ">." + k)
+		}
+	}
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		t.Fatalf("eventrouter.example.yaml lacks keys:\n  %s", strings.Join(missing, "\n  "))
@@ -195,7 +202,7 @@ func TestExampleConfigHasEveryKey(t *testing.T) {
 
 // collectKeys records every key path of the tree, also with the source or
 // destination name replaced by "*" (star is path so rewritten, at any
-// depth), and for a destination's own keys by "<type>".
+// depth), and also by "<type>".
 func collectKeys(n *yaml.Node, path, star string, have map[string]bool, typeOf map[string]string) {
 	if n.Kind != yaml.MappingNode {
 		return
@@ -215,17 +222,21 @@ func collectKeys(n *yaml.Node, path, star string, have map[string]bool, typeOf m
 			for j := 0; j+1 < len(v.Content); j += 2 {
 				key := v.Content[j].Value
 				have[path+".*."+key] = true
-				if path == "destinations" && key == "type" {
+				if key == "type" {
 					typeOf[p] = v.Content[j+1].Value
 				}
 			}
 			if typ := typeOf[p]; typ != "" {
 				for j := 0; j+1 < len(v.Content); j += 2 {
-					have["destinations.<"+typ+">."+v.Content[j].Value] = true
+					have[path+".<"+typ+">."+v.Content[j].Value] = true
 				}
 			}
 		}
 		collectKeys(v, p, sp, have, typeOf)
+		if typ := typeOf[p]; typ != "" && sp == path+".*" {
+			// A source's or destination's own keys, nested ones too.
+			collectKeys(v, p, path+".<"+typ+">", have, typeOf)
+		}
 	}
 }
 

@@ -447,7 +447,7 @@ func (l *segmentLog) Remember(context.Context, string, string) error     { retur
 func segmentSink(t *testing.T, status int, header http.Header) (string, *segmentLog) {
 	log := &segmentLog{}
 	h, err := ingest.New(ingest.Config{
-		Sources: []ingest.Source{{Name: "seg", Type: "segment", WriteKeys: []string{"wk"}}},
+		Sources: []ingest.Source{{Name: "seg", WriteKeys: []string{"wk"}}},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, log)
 	if err != nil {

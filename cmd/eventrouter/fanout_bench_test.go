@@ -380,7 +380,7 @@ type timedSegmentSink struct {
 func newTimedSegmentSink(b *testing.B) *timedSegmentSink {
 	s := &timedSegmentSink{received: map[string]time.Time{}}
 	h, err := ingest.New(ingest.Config{
-		Sources: []ingest.Source{{Name: "seg", Type: "segment", WriteKeys: []string{"wk"}}},
+		Sources: []ingest.Source{{Name: "seg", WriteKeys: []string{"wk"}}},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, s)
 	if err != nil {

@@ -9,42 +9,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"reflect"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/eventrouter/eventrouter/router/config"
-	"github.com/eventrouter/eventrouter/router/ingest"
-	"github.com/eventrouter/eventrouter/router/sources/growsurf"
 )
-
-// TestGrowSurfDefaultsAgree ties the config's copy of the GrowSurf defaults
-// (router/config may not import router/sources/growsurf) to the package's.
-func TestGrowSurfDefaultsAgree(t *testing.T) {
-	sorted := func(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
-	def := growsurf.DefaultSettings()
-	checks := []struct {
-		name      string
-		cfg, real any
-	}{
-		{"tolerance", config.GrowSurfDefaultTolerance, growsurf.DefaultTolerance},
-		{"event keys", sorted(config.GrowSurfEventKeys()), sorted(growsurf.EventKeys())},
-		{"trait keys", sorted(config.GrowSurfTraitKeys()), sorted(growsurf.TraitKeys())},
-		{"event names", config.DefaultGrowSurfMapping().Events, growsurf.DefaultMapping().Events},
-		{"trait names", config.DefaultGrowSurfMapping().Traits, growsurf.DefaultMapping().Traits},
-		{"identifier", config.GrowSurfDefaultIdentifier, def.Identifier},
-		{"app user id key", config.GrowSurfDefaultAppUserIDKey, def.AppUserIDKey},
-		{"referral trigger", config.GrowSurfDefaultReferralTrigger, def.ReferralTrigger},
-		{"legacy path", config.GrowSurfLegacyPath, ingest.GrowSurfLegacyPath},
-	}
-	for _, c := range checks {
-		if !reflect.DeepEqual(c.cfg, c.real) {
-			t.Errorf("%s: config has %v, the growsurf package %v", c.name, c.cfg, c.real)
-		}
-	}
-}
 
 // TestGrowSurfWebhookEndToEnd posts GrowSurf's referred-signup webhook
 // (vector T2), signed as GrowSurf signs it, to a running server: a webhook

@@ -30,7 +30,6 @@ import (
 	"github.com/eventrouter/eventrouter/router/dispatch"
 	"github.com/eventrouter/eventrouter/router/ingest"
 	"github.com/eventrouter/eventrouter/router/queue"
-	"github.com/eventrouter/eventrouter/router/sources/growsurf"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -129,36 +128,13 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		return fmt.Errorf("starting dispatch: %w", err)
 	}
 
-	sources := make([]ingest.Source, 0, len(cfg.Sources))
-	var hooks []ingest.GrowSurfSource
-	for _, name := range cfg.SourceNames() {
-		s := cfg.Sources[name]
-		if g, ok := s.Settings.(*config.GrowSurf); ok {
-			if g.Secret == "" {
-				// Only with allow_unsigned: true (the config refuses it
-				// otherwise).
-				logger.Warn("growsurf source accepts unsigned requests (allow_unsigned: true): anyone who knows its path can post", "source", name, "path", g.Path)
-			}
-			hooks = append(hooks, ingest.GrowSurfSource{
-				Name: name, Path: g.Path, Secret: []byte(g.Secret), AllowUnsigned: g.AllowUnsigned, Tolerance: g.Tolerance,
-				LegacyPath: g.LegacyPath, Disabled: s.Disabled,
-				Settings: growsurf.Settings{
-					Identifier: g.Identifier, AppUserIDKey: g.AppUserIDKey, ReferralTrigger: g.ReferralTrigger,
-					Mapping: growsurf.Mapping{Events: g.Mapping.Events, Traits: g.Mapping.Traits},
-				},
-				Enforcement: s.Enforcement,
-			})
-			continue
-		}
-		sources = append(sources, ingest.Source{
-			Name: name, Type: s.Type, WriteKeys: s.WriteKeys, Disabled: s.Disabled,
-			RateLimit: s.RateLimit.EventsPerSecond, Burst: s.RateLimit.Burst,
-			Enforcement: s.Enforcement,
-		})
+	hosted, err := buildSources(cfg, logger)
+	if err != nil {
+		closeDestinations()
+		return err
 	}
 	in, err := ingest.New(ingest.Config{
-		Sources:             sources,
-		GrowSurf:            hooks,
+		Hosted:              hosted,
 		UnknownKey:          cfg.Auth.UnknownKey,
 		TrustedProxies:      cfg.HTTP.TrustedProxies,
 		StrictBatchItemSize: cfg.Ingest.StrictBatchItemSize,
@@ -203,7 +179,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	adminMux.Handle("/debugger/", adm)
 	adminMux.Handle("/debug/pprof/", adm)
 	// analytics.js's CDN routes are for browsers: on the public listener.
-	if err := mountCDN(mux, cfg, sources, in, reg); err != nil { // serve_cdn.go
+	if err := mountCDN(mux, cfg, in.TrackingAPISources(), in, reg); err != nil { // serve_cdn.go
 		closeDestinations()
 		return err
 	}
@@ -301,6 +277,21 @@ func logMode(cfg *config.Config) string {
 		return "external nats"
 	}
 	return "embedded nats in " + filepath.Join(cfg.DataDir, "nats")
+}
+
+// buildSources builds every source with its type's factory, for ingest to
+// host.
+func buildSources(cfg *config.Config, logger *slog.Logger) ([]ingest.Hosted, error) {
+	hosted := make([]ingest.Hosted, 0, len(cfg.Sources))
+	for _, name := range cfg.SourceNames() {
+		s := cfg.Sources[name]
+		src, err := s.Factory.New(s.Settings, router.SourceSettings{Name: name, Logger: logger.With("source", name, "type", s.Type)})
+		if err != nil {
+			return nil, fmt.Errorf("starting source %s: %w", name, err)
+		}
+		hosted = append(hosted, ingest.Hosted{Name: name, Type: s.Type, Disabled: s.Disabled, Enforcement: s.Enforcement, Source: src})
+	}
+	return hosted, nil
 }
 
 // buildDestinations builds every enabled destination; the returned function

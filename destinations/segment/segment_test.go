@@ -109,7 +109,7 @@ func newDownstream(t *testing.T, mutate func(*ingest.Config)) *downstream {
 	t.Helper()
 	d := &downstream{log: &recLog{}}
 	cfg := ingest.Config{
-		Sources: []ingest.Source{{Name: "seg", Type: "segment", WriteKeys: []string{"wk"}}},
+		Sources: []ingest.Source{{Name: "seg", WriteKeys: []string{"wk"}}},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if mutate != nil {
@@ -260,7 +260,7 @@ func acceptedUpstream(t *testing.T) []router.Message {
 	t.Helper()
 	log := &recLog{}
 	h, err := ingest.New(ingest.Config{
-		Sources: []ingest.Source{{Name: "web", Type: "segment", WriteKeys: []string{"up"}}},
+		Sources: []ingest.Source{{Name: "web", WriteKeys: []string{"up"}}},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:     func() time.Time { return upstreamAt },
 	}, log)

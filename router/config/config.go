@@ -1,7 +1,6 @@
 package config
 
 import (
-	"math"
 	"net/netip"
 	"time"
 
@@ -128,69 +127,36 @@ type Ingest struct {
 }
 
 // Source is one configured source. Its key under "sources" is its name,
-// which matches ^[a-z][a-z0-9_-]*$.
+// which matches ^[a-z][a-z0-9_-]*$. The block holds the keys every source
+// takes (type, disabled, enforcement) and the keys of its type, which are
+// decoded into Settings.
 type Source struct {
 	// Name is the source's key under "sources".
 	Name string `yaml:"-"`
-	// Type is the kind of source (key "type", required); known types are
-	// listed by [SourceTypes].
+	// Type is the kind of source (key "type", required): the Type of a
+	// factory of sources.Builtin, listed by [SourceTypes].
 	Type string `yaml:"type"`
-	// WriteKeys are the secrets clients authenticate with (key
-	// "write_keys"): at least one, none empty, each unique across all
-	// sources.
-	WriteKeys []string `yaml:"write_keys"`
 	// Disabled makes the source answer 403 while keeping it configured
 	// (key "disabled", default false).
 	Disabled bool `yaml:"disabled"`
-	// RateLimit caps how many events per second the source accepts (key
-	// "rate_limit"; default: unlimited).
-	RateLimit RateLimit `yaml:"rate_limit"`
 	// Enforcement overrides, for this source, the enforcement settings of
-	// the tracking plan's plan.yaml (key "enforcement"). Each
-	// key left out (or empty) takes plan.yaml's value, and plan.yaml's
-	// defaults allow everything and only record violations. It applies only
-	// when tracking_plan.path is set and the source is connected to the
-	// plan (plan.yaml's sources lists it, or lists none).
+	// the tracking plan's plan.yaml (key "enforcement"). Each key left out
+	// (or empty) takes plan.yaml's value, and plan.yaml's defaults allow
+	// everything and only record violations. It applies only when
+	// tracking_plan.path is set and the source is connected to the plan
+	// (plan.yaml's sources lists it, or lists none).
 	Enforcement Enforcement `yaml:"enforcement"`
-	// Settings holds the settings specific to the source's type, or nil
-	// for types without any (such as "segment").
+	// Settings is the pointer returned by the factory's DefaultConfig,
+	// filled from the block's other keys and validated (a
+	// *segment.Config, a *growsurf.Config, ...); pass it to Factory.New.
 	Settings any `yaml:"-"`
+	// Factory is the factory of Type.
+	Factory router.SourceFactory `yaml:"-"`
 }
 
-// RateLimit is a token bucket on the events a source accepts, shared by all
-// of its write keys. Every message counts, so a batch of 100 items takes 100
-// tokens (at most Burst, so that a batch larger than the bucket still gets
-// through when the bucket is full). A request that finds too few tokens is
-// answered 429 with code "rate_limited" and Retry-After and
-// X-RateLimit-Reset headers giving the seconds to wait; nothing of it is
-// stored, and the official Segment clients keep the events and retry them
-// (on 429, after Retry-After). Pixel requests are never limited: a
-// pixel cannot retry.
-type RateLimit struct {
-	// EventsPerSecond is the rate at which the bucket refills (key
-	// "events_per_second", 0 to 1e9; default 0, which means unlimited).
-	// Fractions are allowed: 0.5 is one event every two seconds.
-	EventsPerSecond float64 `yaml:"events_per_second"`
-	// Burst is the size of the bucket: the most events accepted at once
-	// after a quiet period (key "burst", 0 to 1e9; default 0, which means
-	// one second's worth: EventsPerSecond rounded up). It is ignored when
-	// EventsPerSecond is 0. [Load] and [Parse] replace 0 by the default.
-	Burst int `yaml:"burst"`
-}
-
-// maxEventsPerSecond bounds rate_limit.events_per_second and
-// rate_limit.burst, so that one second's worth fits an int everywhere.
-const maxEventsPerSecond = 1e9
-
-// defaultBurst returns the burst used when none is configured: one second's
-// worth of events, eventsPerSecond rounded up, at least 1 (0 when
-// eventsPerSecond is 0 or not a positive number).
-func defaultBurst(eventsPerSecond float64) int {
-	if !(eventsPerSecond > 0) {
-		return 0
-	}
-	return int(math.Ceil(min(eventsPerSecond, maxEventsPerSecond)))
-}
+// RateLimit is a segment source's limit on the events it accepts
+// (router.RateLimit).
+type RateLimit = router.RateLimit
 
 // Dispatch holds the keys every destination block accepts besides its own:
 // how dispatch batches, paces and retries deliveries to it. It is

@@ -14,6 +14,7 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/dispatch"
 	"github.com/eventrouter/eventrouter/router/routertest"
+	"github.com/eventrouter/eventrouter/router/sources/segment"
 )
 
 // hookConfig is the config of the test "hook" destination type: a required
@@ -82,7 +83,7 @@ destinations:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.Sources["web"]; got.Name != "web" || got.Type != "segment" || !reflect.DeepEqual(got.WriteKeys, []string{"secret-1"}) {
+	if got := cfg.Sources["web"]; got.Name != "web" || got.Type != "segment" || got.Factory == nil || !reflect.DeepEqual(got.Settings.(*segment.Config).WriteKeys, []string{"secret-1"}) {
 		t.Fatalf("source = %+v", got)
 	}
 	hook := cfg.Destinations["hook"]
@@ -201,8 +202,9 @@ destinations:
 		Auth:         Auth{UnknownKey: "accept"},
 		Ingest:       Ingest{StrictBatchItemSize: true, SampleRate: 0.5, SampleBurst: 3},
 		TrackingPlan: TrackingPlan{Path: "plans/main", AutoReplay: true},
-		Sources: map[string]Source{"app": {Name: "app", Type: "segment", WriteKeys: []string{"a", "b"}, Disabled: true,
-			RateLimit: RateLimit{EventsPerSecond: 2.5, Burst: 40}, Enforcement: Enforcement{Track: TrackEnforcement{Violations: "block"}}}},
+		Sources: map[string]Source{"app": {Name: "app", Type: "segment", Disabled: true,
+			Settings: &segment.Config{WriteKeys: []string{"a", "b"}, RateLimit: RateLimit{EventsPerSecond: 2.5, Burst: 40}},
+			Factory:  segment.NewFactory(), Enforcement: Enforcement{Track: TrackEnforcement{Violations: "block"}}}},
 	}
 	d1 := cfg.Destinations["d1"]
 	cfg.Destinations = nil
@@ -249,7 +251,9 @@ func TestParseRateLimit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := cfg.Sources["web"].RateLimit; got != tt.want {
+			rl := cfg.Sources["web"].Settings.(*segment.Config).RateLimit
+			// Burst 0 is one second's worth: compare the bucket's size.
+			if got := (RateLimit{EventsPerSecond: rl.EventsPerSecond, Burst: rl.EffectiveBurst()}); got != tt.want {
 				t.Fatalf("rate_limit = %+v, want %+v", got, tt.want)
 			}
 		})
@@ -418,7 +422,7 @@ sources:
 			"sources.nokeys.write_keys: required: at least one write key",
 			"sources.notype.type: required",
 			`sources.other.type: unknown source type "kafka" (known types: growsurf, segment)`,
-			"sources.extra.colour: unknown key (known keys: type, write_keys, disabled, rate_limit, enforcement)",
+			"sources.extra.colour: unknown key for source type segment (known keys: type, disabled, enforcement, write_keys, rate_limit)",
 			"sources.scalar: must be a mapping",
 		}},
 		{name: "rate limits", yaml: `
@@ -655,7 +659,7 @@ func TestLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, err := Load(good, nil)
-	if err != nil || cfg.Sources["s"].WriteKeys[0] != "from-env" {
+	if err != nil || cfg.Sources["s"].Settings.(*segment.Config).WriteKeys[0] != "from-env" {
 		t.Fatalf("Load with env = %+v, %v", cfg, err)
 	}
 }

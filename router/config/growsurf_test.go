@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/eventrouter/eventrouter/router/sources/growsurf"
 )
 
 func TestGrowSurfSource(t *testing.T) {
@@ -17,12 +19,12 @@ func TestGrowSurfSource(t *testing.T) {
 		name string
 		yaml string // the sources block
 		env  map[string]string
-		want func() *GrowSurf
+		want func() *growsurf.Config
 	}{
 		{name: "defaults", yaml: `
   referrals: {type: growsurf, secret: s}
-`, want: func() *GrowSurf {
-			g := DefaultGrowSurf()
+`, want: func() *growsurf.Config {
+			g := growsurf.DefaultConfig()
 			g.Secret = "s"
 			return g
 		}},
@@ -40,8 +42,8 @@ func TestGrowSurfSource(t *testing.T) {
     mapping:
       events: {referral_made: Referral Made}
       traits: {total_referrals: referrals_count, email: email}
-`, env: map[string]string{"GS_SECRET": "s3cret"}, want: func() *GrowSurf {
-			g := DefaultGrowSurf()
+`, env: map[string]string{"GS_SECRET": "s3cret"}, want: func() *growsurf.Config {
+			g := growsurf.DefaultConfig()
 			g.Path = "/hooks/GrowSurf"
 			g.Secret = "s3cret"
 			g.Tolerance = 72 * time.Hour
@@ -55,24 +57,24 @@ func TestGrowSurfSource(t *testing.T) {
 		}},
 		{name: "unset secret with allow_unsigned", yaml: `
   referrals: {type: growsurf, secret: "${GS_SECRET:-}", allow_unsigned: true, identifier: growsurf_id}
-`, want: func() *GrowSurf {
-			g := DefaultGrowSurf()
+`, want: func() *growsurf.Config {
+			g := growsurf.DefaultConfig()
 			g.Identifier = "growsurf_id"
 			g.AllowUnsigned = true
 			return g
 		}},
 		{name: "null mapping keeps the defaults", yaml: `
   referrals: {type: growsurf, allow_unsigned: true, mapping: {events: ~, traits: {}}}
-`, want: func() *GrowSurf {
-			g := DefaultGrowSurf()
+`, want: func() *growsurf.Config {
+			g := growsurf.DefaultConfig()
 			g.AllowUnsigned = true
 			return g
 		}},
 		{name: "two sources on two paths", yaml: `
   a: {type: growsurf, path: /webhooks/growsurf/a, legacy_path: true, secret: s}
   b: {type: growsurf, path: /webhooks/growsurf/b, secret: s}
-`, want: func() *GrowSurf {
-			g := DefaultGrowSurf()
+`, want: func() *growsurf.Config {
+			g := growsurf.DefaultConfig()
 			g.Path = "/webhooks/growsurf/a"
 			g.LegacyPath = true
 			g.Secret = "s"
@@ -87,15 +89,15 @@ func TestGrowSurfSource(t *testing.T) {
 			}
 			name := cfg.SourceNames()[0]
 			src := cfg.Sources[name]
-			if src.Type != "growsurf" || src.WriteKeys != nil || src.RateLimit != (RateLimit{}) {
+			if src.Type != "growsurf" || src.Factory == nil || src.Factory.Type() != "growsurf" {
 				t.Fatalf("source = %+v", src)
 			}
 			if want := strings.Contains(tt.yaml, "disabled: true"); src.Disabled != want {
 				t.Errorf("disabled = %v, want %v", src.Disabled, want)
 			}
-			got, ok := src.Settings.(*GrowSurf)
+			got, ok := src.Settings.(*growsurf.Config)
 			if !ok {
-				t.Fatalf("settings are %T, want *GrowSurf", src.Settings)
+				t.Fatalf("settings are %T, want *growsurf.Config", src.Settings)
 			}
 			if want := tt.want(); !reflect.DeepEqual(got, want) {
 				t.Fatalf("settings\n got %+v\nwant %+v", got, want)
@@ -261,7 +263,7 @@ func TestGrowSurfSecretRequired(t *testing.T) {
 	}
 	// allow_unsigned does not turn off a secret that is set.
 	cfg, err := parse([]byte("sources:\n  referrals: {type: growsurf, secret: s, allow_unsigned: true}\n"), nil, env(nil))
-	if err != nil || cfg.Sources["referrals"].Settings.(*GrowSurf).Secret != "s" {
+	if err != nil || cfg.Sources["referrals"].Settings.(*growsurf.Config).Secret != "s" {
 		t.Fatalf("secret with allow_unsigned: %v", err)
 	}
 }
@@ -279,37 +281,6 @@ sources:
 	}
 	if strings.Contains(err.Error(), secret) {
 		t.Fatalf("error leaks the secret:\n%v", err)
-	}
-}
-
-// TestGrowSurfDefaults pins the defaults the command cross-checks against
-// package growsurf, so that a change here is deliberate.
-func TestGrowSurfDefaults(t *testing.T) {
-	g := DefaultGrowSurf()
-	if err := g.Validate(); err != nil {
-		t.Fatalf("defaults are invalid: %v", err)
-	}
-	if g.Path != "/webhooks/growsurf" || g.Tolerance != 168*time.Hour || g.Identifier != "email" || g.Secret != "" || g.LegacyPath ||
-		g.AppUserIDKey != "appUserId" || g.ReferralTrigger != "qualifying_action" {
-		t.Fatalf("defaults = %+v", g)
-	}
-	for _, m := range []map[string]string{g.Mapping.Events, g.Mapping.Traits} {
-		for k, v := range m {
-			if k != v {
-				t.Errorf("default name of %s is %s, want the key itself", k, v)
-			}
-		}
-	}
-	if got := GrowSurfEventKeys(); !reflect.DeepEqual(got, []string{"referral_converted", "referral_made", "referral_program_joined", "referral_reward_earned"}) {
-		t.Errorf("event keys = %v", got)
-	}
-	if len(g.Mapping.Traits) != 10 || len(GrowSurfTraitKeys()) != 10 {
-		t.Errorf("trait keys = %v", GrowSurfTraitKeys())
-	}
-	// Each call returns new maps.
-	DefaultGrowSurfMapping().Events["referral_made"] = "changed"
-	if DefaultGrowSurf().Mapping.Events["referral_made"] != "referral_made" {
-		t.Error("DefaultGrowSurfMapping shares its maps")
 	}
 }
 
@@ -336,13 +307,13 @@ func TestExampleHasEveryGrowSurfKey(t *testing.T) {
 		t.Fatal("no growsurf source in the example")
 	}
 	var missing []string
-	for _, k := range strings.Split("disabled, "+knownKeys(reflect.TypeFor[GrowSurf]()), ", ") {
+	for _, k := range strings.Split("disabled, "+knownKeys(reflect.TypeFor[growsurf.Config]()), ", ") {
 		if _, ok := block[k]; !ok {
 			missing = append(missing, k)
 		}
 	}
 	mapping, _ := block["mapping"].(map[string]any)
-	for part, keys := range map[string][]string{"events": GrowSurfEventKeys(), "traits": GrowSurfTraitKeys()} {
+	for part, keys := range map[string][]string{"events": growsurf.EventKeys(), "traits": growsurf.TraitKeys()} {
 		m, _ := mapping[part].(map[string]any)
 		for _, k := range keys {
 			if _, ok := m[k]; !ok {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/dispatch"
+	"github.com/eventrouter/eventrouter/router/sources"
 )
 
 // namePattern is what source and destination names must match: they become
@@ -44,34 +45,18 @@ func Parse(data []byte, reg *router.Registry) (*Config, error) {
 	return parse(data, reg, os.LookupEnv)
 }
 
-// sourceType describes one known source type.
-type sourceType struct {
-	// newSettings returns a pointer to the type's own settings, holding
-	// their defaults; nil when the type has no keys of its own.
-	newSettings func() any
-	// needsWriteKeys tells whether write_keys is required.
-	needsWriteKeys bool
-	// forbidden are common keys the type does not allow, each with the
-	// reason given in the error.
-	forbidden map[string]string
-}
-
-// sourceTypes are the known source types. A new type adds an entry here
-// (and, if it has keys of its own, a settings struct, which may implement
-// router.Validator).
-var sourceTypes = map[string]sourceType{
-	"segment": {needsWriteKeys: true},
-	"growsurf": {
-		newSettings: func() any { return DefaultGrowSurf() },
-		forbidden: map[string]string{
-			"write_keys": "not allowed for source type growsurf (GrowSurf cannot send a write key; set secret to have requests signed)",
-			"rate_limit": "not allowed for source type growsurf (GrowSurf retries refused deliveries for days; it is not a client to slow down)",
-		},
-	},
+// sourceFactories returns the factories of the built-in source types by
+// type.
+func sourceFactories() map[string]router.SourceFactory {
+	m := map[string]router.SourceFactory{}
+	for _, f := range sources.Builtin() {
+		m[f.Type()] = f
+	}
+	return m
 }
 
 // SourceTypes returns the known source types, sorted.
-func SourceTypes() []string { return sortedKeys(sourceTypes) }
+func SourceTypes() []string { return sortedKeys(sourceFactories()) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
@@ -172,6 +157,7 @@ func decodeSources(n *yaml.Node, cfg *Config, ps *problems) {
 	if !ok {
 		return
 	}
+	factories := sourceFactories()
 	for _, e := range entries {
 		path := joinPath("sources", e.key)
 		checkName(e.key, path, ps)
@@ -180,39 +166,27 @@ func decodeSources(n *yaml.Node, cfg *Config, ps *problems) {
 			continue
 		}
 		src := Source{Name: e.key}
-		var st *sourceType
 		for _, p := range body {
-			if p.key != "type" {
-				continue
+			if p.key == "type" {
+				src.Type = scalarString(p.value, joinPath(path, "type"), ps)
 			}
-			src.Type = scalarString(p.value, joinPath(path, "type"), ps)
 		}
 		if src.Type == "" {
 			ps.required(joinPath(path, "type"))
-		} else if t, known := sourceTypes[src.Type]; known {
-			st = &t
-			if t.newSettings != nil {
-				src.Settings = t.newSettings()
-			}
+		} else if f, known := factories[src.Type]; known {
+			src.Factory = f
+			src.Settings = f.DefaultConfig()
 		} else {
 			ps.add(joinPath(path, "type"), "unknown source type %q (known types: %s)", src.Type, strings.Join(SourceTypes(), ", "))
 		}
 		common := reflect.ValueOf(&src).Elem()
 		commonFields := structFields(common.Type())
 		commonFields["type"] = nil // handled above
-		commonKeys := knownKeys(common.Type())
-		if st != nil && len(st.forbidden) > 0 {
-			var allowed []string
-			for _, k := range strings.Split(commonKeys, ", ") {
-				if _, no := st.forbidden[k]; !no {
-					allowed = append(allowed, k)
-				}
-			}
-			commonKeys = strings.Join(allowed, ", ")
+		if r, ok := src.Settings.(router.KeyRefuser); ok {
 			kept := body[:0:0]
 			for _, p := range body {
-				if why, no := st.forbidden[p.key]; no {
-					ps.add(joinPath(path, p.key), "%s", why)
+				if why, no := r.RefusedKey(p.key); no {
+					ps.add(joinPath(path, p.key), "not allowed for source type %s (%s)", src.Type, why)
 					continue
 				}
 				kept = append(kept, p)
@@ -220,13 +194,7 @@ func decodeSources(n *yaml.Node, cfg *Config, ps *problems) {
 			body = kept
 		}
 		rest := splitBlock(body, commonFields, common, path, ps)
-		decodeSettings(rest, src.Settings, st != nil, path, "source type "+src.Type, commonKeys, ps)
-		if st != nil && st.needsWriteKeys && len(src.WriteKeys) == 0 {
-			ps.add(joinPath(path, "write_keys"), "required: at least one write key")
-		}
-		if src.RateLimit.Burst == 0 {
-			src.RateLimit.Burst = defaultBurst(src.RateLimit.EventsPerSecond)
-		}
+		decodeSettings(rest, src.Settings, src.Factory != nil, path, "source type "+src.Type, knownKeys(common.Type()), ps)
 		cfg.Sources[e.key] = src
 	}
 }
@@ -472,14 +440,16 @@ func validate(cfg *Config, ps *problems) {
 	// Write keys must be unique across all sources; never print them.
 	owner := map[string]string{}
 	for _, name := range cfg.SourceNames() {
-		src := cfg.Sources[name]
-		checkRateLimit(src.RateLimit, "sources."+name+".rate_limit.", ps)
+		wk, ok := cfg.Sources[name].Settings.(router.WriteKeyer)
+		if !ok {
+			continue
+		}
 		own := map[string]bool{}
-		for i, k := range src.WriteKeys {
+		for i, k := range wk.SourceWriteKeys() {
 			path := indexPath("sources."+name+".write_keys", i)
 			switch prev, dup := owner[k]; {
 			case strings.TrimSpace(k) == "":
-				ps.required(path)
+				// Reported by the type's Validate.
 			case own[k]:
 				ps.add(path, "duplicate write key (listed twice in sources.%s)", name)
 			case dup:
@@ -506,42 +476,60 @@ func validate(cfg *Config, ps *problems) {
 	}
 }
 
-// checkSourcePaths checks that no two webhook sources answer on the same
-// path (compared case-insensitively, as requests are matched), counting the
-// legacy path of a GrowSurf source that sets legacy_path.
+// checkSourcePaths checks the paths of every source that mounts webhook
+// routes: each well formed, none under the server's own routes, and no two
+// the same (compared case-insensitively, as requests are matched).
 func checkSourcePaths(cfg *Config, ps *problems) {
 	owner := map[string]string{} // lower-cased path -> "sources.<name>.<key>"
 	for _, name := range cfg.SourceNames() {
-		g, ok := cfg.Sources[name].Settings.(*GrowSurf)
+		sp, ok := cfg.Sources[name].Settings.(router.SourcePather)
 		if !ok {
 			continue
 		}
-		claim := func(p, key string) {
-			where := "sources." + name + "." + key
-			lp := strings.ToLower(p)
+		for _, p := range sp.SourcePaths() {
+			where := "sources." + name + "." + p.Key
+			if msg := checkSourcePath(p.Path); msg != "" {
+				if !ps.has(where) {
+					ps.add(where, "%s", msg)
+				}
+			}
+			lp := strings.ToLower(p.Path)
 			if prev, dup := owner[lp]; dup {
 				ps.add(where, "same path as %s", prev)
-				return
+				continue
 			}
 			owner[lp] = where
-		}
-		if g.Path != "" {
-			claim(g.Path, "path")
-		}
-		if g.LegacyPath {
-			claim(GrowSurfLegacyPath, "legacy_path")
 		}
 	}
 }
 
-// checkRateLimit checks a source's rate_limit block; prefix ends with a dot.
-func checkRateLimit(r RateLimit, prefix string, ps *problems) {
-	if eps := r.EventsPerSecond; math.IsNaN(eps) || eps < 0 || eps > maxEventsPerSecond {
-		ps.add(prefix+"events_per_second", "must be between 0 and 1e9 (0 is unlimited)")
+// sourcePath is what a webhook path must match: one or more "/segment".
+var sourcePath = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)+$`)
+
+// reservedPaths are the server's own routes; a source path must be none of
+// them and lie under none of those ending in "/".
+var reservedPaths = []string{"/v1", "/v1/", "/beacon/", "/healthz", "/readyz", "/metrics", "/admin", "/admin/", "/health", "/internal/"}
+
+// checkSourcePath returns what is wrong with a webhook path, or "".
+func checkSourcePath(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		return `must start with "/"`
 	}
-	if r.Burst < 0 || r.Burst > maxEventsPerSecond {
-		ps.add(prefix+"burst", "must be between 0 and 1e9 (0 is one second's worth)")
+	if !sourcePath.MatchString(p) {
+		return `must be "/" followed by segments of letters, digits, '.', '_', '~' and '-' separated by single "/" (no trailing "/")`
 	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if strings.Trim(seg, ".") == "" {
+			return `must not have "." or ".." segments`
+		}
+	}
+	lp := strings.ToLower(p)
+	for _, r := range reservedPaths {
+		if lp == strings.TrimSuffix(r, "/") || (strings.HasSuffix(r, "/") && strings.HasPrefix(lp, r)) {
+			return fmt.Sprintf("collides with the server's route %s", r)
+		}
+	}
+	return ""
 }
 
 func positive[T ~int64](v T, path string, ps *problems) {

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/eventrouter/eventrouter/router"
 )
 
 // DevelopmentValues returns the write key, admin token and signing secret
@@ -64,29 +66,14 @@ func checkSecurity(cfg *Config, ps *problems) {
 		ps.add(path, "is the shipped development %s, which anyone can read, while http.listen %s is not a loopback address: set your own (%s), or listen on 127.0.0.1", what, h.Listen, env)
 	}
 	for _, name := range cfg.SourceNames() {
-		src := cfg.Sources[name]
-		for i, k := range src.WriteKeys {
-			if public && isDevelopmentValue(k) {
-				dev(indexPath("sources."+name+".write_keys", i), "write key", "EVENTROUTER_WRITE_KEY")
-			}
-		}
-		g, ok := src.Settings.(*GrowSurf)
-		if !ok {
+		ss, ok := cfg.Sources[name].Settings.(router.SourceSecreter)
+		if !public || !ok {
 			continue
 		}
-		path := "sources." + name + ".secret"
-		switch {
-		case ps.has(path):
-			// Already reported (not a string, ...).
-		case strings.TrimSpace(g.Secret) == "" && !g.AllowUnsigned:
-			why := "set the webhook's signing secret as in GrowSurf (Program -> Settings -> Webhooks), or allow_unsigned: true to accept unsigned requests"
-			if vars := ps.hints[path]; len(vars) > 0 {
-				ps.add(path, "required (environment variable %s is unset or empty): %s", strings.Join(vars, ", "), why)
-			} else {
-				ps.add(path, "required: %s", why)
+		for _, sec := range ss.SourceSecrets() {
+			if path := "sources." + name + "." + sec.Key; isDevelopmentValue(sec.Value) && !ps.has(path) {
+				dev(path, sec.What, sec.Env)
 			}
-		case public && isDevelopmentValue(g.Secret):
-			dev(path, "signing secret", "GROWSURF_WEBHOOK_SECRET")
 		}
 	}
 	if a := h.adminAddr(); a != "" && !IsLoopback(a) && isDevelopmentValue(h.AdminToken) {
@@ -110,14 +97,12 @@ func (c *Config) DevelopmentValuesInUse() []string {
 		out = append(out, "http.admin_token")
 	}
 	for _, name := range c.SourceNames() {
-		src := c.Sources[name]
-		for i, k := range src.WriteKeys {
-			if isDevelopmentValue(k) {
-				out = append(out, indexPath("sources."+name+".write_keys", i))
+		if ss, ok := c.Sources[name].Settings.(router.SourceSecreter); ok {
+			for _, sec := range ss.SourceSecrets() {
+				if isDevelopmentValue(sec.Value) {
+					out = append(out, "sources."+name+"."+sec.Key)
+				}
 			}
-		}
-		if g, ok := src.Settings.(*GrowSurf); ok && isDevelopmentValue(g.Secret) {
-			out = append(out, "sources."+name+".secret")
 		}
 	}
 	return out

@@ -78,7 +78,7 @@ func newWholeHandler(t testing.TB) (*Handler, *recLog) {
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.SampleRate, cfg.SampleBurst = 1, 3
 	cfg.Sources[0].Enforcement.ForwardViolationsTo = "backend"
-	cfg.GrowSurf = []GrowSurfSource{{Name: "referrals", Path: "/webhooks/growsurf", Secret: []byte(fuzzGSSecret), Settings: growsurf.DefaultSettings()}}
+	cfg.Hosted = hostGS(t, gsSrc{Name: "referrals", Path: "/webhooks/growsurf", Secret: []byte(fuzzGSSecret), Settings: growsurf.DefaultSettings()})
 	log := newRecLog()
 	h, err := New(cfg, log)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -58,22 +59,71 @@ func gsSigned(body []byte, ts time.Time) map[string]string {
 	return map[string]string{"Content-Type": "application/json", "GrowSurf-Signature": gsSign(body, gsSecret, ts)}
 }
 
+// gsSrc describes a growsurf source of the tests, hosted through its
+// factory (growsurf.NewFactory) by hostGS.
+type gsSrc struct {
+	Name, Path    string
+	Secret        []byte
+	AllowUnsigned bool
+	LegacyPath    bool
+	Disabled      bool
+	Tolerance     time.Duration // 0: growsurf.DefaultTolerance
+	Settings      growsurf.Settings
+}
+
+// hostGS builds the sources with the growsurf factory, as the command does.
+func hostGS(t testing.TB, srcs ...gsSrc) []Hosted {
+	t.Helper()
+	var out []Hosted
+	for _, s := range srcs {
+		c := growsurf.DefaultConfig()
+		c.Path, c.Secret, c.AllowUnsigned, c.LegacyPath = s.Path, string(s.Secret), s.AllowUnsigned, s.LegacyPath
+		if s.Tolerance != 0 {
+			c.Tolerance = s.Tolerance
+		}
+		// Settings left empty keep the block's defaults.
+		for _, f := range []struct {
+			dst *string
+			v   string
+		}{
+			{&c.Identifier, s.Settings.Identifier}, {&c.AppUserIDKey, s.Settings.AppUserIDKey}, {&c.ReferralTrigger, s.Settings.ReferralTrigger},
+		} {
+			if f.v != "" {
+				*f.dst = f.v
+			}
+		}
+		for k, v := range s.Settings.Mapping.Events {
+			c.Mapping.Events[k] = v
+		}
+		for k, v := range s.Settings.Mapping.Traits {
+			c.Mapping.Traits[k] = v
+		}
+		src, err := growsurf.NewFactory().New(c, router.SourceSettings{Name: s.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, Hosted{Name: s.Name, Type: growsurf.Type, Disabled: s.Disabled, Source: src})
+	}
+	return out
+}
+
 // gsSource is the source of the vectors: "referrals" on gsPath, signed.
-func gsSource() GrowSurfSource {
-	return GrowSurfSource{Name: "referrals", Path: gsPath, Secret: []byte(gsSecret), Settings: growsurf.DefaultSettings()}
+func gsSource() gsSrc {
+	return gsSrc{Name: "referrals", Path: gsPath, Secret: []byte(gsSecret), Settings: growsurf.DefaultSettings()}
 }
 
 // newGSEnv is a handler with the sources of baseConfig plus srcs (the
 // vectors' source when none), on the vectors' clock, whose metrics are
 // gathered from the returned registry.
-func newGSEnv(t *testing.T, log backend, srcs ...GrowSurfSource) (*env, *prometheus.Registry) {
+func newGSEnv(t *testing.T, log backend, srcs ...gsSrc) (*env, *prometheus.Registry) {
 	t.Helper()
 	if len(srcs) == 0 {
-		srcs = []GrowSurfSource{gsSource()}
+		srcs = []gsSrc{gsSource()}
 	}
+	hosted := hostGS(t, srcs...)
 	reg := prometheus.NewRegistry()
 	e := newEnv(t, log, func(c *Config) {
-		c.GrowSurf = srcs
+		c.Hosted = hosted
 		c.Now = func() time.Time { return gsNow }
 		c.Registerer = reg
 	})
@@ -334,7 +384,7 @@ func TestGrowSurfUnmappedKeptRaw(t *testing.T) {
 func TestGrowSurfUnmappedNearTheLimit(t *testing.T) {
 	b := openQueueBackend(t)
 	e, _ := newGSEnv(t, b)
-	body := []byte(`{"event":"NEW_REFERRAL","createdAt":1772445600000,"data":{"pad":"` + strings.Repeat("p", growSurfLimit-100) + `"}}`)
+	body := []byte(`{"event":"NEW_REFERRAL","createdAt":1772445600000,"data":{"pad":"` + strings.Repeat("p", growsurf.MaxBody-100) + `"}}`)
 	r := e.do(t, req{path: gsPath, header: gsSigned(body, gsNow), body: body})
 	s200(t, r)
 	rej := rejectedOnly(t, r, growsurf.ReasonUnknownEvent)
@@ -571,30 +621,53 @@ func TestGrowSurfStoreFailures(t *testing.T) {
 	}
 }
 
-func TestGrowSurfConfigErrors(t *testing.T) {
-	bad := growsurf.DefaultSettings()
-	bad.Identifier = "phone"
+// routesOnly is a source that mounts the given paths with no webhook
+// behind them worth calling: the hosting checks come first.
+type routesOnly []string
+
+func (r routesOnly) Routes() []router.SourceRoute {
+	var out []router.SourceRoute
+	for _, p := range r {
+		out = append(out, router.SourceRoute{Path: p, Webhook: refuseAll{}})
+	}
+	return out
+}
+
+// refuseAll is a webhook that refuses every delivery as unsigned.
+type refuseAll struct{}
+
+func (refuseAll) Verify(http.Header, []byte, time.Time) error { return router.ErrMissingSignature }
+func (refuseAll) Convert(http.Header, []byte, time.Time) (router.WebhookResult, error) {
+	return router.WebhookResult{}, errors.New("not reached")
+}
+
+// TestHostingErrors: what ingest itself checks of the hosted sources (a
+// source's own settings are its factory's to check).
+func TestHostingErrors(t *testing.T) {
+	hosted := func(name string, paths ...string) Hosted {
+		return Hosted{Name: name, Type: "test", Source: routesOnly(paths)}
+	}
 	tests := []struct {
-		name string
-		srcs []GrowSurfSource
-		want []string
+		name   string
+		hosted []Hosted
+		want   []string
 	}{
-		{name: "no name", srcs: []GrowSurfSource{{Path: "/a"}}, want: []string{"growsurf[0]: name: required"}},
-		{name: "name of a segment source", srcs: []GrowSurfSource{{Name: "backend", Path: "/a"}}, want: []string{"sources.backend: defined twice"}},
-		{name: "two with one name", srcs: []GrowSurfSource{{Name: "a", Path: "/a"}, {Name: "a", Path: "/b"}}, want: []string{"sources.a: defined twice"}},
-		{name: "relative path", srcs: []GrowSurfSource{{Name: "a", Path: "hooks"}}, want: []string{`sources.a: path: "hooks" must be "/" followed by a name`}},
-		{name: "root path", srcs: []GrowSurfSource{{Name: "a", Path: "/"}}, want: []string{`sources.a: path: "/" must be "/" followed by a name`}},
-		{name: "a Segment route", srcs: []GrowSurfSource{{Name: "a", Path: "/V1/track"}}, want: []string{`sources.a: path: "/V1/track" is a route of the Segment API`}},
-		{name: "same path", srcs: []GrowSurfSource{{Name: "a", Path: "/hooks/a"}, {Name: "b", Path: "/HOOKS/a/"}}, want: []string{`sources.b: path: "/HOOKS/a/" is already served by sources.a: path`}},
-		{name: "two legacy paths", srcs: []GrowSurfSource{{Name: "a", Path: "/a", LegacyPath: true}, {Name: "b", Path: "/b", LegacyPath: true}}, want: []string{"sources.b: legacy_path: \"/api/growsurf-to-customerio\" is already served by sources.a: legacy_path"}},
-		{name: "negative tolerance", srcs: []GrowSurfSource{{Name: "a", Path: "/a", Tolerance: -time.Second}}, want: []string{"sources.a: tolerance: -1s is negative"}},
-		{name: "invalid settings", srcs: []GrowSurfSource{{Name: "a", Path: "/a", Settings: bad}}, want: []string{"sources.a: identifier: must be one of"}},
-		{name: "no secret", srcs: []GrowSurfSource{{Name: "a", Path: "/a", Settings: growsurf.DefaultSettings()}}, want: []string{"sources.a: secret: required (set AllowUnsigned"}},
+		{name: "no name", hosted: []Hosted{hosted("", "/a")}, want: []string{"hosted[0]: name: required"}},
+		{name: "name of a segment source", hosted: []Hosted{hosted("backend", "/a")}, want: []string{"sources.backend: defined twice"}},
+		{name: "two with one name", hosted: []Hosted{hosted("a", "/a"), hosted("a", "/b")}, want: []string{"sources.a: defined twice"}},
+		{name: "no source", hosted: []Hosted{{Name: "a", Type: "test"}}, want: []string{"sources.a: source: required"}},
+		{name: "type that cannot name a metric", hosted: []Hosted{{Name: "a", Type: "Web-Hook", Source: routesOnly{"/a"}}}, want: []string{`sources.a: type: "Web-Hook" must be`}},
+		{name: "relative path", hosted: []Hosted{hosted("a", "hooks")}, want: []string{`sources.a: routes[0]: "hooks" must be "/" followed by a name`}},
+		{name: "root path", hosted: []Hosted{hosted("a", "/")}, want: []string{`sources.a: routes[0]: "/" must be "/" followed by a name`}},
+		{name: "a Segment route", hosted: []Hosted{hosted("a", "/V1/track")}, want: []string{`sources.a: routes[0]: "/V1/track" is a route of the Segment API`}},
+		{name: "same path", hosted: []Hosted{hosted("a", "/hooks/a"), hosted("b", "/HOOKS/a/")}, want: []string{`sources.b: routes[0]: "/HOOKS/a/" is already served by sources.a: routes[0]`}},
+		{name: "two legacy paths", hosted: append(hostGS(t, gsSrc{Name: "a", Path: "/a", LegacyPath: true, AllowUnsigned: true}), hostGS(t, gsSrc{Name: "b", Path: "/b", LegacyPath: true, AllowUnsigned: true})...),
+			want: []string{"sources.b: routes[1]: \"/api/growsurf-to-customerio\" is already served by sources.a: routes[1]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := baseConfig()
-			cfg.GrowSurf = tt.srcs
+			cfg.Hosted = tt.hosted
 			_, err := New(cfg, newRecLog())
 			if err == nil {
 				t.Fatal("New accepted the configuration")

@@ -139,8 +139,8 @@ type env struct {
 func baseConfig() Config {
 	return Config{
 		Sources: []Source{
-			{Name: "prod-web", Type: "segment", WriteKeys: []string{"WK1", "WK1b"}},
-			{Name: "off", Type: "segment", WriteKeys: []string{"WKOFF"}, Disabled: true},
+			{Name: "prod-web", WriteKeys: []string{"WK1", "WK1b"}},
+			{Name: "off", WriteKeys: []string{"WKOFF"}, Disabled: true},
 			{Name: "backend", WriteKeys: []string{"WK2"}},
 		},
 		Now: func() time.Time { return frozen },

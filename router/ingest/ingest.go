@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -45,13 +46,12 @@ type Log interface {
 	Remember(ctx context.Context, source, key string) error
 }
 
-// Source is one configured source of Segment messages.
+// Source is one source of the Segment Tracking API, given directly by its
+// write keys. A [Hosted] source that implements router.TrackingAPISource
+// becomes one too.
 type Source struct {
 	// Name is the source's name; it becomes router.Message.Source.
 	Name string
-	// Type is the source type; only "segment" (or empty, meaning
-	// "segment") is served by this package.
-	Type string
 	// WriteKeys are the keys that authenticate requests for this source;
 	// at least one, unique across all sources.
 	WriteKeys []string
@@ -83,9 +83,11 @@ const (
 type Config struct {
 	// Sources are the sources whose write keys are accepted.
 	Sources []Source
-	// GrowSurf are the GrowSurf webhook sources, each served on its own
-	// path. Names are unique across Sources and GrowSurf.
-	GrowSurf []GrowSurfSource
+	// Hosted are the sources built by their factories (router.Source):
+	// the webhook routes each mounts are served, and the write keys of
+	// each router.TrackingAPISource are accepted as a [Source]'s. Names
+	// are unique across Sources and Hosted.
+	Hosted []Hosted
 	// UnknownKey is what happens to a request whose write key matches no
 	// source: "reject" (the default when empty) answers 401
 	// invalid_write_key; "accept" answers 200 and stores the body with
@@ -147,13 +149,16 @@ type Handler struct {
 	trusted        []netip.Prefix
 	strictItemSize bool
 	m              *metrics
-	// hooks are the GrowSurf sources by lower-cased path.
-	hooks map[string]*growSurfHook
+	// hooks are the hosted sources' webhook routes by lower-cased path.
+	hooks map[string]*webhookRoute
 	// obs is told about stored requests (see observe.go); nil: nobody.
 	obs Observer
 	// plan is the tracking plan in force (nil: none); see SetPlan.
 	plan atomic.Pointer[activePlan]
-	// byName are the sources (GrowSurf ones included) by name.
+	// apiSources are the sources of the Tracking API, hosted ones
+	// included, in the order of the config.
+	apiSources []Source
+	// byName are the sources (hosted ones included) by name.
 	byName     map[string]*source
 	quarantine Quarantine
 	pm         *planMetrics
@@ -166,11 +171,12 @@ type Handler struct {
 // New validates cfg and returns a handler that stores into log. Every
 // problem of cfg is reported at once: a source without name or write keys,
 // a duplicate source name, a write key used twice (also across sources),
-// an unsupported source type, an unknown UnknownKey value, a RateLimit that
-// is negative, NaN or infinite, a negative Burst; for GrowSurf sources a
-// missing or duplicate name, a path that does not start with "/", is a
-// route of the Segment API or is served twice (LegacyPath included), a
-// negative Tolerance, invalid Settings.
+// an unknown UnknownKey value, a RateLimit that is negative, NaN or
+// infinite, a negative Burst; for hosted sources a missing or duplicate
+// name, a missing Source, a type that cannot name a metric, and a route
+// whose path does not start with "/", is a route of the Segment API or is
+// served twice. The settings of each hosted source were checked by its
+// factory.
 func New(cfg Config, log Log) (*Handler, error) {
 	var errs []error
 	if log == nil {
@@ -201,61 +207,44 @@ func New(cfg Config, log Log) (*Handler, error) {
 	}
 	names := make(map[string]bool)
 	keyOwner := make(map[string]string)
-	for i, s := range cfg.Sources {
-		where := fmt.Sprintf("sources[%d]", i)
-		if s.Name == "" {
+	claim := func(where, name string) string {
+		if name == "" {
 			errs = append(errs, fmt.Errorf("%s: name: required", where))
-		} else {
-			where = "sources." + s.Name
-			if names[s.Name] {
-				errs = append(errs, fmt.Errorf("%s: defined twice", where))
-			}
-			names[s.Name] = true
+			return where
 		}
-		if s.Type != "" && s.Type != "segment" {
-			errs = append(errs, fmt.Errorf("%s: type: %q is not served by the Segment API (want %q)", where, s.Type, "segment"))
+		where = "sources." + name
+		if names[name] {
+			errs = append(errs, fmt.Errorf("%s: defined twice", where))
 		}
-		if len(s.WriteKeys) == 0 {
-			errs = append(errs, fmt.Errorf("%s: write_keys: at least one required", where))
+		names[name] = true
+		return where
+	}
+	for i, s := range cfg.Sources {
+		where := claim(fmt.Sprintf("sources[%d]", i), s.Name)
+		errs = append(errs, h.addSource(where, s, keyOwner)...)
+	}
+	for i, hs := range cfg.Hosted {
+		where := claim(fmt.Sprintf("hosted[%d]", i), hs.Name)
+		if !metricName.MatchString(hs.Type) {
+			errs = append(errs, fmt.Errorf("%s: type: %q must be lower-case letters, digits and '_', starting with a letter", where, hs.Type))
 		}
-		src := &source{name: s.Name, disabled: s.Disabled, enforce: s.Enforcement}
-		if s.Name != "" {
-			h.byName[s.Name] = src
-		}
-		badRate := math.IsNaN(s.RateLimit) || math.IsInf(s.RateLimit, 0) || s.RateLimit < 0
-		if badRate {
-			errs = append(errs, fmt.Errorf("%s: rate_limit: %v is not a finite number >= 0", where, s.RateLimit))
-		}
-		if s.Burst < 0 {
-			errs = append(errs, fmt.Errorf("%s: burst: %d is negative", where, s.Burst))
-		}
-		if !badRate && s.Burst >= 0 && s.RateLimit > 0 {
-			src.burst = s.Burst
-			if src.burst == 0 {
-				src.burst = int(math.Ceil(min(s.RateLimit, maxDefaultBurst)))
-			}
-			src.limiter = rate.NewLimiter(rate.Limit(s.RateLimit), src.burst)
-		}
-		for j, k := range s.WriteKeys {
-			switch {
-			case k == "":
-				errs = append(errs, fmt.Errorf("%s: write_keys[%d]: empty", where, j))
-			case strings.TrimSpace(k) != k:
-				errs = append(errs, fmt.Errorf("%s: write_keys[%d]: surrounding whitespace", where, j))
-			case keyOwner[k] != "":
-				errs = append(errs, fmt.Errorf("%s: write_keys[%d]: already used by source %q", where, j, keyOwner[k]))
-			default:
-				keyOwner[k] = where
-				h.keys[k] = src
-			}
+		switch ts, ok := hs.Source.(router.TrackingAPISource); {
+		case hs.Source == nil:
+			errs = append(errs, fmt.Errorf("%s: source: required", where))
+		case ok:
+			rl := ts.RateLimit()
+			errs = append(errs, h.addSource(where, Source{
+				Name: hs.Name, WriteKeys: ts.WriteKeys(), Disabled: hs.Disabled,
+				RateLimit: rl.EventsPerSecond, Burst: rl.Burst, Enforcement: hs.Enforcement,
+			}, keyOwner)...)
+		case hs.Name != "":
+			// Served on its webhook routes only, which check Disabled.
+			h.byName[hs.Name] = &source{name: hs.Name, enforce: hs.Enforcement}
 		}
 	}
-	hooks, herrs := newGrowSurfHooks(cfg.GrowSurf, names)
+	hooks, herrs := newWebhookRoutes(cfg.Hosted, h.byName)
 	errs = append(errs, herrs...)
 	h.hooks = hooks
-	for _, hk := range hooks {
-		h.byName[hk.name] = hk.src
-	}
 	if h.quarantine == nil {
 		h.quarantine, _ = log.(Quarantine)
 	}
@@ -270,7 +259,7 @@ func New(cfg Config, log Log) (*Handler, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("configuring ingest: %w", err)
 	}
-	m, err := newMetrics(cfg.Registerer)
+	m, err := newMetrics(cfg.Registerer, webhookTypes(hooks))
 	if err != nil {
 		return nil, fmt.Errorf("configuring ingest: %w", err)
 	}
@@ -280,6 +269,69 @@ func New(cfg Config, log Log) (*Handler, error) {
 	}
 	h.SetPlan(cfg.Plan)
 	return h, nil
+}
+
+// TrackingAPISources returns the sources served on the Tracking API: those
+// of Config.Sources, then the hosted ones that are router.TrackingAPISource.
+// The caller must not change them.
+func (h *Handler) TrackingAPISources() []Source { return h.apiSources }
+
+// metricName is what a hosted source's type must match to name its
+// webhook counter, eventrouter_<type>_webhooks_total.
+var metricName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// webhookTypes returns the types of the sources that mount webhook routes.
+func webhookTypes(hooks map[string]*webhookRoute) []string {
+	var out []string
+	for _, hk := range hooks {
+		if !slices.Contains(out, hk.typ) {
+			out = append(out, hk.typ)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// addSource checks a source of the Tracking API and adds it and its write
+// keys; keyOwner maps the keys added so far to where they were.
+func (h *Handler) addSource(where string, s Source, keyOwner map[string]string) []error {
+	var errs []error
+	if len(s.WriteKeys) == 0 {
+		errs = append(errs, fmt.Errorf("%s: write_keys: at least one required", where))
+	}
+	src := &source{name: s.Name, disabled: s.Disabled, enforce: s.Enforcement}
+	if s.Name != "" {
+		h.byName[s.Name] = src
+	}
+	h.apiSources = append(h.apiSources, s)
+	badRate := math.IsNaN(s.RateLimit) || math.IsInf(s.RateLimit, 0) || s.RateLimit < 0
+	if badRate {
+		errs = append(errs, fmt.Errorf("%s: rate_limit: %v is not a finite number >= 0", where, s.RateLimit))
+	}
+	if s.Burst < 0 {
+		errs = append(errs, fmt.Errorf("%s: burst: %d is negative", where, s.Burst))
+	}
+	if !badRate && s.Burst >= 0 && s.RateLimit > 0 {
+		src.burst = s.Burst
+		if src.burst == 0 {
+			src.burst = int(math.Ceil(min(s.RateLimit, maxDefaultBurst)))
+		}
+		src.limiter = rate.NewLimiter(rate.Limit(s.RateLimit), src.burst)
+	}
+	for j, k := range s.WriteKeys {
+		switch {
+		case k == "":
+			errs = append(errs, fmt.Errorf("%s: write_keys[%d]: empty", where, j))
+		case strings.TrimSpace(k) != k:
+			errs = append(errs, fmt.Errorf("%s: write_keys[%d]: surrounding whitespace", where, j))
+		case keyOwner[k] != "":
+			errs = append(errs, fmt.Errorf("%s: write_keys[%d]: already used by source %q", where, j, keyOwner[k]))
+		default:
+			keyOwner[k] = where
+			h.keys[k] = src
+		}
+	}
+	return errs
 }
 
 // routeKind is how a route is served.
@@ -382,7 +434,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := lookupRoute(r.URL.Path)
 	if rt == nil {
 		if hk := h.lookupHook(r.URL.Path); hk != nil {
-			h.serveGrowSurf(w, r, hk, receivedAt)
+			h.serveWebhook(w, r, hk, receivedAt)
 			return
 		}
 	}

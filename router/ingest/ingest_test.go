@@ -38,10 +38,10 @@ func TestNewValidatesConfig(t *testing.T) {
 			[]string{`sources.b: write_keys[0]: already used by source "sources.a"`}},
 		{"every problem at once", Config{UnknownKey: "maybe", Sources: []Source{
 			{Name: "", WriteKeys: []string{"K1"}},
-			{Name: "x", Type: "growsurf", WriteKeys: []string{""}},
+			{Name: "x", WriteKeys: []string{""}},
 			{Name: "x", WriteKeys: nil},
 			{Name: "y", WriteKeys: []string{" K "}}}},
-			[]string{"unknown_key", "sources[0]: name: required", `sources.x: type: "growsurf"`, "sources.x: write_keys[0]: empty",
+			[]string{"unknown_key", "sources[0]: name: required", "sources.x: write_keys[0]: empty",
 				"sources.x: defined twice", "sources.x: write_keys: at least one required", "sources.y: write_keys[0]: surrounding whitespace"}},
 	}
 	for _, tt := range tests {

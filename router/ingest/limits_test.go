@@ -533,9 +533,8 @@ func TestForwardedViolationsWithinBudget(t *testing.T) {
 func TestRejectedEntriesFitTheLog(t *testing.T) {
 	b := openQueueBackend(t)
 	const secret = "entries-secret"
-	e := newEnv(t, b, func(c *Config) {
-		c.GrowSurf = []GrowSurfSource{{Name: "referrals", Path: "/webhooks/growsurf", Secret: []byte(secret), Settings: growsurf.DefaultSettings()}}
-	})
+	hosted := hostGS(t, gsSrc{Name: "referrals", Path: "/webhooks/growsurf", Secret: []byte(secret), Settings: growsurf.DefaultSettings()})
+	e := newEnv(t, b, func(c *Config) { c.Hosted = hosted })
 	html := strings.Repeat("<&>", 160_000)
 	deepInvalid := `{"type":"track","userId":"u","event":"E","properties":{"p":"` + strings.Repeat("\xff", 400_000) + `","d":` + nested(70) + `}}`
 	gs := []byte(`{"event":"UNKNOWN_EVENT","data":{"pad":"` + strings.Repeat("<", 1<<20-64) + `"}}`)

@@ -19,13 +19,17 @@ type metrics struct {
 	future     prometheus.Counter
 	store      prometheus.Histogram
 	limited    *prometheus.CounterVec
-	growsurf   *prometheus.CounterVec
-	unauth     *prometheus.CounterVec
-	sample     *prometheus.CounterVec
-	okByRoute  map[*route]prometheus.Counter
+	// webhooks are the delivery counters of the hosted sources' webhook
+	// routes, one per source type.
+	webhooks  map[string]*prometheus.CounterVec
+	unauth    *prometheus.CounterVec
+	sample    *prometheus.CounterVec
+	okByRoute map[*route]prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics registers the handler's metrics, with a delivery counter for
+// each of webhookTypes (the types of the sources that mount webhook routes).
+func newMetrics(reg prometheus.Registerer, webhookTypes []string) (*metrics, error) {
 	if reg == nil {
 		return nil, nil
 	}
@@ -63,10 +67,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "eventrouter_ingest_rate_limited_total",
 			Help: "Requests answered 429 rate_limited because their source's rate limit was reached, by source.",
 		}, []string{"source"}),
-		growsurf: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventrouter_growsurf_webhooks_total",
-			Help: "GrowSurf webhook deliveries by source, GrowSurf event (\"other\" for unknown ones, empty when not read) and outcome (accepted, duplicate, unmapped, or the error code of the answer).",
-		}, []string{"source", "event", "outcome"}),
 		unauth: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventrouter_ingest_unauthenticated_total",
 			Help: "Items of requests without a valid write key (pixels, unknown keys under unknown_key: accept) that were answered but not stored, by route and reason; a sample of them is kept (eventrouter_ingest_sample_total).",
@@ -76,8 +76,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Unauthenticated items by what happened to them in the sample: stored, dropped (over the sample's rate), failed (the store failed) or off (no sample).",
 		}, []string{"outcome"}),
 		okByRoute: make(map[*route]prometheus.Counter, len(routes)),
+		webhooks:  make(map[string]*prometheus.CounterVec, len(webhookTypes)),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.accepted, m.duplicates, m.rejected, m.empty, m.future, m.store, m.limited, m.growsurf, m.unauth, m.sample} {
+	cs := []prometheus.Collector{m.requests, m.accepted, m.duplicates, m.rejected, m.empty, m.future, m.store, m.limited, m.unauth, m.sample}
+	for _, typ := range webhookTypes {
+		if _, dup := m.webhooks[typ]; dup {
+			continue
+		}
+		m.webhooks[typ] = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventrouter_" + typ + "_webhooks_total",
+			Help: "Webhook deliveries to the sources of type " + typ + ", by source, event (the kind of delivery, \"other\" for unknown ones, empty when not read) and outcome (accepted, duplicate, unmapped, or the error code of the answer).",
+		}, []string{"source", "event", "outcome"})
+		cs = append(cs, m.webhooks[typ])
+	}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)
 		}
@@ -152,10 +164,12 @@ func (m *metrics) rateLimitedRequest(source string) {
 	}
 }
 
-// growSurf counts one GrowSurf delivery.
-func (m *metrics) growSurf(source, event, outcome string) {
+// webhook counts one delivery to a source of type typ.
+func (m *metrics) webhook(typ, source, event, outcome string) {
 	if m != nil {
-		m.growsurf.WithLabelValues(source, event, outcome).Inc()
+		if c := m.webhooks[typ]; c != nil {
+			c.WithLabelValues(source, event, outcome).Inc()
+		}
 	}
 }
 

@@ -131,9 +131,11 @@ func DefaultSettings() Settings {
 }
 
 // Validate reports every problem of s at once (joined with errors.Join),
-// each naming its key, such as "mapping.events.referral_made: must not be
-// empty". Empty Identifier, AppUserIDKey and ReferralTrigger, and mapping
-// keys left out, take their defaults and are not problems.
+// each naming its key, such as "mapping.events.referral_made: required".
+// Empty Identifier, AppUserIDKey and ReferralTrigger, and mapping keys left
+// out, take their defaults and are not problems. A name is at most
+// [MaxEventNameLength] bytes for events and [MaxTraitNameLength] for traits,
+// and no two traits share a name (one would overwrite the other).
 func (s Settings) Validate() error {
 	var errs []error
 	switch s.Identifier {
@@ -147,32 +149,41 @@ func (s Settings) Validate() error {
 		errs = append(errs, fmt.Errorf("referral_trigger: must be one of qualifying_action, signup, not %q", s.ReferralTrigger))
 	}
 	if s.AppUserIDKey != "" && strings.TrimSpace(s.AppUserIDKey) == "" {
-		errs = append(errs, errors.New("app_user_id_key: must not be blank"))
+		errs = append(errs, errors.New("app_user_id_key: required"))
 	}
-	errs = append(errs, validateNames("mapping.events", s.Mapping.Events, eventKeys, false)...)
-	errs = append(errs, validateNames("mapping.traits", s.Mapping.Traits, traitKeys, true)...)
+	errs = append(errs, validateNames("mapping.events", s.Mapping.Events, eventKeys, MaxEventNameLength, false)...)
+	errs = append(errs, validateNames("mapping.traits", s.Mapping.Traits, traitKeys, MaxTraitNameLength, true)...)
 	return errors.Join(errs...)
 }
 
-// validateNames checks one mapping block: known keys, no blank names, and
-// (for traits) no two keys sharing a name, which would make one trait
-// overwrite the other.
-func validateNames(path string, names map[string]string, known []string, unique bool) []error {
+// The longest event and trait names of a [Mapping], in bytes.
+const (
+	MaxEventNameLength = 100
+	MaxTraitNameLength = 150
+)
+
+// validateNames checks one mapping block: known keys, no blank names, none
+// longer than maxLen, and (for traits) no two keys sharing a name, which
+// would make one trait overwrite the other.
+func validateNames(path string, names map[string]string, known []string, maxLen int, unique bool) []error {
 	var errs []error
 	keys := make([]string, 0, len(names))
 	for k := range names {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	sortedKnown := slices.Sorted(slices.Values(known))
 	for _, k := range keys {
 		v := names[k]
 		switch {
 		case !slices.Contains(known, k):
-			errs = append(errs, fmt.Errorf("%s.%s: unknown key (known: %s)", path, k, strings.Join(known, ", ")))
+			errs = append(errs, fmt.Errorf("%s.%s: unknown key (known keys: %s)", path, k, strings.Join(sortedKnown, ", ")))
 		case strings.TrimSpace(v) == "":
-			errs = append(errs, fmt.Errorf("%s.%s: must not be empty", path, k))
+			errs = append(errs, fmt.Errorf("%s.%s: required", path, k))
 		case v != strings.TrimSpace(v):
 			errs = append(errs, fmt.Errorf("%s.%s: must not start or end with spaces", path, k))
+		case len(v) > maxLen:
+			errs = append(errs, fmt.Errorf("%s.%s: must be at most %d bytes", path, k, maxLen))
 		}
 	}
 	if !unique {
@@ -187,7 +198,7 @@ func validateNames(path string, names map[string]string, known []string, unique 
 			name = v
 		}
 		if prev, dup := owner[name]; dup {
-			errs = append(errs, fmt.Errorf("%s.%s: name %q is already used by %s.%s", path, k, name, path, prev))
+			errs = append(errs, fmt.Errorf("%s.%s: same name as %s.%s", path, k, path, prev))
 			continue
 		}
 		owner[name] = k
