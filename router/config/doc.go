@@ -33,16 +33,37 @@
 // size of at least 32MiB; the command turns auto into GOMEMLIMIT, a share
 // of the cgroup's limit or a default.
 //
+// # Components own their config
+//
+// The blocks of the file are the config structs of the parts that use
+// them, as the OpenTelemetry Collector's factories own theirs: "queue" is
+// queue.Config, the dispatch keys of a destination block are
+// dispatch.Options, a source's "enforcement" is schemas.Enforcement, and a
+// source's or destination's own keys are its type's config struct. Each
+// writes its defaults (DefaultConfig, DefaultOptions, ...) and its Validate
+// once, where it is used; this package composes them: it starts from their
+// defaults, decodes strictly into them, reports their Validate's problems
+// under their key paths ("queue.partitions: must be between 1 and 1024"),
+// and adds what only the whole file can check (names, write keys and paths
+// shared by two sources, development secrets on a public listener,
+// forwarding targets). For that it imports the router's own parts (queue,
+// dispatch, sources, schemas); destinations, which live outside router,
+// come in through the [router.Registry] given to the loader.
+//
 // # Sources
 //
-// Each source block has a type from [SourceTypes]. A "segment" source needs
-// write_keys. A "growsurf" source (GrowSurf referral webhooks) takes no
-// write_keys and no rate_limit; its own keys are decoded into a [*GrowSurf]
-// in [Source.Settings]: path, secret, tolerance, identifier, legacy_path and
-// mapping. Its defaults and mapping keys repeat those of package
-// router/sources/growsurf, which this package may not import; the command
-// checks that they agree. No two webhook sources may answer on the same
-// path.
+// Each source block has a type from [SourceTypes], a router.SourceFactory
+// of sources.Builtin. The keys every source takes (type, disabled,
+// enforcement) are decoded into [Source]; every other key into the struct
+// returned by the factory's DefaultConfig ([Source.Settings]: a
+// *segment.Config with write_keys and rate_limit, a *growsurf.Config with
+// path, secret, tolerance, identifier, legacy_path and mapping, ...), then
+// checked by its Validate method. What the struct declares through
+// router.WriteKeyer, router.SourcePather, router.SourceSecreter and
+// router.KeyRefuser is checked across sources: no write key used twice, no
+// webhook path served twice or under the server's own routes, no
+// development secret on a public listener, and a clear reason for a key
+// another type takes (write_keys of a growsurf source).
 //
 // # Failing closed
 //
@@ -61,7 +82,8 @@
 //
 // Each destination block has a type, looked up in the [router.Registry]
 // given to the loader; the dispatch keys common to every destination
-// ([Dispatch]) are decoded into a shared struct, and every other key into the
+// ([Dispatch], dispatch's own Options) are decoded into a shared struct, and
+// every other key into the
 // struct returned by the factory's DefaultConfig, then checked by its Validate
 // method if it implements [router.Validator], whose problems ("url:
 // required") are reported under the destination's path
@@ -70,8 +92,9 @@
 // checks this).
 //
 // The common keys include the fan-out filters (types, events,
-// exclude_events, integration) and enabled. The loader checks the message
-// types and the glob syntax of the event patterns, defaults integration to
+// exclude_events, integration) and enabled. Dispatch checks the message
+// types and the glob syntax of the event patterns; the loader defaults
+// integration to
 // the type's Segment-style integration name when its factory implements
 // [router.IntegrationNamer] (else to the destination's name), and keeps
 // enabled and its older inverted form disabled consistent, rejecting a block
@@ -83,12 +106,9 @@
 // validation), auto_replay and drop_blocked_in_browser. Each source may carry an enforcement block
 // ([Enforcement]) with the keys of plan.yaml's enforcement block; a key it
 // sets overrides plan.yaml's, a key it leaves out takes plan.yaml's, whose
-// default is allow. The loader checks the modes, that forwarding targets
+// default is allow. schemas checks the modes; the loader, that forwarding targets
 // name other configured sources without enforcement, and that the keys are
 // not set without a plan; the plan itself is loaded by the command. Each
 // destination's accept key ("all", the default, or "valid") is one of the
 // common keys.
-//
-// The package imports only package router from the project, so that the
-// command can map a [Config] into the settings of each part.
 package config

@@ -17,38 +17,41 @@
 // 404 not_found; a known path with a wrong method is 405
 // method_not_allowed.
 //
-// # GrowSurf webhooks
+// # Sources and their webhooks
 //
-// Each [GrowSurfSource] is served on its own path (matched like the
-// routes above), and also on [GrowSurfLegacyPath] when LegacyPath is set.
-// Only POST is allowed (405 otherwise, Allow: POST); the body may be up to
-// 1 MiB decoded (gzip is accepted; the signature is then over the decoded
-// bytes). In order:
+// Ingest hosts sources built by their factories ([Hosted], a router.Source
+// each; package sources lists the types) without knowing any type: a
+// source that is a router.TrackingAPISource is served on the routes above
+// for its write keys, like a [Source]; every route a source mounts
+// (router.SourceRoute) is served on its own path, matched like the routes
+// above. What the sources share is ingest's; a source only says where it
+// listens and what a delivery means. On a source's route only POST is
+// allowed (405 otherwise, Allow: POST); the body may be up to the route's
+// MaxBody decoded (1 MiB by default; gzip is accepted, the signature is
+// then over the decoded bytes). In order:
 //
-//   - the GrowSurf-Signature header is checked on the raw body with the
-//     source's Secret (package growsurf;
-//     a source without a Secret is a configuration error unless it sets
-//     AllowUnsigned, which skips the check): 401
-//     missing_signature, invalid_signature (malformed or not matching) or
-//     stale_signature (timestamp outside Tolerance), and nothing stored;
+//   - the route's Webhook.Verify checks the signature on the raw body (a
+//     source without a secret is a configuration error of its type unless
+//     it allows unsigned deliveries explicitly): 401 missing_signature,
+//     invalid_signature (malformed or not matching) or stale_signature
+//     (timestamp outside the tolerance), and nothing stored;
 //   - a Disabled source answers 403 source_disabled, storing nothing;
-//   - growsurf.Convert turns the body into messages; a body that is not a
-//     JSON object answers 400 invalid_json, storing nothing;
-//   - a delivery that maps to no message (fraud status, campaign ended,
-//     affiliate events, rewards pending approval, unknown or incomplete
-//     events) answers 200 and is kept raw with [Log.Reject], reason = the
-//     growsurf reason code, so that it can be loaded or replayed;
+//   - Webhook.Convert turns the body into messages; a body the source
+//     cannot read (router.ErrMalformedBody) answers 400 invalid_json,
+//     storing nothing;
+//   - a delivery that maps to no message answers 200 and is kept raw with
+//     [Log.Reject], reason = the source's reason code, so that it can be
+//     loaded or replayed;
 //   - a delivery whose key [Log.Seen] knows answers 200 and stores nothing
-//     (GrowSurf retries for days and has no delivery id);
-//   - otherwise the messages (identify before track for each person) are
-//     stored with [Log.Append], then the delivery key with [Log.Remember],
-//     and the answer is 200 {"success":true}. A converted message over the
-//     nesting or number limits (see Limits) is rejected with its reason
-//     instead, the others stored. A crash between the two only
-//     lets a redelivery be stored again, and the log drops its repeated
-//     messageIds.
+//     (senders such as GrowSurf retry for days);
+//   - otherwise the messages pass the tracking plan and are stored with
+//     [Log.Append], then the delivery key with [Log.Remember], and the
+//     answer is 200 {"success":true}. A converted message over the nesting
+//     or number limits (see Limits) is rejected with its reason instead,
+//     the others stored. A crash between the two only lets a redelivery
+//     be stored again, and the log drops its repeated messageIds.
 //
-// Any storage error answers 503 unavailable, which GrowSurf retries.
+// Any storage error answers 503 unavailable, which the sender retries.
 //
 // # Answers
 //
@@ -85,7 +88,8 @@
 // store much more than it sent (limits.go):
 //
 //   - the body: 32 KiB decoded for single messages, 500 KiB for batches,
-//     1 MiB for GrowSurf webhooks (400 payload_too_large);
+//     a source route's MaxBody for its webhooks, 1 MiB by default (400
+//     payload_too_large);
 //   - an item as sent: 32 KiB (message_too_large); a batch's 2 501st item
 //     and later ones: batch_too_many_events, all of them in one rejected
 //     entry whose body is a JSON array of them as sent (a single one is
@@ -128,7 +132,7 @@
 // whatever reason it is rejected, is kept as a JSON string of its text,
 // which any reader can decode. Each rejected entry is one message of the
 // log, which NATS refuses over its max_payload (1 MiB by default): a body
-// over 768 KiB (a GrowSurf delivery near its 1 MiB limit, text that grew
+// over 768 KiB (a webhook delivery near its 1 MiB limit, text that grew
 // when escaped) is cut to a JSON string of its beginning, and its detail
 // says so, rather than make the request fail with 503 on every retry.
 // StrictBatchItemSize answers 400 for an item over 32 KiB as sent instead.
@@ -216,10 +220,12 @@
 // eventrouter_ingest_unauthenticated_total{route,reason} and
 // eventrouter_ingest_sample_total{outcome} (stored, dropped over the rate,
 // failed, off; see Unauthenticated requests) and
-// eventrouter_growsurf_webhooks_total{source,event,outcome} (GrowSurf
-// deliveries; event is the GrowSurf event type, "other" for a type
-// GrowSurf is not known to send, empty when the body was not read; outcome
-// is accepted, duplicate, unmapped or the error code answered).
+// eventrouter_<type>_webhooks_total{source,event,outcome} for each type of
+// the sources that mount routes, such as eventrouter_growsurf_webhooks_total
+// (deliveries; event is the label the source gives, such as GrowSurf's
+// event type, "other" for an unknown one, empty when the body was not
+// read; outcome is accepted, duplicate, unmapped or the error code
+// answered).
 //
 // # Decoding
 //

@@ -51,7 +51,7 @@ const (
 	// stored, and its request would be answered 503 on every retry. Bodies
 	// stay well under it as sent (a batch is at most 500 KiB), but a body
 	// kept as a JSON string of its text can grow up to six times (an
-	// invalid UTF-8 byte becomes \ufffd), and a GrowSurf delivery may be
+	// invalid UTF-8 byte becomes \ufffd), and a webhook delivery may be
 	// 1 MiB: such a body is cut (see capBody).
 	maxRejectedBody = 768 << 10
 )

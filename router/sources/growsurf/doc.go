@@ -1,9 +1,12 @@
 // Package growsurf turns GrowSurf referral-program webhooks into Segment
 // identify and track messages. It is
 // pure: [VerifySignature] checks a delivery's signature, [Convert] maps its
-// body to normalised [router.Message]s; ingest mounts it on an HTTP path,
-// stores the messages in the log and keeps what does not map in the
-// rejected stream.
+// body to normalised [router.Message]s. [NewFactory] makes it the source
+// type "growsurf" (a router.SourceFactory, listed by sources.Builtin): its
+// block in the config file is a [Config], and the source it builds mounts
+// a route on Config.Path (and on [LegacyPath] when asked) whose webhook
+// verifies and converts; ingest hosts that route, stores the messages in
+// the log and keeps what does not map in the rejected stream.
 //
 // # Mapping
 //

@@ -10,7 +10,7 @@ import (
 )
 
 // MaxBody is the largest GrowSurf webhook body, decoded: a CAMPAIGN_ENDED
-// delivery carries up to 1,000 winners (spec §2.3).
+// delivery carries up to 1,000 winners.
 const MaxBody = 1 << 20
 
 // NewFactory returns the factory of growsurf sources.
