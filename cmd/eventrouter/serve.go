@@ -30,6 +30,7 @@ import (
 	"github.com/eventrouter/eventrouter/router/dispatch"
 	"github.com/eventrouter/eventrouter/router/ingest"
 	"github.com/eventrouter/eventrouter/router/queue"
+	"github.com/eventrouter/eventrouter/schemas"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -100,38 +101,79 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(memoryLimitGauge(), buildInfoGauge()) // serve_memory.go, version.go
-
-	qc := cfg.Queue
-	qc.DataDir, qc.Logger, qc.Registerer = cfg.DataDir, logger.With("component", "queue"), reg
-	log, err := queue.Open(ctx, qc)
+	reg := newRegistry()
+	log, err := openLog(ctx, cfg, logger, reg)
 	if err != nil {
-		return err // "opening log: ..."
+		return err
 	}
 	defer func() {
 		if err := log.Close(); err != nil {
 			logger.Warn("closing the log", "error", err.Error())
 		}
 	}()
-
-	routes, closeDestinations, err := buildDestinations(ctx, cfg, logger)
+	p, err := startPipeline(ctx, cfg, plan, log, logger, reg)
 	if err != nil {
 		return err
+	}
+	public, adminMux, err := newMuxes(ctx, cfg, p, log, logger, reg)
+	if err != nil {
+		p.closeDestinations()
+		return err
+	}
+	srv, err := listen(cfg, public, adminMux, logger)
+	if err != nil {
+		p.closeDestinations()
+		return err
+	}
+	return runUntilStopped(ctx, cfg, p, srv, logger)
+}
+
+// newRegistry returns the Prometheus registry every part registers its
+// metrics in, holding the Go runtime's and the process's already.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(memoryLimitGauge(), buildInfoGauge()) // serve_memory.go, version.go
+	return reg
+}
+
+// openLog opens the durable log with the config's queue block.
+func openLog(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer) (*queue.Log, error) {
+	qc := cfg.Queue
+	qc.DataDir, qc.Logger, qc.Registerer = cfg.DataDir, logger.With("component", "queue"), reg
+	return queue.Open(ctx, qc) // errors say "opening log: ..."
+}
+
+// pipeline is the path of a message through the server: ingest in front of
+// the log, dispatch and the destinations behind it.
+type pipeline struct {
+	in   *ingest.Handler
+	disp *dispatch.Dispatcher
+	// destinations counts the routes dispatch feeds.
+	destinations int
+	// closeDestinations closes them while dispatch has not run (its Run
+	// closes them when it returns).
+	closeDestinations func()
+}
+
+// startPipeline builds the destinations, dispatch, the sources and ingest.
+// On an error nothing of them is left open.
+func startPipeline(ctx context.Context, cfg *config.Config, plan *schemas.Plan, log *queue.Log, logger *slog.Logger, reg prometheus.Registerer) (*pipeline, error) {
+	routes, closeDestinations, err := buildDestinations(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
 	}
 	// From here on dispatch owns the destinations: Run closes them when it
 	// returns. Until Run starts, a failure closes them here.
 	disp, err := dispatch.New(log, routes, logger.With("component", "dispatch"), reg)
 	if err != nil {
 		closeDestinations()
-		return fmt.Errorf("starting dispatch: %w", err)
+		return nil, fmt.Errorf("starting dispatch: %w", err)
 	}
-
 	hosted, err := buildSources(cfg, logger)
 	if err != nil {
 		closeDestinations()
-		return err
+		return nil, err
 	}
 	in, err := ingest.New(ingest.Config{
 		Hosted:              hosted,
@@ -146,9 +188,18 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	}, log)
 	if err != nil {
 		closeDestinations()
-		return fmt.Errorf("starting ingest: %w", err)
+		return nil, fmt.Errorf("starting ingest: %w", err)
 	}
+	return &pipeline{in: in, disp: disp, destinations: len(routes), closeDestinations: closeDestinations}, nil
+}
 
+// newMuxes returns the routes of the public listener (the Tracking API and
+// the sources' webhooks, ingest answering 404 for any other path, health
+// checks, analytics.js's CDN routes) and of the operator's (the admin API,
+// the debugger, metrics, profiles, health checks): the same mux unless
+// http.admin_listen gives the operator's routes an address of their own.
+// It starts the plan's reloads and the operations' monitors with them.
+func newMuxes(ctx context.Context, cfg *config.Config, p *pipeline, log *queue.Log, logger *slog.Logger, reg *prometheus.Registry) (public, adminMux *http.ServeMux, err error) {
 	// One readiness for both listeners, so that a change is logged once.
 	ready := newReadiness(log.Ready, logger) // serve_ready.go
 	health := func(mux *http.ServeMux) {
@@ -160,15 +211,12 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	adm := admin.New(cfg.HTTP.AdminToken, logger.With("component", "admin"))
 	debugger.Register(adm)
 	adm.MountProfiling()
-	startPlan(ctx, cfg, in, log, adm, logger, reg)             // serve_plan.go
-	startOperations(ctx, cfg, log, in, disp, adm, logger, reg) // serve_admin.go
+	startPlan(ctx, cfg, p.in, log, adm, logger, reg)               // serve_plan.go
+	startOperations(ctx, cfg, log, p.in, p.disp, adm, logger, reg) // serve_admin.go
 
-	// The public listener: the Tracking API and webhooks (ingest answers
-	// 404 for any other path), health checks, and the operator's routes
-	// unless http.admin_listen gives them an address of their own.
-	mux := http.NewServeMux()
-	health(mux)
-	adminMux := mux
+	public = http.NewServeMux()
+	health(public)
+	adminMux = public
 	if cfg.HTTP.AdminListen != "" {
 		adminMux = http.NewServeMux()
 		health(adminMux)
@@ -179,12 +227,22 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	adminMux.Handle("/debugger/", adm)
 	adminMux.Handle("/debug/pprof/", adm)
 	// analytics.js's CDN routes are for browsers: on the public listener.
-	if err := mountCDN(mux, cfg, in.TrackingAPISources(), in, reg); err != nil { // serve_cdn.go
-		closeDestinations()
-		return err
+	if err := mountCDN(public, cfg, p.in.TrackingAPISources(), p.in, reg); err != nil { // serve_cdn.go
+		return nil, nil, err
 	}
-	mux.Handle("/", in)
+	public.Handle("/", p.in)
+	return public, adminMux, nil
+}
 
+// servers are the HTTP servers and their listeners; admin is nil when the
+// operator's routes are served by public.
+type servers struct {
+	public, admin     *http.Server
+	publicLn, adminLn net.Listener
+}
+
+// listen opens the listeners of http.listen and http.admin_listen.
+func listen(cfg *config.Config, public, adminMux *http.ServeMux, logger *slog.Logger) (*servers, error) {
 	newServer := func(h http.Handler) *http.Server {
 		return &http.Server{
 			Handler:           h,
@@ -196,38 +254,39 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		}
 	}
-	srv := newServer(mux)
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
-	if err != nil {
-		closeDestinations()
-		return fmt.Errorf("listening on %s: %w", cfg.HTTP.Listen, err)
+	s := &servers{public: newServer(public)}
+	var err error
+	if s.publicLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", cfg.HTTP.Listen, err)
 	}
-	var adminSrv *http.Server
-	var adminLn net.Listener
 	if cfg.HTTP.AdminListen != "" {
-		adminSrv = newServer(adminMux)
-		if adminLn, err = net.Listen("tcp", cfg.HTTP.AdminListen); err != nil {
-			ln.Close()
-			closeDestinations()
-			return fmt.Errorf("listening on %s (http.admin_listen): %w", cfg.HTTP.AdminListen, err)
+		s.admin = newServer(adminMux)
+		if s.adminLn, err = net.Listen("tcp", cfg.HTTP.AdminListen); err != nil {
+			s.publicLn.Close()
+			return nil, fmt.Errorf("listening on %s (http.admin_listen): %w", cfg.HTTP.AdminListen, err)
 		}
 	}
+	return s, nil
+}
 
+// runUntilStopped starts dispatch and the HTTP servers, waits for ctx to be cancelled
+// (or HTTP serving to fail), and shuts them down.
+func runUntilStopped(ctx context.Context, cfg *config.Config, p *pipeline, s *servers, logger *slog.Logger) error {
 	dispCtx, stopDispatch := context.WithCancel(context.Background())
 	defer stopDispatch()
 	dispDone := make(chan error, 1)
-	go func() { dispDone <- disp.Run(dispCtx) }()
+	go func() { dispDone <- p.disp.Run(dispCtx) }()
 
 	srvDone := make(chan error, 2)
-	go func() { srvDone <- srv.Serve(ln) }()
-	adminAddr := ln.Addr().String()
-	if adminSrv != nil {
-		go func() { srvDone <- adminSrv.Serve(adminLn) }()
-		adminAddr = adminLn.Addr().String()
+	go func() { srvDone <- s.public.Serve(s.publicLn) }()
+	adminAddr := s.publicLn.Addr().String()
+	if s.admin != nil {
+		go func() { srvDone <- s.admin.Serve(s.adminLn) }()
+		adminAddr = s.adminLn.Addr().String()
 	}
 	logger.Info("eventrouter serving",
-		"listen", ln.Addr().String(), "admin_listen", adminAddr, "version", versionString(),
-		"log", logMode(cfg), "sources", len(cfg.Sources), "destinations", len(routes))
+		"listen", s.publicLn.Addr().String(), "admin_listen", adminAddr, "version", versionString(),
+		"log", logMode(cfg), "sources", len(cfg.Sources), "destinations", p.destinations)
 
 	// Dispatch's Run returns only once its context is cancelled, so the
 	// server stops on a signal or when HTTP serving fails.
@@ -238,38 +297,50 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	case err := <-srvDone:
 		runErr = fmt.Errorf("serving http: %w", err)
 	}
+	s.shutdown(cfg.HTTP.ShutdownTimeout, logger)
+	stopDispatch()
+	if err := drainDispatch(dispDone, cfg.HTTP.ShutdownTimeout, logger); err != nil && runErr == nil {
+		runErr = err
+	}
+	logger.Info("eventrouter stopped")
+	return runErr
+}
 
-	// HTTP and dispatch each get shutdown_timeout: requests in flight
-	// first, so what they store is in the log, then the batches in flight.
-	httpCtx, cancelHTTP := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+// shutdown stops both servers, waiting up to timeout for the requests in
+// flight, so that what they store is in the log before dispatch drains.
+func (s *servers) shutdown(timeout time.Duration, logger *slog.Logger) {
+	httpCtx, cancelHTTP := context.WithTimeout(context.Background(), timeout)
 	defer cancelHTTP()
 	adminDone := make(chan struct{})
 	go func() {
 		defer close(adminDone)
-		if adminSrv == nil {
+		if s.admin == nil {
 			return
 		}
-		if err := adminSrv.Shutdown(httpCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.admin.Shutdown(httpCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Warn("http shutdown (admin listener)", "error", err.Error())
 		}
 	}()
-	if err := srv.Shutdown(httpCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := s.public.Shutdown(httpCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Warn("http shutdown", "error", err.Error())
 	}
 	<-adminDone
-	stopDispatch()
-	drain := time.NewTimer(cfg.HTTP.ShutdownTimeout)
+}
+
+// drainDispatch waits up to timeout for dispatch's Run, whose context is
+// cancelled, to finish the batches in flight and return.
+func drainDispatch(done <-chan error, timeout time.Duration, logger *slog.Logger) error {
+	drain := time.NewTimer(timeout)
 	defer drain.Stop()
 	select {
-	case err := <-dispDone:
-		if err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
-			runErr = fmt.Errorf("draining dispatch: %w", err)
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("draining dispatch: %w", err)
 		}
 	case <-drain.C:
 		logger.Warn("dispatch did not drain within shutdown_timeout; unacknowledged messages will be redelivered on the next start")
 	}
-	logger.Info("eventrouter stopped")
-	return runErr
+	return nil
 }
 
 func logMode(cfg *config.Config) string {
