@@ -60,29 +60,6 @@ func checkPlan(cfg *config.Config, stdout io.Writer) error {
 	return err
 }
 
-// enforcementOf maps a source's enforcement block of the config to the
-// overrides ingest applies over plan.yaml's settings.
-func enforcementOf(e config.Enforcement) schemas.Enforcement {
-	return schemas.Enforcement{
-		Track: schemas.TrackEnforcement{
-			UnplannedEvents:     schemas.Mode(e.Track.UnplannedEvents),
-			UnplannedProperties: schemas.Mode(e.Track.UnplannedProperties),
-			Violations:          schemas.Mode(e.Track.Violations),
-		},
-		Identify: schemas.TraitEnforcement{
-			UnplannedTraits: schemas.Mode(e.Identify.UnplannedTraits),
-			Violations:      schemas.Mode(e.Identify.Violations),
-		},
-		Group: schemas.TraitEnforcement{
-			UnplannedTraits: schemas.Mode(e.Group.UnplannedTraits),
-			Violations:      schemas.Mode(e.Group.Violations),
-		},
-		CommonViolations:    schemas.Mode(e.CommonViolations),
-		ForwardBlockedTo:    e.ForwardBlockedTo,
-		ForwardViolationsTo: e.ForwardViolationsTo,
-	}
-}
-
 // reingester adapts ingest's Reingest to admin's error sentinel.
 type reingester struct{ in *ingest.Handler }
 
