@@ -80,7 +80,7 @@ func TestRedriveCycle(t *testing.T) {
 // TestBacklogAndScan reads a destination's backlog and scans history by
 // time.
 func TestBacklogAndScan(t *testing.T) {
-	l := openLog(t, Config{Partitions: 2})
+	l := openLog(t, Config{Partitions: 2, Retention: DefaultRetention})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// The cursors exist before the messages, like dispatch's.
