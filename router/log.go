@@ -8,7 +8,7 @@ import (
 
 // Log is the durable log as the dispatcher sees it: partitioned, with one
 // cursor per (destination, partition), leases that give one process at a
-// time the right to work a cursor, and a dead-letter store. The queue
+// time the right to work a cursor, and a dead-letter store. The eventlog
 // package implements it on NATS JetStream; the rest of the code depends on
 // this interface only.
 //

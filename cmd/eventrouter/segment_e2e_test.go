@@ -19,7 +19,7 @@ import (
 
 	analytics "github.com/segmentio/analytics-go/v3"
 
-	"github.com/eventrouter/eventrouter/router/queue"
+	"github.com/eventrouter/eventrouter/router/eventlog"
 )
 
 // segmentFront stands in front of the server that plays Segment: it counts
@@ -415,7 +415,7 @@ destinations:
 	}
 
 	// The reason, in the dead-letter stream: the status and the answer.
-	log, err := queue.Open(ctx, queue.Config{URL: ns.ClientURL(), DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	log, err := eventlog.Open(ctx, eventlog.Config{URL: ns.ClientURL(), DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

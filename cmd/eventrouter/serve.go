@@ -28,8 +28,8 @@ import (
 	"github.com/eventrouter/eventrouter/router/admin/debugger"
 	"github.com/eventrouter/eventrouter/router/config"
 	"github.com/eventrouter/eventrouter/router/dispatch"
+	"github.com/eventrouter/eventrouter/router/eventlog"
 	"github.com/eventrouter/eventrouter/router/ingest"
-	"github.com/eventrouter/eventrouter/router/queue"
 	"github.com/eventrouter/eventrouter/schemas"
 )
 
@@ -82,7 +82,7 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path, reg)
 }
 
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
+func newLogger(c config.Logging, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
@@ -138,10 +138,10 @@ func newRegistry() *prometheus.Registry {
 }
 
 // openLog opens the durable log with the config's queue block.
-func openLog(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer) (*queue.Log, error) {
+func openLog(ctx context.Context, cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer) (*eventlog.Log, error) {
 	qc := cfg.Queue
 	qc.DataDir, qc.Logger, qc.Registerer = cfg.DataDir, logger.With("component", "queue"), reg
-	return queue.Open(ctx, qc) // errors say "opening log: ..."
+	return eventlog.Open(ctx, qc) // errors say "opening log: ..."
 }
 
 // pipeline is the path of a message through the server: ingest in front of
@@ -158,7 +158,7 @@ type pipeline struct {
 
 // startPipeline builds the destinations, dispatch, the sources and ingest.
 // On an error nothing of them is left open.
-func startPipeline(ctx context.Context, cfg *config.Config, plan *schemas.Plan, log *queue.Log, logger *slog.Logger, reg prometheus.Registerer) (*pipeline, error) {
+func startPipeline(ctx context.Context, cfg *config.Config, plan *schemas.Plan, log *eventlog.Log, logger *slog.Logger, reg prometheus.Registerer) (*pipeline, error) {
 	routes, closeDestinations, err := buildDestinations(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
@@ -199,7 +199,7 @@ func startPipeline(ctx context.Context, cfg *config.Config, plan *schemas.Plan, 
 // the debugger, metrics, profiles, health checks): the same mux unless
 // http.admin_listen gives the operator's routes an address of their own.
 // It starts the plan's reloads and the operations' monitors with them.
-func newMuxes(ctx context.Context, cfg *config.Config, p *pipeline, log *queue.Log, logger *slog.Logger, reg *prometheus.Registry) (public, adminMux *http.ServeMux, err error) {
+func newMuxes(ctx context.Context, cfg *config.Config, p *pipeline, log *eventlog.Log, logger *slog.Logger, reg *prometheus.Registry) (public, adminMux *http.ServeMux, err error) {
 	// One readiness for both listeners, so that a change is logged once.
 	ready := newReadiness(log.Ready, logger) // serve_ready.go
 	health := func(mux *http.ServeMux) {

@@ -9,8 +9,8 @@ import (
 	"github.com/eventrouter/eventrouter/router/admin"
 	"github.com/eventrouter/eventrouter/router/config"
 	"github.com/eventrouter/eventrouter/router/dispatch"
+	"github.com/eventrouter/eventrouter/router/eventlog"
 	"github.com/eventrouter/eventrouter/router/ingest"
-	"github.com/eventrouter/eventrouter/router/queue"
 )
 
 // startOperations wires what operators see: the log monitor (retention and
@@ -19,10 +19,10 @@ import (
 // operating routes (stream, messages, destinations, log, dead letters,
 // replay). Without an admin token nothing is recorded, so ingest and
 // dispatch do no work for it. The monitor runs until ctx is done.
-func startOperations(ctx context.Context, cfg *config.Config, log *queue.Log, in *ingest.Handler, disp *dispatch.Dispatcher, adm *admin.Server, logger *slog.Logger, reg prometheus.Registerer) {
+func startOperations(ctx context.Context, cfg *config.Config, log *eventlog.Log, in *ingest.Handler, disp *dispatch.Dispatcher, adm *admin.Server, logger *slog.Logger, reg prometheus.Registerer) {
 	names := cfg.DestinationNames()
 	go func() {
-		err := log.Monitor(ctx, queue.MonitorConfig{Destinations: names, WarnAt: cfg.Queue.BacklogWarning, Registerer: reg})
+		err := log.Monitor(ctx, eventlog.MonitorConfig{Destinations: names, WarnAt: cfg.Queue.BacklogWarning, Registerer: reg})
 		if err != nil {
 			logger.Warn("log monitor not started", "error", err.Error())
 		}

@@ -16,8 +16,8 @@ import (
 	"github.com/eventrouter/eventrouter/router/admin"
 	"github.com/eventrouter/eventrouter/router/admin/planreload"
 	"github.com/eventrouter/eventrouter/router/config"
+	"github.com/eventrouter/eventrouter/router/eventlog"
 	"github.com/eventrouter/eventrouter/router/ingest"
-	"github.com/eventrouter/eventrouter/router/queue"
 	"github.com/eventrouter/eventrouter/schemas"
 )
 
@@ -77,7 +77,7 @@ func (r reingester) Reingest(ctx context.Context, q router.Quarantined, dryRun b
 // once ingest, the log and the admin server exist; the plan in force is
 // the one loadPlanAtStart returned. It panics, as prometheus.MustRegister
 // does, when the plan's metrics are already registered: a wiring error.
-func startPlan(ctx context.Context, cfg *config.Config, in *ingest.Handler, log *queue.Log, adm *admin.Server, logger *slog.Logger, reg prometheus.Registerer) {
+func startPlan(ctx context.Context, cfg *config.Config, in *ingest.Handler, log *eventlog.Log, adm *admin.Server, logger *slog.Logger, reg prometheus.Registerer) {
 	re := reingester{in}
 	pm, err := planreload.New(ctx, planreload.Config{
 		Path: cfg.TrackingPlan.Path, AutoReplay: cfg.TrackingPlan.AutoReplay,

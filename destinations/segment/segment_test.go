@@ -23,7 +23,7 @@ import (
 	analytics "github.com/segmentio/analytics-go/v3"
 )
 
-// recLog is an in-memory ingest.Log: the downstream "Segment" stores what it
+// recLog is an in-memory ingest.Store: the downstream "Segment" stores what it
 // accepts here, and a test can make it fail (ingest then answers 503).
 type recLog struct {
 	mu   sync.Mutex

@@ -13,7 +13,7 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 )
 
-// QuarantineStore is the quarantine as the admin API sees it; *queue.Log
+// QuarantineStore is the quarantine as the admin API sees it; *eventlog.Log
 // implements it. It is safe for concurrent use.
 type QuarantineStore interface {
 	// ScanQuarantined calls fn with the entries, oldest first, of source

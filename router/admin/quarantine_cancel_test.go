@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
-	"github.com/eventrouter/eventrouter/router/queue"
+	"github.com/eventrouter/eventrouter/router/eventlog"
 )
 
 // appendingReingester passes every entry and stores it in the real log,
@@ -16,7 +16,7 @@ import (
 // after the store (the client of POST /admin/quarantine/replay going away,
 // e.g. Ctrl-C on `eventrouter quarantine replay`).
 type appendingReingester struct {
-	l           *queue.Log
+	l           *eventlog.Log
 	cancelAfter func()
 }
 
@@ -37,7 +37,7 @@ func (a *appendingReingester) Reingest(ctx context.Context, q router.Quarantined
 func TestReplayCancelledAfterStoreDoesNotDuplicate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	l, err := queue.Open(ctx, queue.Config{DataDir: t.TempDir(), Partitions: 1, DedupeWindow: time.Second,
+	l, err := eventlog.Open(ctx, eventlog.Config{DataDir: t.TempDir(), Partitions: 1, DedupeWindow: time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -12,12 +12,12 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
-	"github.com/eventrouter/eventrouter/router/queue"
+	"github.com/eventrouter/eventrouter/router/eventlog"
 )
 
 // countingStore is the real quarantine, counting how entries are read.
 type countingStore struct {
-	*queue.Log
+	*eventlog.Log
 	scans, reads atomic.Int64
 }
 

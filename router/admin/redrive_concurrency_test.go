@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
-	"github.com/eventrouter/eventrouter/router/queue"
+	"github.com/eventrouter/eventrouter/router/eventlog"
 )
 
 // gatedLog is the real log, with Requeue held until both concurrent
 // redrives have reached it (to make the interleaving deterministic).
 type gatedLog struct {
-	*queue.Log
+	*eventlog.Log
 	arrived chan struct{}
 	release chan struct{}
 }

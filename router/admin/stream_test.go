@@ -13,16 +13,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eventrouter/eventrouter/router/queue"
+	"github.com/eventrouter/eventrouter/router/eventlog"
 )
 
 // openTestLog opens a log on an in-process NATS server in a temporary
 // directory.
-func openTestLog(t testing.TB) *queue.Log {
+func openTestLog(t testing.TB) *eventlog.Log {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	l, err := queue.Open(ctx, queue.Config{DataDir: t.TempDir(), Partitions: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	l, err := eventlog.Open(ctx, eventlog.Config{DataDir: t.TempDir(), Partitions: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("opening the log: %v", err)
 	}

@@ -3,7 +3,7 @@ package config
 import "github.com/eventrouter/eventrouter/router"
 
 // ByteSize is a number of bytes as written in the config: [router.ByteSize],
-// the type the components' own config structs (such as queue.Config) use.
+// the type the components' own config structs (such as eventlog.Config) use.
 type ByteSize = router.ByteSize
 
 // ParseByteSize parses a size as written in the config ("512MiB", "10GiB",

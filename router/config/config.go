@@ -6,7 +6,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/dispatch"
-	"github.com/eventrouter/eventrouter/router/queue"
+	"github.com/eventrouter/eventrouter/router/eventlog"
 )
 
 // Config is a complete, valid eventrouter configuration. [Load] and [Parse]
@@ -23,7 +23,7 @@ type Config struct {
 	// cgroup's memory limit, else 512MiB; see [MemoryLimit]).
 	MemoryLimit MemoryLimit `yaml:"memory_limit"`
 	// Log configures logging (key "log").
-	Log Log `yaml:"log"`
+	Log Logging `yaml:"log"`
 	// Queue configures the durable log (key "queue").
 	Queue Queue `yaml:"queue"`
 	// Auth configures write-key checks (key "auth").
@@ -82,8 +82,8 @@ type HTTP struct {
 	PublicURL string `yaml:"public_url"`
 }
 
-// Log configures logging to standard error.
-type Log struct {
+// Logging configures logging to standard error.
+type Logging struct {
 	// Level is the minimum level logged: debug, info, warn or error
 	// (default info).
 	Level string `yaml:"level"`
@@ -92,10 +92,10 @@ type Log struct {
 }
 
 // Queue configures the durable log on NATS JetStream (key "queue"): the
-// log's own [queue.Config], whose defaults and checks are the queue
+// log's own [eventlog.Config], whose defaults and checks are the eventlog
 // package's. Its DataDir, Logger and Registerer are not keys of the block;
 // the command sets them.
-type Queue = queue.Config
+type Queue = eventlog.Config
 
 // Auth configures how write keys are checked.
 type Auth struct {
@@ -200,8 +200,8 @@ func Default() *Config {
 			MaxHeaderBytes:  16 << 10,
 		},
 		DataDir:      "./data",
-		Log:          Log{Level: "info", Format: "json"},
-		Queue:        queue.DefaultConfig(),
+		Log:          Logging{Level: "info", Format: "json"},
+		Queue:        eventlog.DefaultConfig(),
 		Auth:         Auth{UnknownKey: "reject"},
 		TrackingPlan: TrackingPlan{DropBlockedInBrowser: true},
 		Ingest:       Ingest{SampleRate: 1, SampleBurst: 10},

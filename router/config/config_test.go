@@ -196,7 +196,7 @@ destinations:
 			PublicURL: "https://events.example.com/seg",
 		},
 		DataDir: "/var/lib/er",
-		Log:     Log{Level: "debug", Format: "text"},
+		Log:     Logging{Level: "debug", Format: "text"},
 		Queue: Queue{URL: "nats://a:4222,nats://b:4222", StreamPrefix: "ER_TEST", Partitions: 4, DedupeWindow: time.Hour, DedupeMemory: 32 << 20, DeliveryDedupeWindow: 720 * time.Hour,
 			Retention: 48 * time.Hour, MaxBytes: 10 << 30, SampleMaxBytes: 1 << 20, BacklogWarning: 0.5, Replicas: 3, SyncAlways: true, SyncInterval: 30 * time.Second, StoreTimeout: 2 * time.Second, LeaseTTL: 3 * time.Second},
 		Auth:         Auth{UnknownKey: "accept"},

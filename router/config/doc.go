@@ -37,7 +37,7 @@
 //
 // The blocks of the file are the config structs of the parts that use
 // them, as the OpenTelemetry Collector's factories own theirs: "queue" is
-// queue.Config, the dispatch keys of a destination block are
+// eventlog.Config, the dispatch keys of a destination block are
 // dispatch.Options, a source's "enforcement" is schemas.Enforcement, and a
 // source's or destination's own keys are its type's config struct. Each
 // writes its defaults (DefaultConfig, DefaultOptions, ...) and its Validate

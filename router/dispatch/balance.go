@@ -216,7 +216,7 @@ func (d *Dispatcher) balance(ctx context.Context, r *route) {
 	// TTL/16: a member that died is seen gone soon after its key expires
 	// (3/4 of the TTL after its last renewal, see the log's lease timing),
 	// in time for its partitions to be taken within the TTL. Each reading
-	// lists the group's keys (with queue.Log, an ephemeral consumer on the
+	// lists the group's keys (with eventlog.Log, an ephemeral consumer on the
 	// bucket): not more often than every 100ms, whatever the TTL.
 	every := max(m.TTL()/16, 100*time.Millisecond)
 	failing := false

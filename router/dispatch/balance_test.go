@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
-	"github.com/eventrouter/eventrouter/router/queue"
+	"github.com/eventrouter/eventrouter/router/eventlog"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -120,7 +120,7 @@ type producer struct {
 	err  error
 }
 
-func produce(l *queue.Log, users []string, tick time.Duration) *producer {
+func produce(l *eventlog.Log, users []string, tick time.Duration) *producer {
 	p := &producer{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
@@ -197,9 +197,9 @@ func waitOwned(t *testing.T, what string, want []int, rs ...*running) {
 
 func TestPartitionsSpreadOverInstances(t *testing.T) {
 	const parts = 8
-	a := openLog(t, queue.Config{Listen: "127.0.0.1:0", Partitions: parts})
-	b := openLog(t, queue.Config{URL: a.ClientURL(), Partitions: parts})
-	c := openLog(t, queue.Config{URL: a.ClientURL(), Partitions: parts})
+	a := openLog(t, eventlog.Config{Listen: "127.0.0.1:0", Partitions: parts})
+	b := openLog(t, eventlog.Config{URL: a.ClientURL(), Partitions: parts})
+	c := openLog(t, eventlog.Config{URL: a.ClientURL(), Partitions: parts})
 	s := &shared{by: map[string]int{}, busy: map[int]string{}, partitions: parts}
 	s.hold = func(string, []router.Message) { time.Sleep(time.Millisecond) }
 	opts := fast(Options{BatchSize: 10})
@@ -233,7 +233,7 @@ func TestPartitionsSpreadOverInstances(t *testing.T) {
 
 	// D joins, then its process dies: its membership and leases lapse and
 	// A and B take its partitions over.
-	d := openLog(t, queue.Config{URL: a.ClientURL(), Partitions: parts})
+	d := openLog(t, eventlog.Config{URL: a.ClientURL(), Partitions: parts})
 	rd := start(t, d, Route{Name: "hook", Destination: member{s, "D"}, Options: opts})
 	waitOwned(t, "D joined", []int{2, 3, 3}, ra, rb, rd)
 	waitFor(t, 10*time.Second, "D delivering", delivered("D", 50))
@@ -296,8 +296,8 @@ func userIn(p, parts int) string {
 // the next holder delivers the unfinished messages before anything newer.
 func TestRebalanceInTheMiddleOfRetries(t *testing.T) {
 	const parts = 2
-	a := openLog(t, queue.Config{Listen: "127.0.0.1:0", Partitions: parts})
-	b := openLog(t, queue.Config{URL: a.ClientURL(), Partitions: parts})
+	a := openLog(t, eventlog.Config{Listen: "127.0.0.1:0", Partitions: parts})
+	b := openLog(t, eventlog.Config{URL: a.ClientURL(), Partitions: parts})
 	s := &shared{by: map[string]int{}, busy: map[int]string{}, partitions: parts}
 	// The highest partition is the one A gives up.
 	slow := userIn(parts-1, parts)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
-	"github.com/eventrouter/eventrouter/router/queue"
+	"github.com/eventrouter/eventrouter/router/eventlog"
 	"github.com/eventrouter/eventrouter/router/routertest"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -21,7 +21,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 // openLog opens a real log on an embedded NATS server in a temporary
 // directory.
-func openLog(t *testing.T, cfg queue.Config) *queue.Log {
+func openLog(t *testing.T, cfg eventlog.Config) *eventlog.Log {
 	t.Helper()
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
@@ -35,9 +35,9 @@ func openLog(t *testing.T, cfg queue.Config) *queue.Log {
 	cfg.Logger = quiet()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	l, err := queue.Open(ctx, cfg)
+	l, err := eventlog.Open(ctx, cfg)
 	if err != nil {
-		t.Fatalf("queue.Open: %v", err)
+		t.Fatalf("eventlog.Open: %v", err)
 	}
 	t.Cleanup(func() { _ = l.Close() })
 	return l
@@ -201,7 +201,7 @@ func message(user string, i int) router.Message {
 
 // appendUsers stores n messages for each user, interleaved, numbered from
 // first.
-func appendUsers(t *testing.T, l *queue.Log, users []string, first, n int) []router.Message {
+func appendUsers(t *testing.T, l *eventlog.Log, users []string, first, n int) []router.Message {
 	t.Helper()
 	var msgs []router.Message
 	for i := first; i < first+n; i++ {
@@ -266,7 +266,7 @@ func checkOrder(t *testing.T, got []router.Message, users []string, n int, exact
 var users = []string{"alice", "bob", "carol", "dave", "erin", "frank"}
 
 func TestDeliversEverythingInOrder(t *testing.T) {
-	l := openLog(t, queue.Config{})
+	l := openLog(t, eventlog.Config{})
 	s := &sink{}
 	r := start(t, l, Route{Name: "hook", Destination: s, Options: fast(Options{})})
 	appendUsers(t, l, users, 0, 50)
@@ -283,7 +283,7 @@ func TestDeliversEverythingInOrder(t *testing.T) {
 }
 
 func TestOrderUnderRetries(t *testing.T) {
-	l := openLog(t, queue.Config{})
+	l := openLog(t, eventlog.Config{})
 	s := &sink{fail: func(call int, _ []router.Message) error {
 		switch call % 4 {
 		case 1:
@@ -306,7 +306,7 @@ func TestOrderUnderRetries(t *testing.T) {
 // delay is sent again after exactly that delay (the backoff being shorter),
 // on a controllable clock: no test time passes while dispatch waits.
 func TestRetryAfterIsHonoured(t *testing.T) {
-	l := openLog(t, queue.Config{Partitions: 1})
+	l := openLog(t, eventlog.Config{Partitions: 1})
 	const delay = 10 * time.Minute
 	clk := routertest.NewClock(time.Now())
 	s := routertest.NewScripted(router.RetryAfter(errors.New("429 too many requests"), delay))
@@ -339,7 +339,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 // dead-lettered at its next failure once it is older than max_age, the age
 // counted on dispatch's clock while it waited to retry.
 func TestMaxAgeIsMeasuredOnTheClock(t *testing.T) {
-	l := openLog(t, queue.Config{Partitions: 1})
+	l := openLog(t, eventlog.Config{Partitions: 1})
 	clk := routertest.NewClock(time.Now())
 	s := routertest.NewFailing(errors.New("503 service unavailable"))
 	opts := fast(Options{MaxAttempts: 100, MaxAge: time.Hour, InitialBackoff: 40 * time.Minute, MaxBackoff: 40 * time.Minute})
@@ -411,7 +411,7 @@ func TestDeadLetters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := openLog(t, queue.Config{Partitions: 1})
+			l := openLog(t, eventlog.Config{Partitions: 1})
 			s := &sink{fail: tt.fail}
 			r := start(t, l, Route{Name: "hook", Destination: s, Options: fast(Options{MaxAttempts: 3})})
 			if _, err := l.Append(context.Background(), tt.msgs); err != nil {
@@ -442,7 +442,7 @@ func TestDeadLetters(t *testing.T) {
 }
 
 func TestBrokenDestinationDoesNotHoldBackHealthy(t *testing.T) {
-	l := openLog(t, queue.Config{})
+	l := openLog(t, eventlog.Config{})
 	broken := &sink{fail: func(int, []router.Message) error { return errors.New("connection refused") }}
 	healthy := &sink{}
 	r := start(t, l,
@@ -463,7 +463,7 @@ func TestBrokenDestinationDoesNotHoldBackHealthy(t *testing.T) {
 }
 
 func TestIntegrationsFilter(t *testing.T) {
-	l := openLog(t, queue.Config{Partitions: 1})
+	l := openLog(t, eventlog.Config{Partitions: 1})
 	s := &sink{}
 	r := start(t, l, Route{Name: "hook", Destination: s, Options: fast(Options{Integration: "Webhooks"})})
 	off := message("alice", 0)
@@ -484,7 +484,7 @@ func TestIntegrationsFilter(t *testing.T) {
 }
 
 func TestDrainOnCancel(t *testing.T) {
-	l := openLog(t, queue.Config{Partitions: 1})
+	l := openLog(t, eventlog.Config{Partitions: 1})
 	inSend := make(chan struct{})
 	var once sync.Once
 	s := &sink{fail: func(int, []router.Message) error {
@@ -518,7 +518,7 @@ func TestDrainOnCancel(t *testing.T) {
 }
 
 func TestCancelStopsRetries(t *testing.T) {
-	l := openLog(t, queue.Config{Partitions: 1})
+	l := openLog(t, eventlog.Config{Partitions: 1})
 	// On a clock that does not move, the backoff never ends by itself.
 	clk := routertest.NewClock(time.Now())
 	s := routertest.NewFailing(errors.New("503"))
@@ -546,7 +546,7 @@ func ids(ms []router.Message) []string {
 }
 
 func TestNewRejectsBadRoutes(t *testing.T) {
-	l := openLog(t, queue.Config{Partitions: 1})
+	l := openLog(t, eventlog.Config{Partitions: 1})
 	tests := []struct {
 		name   string
 		routes []Route
@@ -569,7 +569,7 @@ func TestNewRejectsBadRoutes(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	l := openLog(t, queue.Config{Partitions: 2})
+	l := openLog(t, eventlog.Config{Partitions: 2})
 	s := &sink{}
 	start(t, l, Route{Name: "hook", Destination: s, Options: fast(Options{BatchSize: 10, RateLimit: 40})})
 	appendUsers(t, l, []string{"alice", "bob"}, 0, 20)
@@ -588,7 +588,7 @@ func TestRateLimit(t *testing.T) {
 // 1000 (a warehouse loads thousands of rows at once) gets whole batches: the
 // cursor lets that many messages be in flight.
 func TestBatchesAboveTheDefaultInFlightLimit(t *testing.T) {
-	l := openLog(t, queue.Config{Partitions: 1})
+	l := openLog(t, eventlog.Config{Partitions: 1})
 	var mu sync.Mutex
 	largest := 0
 	s := &sink{fail: func(_ int, batch []router.Message) error {
@@ -646,7 +646,7 @@ func (p *pacedSink) Close(context.Context) error { return nil }
 // per message gets its requests spaced out: after an idle spell a batch does
 // not go out in one burst, and no second carries much more than the limit.
 func TestRateLimitPacesRequests(t *testing.T) {
-	l := openLog(t, queue.Config{Partitions: 1})
+	l := openLog(t, eventlog.Config{Partitions: 1})
 	p := &pacedSink{}
 	const limit = 40
 	start(t, l, Route{Name: "cio", Destination: p, Options: fast(Options{BatchSize: 40, RateLimit: limit})})

@@ -24,7 +24,7 @@
 // (router.PartitionReader.Rewind), so that the previous holder's
 // unacknowledged messages are delivered again at once, before anything
 // newer. The reader keeps that order through connection losses and
-// failed acknowledgements of its own holder too (see the queue package).
+// failed acknowledgements of its own holder too (see the eventlog package).
 // After a crash, a partition is therefore taken over, in order, within the
 // log's lease TTL, and the first batch follows within BatchTimeout.
 //

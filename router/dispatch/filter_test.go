@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
-	"github.com/eventrouter/eventrouter/router/queue"
+	"github.com/eventrouter/eventrouter/router/eventlog"
 )
 
 // filtered returns eventrouter_dispatch_filtered_total of a destination and
@@ -108,7 +108,7 @@ func TestFilterReason(t *testing.T) {
 // with different filters, and checks what each one received (in log order)
 // and what it filtered, by reason.
 func TestFanOut(t *testing.T) {
-	l := openLog(t, queue.Config{Partitions: 1})
+	l := openLog(t, eventlog.Config{Partitions: 1})
 	msgs := []router.Message{
 		routed(0, "identify", "", ""),
 		routed(1, "track", "referral_created", ""),

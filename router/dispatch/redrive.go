@@ -8,7 +8,7 @@ import (
 )
 
 // RedriveLog is implemented by a log that can deliver messages again to
-// one destination (queue.Log does): dead letters being redriven and
+// one destination (eventlog.Log does): dead letters being redriven and
 // history being replayed are queued on the destination's redrive cursor,
 // which dispatch reads besides its partitions.
 type RedriveLog interface {

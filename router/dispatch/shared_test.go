@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
-	"github.com/eventrouter/eventrouter/router/queue"
+	"github.com/eventrouter/eventrouter/router/eventlog"
 )
 
 // shared records the deliveries of several processes' destinations into
@@ -60,8 +60,8 @@ func (s *shared) messages() []router.Message {
 }
 
 func TestTwoDispatchersShareTheLog(t *testing.T) {
-	a := openLog(t, queue.Config{Listen: "127.0.0.1:0"})
-	b := openLog(t, queue.Config{URL: a.ClientURL()})
+	a := openLog(t, eventlog.Config{Listen: "127.0.0.1:0"})
+	b := openLog(t, eventlog.Config{URL: a.ClientURL()})
 	s := &shared{by: map[string]int{}, busy: map[int]string{}, partitions: 4}
 	s.hold = func(string, []router.Message) { time.Sleep(5 * time.Millisecond) }
 	opts := fast(Options{BatchSize: 7})
@@ -95,8 +95,8 @@ func TestTwoDispatchersShareTheLog(t *testing.T) {
 // (as if it died) loses its leases; the other process takes the partition
 // over and redelivers the unfinished batch before anything newer.
 func TestTakeoverAfterCrashKeepsOrder(t *testing.T) {
-	a := openLog(t, queue.Config{Listen: "127.0.0.1:0", Partitions: 1})
-	crashing := openLog(t, queue.Config{URL: a.ClientURL(), Partitions: 1})
+	a := openLog(t, eventlog.Config{Listen: "127.0.0.1:0", Partitions: 1})
+	crashing := openLog(t, eventlog.Config{URL: a.ClientURL(), Partitions: 1})
 	s := &shared{by: map[string]int{}, busy: map[int]string{}, partitions: 1}
 	stuck := make(chan struct{})
 	var once sync.Once

@@ -145,7 +145,7 @@
 // UnknownKeyAccept, are answered as usual (the GIF, or 200) but stored
 // nowhere except, at most [Config.SampleRate] requests per second
 // ([Config.SampleBurst] at once), one entry each in the [Sampler], bodies
-// cut at [SampleBodyLimit]. *queue.Log keeps the sample in a stream of its
+// cut at [SampleBodyLimit]. *eventlog.Log keeps the sample in a stream of its
 // own whose size cap drops its oldest entries, and a failing sample is only
 // counted: the sample can never make ingest answer 503. Every such item is
 // counted in eventrouter_ingest_unauthenticated_total{route,reason}, and

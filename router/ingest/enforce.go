@@ -16,7 +16,7 @@ import (
 
 // Quarantine stores the messages that the tracking plan blocks, durably,
 // with their violations (a blocked message is answered 200 and never
-// dropped). *queue.Log implements it. The handler calls it from its
+// dropped). *eventlog.Log implements it. The handler calls it from its
 // request goroutines, after Log.Append and before answering; an error
 // answers 503.
 type Quarantine interface {

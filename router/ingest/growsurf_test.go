@@ -188,7 +188,7 @@ func checkPerPersonOrder(t *testing.T, msgs []router.Message, users ...string) {
 }
 
 func TestGrowSurfSignedDeliveries(t *testing.T) {
-	b := openQueueBackend(t)
+	b := openLogBackend(t)
 	e, reg := newGSEnv(t, b)
 
 	t.Run("T1_direct_signup", func(t *testing.T) {
@@ -242,7 +242,7 @@ func TestGrowSurfSignedDeliveries(t *testing.T) {
 }
 
 func TestGrowSurfSignatureRefused(t *testing.T) {
-	b := openQueueBackend(t)
+	b := openLogBackend(t)
 	short := gsSource()
 	short.Name, short.Path, short.Tolerance = "short", "/webhooks/short", time.Hour
 	e, reg := newGSEnv(t, b, gsSource(), short)
@@ -309,7 +309,7 @@ func TestGrowSurfUnsignedSource(t *testing.T) {
 }
 
 func TestGrowSurfMalformed(t *testing.T) {
-	b := openQueueBackend(t)
+	b := openLogBackend(t)
 	e, _ := newGSEnv(t, b)
 	big := append([]byte(`{"event":"CAMPAIGN_ENDED","createdAt":1,"data":{"pad":"`), bytes.Repeat([]byte("x"), 1<<20)...)
 	big = append(big, `"}}`...)
@@ -339,7 +339,7 @@ func TestGrowSurfMalformed(t *testing.T) {
 }
 
 func TestGrowSurfUnmappedKeptRaw(t *testing.T) {
-	b := openQueueBackend(t)
+	b := openLogBackend(t)
 	e, reg := newGSEnv(t, b)
 	tests := []struct {
 		name   string
@@ -382,7 +382,7 @@ func TestGrowSurfUnmappedKeptRaw(t *testing.T) {
 // the real log refuses; it used to be answered 503, and GrowSurf retries.
 // The entry keeps the start of its text instead.
 func TestGrowSurfUnmappedNearTheLimit(t *testing.T) {
-	b := openQueueBackend(t)
+	b := openLogBackend(t)
 	e, _ := newGSEnv(t, b)
 	body := []byte(`{"event":"NEW_REFERRAL","createdAt":1772445600000,"data":{"pad":"` + strings.Repeat("p", growsurf.MaxBody-100) + `"}}`)
 	r := e.do(t, req{path: gsPath, header: gsSigned(body, gsNow), body: body})
@@ -398,7 +398,7 @@ func TestGrowSurfUnmappedNearTheLimit(t *testing.T) {
 // again, newly signed, also after the server restarted on the same data.
 func TestGrowSurfDuplicateDelivery(t *testing.T) {
 	dir := t.TempDir()
-	b := openQueueBackendAt(t, dir)
+	b := openLogBackendAt(t, dir)
 	e, reg := newGSEnv(t, b)
 	t2 := gsVector(t, "t2_referred_signup.json")
 
@@ -408,7 +408,7 @@ func TestGrowSurfDuplicateDelivery(t *testing.T) {
 	}
 	// The delivery memory, not only the events stream's 24h messageId
 	// window, must know the delivery.
-	remembered := func(b *queueBackend) {
+	remembered := func(b *logBackend) {
 		t.Helper()
 		if seen, err := b.Seen(context.Background(), "referrals", res.DeliveryKey); err != nil || !seen {
 			t.Fatalf("Seen(%q) = %v, %v; want true", res.DeliveryKey, seen, err)
@@ -435,7 +435,7 @@ func TestGrowSurfDuplicateDelivery(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b = openQueueBackendAt(t, dir)
+	b = openLogBackendAt(t, dir)
 	remembered(b)
 	e, _ = newGSEnv(t, b)
 	r = e.do(t, req{path: gsPath, header: gsSigned(t2, gsNow), body: t2})
@@ -455,7 +455,7 @@ func TestGrowSurfDuplicateDelivery(t *testing.T) {
 // answered 200, adds nothing to the events stream (the messageIds are
 // deterministic) and is remembered from then on.
 func TestGrowSurfCrashBeforeRemember(t *testing.T) {
-	b := openQueueBackend(t)
+	b := openLogBackend(t)
 	e, _ := newGSEnv(t, b)
 	ctx := context.Background()
 	t3 := gsVector(t, "t3_reward_approved.json")

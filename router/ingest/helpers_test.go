@@ -24,10 +24,10 @@ import (
 // frozen is the clock of the conformance vectors.
 var frozen = time.Date(2024, 1, 1, 1, 0, 10, 0, time.UTC)
 
-// backend is a Log the tests can read back: what was stored since the last
+// backend is a Store the tests can read back: what was stored since the last
 // drain.
 type backend interface {
-	Log
+	Store
 	Sampler
 	drain(t *testing.T) (msgs []router.Message, rejected []router.Rejected)
 	// drainSample returns the entries of the sample of unauthenticated

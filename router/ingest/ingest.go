@@ -21,13 +21,13 @@ import (
 	"github.com/eventrouter/eventrouter/schemas"
 )
 
-// Log is where ingest stores messages. *queue.Log implements it.
+// Store is where ingest stores messages. *eventlog.Log implements it.
 //
 // The handler calls Append and Reject from its request goroutines, so both
 // must be safe for concurrent use. Any error makes the request answer 503
 // unavailable, so an error must mean "nothing or only part was stored; the
 // client should retry".
-type Log interface {
+type Store interface {
 	// Append returns only when every message is durably stored.
 	// duplicates is the number of messages the log already had (same
 	// source and messageId within the dedupe window): they are answered
@@ -141,7 +141,7 @@ type source struct {
 // Handler serves the Segment HTTP Tracking API. It is safe for concurrent
 // use. Build it with [New].
 type Handler struct {
-	log            Log
+	log            Store
 	now            func() time.Time
 	logger         *slog.Logger
 	keys           map[string]*source
@@ -177,7 +177,7 @@ type Handler struct {
 // whose path does not start with "/", is a route of the Segment API or is
 // served twice. The settings of each hosted source were checked by its
 // factory.
-func New(cfg Config, log Log) (*Handler, error) {
+func New(cfg Config, log Store) (*Handler, error) {
 	var errs []error
 	if log == nil {
 		errs = append(errs, errors.New("log: required"))

@@ -531,7 +531,7 @@ func TestForwardedViolationsWithinBudget(t *testing.T) {
 // delivery of 1 MiB are all stored, cut where they must be, and answered
 // 200.
 func TestRejectedEntriesFitTheLog(t *testing.T) {
-	b := openQueueBackend(t)
+	b := openLogBackend(t)
 	const secret = "entries-secret"
 	hosted := hostGS(t, gsSrc{Name: "referrals", Path: "/webhooks/growsurf", Secret: []byte(secret), Settings: growsurf.DefaultSettings()})
 	e := newEnv(t, b, func(c *Config) { c.Hosted = hosted })

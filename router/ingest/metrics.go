@@ -60,7 +60,7 @@ func newMetrics(reg prometheus.Registerer, webhookTypes []string) (*metrics, err
 		}),
 		store: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "eventrouter_ingest_store_duration_seconds",
-			Help:    "Time Log.Append took to store the messages of one request.",
+			Help:    "Time the log took to store the messages of one request.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}),
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{

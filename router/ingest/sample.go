@@ -14,7 +14,7 @@ import (
 
 // Sampler keeps a small sample of the requests ingest refused or kept
 // without authentication (a pixel without a valid write key, a request
-// with an unknown key under [UnknownKeyAccept]), for debugging. *queue.Log
+// with an unknown key under [UnknownKeyAccept]), for debugging. *eventlog.Log
 // implements it with a stream of its own whose size cap drops the oldest
 // entries, so that it never fills.
 //

@@ -19,7 +19,7 @@ import (
 
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/admin"
-	"github.com/eventrouter/eventrouter/router/queue"
+	"github.com/eventrouter/eventrouter/router/eventlog"
 	"github.com/eventrouter/eventrouter/schemas"
 )
 
@@ -109,7 +109,7 @@ type fixture struct {
 	dir   string
 	plans *plans
 	re    *reingester
-	log   *queue.Log
+	log   *eventlog.Log
 	reg   *prometheus.Registry
 	clock *clock
 	m     *Manager
@@ -129,7 +129,7 @@ func newFixture(t *testing.T, autoReplay bool, events ...string) *fixture {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	if autoReplay {
-		l, err := queue.Open(ctx, queue.Config{DataDir: t.TempDir(), Partitions: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		l, err := eventlog.Open(ctx, eventlog.Config{DataDir: t.TempDir(), Partitions: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			t.Fatalf("opening the log: %v", err)
 		}
@@ -377,7 +377,7 @@ func TestAutoReplay(t *testing.T) {
 func TestAutoReplayStopsWithTheServer(t *testing.T) {
 	f := newFixture(t, false, "Order Completed")
 	ctx, cancel := context.WithCancel(context.Background())
-	lg, err := queue.Open(ctx, queue.Config{DataDir: t.TempDir(), Partitions: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	lg, err := eventlog.Open(ctx, eventlog.Config{DataDir: t.TempDir(), Partitions: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

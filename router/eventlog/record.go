@@ -1,0 +1,254 @@
+package eventlog
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/router/eventlog/dedupe"
+	"github.com/klauspost/compress/s2"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// A record is what the events stream stores: the messages of one Append
+// call (one request) that fall in one partition, in their order. One
+// JetStream message per record instead of per event is what lets ingest
+// keep up with the machine: the cost of a publish, its acknowledgement, the
+// stream's per-message index and a consumer's ack is paid once per request
+// and partition.
+//
+// Headers:
+//
+//	Er-Format  "record-1"
+//	Er-Keys    base64url (no padding) of the dedupe keys of the messages, 16 bytes each, in order
+//	Nats-Msg-Id  "rec:" + base64url of the first 16 bytes of the SHA-256 of the keys
+//
+// Body: a version byte (1), the number of messages as a uvarint, then per
+// message the uvarint-length-prefixed ID, Source, Type, UserID, AnonymousID
+// and Event, ReceivedAt as a varint of Unix nanoseconds, Violations as a
+// uvarint and the uvarint-length-prefixed Body. Version 2 is the same
+// after the version byte, compressed with S2 (klauspost/compress, the
+// compression nats-server itself uses for streams), and is what Append
+// writes when it is smaller.
+//
+// Why compress the record, not the stream (JetStream's compression: s2):
+// nats-server compresses a block only on disk, once it is full, while it
+// keeps the uncompressed block being written, and every block read in the
+// last 10 s, in memory (its cache expiry, not configurable). Records are
+// read back within milliseconds (by the dedupe follower and by dispatch),
+// so that cache holds about ten seconds of ingest: at 40,000 events/s of
+// 600 bytes, 240 MB. Compressing each record before the publish divides
+// that memory, the bytes copied into the cache and the bytes written by
+// the same factor (2–3 for records of a few events, more for larger ones),
+// for about 2 % of a core at that rate; the per-message JSON, which repeats
+// its keys and context, is what compresses.
+//
+// Messages stored one per JetStream message with their fields in headers
+// (the layout before records; still what the dead-letter, redrive and
+// quarantine streams use) are read as records of one message.
+const (
+	hdrFormat    = "Er-Format"
+	hdrKeys      = "Er-Keys"
+	recordFormat = "record-1"
+	recordV1     = 1
+	recordV2     = 2 // recordV1's body compressed with S2
+	// minCompress is the smallest body worth compressing.
+	minCompress = 256
+)
+
+// Limits of one record. A message's position in the log (router.Delivery's
+// Seq) is its record's stream sequence times seqScale plus its index in the
+// record, so a record holds fewer than seqScale messages; and it stays well
+// under NATS's default maximum payload of 1 MiB. A record is written with
+// at most maxRecordCount messages: JetStream refuses a message whose
+// headers exceed 64 KiB, and Er-Keys takes 16 bytes per message in base64
+// (2,048 messages: 43,691 bytes; 3,072 would not fit). Records of up to
+// maxDecodeCount are read, as earlier versions wrote them.
+const (
+	seqScale         = 10000
+	maxRecordCount   = 2048
+	maxDecodeCount   = 4096
+	maxRecordBytes   = 512 << 10
+	recordHeaderSize = 1 + binary.MaxVarintLen64
+	// maxDecodedRecord bounds what a compressed record may decode to: a
+	// record is cut at maxRecordBytes before compression, plus at most one
+	// message that alone exceeds it.
+	maxDecodedRecord = 4 << 20
+)
+
+// eventSeq is the log position of message i of the record at stream
+// sequence record.
+func eventSeq(record uint64, i int) uint64 { return record*seqScale + uint64(i) }
+
+// splitSeq is the inverse of eventSeq.
+func splitSeq(seq uint64) (record uint64, i int) { return seq / seqScale, int(seq % seqScale) }
+
+// encodedSize is the size of m's entry in a record body.
+func encodedSize(m *router.Message) int {
+	n := 0
+	for _, s := range [...]string{m.ID, m.Source, m.Type, m.UserID, m.AnonymousID, m.Event} {
+		n += uvarintLen(uint64(len(s))) + len(s)
+	}
+	return n + binary.MaxVarintLen64*2 + uvarintLen(uint64(len(m.Body))) + len(m.Body)
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// encodeRecord builds the JetStream message of a record holding msgs, whose
+// dedupe keys are keys, on subject.
+func encodeRecord(subject string, msgs []*router.Message, keys []dedupe.Key) *nats.Msg {
+	size := recordHeaderSize
+	for _, m := range msgs {
+		size += encodedSize(m)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, recordV1)
+	b = binary.AppendUvarint(b, uint64(len(msgs)))
+	for _, m := range msgs {
+		for _, s := range [...]string{m.ID, m.Source, m.Type, m.UserID, m.AnonymousID, m.Event} {
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		}
+		var at int64
+		if !m.ReceivedAt.IsZero() {
+			at = m.ReceivedAt.UnixNano()
+		}
+		b = binary.AppendVarint(b, at)
+		b = binary.AppendUvarint(b, uint64(max(m.Violations, 0)))
+		b = binary.AppendUvarint(b, uint64(len(m.Body)))
+		b = append(b, m.Body...)
+	}
+	if len(b) >= minCompress {
+		c := make([]byte, 1, 1+s2.MaxEncodedLen(len(b)-1))
+		c[0] = recordV2
+		c = c[:1+len(s2.Encode(c[1:cap(c)], b[1:]))]
+		if len(c) < len(b) {
+			b = c
+		}
+	}
+	raw := make([]byte, 0, len(keys)*len(dedupe.Key{}))
+	for _, k := range keys {
+		raw = append(raw, k[:]...)
+	}
+	sum := sha256.Sum256(raw)
+	h := nats.Header{
+		hdrFormat:             []string{recordFormat},
+		hdrKeys:               []string{base64.RawURLEncoding.EncodeToString(raw)},
+		jetstream.MsgIDHeader: []string{"rec:" + base64.RawURLEncoding.EncodeToString(sum[:16])},
+	}
+	return &nats.Msg{Subject: subject, Header: h, Data: b}
+}
+
+// errRecord reports a malformed record body.
+var errRecord = errors.New("malformed record")
+
+// decodeRecord returns the messages stored in a JetStream message of the
+// events stream: the messages of a record, or the one message of the
+// layout before records. Bodies alias data.
+func decodeRecord(h nats.Header, data []byte) ([]router.Message, error) {
+	if h.Get(hdrFormat) != recordFormat {
+		m, err := decode(h, data)
+		return []router.Message{m}, err
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%w: empty", errRecord)
+	}
+	p := data[1:]
+	switch data[0] {
+	case recordV1:
+	case recordV2:
+		n, err := s2.DecodedLen(p)
+		if err != nil || n > maxDecodedRecord {
+			return nil, fmt.Errorf("%w: bad compressed body", errRecord)
+		}
+		if p, err = s2.Decode(make([]byte, n), p); err != nil {
+			return nil, fmt.Errorf("%w: %v", errRecord, err)
+		}
+	default:
+		return nil, fmt.Errorf("%w: unknown version %d", errRecord, data[0])
+	}
+	n, k := binary.Uvarint(p)
+	if k <= 0 || n > maxDecodeCount {
+		return nil, fmt.Errorf("%w: bad count", errRecord)
+	}
+	p = p[k:]
+	out := make([]router.Message, n)
+	bytesOf := func() ([]byte, error) {
+		l, k := binary.Uvarint(p)
+		if k <= 0 || uint64(len(p)-k) < l {
+			return nil, fmt.Errorf("%w: truncated", errRecord)
+		}
+		v := p[k : k+int(l) : k+int(l)]
+		p = p[k+int(l):]
+		return v, nil
+	}
+	for i := range out {
+		m := &out[i]
+		var fields [6][]byte
+		for j := range fields {
+			v, err := bytesOf()
+			if err != nil {
+				return nil, err
+			}
+			fields[j] = v
+		}
+		m.ID, m.Source, m.Type = string(fields[0]), string(fields[1]), string(fields[2])
+		m.UserID, m.AnonymousID, m.Event = string(fields[3]), string(fields[4]), string(fields[5])
+		at, k := binary.Varint(p)
+		if k <= 0 {
+			return nil, fmt.Errorf("%w: truncated", errRecord)
+		}
+		p = p[k:]
+		if at != 0 {
+			m.ReceivedAt = time.Unix(0, at).UTC()
+		}
+		v, k := binary.Uvarint(p)
+		if k <= 0 {
+			return nil, fmt.Errorf("%w: truncated", errRecord)
+		}
+		p = p[k:]
+		m.Violations = int(v)
+		body, err := bytesOf()
+		if err != nil {
+			return nil, err
+		}
+		m.Body = body
+	}
+	if len(p) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", errRecord, len(p))
+	}
+	return out, nil
+}
+
+// recordKeys returns the dedupe keys of the messages of a JetStream message
+// of the events stream, from its headers only.
+func recordKeys(h nats.Header) ([]dedupe.Key, error) {
+	if h.Get(hdrFormat) != recordFormat {
+		id := h.Get(hdrMessageID)
+		if id == "" {
+			return nil, nil
+		}
+		return []dedupe.Key{dedupe.KeyOf(unescape(h.Get(hdrSource)), unescape(id))}, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(h.Get(hdrKeys))
+	if err != nil || len(raw)%len(dedupe.Key{}) != 0 {
+		return nil, fmt.Errorf("%w: bad %s header", errRecord, hdrKeys)
+	}
+	keys := make([]dedupe.Key, len(raw)/len(dedupe.Key{}))
+	for i := range keys {
+		copy(keys[i][:], raw[i*len(dedupe.Key{}):])
+	}
+	return keys, nil
+}
