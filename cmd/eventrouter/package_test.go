@@ -135,6 +135,9 @@ func TestDebianPackage(t *testing.T) {
 		"/etc/eventrouter/eventrouter.yaml":    "root:root 644",
 		"/usr/bin/eventrouter":                 "root:root 755",
 		"/usr/share/doc/eventrouter/copyright": "root:root 644",
+		// The manual README.md links to.
+		"/usr/share/doc/eventrouter/docs":              "root:root 755",
+		"/usr/share/doc/eventrouter/docs/operating.md": "root:root 644",
 	} {
 		if got := owner(path); got != want {
 			t.Errorf("%s: %s, want %s", path, got, want)

@@ -64,9 +64,10 @@ var archiveFiles = map[string]string{
 }
 
 // Archive writes <dir>/<ArchiveName>.tar.gz and returns its path: the
-// binary, README.md, LICENSE, CHANGELOG.md, THIRD_PARTY_LICENSES, the
-// config the packages install (eventrouter.yaml, eventrouter.env), the
-// commented example config and the systemd unit, under one top directory.
+// binary, README.md and the manual it links to (docs/), LICENSE,
+// CHANGELOG.md, THIRD_PARTY_LICENSES, the config the packages install
+// (eventrouter.yaml, eventrouter.env), the commented example config and the
+// systemd unit, under one top directory.
 // Entries are sorted, owned by root, dated with the commit.
 func (d Dist) Archive(dir string) (string, error) {
 	if d.Stamp.Version == "" {
@@ -102,6 +103,13 @@ func (d Dist) Archive(dir string) (string, error) {
 	for n := range archiveFiles {
 		names = append(names, n)
 	}
+	manual, err := filepath.Glob(filepath.Join(d.Root, "docs", "*.*"))
+	if err != nil {
+		return "", fmt.Errorf("archiving: %w", err)
+	}
+	for _, p := range manual {
+		names = append(names, "docs/"+filepath.Base(p))
+	}
 	sort.Strings(names)
 	for _, n := range names {
 		var data []byte
@@ -113,7 +121,11 @@ func (d Dist) Archive(dir string) (string, error) {
 		case "THIRD_PARTY_LICENSES":
 			data = d.ThirdParty
 		default:
-			data, err = os.ReadFile(filepath.Join(d.Root, archiveFiles[n]))
+			src, ok := archiveFiles[n]
+			if !ok { // a page of the manual, which README.md links to
+				src = n
+			}
+			data, err = os.ReadFile(filepath.Join(d.Root, src))
 		}
 		if err != nil {
 			return "", fmt.Errorf("archiving: %w", err)

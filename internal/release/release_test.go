@@ -163,9 +163,31 @@ func TestArchive(t *testing.T) {
 		}
 	}
 	want := "eventrouter_0.1.0_linux_arm64_static/ CHANGELOG.md LICENSE README.md THIRD_PARTY_LICENSES eventrouter eventrouter.env eventrouter.example.yaml eventrouter.service eventrouter.yaml"
-	got := strings.ReplaceAll(strings.Join(names, " "), "eventrouter_0.1.0_linux_arm64_static/", "")
-	if "eventrouter_0.1.0_linux_arm64_static/"+got != want {
+	var top []string
+	held := map[string]bool{}
+	for _, n := range names {
+		rel := strings.TrimPrefix(n, "eventrouter_0.1.0_linux_arm64_static/")
+		held[rel] = true
+		if !strings.HasPrefix(rel, "docs/") {
+			top = append(top, rel)
+		}
+	}
+	if got := strings.Join(top, " "); "eventrouter_0.1.0_linux_arm64_static/"+got != want {
 		t.Errorf("archive holds %q, want %q", got, want)
+	}
+	// README.md's links to the manual must work in the unpacked archive.
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := regexp.MustCompile(`\]\((docs/[^)#]+)`).FindAllStringSubmatch(string(readme), -1)
+	if len(links) == 0 {
+		t.Fatal("README.md links to no page of docs/: the check below checks nothing")
+	}
+	for _, l := range links {
+		if !held[l[1]] {
+			t.Errorf("README.md links to %s, which the archive does not hold", l[1])
+		}
 	}
 
 	sums, err := WriteChecksums(t.TempDir(), []string{a1})
