@@ -421,7 +421,7 @@ sources:
 			"sources.Bad.Name: invalid name",
 			"sources.nokeys.write_keys: required: at least one write key",
 			"sources.notype.type: required",
-			`sources.other.type: unknown source type "kafka" (known types: growsurf, segment)`,
+			`sources.other.type: unknown source type "kafka" (known types: growsurf, segment, webhook)`,
 			"sources.extra.colour: unknown key for source type segment (known keys: type, disabled, enforcement, write_keys, rate_limit)",
 			"sources.scalar: must be a mapping",
 		}},
@@ -541,7 +541,7 @@ func TestErrorFormatAndLines(t *testing.T) {
 	if p := cerr.Problems[0]; p.Path != "queue.partitions" || p.Line != 4 {
 		t.Fatalf("problem = %+v", p)
 	}
-	want := "invalid configuration (1 problem):\n  queue.partitions: must be between 1 and 1024 (line 4)"
+	want := "invalid configuration (1 problem):\n  line 4: queue.partitions: must be between 1 and 1024"
 	if err.Error() != want {
 		t.Fatalf("Error() = %q, want %q", err.Error(), want)
 	}

@@ -38,9 +38,11 @@ type Error struct {
 	Problems []Problem
 }
 
-// Error lists the problems one per line, each as "path: message" followed by
-// the line number where known, after a first line naming the file and the
-// number of problems.
+// Error lists the problems one per line, after a first line naming the file
+// and the number of problems. Each is "file:line: path: message", as
+// compilers write theirs so that editors and CI annotations can jump to it
+// ("line N: path: message" when the file has no name, as with [Parse];
+// "path: message" for a problem without a line).
 func (e *Error) Error() string {
 	var b strings.Builder
 	what := "configuration"
@@ -54,10 +56,13 @@ func (e *Error) Error() string {
 	}
 	for _, p := range e.Problems {
 		b.WriteString("\n  ")
-		b.WriteString(p.String())
-		if p.Line > 0 {
-			fmt.Fprintf(&b, " (line %d)", p.Line)
+		switch {
+		case p.Line > 0 && e.File != "":
+			fmt.Fprintf(&b, "%s:%d: ", e.File, p.Line)
+		case p.Line > 0:
+			fmt.Fprintf(&b, "line %d: ", p.Line)
 		}
+		b.WriteString(p.String())
 	}
 	return b.String()
 }

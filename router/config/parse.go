@@ -371,6 +371,9 @@ func (ps *problems) addErrors(path string, err error) { ps.addErrorsExcept(path,
 func (ps *problems) addErrorsExcept(path string, err error, skip map[string]bool) {
 	for _, err := range flatten(err) {
 		key, msg := splitKey(err.Error())
+		if ke, ok := err.(*router.KeyError); ok {
+			key, msg = ke.Path, ke.Msg
+		}
 		p := path
 		if key != "" {
 			p = joinPath(path, key)

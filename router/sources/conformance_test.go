@@ -16,6 +16,7 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/sources/growsurf"
 	"github.com/eventrouter/eventrouter/router/sources/segment"
+	"github.com/eventrouter/eventrouter/router/sources/webhook"
 )
 
 // harness is what the conformance suite needs to know of a source type
@@ -59,6 +60,24 @@ var harnesses = map[string]harness{
 			h := http.Header{}
 			h.Set(growsurf.SignatureHeader, growsurf.Sign(body, []byte(secret), now))
 			return h, body
+		},
+	},
+	webhook.Type: {
+		valid: func(secret string) any {
+			c := webhook.DefaultConfig()
+			c.Path = "/webhooks/any"
+			c.Signature = &webhook.Signature{Header: "X-Signature", Secret: secret}
+			c.DeliveryID = "body.id"
+			c.Rules = []webhook.Rule{{Name: "converted", When: `body.type == "referral.converted"`, Emit: []webhook.Emit{
+				{Type: "identify", UserID: "lower(text(body.email))", Traits: map[string]any{"plan": "body.plan"}},
+				{Type: "track", UserID: "lower(text(body.email))", Event: `"Referral Converted"`, Properties: map[string]any{"amount": "body.amount / 100"}},
+			}}}
+			return c
+		},
+		broken: func(cfg any) { cfg.(*webhook.Settings).Rules[0].Emit[1].Event = "" },
+		delivery: func(t *testing.T, secret string, now time.Time) (http.Header, []byte) {
+			body := []byte(`{"id":"evt_1","type":"referral.converted","email":"Ada@Example.com","plan":"pro","amount":4900}`)
+			return webhook.Sign(webhook.Signature{Header: "X-Signature", Secret: secret}, body, now, ""), body
 		},
 	},
 }
@@ -136,7 +155,7 @@ func checkConfig(t *testing.T, f router.SourceFactory, h harness) {
 	if err == nil {
 		t.Fatal("broken block passes Validate")
 	}
-	keyed := regexp.MustCompile(`^[a-z_]+(\[[0-9]+\])?(\.[a-z_]+)*: `)
+	keyed := regexp.MustCompile(`^[a-z_]+(\[[0-9]+\])*(\.[a-zA-Z_]+(\[[0-9]+\])*)*: `)
 	for _, line := range strings.Split(err.Error(), "\n") {
 		if !keyed.MatchString(line) {
 			t.Errorf("problem %q does not start with its key", line)

@@ -13,6 +13,7 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/sources/growsurf"
 	"github.com/eventrouter/eventrouter/router/sources/segment"
+	"github.com/eventrouter/eventrouter/router/sources/webhook"
 )
 
 // Builtin returns the factory of every built-in source type, in a fixed
@@ -21,5 +22,6 @@ func Builtin() []router.SourceFactory {
 	return []router.SourceFactory{
 		growsurf.NewFactory(),
 		segment.NewFactory(),
+		webhook.NewFactory(),
 	}
 }

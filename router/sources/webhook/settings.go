@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/eventrouter/eventrouter/router"
 )
 
 // Settings configure one webhook source: where it listens, how its
@@ -340,13 +342,9 @@ func (g *Signature) scheme() string {
 
 // FieldError is one problem of a source's settings, at a key path relative
 // to the source (e.g. "rules[0].emit[1].properties.amount"), so that the
-// config loader can prefix "sources.<name>." and find the line.
-type FieldError struct {
-	Path string
-	Msg  string
-}
-
-func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+// config loader can prefix "sources.<name>." and find the line. It is the
+// router's [router.KeyError], which the loader recognises.
+type FieldError = router.KeyError
 
 func fieldErr(path, format string, args ...any) error {
 	return &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)}
