@@ -9,6 +9,22 @@
 // GrowSurf's unmapped events. The package is pure, like the growsurf
 // source it is modelled on.
 //
+// [NewFactory] makes it the source type "webhook" (listed in
+// sources.Builtin): a source block of the config file decodes strictly into
+// [Settings] (its [DefaultConfig]), whose Validate compiles the rules so
+// that `eventrouter check` reports each problem with its key path, which
+// the loader turns into a file and line; New compiles them again and
+// mounts one route on Settings.Path. Ingest verifies, converts, dedupes by
+// [Result.DeliveryKey] and keeps unmapped deliveries, as for every webhook
+// route. The metric label of a delivery is the name of the rule that
+// matched (bounded by the config), "none" when none did.
+//
+// Shipped mappings, each from the tool's public webhook documentation,
+// are in examples/ (rewardful.yaml, tolt.yaml, affonso.yaml, and
+// growsurf.yaml as a proof); TestShippedMappings runs each on its
+// fixtures in testdata/<tool>/, signed as the tool signs, against golden
+// results (-update rewrites them).
+//
 // # Rules
 //
 //	path: /webhooks/rewardful
