@@ -10,7 +10,18 @@
 //	queue.partitions: must be between 1 and 1024
 //	sources.web.write_keys[0]: duplicate write key (also used by sources.app)
 //
-// so that nothing starts until the whole file is valid.
+// so that nothing starts until the whole file is valid. Every problem also
+// carries the line of its key in the file ([Problem].Line; for a key left
+// out, the line of the nearest enclosing key), and [Error] writes each as
+// "file:line: path: message", as compilers do.
+//
+// A component's Validate (a source's or destination's config, dispatch's
+// Options, ...) reports its problems joined with errors.Join, each naming
+// its key path relative to its block: a *router.KeyError{Path, Msg}, or a
+// plain error "path: message" whose keys are letters, digits, '_' and '-'
+// ("rules[0].emit[1].properties.amount: unknown name bdy"). The loader
+// prefixes the block's path and finds the line of every key path in the
+// file, at any depth, with nothing else for the component to do.
 //
 // # Environment variables
 //
