@@ -1,20 +1,20 @@
 package webhook
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
+	"github.com/expr-lang/expr/vm"
 )
 
 // ErrMalformed means a delivery's body is not one JSON value; ingest
@@ -86,9 +86,33 @@ func (s *Source) Convert(headers http.Header, body []byte, receivedAt time.Time)
 	if len(s.vars) > 0 {
 		e.Vars = make(map[string]any, len(s.vars))
 	}
-	c := conv{s: s, e: e, body: body, receivedAt: receivedAt, received: router.FormatTime(receivedAt)}
-	return c.convert(), nil
+	sc := scratches.Get().(*scratch)
+	c := conv{s: s, e: e, body: body, receivedAt: receivedAt, received: router.FormatTime(receivedAt), scratch: sc}
+	c.buf = sc.buf[:0]
+	c.buf = append(c.buf, `{"name":`...)
+	c.buf = appendString(c.buf, s.integration)
+	c.buf = append(c.buf, '}')
+	c.integrationJSON = c.buf[:len(c.buf):len(c.buf)]
+	res := c.convert()
+	if cap(c.buf) <= maxScratch {
+		sc.buf = c.buf[:0]
+	}
+	sc.vm = c.vm
+	scratches.Put(sc)
+	return res, nil
 }
+
+// scratch is what one conversion reuses from the last: the buffer the
+// messages' objects are written to, and the VM.
+type scratch struct {
+	buf []byte
+	vm  *vm.VM
+}
+
+// maxScratch is the largest buffer kept for the next conversion.
+const maxScratch = 64 << 10
+
+var scratches = sync.Pool{New: func() any { return &scratch{} }}
 
 // conv holds one Convert call's state.
 type conv struct {
@@ -98,6 +122,13 @@ type conv struct {
 	receivedAt time.Time
 	received   string
 	res        Result
+	*scratch
+	// integrationJSON is {"name":<the source's integration>}, the default
+	// context.integration.
+	integrationJSON []byte
+	// encErr is the first value of the message being built that cannot
+	// be written as JSON.
+	encErr error
 }
 
 func (c *conv) fail(reason, detail string) Result {
@@ -111,7 +142,7 @@ func (c *conv) fail(reason, detail string) Result {
 
 func (c *conv) convert() Result {
 	for i, v := range c.s.vars {
-		x, err := v.prog.run(c.e)
+		x, err := c.run(v.prog)
 		if err != nil {
 			return c.fail(ReasonExpressionFailed, fmt.Sprintf("vars[%d] (%s): %v", i, v.key, err))
 		}
@@ -147,7 +178,7 @@ func (c *conv) convert() Result {
 	if r.reject != "" {
 		detail := "rule " + r.name + " rejects this delivery"
 		if r.detail != nil {
-			v, err := r.detail.run(c.e)
+			v, err := c.run(r.detail)
 			if err != nil {
 				return c.fail(ReasonExpressionFailed, r.name+".detail: "+err.Error())
 			}
@@ -157,7 +188,8 @@ func (c *conv) convert() Result {
 		}
 		return c.fail(r.reject, detail)
 	}
-	seen := make(map[string]int, len(r.emits))
+	var seenArr [8]seenID
+	seen := seenArr[:0]
 	for j := range r.emits {
 		em := &r.emits[j]
 		ok, err := c.cond(em.when, em.path+".when")
@@ -171,10 +203,12 @@ func (c *conv) convert() Result {
 		if reason != "" {
 			return c.fail(reason, detail)
 		}
-		if prev, dup := seen[msg.ID]; dup {
-			return c.fail(ReasonInvalidMessage, fmt.Sprintf("%s.messageId: %q is also the messageId of %s.emit[%d]; one would be dropped as a duplicate", em.path, msg.ID, r.name, prev))
+		for _, prev := range seen {
+			if prev.id == msg.ID {
+				return c.fail(ReasonInvalidMessage, fmt.Sprintf("%s.messageId: %q is also the messageId of %s.emit[%d]; one would be dropped as a duplicate", em.path, msg.ID, r.name, prev.emit))
+			}
 		}
-		seen[msg.ID] = j
+		seen = append(seen, seenID{msg.ID, j})
 		c.res.Messages = append(c.res.Messages, msg)
 	}
 	if len(c.res.Messages) == 0 {
@@ -183,11 +217,17 @@ func (c *conv) convert() Result {
 	return c.res
 }
 
+// seenID is a messageId a delivery's message has, and its emit.
+type seenID struct {
+	id   string
+	emit int
+}
+
 // deliveryKey evaluates a delivery_id expression; null or blank means the
 // body's hash.
 func (c *conv) deliveryKey(p *program, path string) (string, string) {
 	if p != nil {
-		v, err := p.run(c.e)
+		v, err := c.run(p)
 		if err != nil {
 			return c.bodyKey(), path + ": " + err.Error()
 		}
@@ -212,7 +252,7 @@ func (c *conv) cond(p *program, path string) (bool, string) {
 	if p == nil {
 		return true, ""
 	}
-	v, err := p.run(c.e)
+	v, err := c.run(p)
 	if err != nil {
 		return false, path + ": " + err.Error()
 	}
@@ -225,30 +265,75 @@ func (c *conv) cond(p *program, path string) (bool, string) {
 	return false, fmt.Sprintf("%s: must be true or false, not %s", path, kindOf(v))
 }
 
+// The top-level keys of a message body, in the order they are written
+// (sorted, as encoding/json writes a map).
+const (
+	kAnonymousID = iota
+	kCategory
+	kChannel
+	kContext
+	kEvent
+	kGroupID
+	kIntegrations
+	kMessageID
+	kName
+	kOriginalTimestamp
+	kPreviousID
+	kProperties
+	kReceivedAt
+	kTimestamp
+	kTraits
+	kType
+	kUserID
+	kVersion
+	nKeys
+)
+
+// keyNames are the keys' JSON names, each with its quotes and colon.
+var keyNames = [nKeys]string{
+	`"anonymousId":`, `"category":`, `"channel":`, `"context":`, `"event":`, `"groupId":`, `"integrations":`,
+	`"messageId":`, `"name":`, `"originalTimestamp":`, `"previousId":`, `"properties":`, `"receivedAt":`,
+	`"timestamp":`, `"traits":`, `"type":`, `"userId":`, `"version":`,
+}
+
+// keyIndex maps a field or object key of an emit to its key.
+var keyIndex = map[string]int{
+	"anonymousId": kAnonymousID, "category": kCategory, "context": kContext, "event": kEvent, "groupId": kGroupID,
+	"integrations": kIntegrations, "messageId": kMessageID, "name": kName, "previousId": kPreviousID,
+	"properties": kProperties, "traits": kTraits, "userId": kUserID,
+}
+
+// msgParts collects one message's fields before it is written: scalar
+// strings, and the JSON of the objects (spans of the conversion's scratch
+// buffer).
+type msgParts struct {
+	str    [nKeys]string
+	hasStr [nKeys]bool
+	span   [nKeys][2]int
+	hasObj [nKeys]bool
+}
+
 // build makes the message of one emit, or says why it cannot.
 func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) {
-	m := make(map[string]any, 12)
-	m["type"] = em.typ
+	var p msgParts
+	set := func(k int, s string) { p.str[k], p.hasStr[k] = s, true }
 	for _, f := range em.fields {
-		v, err := f.prog.run(c.e)
+		v, err := c.run(f.prog)
 		path := em.path + "." + f.key
 		if err != nil {
 			return router.Message{}, ReasonExpressionFailed, path + ": " + err.Error()
 		}
+		if v == nil {
+			continue
+		}
 		switch f.key {
 		case "event", "name", "category":
-			if v == nil {
-				continue
-			}
 			s, ok := v.(string)
 			if !ok || strings.TrimSpace(s) == "" {
 				return router.Message{}, ReasonInvalidMessage, fmt.Sprintf("%s: must be a non-empty string, not %s", path, describe(v))
 			}
-			m[f.key] = s
+			set(keyIndex[f.key], s)
 		default: // ids
-			if v == nil {
-				continue
-			}
 			s, ok := idOf(v).(string)
 			if !ok {
 				if str, isStr := v.(string); isStr && strings.TrimSpace(str) == "" {
@@ -256,10 +341,10 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 				}
 				return router.Message{}, ReasonInvalidMessage, fmt.Sprintf("%s: must be a string or a number, not %s", path, kindOf(v))
 			}
-			m[f.key] = s
+			set(keyIndex[f.key], s)
 		}
 	}
-	id, _ := m["messageId"].(string)
+	id := p.str[kMessageID]
 	if id == "" {
 		id = c.res.DeliveryKey + ":" + r.name + ":" + strconv.Itoa(j)
 	}
@@ -267,15 +352,14 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 		sum := sha256.Sum256([]byte(id))
 		id = "sha256:" + hex.EncodeToString(sum[:16])
 	}
-	m["messageId"] = id
-	uid, _ := m["userId"].(string)
-	aid, _ := m["anonymousId"].(string)
+	set(kMessageID, id)
+	uid, aid := p.str[kUserID], p.str[kAnonymousID]
 	switch em.typ {
 	case router.TypeAlias:
 		if uid == "" {
 			return router.Message{}, ReasonInvalidMessage, em.path + ".userId: an alias needs a userId (the expression gave none)"
 		}
-		if m["previousId"] == nil {
+		if !p.hasStr[kPreviousID] {
 			return router.Message{}, ReasonInvalidMessage, em.path + ".previousId: an alias needs a previousId (the expression gave none)"
 		}
 	default:
@@ -285,50 +369,41 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 	}
 	switch em.typ {
 	case router.TypeTrack:
-		if m["event"] == nil {
+		if !p.hasStr[kEvent] {
 			return router.Message{}, ReasonInvalidMessage, em.path + ".event: a track needs an event (the expression gave none)"
 		}
 	case router.TypeGroup:
-		if m["groupId"] == nil {
+		if !p.hasStr[kGroupID] {
 			return router.Message{}, ReasonInvalidMessage, em.path + ".groupId: a group needs a groupId (the expression gave none)"
 		}
 	}
+	// The objects are written as they are evaluated; a value that cannot
+	// be written (a NaN, a function, too deep) is reported after every
+	// expression has run, as before anything is written.
+	c.encErr = nil
 	for _, o := range em.objs {
-		v, err := o.t.eval(c.e)
+		k := keyIndex[o.key]
+		extra := ""
+		if k == kContext {
+			extra = "integration"
+		}
+		start := len(c.buf)
+		written, err := c.writeTop(o.t, extra)
 		if err != nil {
 			return router.Message{}, ReasonExpressionFailed, err.Error()
 		}
-		if v == nil {
+		if written.notObject != nil {
+			return router.Message{}, ReasonInvalidMessage, fmt.Sprintf("%s.%s: must be an object, not %s", em.path, o.key, kindOf(written.notObject))
+		}
+		if written.null {
+			c.buf = c.buf[:start]
 			continue
 		}
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return router.Message{}, ReasonInvalidMessage, fmt.Sprintf("%s.%s: must be an object, not %s", em.path, o.key, kindOf(v))
-		}
-		m[o.key] = obj
+		p.span[k], p.hasObj[k] = [2]int{start, len(c.buf)}, true
 	}
-	switch em.typ {
-	case router.TypeIdentify, router.TypeGroup:
-		if m["traits"] == nil {
-			m["traits"] = map[string]any{}
-		}
-	case router.TypeTrack, router.TypePage, router.TypeScreen:
-		if m["properties"] == nil {
-			m["properties"] = map[string]any{}
-		}
-	}
-	ctx, _ := m["context"].(map[string]any)
-	if ctx == nil {
-		ctx = make(map[string]any, 1)
-	}
-	if _, set := ctx["integration"]; !set {
-		ctx["integration"] = map[string]any{"name": c.s.integration}
-	}
-	m["context"] = ctx
-
 	ts := c.receivedAt
 	if em.ts != nil {
-		v, err := em.ts.run(c.e)
+		v, err := c.run(em.ts)
 		if err != nil {
 			return router.Message{}, ReasonExpressionFailed, em.path + ".timestamp: " + err.Error()
 		}
@@ -337,27 +412,70 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 		case time.Time:
 			ts = t
 		case string:
-			p, ok := parseTime(t).(time.Time)
+			pt, ok := parseTime(t).(time.Time)
 			if !ok {
 				return router.Message{}, ReasonInvalidMessage, fmt.Sprintf("%s.timestamp: %q is not an RFC 3339 time between 1970 and 9999", em.path, t)
 			}
-			ts = p
+			ts = pt
 		default:
 			return router.Message{}, ReasonInvalidMessage, fmt.Sprintf("%s.timestamp: must be a time or an RFC 3339 string, not %s (use unix() or unix_ms() for numbers)", em.path, kindOf(v))
 		}
 	}
-	tss := router.FormatTime(ts)
-	m["timestamp"] = tss
-	m["originalTimestamp"] = tss
-	m["receivedAt"] = c.received
-	m["channel"] = "server"
-	m["version"] = 2
-
-	body, err := encode(m)
-	if err != nil {
-		return router.Message{}, ReasonInvalidMessage, em.path + ": " + err.Error()
+	if c.encErr != nil {
+		return router.Message{}, ReasonInvalidMessage, em.path + ": " + c.encErr.Error()
 	}
-	event, _ := m["event"].(string)
+	switch em.typ {
+	case router.TypeIdentify, router.TypeGroup:
+		if !p.hasObj[kTraits] {
+			p.span[kTraits], p.hasObj[kTraits] = c.appendRaw("{}"), true
+		}
+	case router.TypeTrack, router.TypePage, router.TypeScreen:
+		if !p.hasObj[kProperties] {
+			p.span[kProperties], p.hasObj[kProperties] = c.appendRaw("{}"), true
+		}
+	}
+	if !p.hasObj[kContext] {
+		start := len(c.buf)
+		c.buf = append(c.buf, `{"integration":`...)
+		c.buf = append(c.buf, c.integrationJSON...)
+		c.buf = append(c.buf, '}')
+		p.span[kContext], p.hasObj[kContext] = [2]int{start, len(c.buf)}, true
+	}
+	tss := router.FormatTime(ts)
+	set(kTimestamp, tss)
+	set(kOriginalTimestamp, tss)
+	set(kReceivedAt, c.received)
+	set(kChannel, "server")
+	set(kType, em.typ)
+
+	// The body: every key in order, objects copied from the scratch
+	// buffer; one allocation of the exact size.
+	size := len(`{"version":2}`)
+	for k := range nKeys {
+		switch {
+		case p.hasStr[k]:
+			size += len(keyNames[k]) + 2 + len(p.str[k]) + 1
+		case p.hasObj[k]:
+			size += len(keyNames[k]) + p.span[k][1] - p.span[k][0] + 1
+		}
+	}
+	body := make([]byte, 0, size+16)
+	body = append(body, '{')
+	for k := range nKeys {
+		switch {
+		case p.hasStr[k]:
+			body = append(body, keyNames[k]...)
+			body = appendString(body, p.str[k])
+			body = append(body, ',')
+		case p.hasObj[k]:
+			body = append(body, keyNames[k]...)
+			body = append(body, c.buf[p.span[k][0]:p.span[k][1]]...)
+			body = append(body, ',')
+		}
+	}
+	body = append(body, keyNames[kVersion]...)
+	body = append(body, "2}"...)
+	event := p.str[kEvent]
 	if em.typ != router.TypeTrack {
 		event = ""
 	}
@@ -369,17 +487,177 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 		AnonymousID: aid,
 		Event:       event,
 		ReceivedAt:  c.receivedAt,
-		Body:        body,
+		Body:        json.RawMessage(body),
 	}, "", ""
 }
 
-// eval evaluates a template; object keys whose value is null are left out.
-func (t *tmpl) eval(e *env) (any, error) {
+// appendRaw appends s to the scratch buffer and returns its span.
+func (c *conv) appendRaw(s string) [2]int {
+	start := len(c.buf)
+	c.buf = append(c.buf, s...)
+	return [2]int{start, len(c.buf)}
+}
+
+// topResult says what a top-level object template gave besides its JSON:
+// null (the field is left out) or a value that is not an object.
+type topResult struct {
+	null      bool
+	notObject any
+}
+
+// writeTop evaluates a traits/properties/context/integrations template and
+// appends its JSON to the scratch buffer. extra, when not empty, is a key
+// the object gets when it has none (context's "integration", the source's
+// integration name). A template that is an object is written as it is
+// evaluated, without building a map. Errors are those of expressions; a
+// value that cannot be written is kept in c.encErr.
+func (c *conv) writeTop(t *tmpl, extra string) (topResult, error) {
+	if t.kind != 'o' {
+		v, err := t.eval(c)
+		if err != nil {
+			return topResult{}, err
+		}
+		if v == nil {
+			return topResult{null: true}, nil
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return topResult{notObject: v}, nil
+		}
+		if m == nil { // a typed nil map is written as null
+			c.buf = append(c.buf, "null"...)
+			return topResult{}, nil
+		}
+		var extraVal any
+		if extra != "" {
+			extraVal = rawJSON(c.integrationJSON)
+		}
+		var werr error
+		if c.buf, werr = appendObject(c.buf, m, extra, extraVal, 1); werr != nil && c.encErr == nil {
+			c.encErr = werr
+		}
+		return topResult{}, nil
+	}
+	return topResult{}, c.writeObj(t, extra, 1)
+}
+
+// writeObj writes an object template at nesting depth, leaving out keys
+// whose value is null, with extra as in writeTop.
+func (c *conv) writeObj(t *tmpl, extra string, depth int) error {
+	if depth > maxDepth && c.encErr == nil {
+		c.encErr = fmt.Errorf("a value nests deeper than %d levels", maxDepth)
+	}
+	c.buf = append(c.buf, '{')
+	first := true
+	comma := func() {
+		if !first {
+			c.buf = append(c.buf, ',')
+		}
+		first = false
+	}
+	writeExtra := func() {
+		comma()
+		c.buf = appendString(c.buf, extra)
+		c.buf = append(c.buf, ':')
+		c.buf = append(c.buf, c.integrationJSON...)
+		extra = ""
+	}
+	for _, p := range t.obj {
+		if extra != "" && p.key > extra {
+			writeExtra()
+		}
+		if p.t.kind == 'o' || p.t.kind == 'l' {
+			comma()
+			c.buf = appendString(c.buf, p.key)
+			c.buf = append(c.buf, ':')
+			if err := c.writeTmpl(p.t, depth); err != nil {
+				return err
+			}
+			if p.key == extra {
+				extra = ""
+			}
+			continue
+		}
+		v, err := p.t.eval(c)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			continue
+		}
+		if p.key == extra {
+			extra = ""
+		}
+		comma()
+		c.buf = appendString(c.buf, p.key)
+		c.buf = append(c.buf, ':')
+		c.writeValue(v, p.key, depth)
+	}
+	if extra != "" {
+		writeExtra()
+	}
+	c.buf = append(c.buf, '}')
+	return nil
+}
+
+// writeTmpl writes any template as a value inside a container at depth.
+func (c *conv) writeTmpl(t *tmpl, depth int) error {
+	switch t.kind {
+	case 'o':
+		return c.writeObj(t, "", depth+1)
+	case 'l':
+		if depth+1 > maxDepth && c.encErr == nil {
+			c.encErr = fmt.Errorf("a value nests deeper than %d levels", maxDepth)
+		}
+		c.buf = append(c.buf, '[')
+		for i, x := range t.list {
+			if i > 0 {
+				c.buf = append(c.buf, ',')
+			}
+			if err := c.writeTmpl(x, depth+1); err != nil {
+				return err
+			}
+		}
+		c.buf = append(c.buf, ']')
+		return nil
+	}
+	v, err := t.eval(c)
+	if err != nil {
+		return err
+	}
+	c.writeValue(v, "", depth)
+	return nil
+}
+
+// writeValue writes an expression's value inside a container at depth (an
+// object's when key is not empty); what cannot be written goes to
+// c.encErr.
+func (c *conv) writeValue(v any, key string, depth int) {
+	if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		if c.encErr == nil {
+			if key != "" {
+				c.encErr = fmt.Errorf("%s: %v is not a JSON number", key, f)
+			} else {
+				c.encErr = fmt.Errorf("%v is not a JSON number", f)
+			}
+		}
+		c.buf = append(c.buf, "null"...)
+		return
+	}
+	var err error
+	if c.buf, err = appendValue(c.buf, v, depth); err != nil && c.encErr == nil {
+		c.encErr = err
+	}
+}
+
+// eval evaluates a template as a value; object keys whose value is null
+// are left out.
+func (t *tmpl) eval(c *conv) (any, error) {
 	switch t.kind {
 	case 'c':
 		return t.konst, nil
 	case 'e':
-		v, err := t.prog.run(e)
+		v, err := c.run(t.prog)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t.path, err)
 		}
@@ -387,7 +665,7 @@ func (t *tmpl) eval(e *env) (any, error) {
 	case 'o':
 		m := make(map[string]any, len(t.obj))
 		for _, p := range t.obj {
-			v, err := p.t.eval(e)
+			v, err := p.t.eval(c)
 			if err != nil {
 				return nil, err
 			}
@@ -399,7 +677,7 @@ func (t *tmpl) eval(e *env) (any, error) {
 	default:
 		l := make([]any, 0, len(t.list))
 		for _, x := range t.list {
-			v, err := x.eval(e)
+			v, err := x.eval(c)
 			if err != nil {
 				return nil, err
 			}
@@ -409,110 +687,9 @@ func (t *tmpl) eval(e *env) (any, error) {
 	}
 }
 
-// encode writes a message as JSON with sorted keys and no HTML escaping;
-// times become [router.TimeLayout] strings. NaN and infinities are errors.
-func encode(m map[string]any) (json.RawMessage, error) {
-	if err := prepare(m, 0); err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
-		return nil, fmt.Errorf("encoding the message: %w", err)
-	}
-	return json.RawMessage(bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})), nil
-}
-
-// maxDepth bounds the nesting of what expressions return (a body nested
-// deeper than ingest stores is rejected later anyway).
-const maxDepth = 64
-
-// prepare replaces times with strings in place and checks numbers and
-// types, so that encoding cannot fail half-way.
-func prepare(v any, depth int) error {
-	if depth > maxDepth {
-		return fmt.Errorf("a value nests deeper than %d levels", maxDepth)
-	}
-	switch v := v.(type) {
-	case map[string]any:
-		for k, x := range v {
-			switch x := x.(type) {
-			case time.Time:
-				v[k] = router.FormatTime(x)
-			case float64:
-				if math.IsNaN(x) || math.IsInf(x, 0) {
-					return fmt.Errorf("%s: %v is not a JSON number", k, x)
-				}
-			default:
-				if err := prepare(x, depth+1); err != nil {
-					return err
-				}
-			}
-		}
-	case []any:
-		for i, x := range v {
-			switch x := x.(type) {
-			case time.Time:
-				v[i] = router.FormatTime(x)
-			case float64:
-				if math.IsNaN(x) || math.IsInf(x, 0) {
-					return fmt.Errorf("%v is not a JSON number", x)
-				}
-			default:
-				if err := prepare(x, depth+1); err != nil {
-					return err
-				}
-			}
-		}
-	case nil, string, bool, int, float64, json.Number:
-	default:
-		return fmt.Errorf("cannot write a value of type %T", v)
-	}
-	return nil
-}
-
 func describe(v any) string {
 	if s, ok := v.(string); ok {
 		return strconv.Quote(s)
 	}
 	return kindOf(v)
-}
-
-// decodeBody reads one JSON value: integers that fit become int, other
-// numbers float64, so that expressions do arithmetic on them.
-func decodeBody(body []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var root any
-	if err := dec.Decode(&root); err != nil {
-		return nil, fmt.Errorf("decoding webhook body: %w: %v", ErrMalformed, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("decoding webhook body: %w: data after the JSON value", ErrMalformed)
-	}
-	return numbers(root), nil
-}
-
-func numbers(v any) any {
-	switch v := v.(type) {
-	case json.Number:
-		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil && n >= math.MinInt && n <= math.MaxInt {
-			return int(n)
-		}
-		f, err := strconv.ParseFloat(string(v), 64)
-		if err != nil { // out of float64's range
-			return string(v)
-		}
-		return f
-	case map[string]any:
-		for k, x := range v {
-			v[k] = numbers(x)
-		}
-	case []any:
-		for i, x := range v {
-			v[i] = numbers(x)
-		}
-	}
-	return v
 }

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -169,10 +168,144 @@ var checkOptions = []expr.Option{
 	expr.Function("sha256", sha256Hex, new(func(any) any)),
 }
 
-// program is one compiled expression with its source, for messages.
+// program is one compiled expression with its source, for messages. The
+// commonest shapes skip the VM (see fast): a constant, a path into the
+// body (body.data.customer.email), and a path compared with a string
+// (body.event == "x"), which is how most rules choose.
 type program struct {
 	src  string
 	prog *vm.Program
+	fast fastExpr
+}
+
+// fastExpr is what a program evaluates without the VM, giving what the VM
+// gives: kind 0 is none (run the VM), 'k' the constant konst, 'p' the
+// value at path, '=' and '!' whether the value at path equals (or not)
+// the string lit.
+type fastExpr struct {
+	kind  byte
+	konst any
+	path  *pathExpr
+	lit   string
+}
+
+// pathExpr is a chain of named fields from body, headers or vars, as
+// nilSafe patches it: each step is the field of an object, else null.
+type pathExpr struct {
+	root byte // 'b' body, 'h' headers, 'v' vars
+	keys []string
+}
+
+// get is the value at the path in e.
+func (p *pathExpr) get(e *env) any {
+	var v any
+	switch p.root {
+	case 'b':
+		v = e.Body
+	case 'h':
+		v = e.Headers[p.keys[0]]
+		for _, k := range p.keys[1:] {
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			v = m[k]
+		}
+		return v
+	case 'v':
+		v = e.Vars[p.keys[0]]
+		for _, k := range p.keys[1:] {
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			v = m[k]
+		}
+		return v
+	}
+	for _, k := range p.keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// fastOf recognises the shapes of fastExpr in a compiled (patched,
+// optimised) syntax tree.
+func fastOf(n ast.Node) fastExpr {
+	switch n := n.(type) {
+	case *ast.StringNode:
+		return fastExpr{kind: 'k', konst: n.Value}
+	case *ast.BoolNode:
+		return fastExpr{kind: 'k', konst: n.Value}
+	case *ast.NilNode:
+		return fastExpr{kind: 'k'}
+	case *ast.BinaryNode:
+		if n.Operator != "==" && n.Operator != "!=" {
+			return fastExpr{}
+		}
+		path, lit := pathOf(n.Left), n.Right
+		if path == nil {
+			path, lit = pathOf(n.Right), n.Left
+		}
+		s, ok := lit.(*ast.StringNode)
+		if path == nil || !ok {
+			return fastExpr{}
+		}
+		kind := byte('=')
+		if n.Operator == "!=" {
+			kind = '!'
+		}
+		return fastExpr{kind: kind, path: path, lit: s.Value}
+	}
+	if p := pathOf(n); p != nil {
+		return fastExpr{kind: 'p', path: p}
+	}
+	return fastExpr{}
+}
+
+// pathOf is the path n reads, or nil when n is not a chain of at least one
+// named field from body, headers or vars.
+func pathOf(n ast.Node) *pathExpr {
+	var keys []string
+	for {
+		call, ok := n.(*ast.CallNode)
+		if !ok {
+			break
+		}
+		callee, ok := call.Callee.(*ast.IdentifierNode)
+		if !ok || callee.Value != getField || len(call.Arguments) != 2 {
+			return nil
+		}
+		key, ok := call.Arguments[1].(*ast.StringNode)
+		if !ok {
+			return nil
+		}
+		keys = append(keys, key.Value)
+		n = call.Arguments[0]
+	}
+	id, ok := n.(*ast.IdentifierNode)
+	if !ok || len(keys) == 0 {
+		return nil
+	}
+	var root byte
+	switch id.Value {
+	case "body":
+		root = 'b'
+	case "headers":
+		root = 'h'
+	case "vars":
+		root = 'v'
+	default:
+		return nil
+	}
+	for i, j := 0, len(keys)-1; i < j; i, j = i+1, j-1 {
+		keys[i], keys[j] = keys[j], keys[i]
+	}
+	return &pathExpr{root: root, keys: keys}
 }
 
 // compileExpr compiles src; errors are one line, with the column.
@@ -192,7 +325,7 @@ func compileExpr(src string, sh *checkShape) (*program, error) {
 	if sh != nil && c.usesHeaders {
 		sh.usesHeaders = true
 	}
-	return &program{src: src, prog: p}, nil
+	return &program{src: src, prog: p, fast: fastOf(p.Node())}, nil
 }
 
 // oneLine renders an expr error as one line: its message and column.
@@ -207,13 +340,22 @@ func oneLine(err error) string {
 	return strings.ReplaceAll(err.Error(), "\n", " ")
 }
 
-var vms = sync.Pool{New: func() any { return &vm.VM{MemoryBudget: MemoryBudget} }}
-
-// run evaluates p against e.
-func (p *program) run(e *env) (any, error) {
-	m := vms.Get().(*vm.VM)
-	out, err := m.Run(p.prog, e)
-	vms.Put(m)
+// run evaluates p against the conversion's env, on the conversion's VM
+// (kept for the next conversion), or without the VM for p's fast shapes.
+func (c *conv) run(p *program) (any, error) {
+	switch p.fast.kind {
+	case 'k':
+		return p.fast.konst, nil
+	case 'p':
+		return p.fast.path.get(c.e), nil
+	case '=', '!':
+		s, ok := p.fast.path.get(c.e).(string)
+		return (ok && s == p.fast.lit) == (p.fast.kind == '='), nil
+	}
+	if c.vm == nil {
+		c.vm = &vm.VM{MemoryBudget: MemoryBudget}
+	}
+	out, err := c.vm.Run(p.prog, c.e)
 	if err != nil {
 		return nil, errors.New(oneLine(err))
 	}
