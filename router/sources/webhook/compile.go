@@ -20,6 +20,7 @@ type Source struct {
 	deliveryID  *program
 	vars        []field
 	rules       []rule
+	groups      []*ruleGroup // per rule: the run of rules indexed from it
 	usesHeaders bool
 }
 
@@ -172,6 +173,7 @@ func Compile(name string, s Settings) (*Source, error) {
 		src.rules = append(src.rules, cr)
 	}
 	src.usesHeaders = sh.usesHeaders
+	src.groups = groupRules(src.rules)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -126,6 +126,11 @@ type conv struct {
 	// integrationJSON is {"name":<the source's integration>}, the default
 	// context.integration.
 	integrationJSON []byte
+	// arg is the argument of a function run without the VM.
+	arg [1]any
+	// lastTime is the last timestamp formatted, as lastTimeText.
+	lastTime     time.Time
+	lastTimeText string
 	// encErr is the first value of the message being built that cannot
 	// be written as JSON.
 	encErr error
@@ -154,8 +159,17 @@ func (c *conv) convert() Result {
 		return c.fail(ReasonExpressionFailed, err)
 	}
 	var r *rule
-	for i := range c.s.rules {
-		ok, err := c.cond(c.s.rules[i].when, c.s.rules[i].name+".when")
+	for i := 0; i < len(c.s.rules); i++ {
+		if c.s.groups != nil && c.s.groups[i] != nil { // see ruleGroup
+			g := c.s.groups[i]
+			if j := g.match(c.e); j >= 0 {
+				r = &c.s.rules[j]
+				break
+			}
+			i = g.end - 1
+			continue
+		}
+		ok, err := c.cond(c.s.rules[i].when, c.s.rules[i].name, ".when")
 		if err != "" {
 			return c.fail(ReasonExpressionFailed, err)
 		}
@@ -192,7 +206,7 @@ func (c *conv) convert() Result {
 	seen := seenArr[:0]
 	for j := range r.emits {
 		em := &r.emits[j]
-		ok, err := c.cond(em.when, em.path+".when")
+		ok, err := c.cond(em.when, em.path, ".when")
 		if err != "" {
 			return c.fail(ReasonExpressionFailed, err)
 		}
@@ -209,6 +223,9 @@ func (c *conv) convert() Result {
 			}
 		}
 		seen = append(seen, seenID{msg.ID, j})
+		if c.res.Messages == nil {
+			c.res.Messages = make([]router.Message, 0, len(r.emits))
+		}
 		c.res.Messages = append(c.res.Messages, msg)
 	}
 	if len(c.res.Messages) == 0 {
@@ -231,7 +248,7 @@ func (c *conv) deliveryKey(p *program, path string) (string, string) {
 		if err != nil {
 			return c.bodyKey(), path + ": " + err.Error()
 		}
-		if t, ok := idOf(v).(string); ok {
+		if t, ok := idString(v); ok {
 			return t, ""
 		}
 		if v != nil {
@@ -247,14 +264,14 @@ func (c *conv) bodyKey() string {
 }
 
 // cond evaluates a when: absent is true, null false, anything but a
-// boolean an error.
-func (c *conv) cond(p *program, path string) (bool, string) {
+// boolean an error. Its key path is path+suffix.
+func (c *conv) cond(p *program, path, suffix string) (bool, string) {
 	if p == nil {
 		return true, ""
 	}
 	v, err := c.run(p)
 	if err != nil {
-		return false, path + ": " + err.Error()
+		return false, path + suffix + ": " + err.Error()
 	}
 	switch v := v.(type) {
 	case bool:
@@ -262,7 +279,7 @@ func (c *conv) cond(p *program, path string) (bool, string) {
 	case nil:
 		return false, ""
 	}
-	return false, fmt.Sprintf("%s: must be true or false, not %s", path, kindOf(v))
+	return false, fmt.Sprintf("%s%s: must be true or false, not %s", path, suffix, kindOf(v))
 }
 
 // The top-level keys of a message body, in the order they are written
@@ -319,9 +336,8 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 	set := func(k int, s string) { p.str[k], p.hasStr[k] = s, true }
 	for _, f := range em.fields {
 		v, err := c.run(f.prog)
-		path := em.path + "." + f.key
 		if err != nil {
-			return router.Message{}, ReasonExpressionFailed, path + ": " + err.Error()
+			return router.Message{}, ReasonExpressionFailed, em.path + "." + f.key + ": " + err.Error()
 		}
 		if v == nil {
 			continue
@@ -330,16 +346,16 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 		case "event", "name", "category":
 			s, ok := v.(string)
 			if !ok || strings.TrimSpace(s) == "" {
-				return router.Message{}, ReasonInvalidMessage, fmt.Sprintf("%s: must be a non-empty string, not %s", path, describe(v))
+				return router.Message{}, ReasonInvalidMessage, fmt.Sprintf("%s.%s: must be a non-empty string, not %s", em.path, f.key, describe(v))
 			}
 			set(keyIndex[f.key], s)
 		default: // ids
-			s, ok := idOf(v).(string)
+			s, ok := idString(v)
 			if !ok {
 				if str, isStr := v.(string); isStr && strings.TrimSpace(str) == "" {
 					continue
 				}
-				return router.Message{}, ReasonInvalidMessage, fmt.Sprintf("%s: must be a string or a number, not %s", path, kindOf(v))
+				return router.Message{}, ReasonInvalidMessage, fmt.Sprintf("%s.%s: must be a string or a number, not %s", em.path, f.key, kindOf(v))
 			}
 			set(keyIndex[f.key], s)
 		}
@@ -441,7 +457,7 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 		c.buf = append(c.buf, '}')
 		p.span[kContext], p.hasObj[kContext] = [2]int{start, len(c.buf)}, true
 	}
-	tss := router.FormatTime(ts)
+	tss := c.formatTime(ts)
 	set(kTimestamp, tss)
 	set(kOriginalTimestamp, tss)
 	set(kReceivedAt, c.received)
@@ -489,6 +505,19 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 		ReceivedAt:  c.receivedAt,
 		Body:        json.RawMessage(body),
 	}, "", ""
+}
+
+// formatTime is router.FormatTime(t), remembering the last time it wrote:
+// the messages of a delivery mostly share receivedAt or one timestamp.
+func (c *conv) formatTime(t time.Time) string {
+	if t.Equal(c.receivedAt) {
+		return c.received
+	}
+	if !c.lastTime.IsZero() && t.Equal(c.lastTime) {
+		return c.lastTimeText
+	}
+	c.lastTime, c.lastTimeText = t, router.FormatTime(t)
+	return c.lastTimeText
 }
 
 // appendRaw appends s to the scratch buffer and returns its span.

@@ -142,7 +142,7 @@ func children(n ast.Node) []ast.Node {
 // lets unknown names pass inside nil-safe chains.
 var options = append([]expr.Option{expr.Patch(nilSafe{})}, checkOptions...)
 
-var checkOptions = []expr.Option{
+var checkOptions = append([]expr.Option{
 	expr.Env(env{}),
 	expr.MaxNodes(MaxNodes),
 	expr.DisableBuiltin("now"), // results must depend on the delivery only
@@ -152,20 +152,33 @@ var checkOptions = []expr.Option{
 		}
 		return nil, nil
 	}, new(func(any, string) any)),
-	expr.Function("lower", strFunc(strings.ToLower), new(func(any) any)),
-	expr.Function("upper", strFunc(strings.ToUpper), new(func(any) any)),
-	expr.Function("trim", strFunc(strings.TrimSpace), new(func(any) any)),
-	expr.Function("text", func(a ...any) (any, error) { return textOf(a[0]), nil }, new(func(any) any)),
-	expr.Function("id", func(a ...any) (any, error) { return idOf(a[0]), nil }, new(func(any) any)),
-	expr.Function("object", func(a ...any) (any, error) { return objectOf(a[0]), nil }, new(func(any) any)),
-	expr.Function("integer", func(a ...any) (any, error) { return integerOf(a[0]), nil }, new(func(any) any)),
-	expr.Function("unix", func(a ...any) (any, error) { return unixTime(a[0], time.Second), nil }, new(func(any) any)),
-	expr.Function("unix_ms", func(a ...any) (any, error) { return unixTime(a[0], time.Millisecond), nil }, new(func(any) any)),
-	expr.Function("parse_time", func(a ...any) (any, error) { return parseTime(a[0]), nil }, new(func(any) any)),
-	expr.Function("seconds", func(a ...any) (any, error) { return timeUnits(a[0], time.Second), nil }, new(func(any) any)),
-	expr.Function("millis", func(a ...any) (any, error) { return timeUnits(a[0], time.Millisecond), nil }, new(func(any) any)),
 	expr.Function("query", queryParam, new(func(any, string) any)),
-	expr.Function("sha256", sha256Hex, new(func(any) any)),
+}, funcOptions()...)
+
+// unaryFuncs are the package's functions of one argument; a call of one on
+// a path runs without the VM.
+var unaryFuncs = map[string]func(...any) (any, error){
+	"lower":      strFunc(strings.ToLower),
+	"upper":      strFunc(strings.ToUpper),
+	"trim":       strFunc(strings.TrimSpace),
+	"text":       func(a ...any) (any, error) { return textOf(a[0]), nil },
+	"id":         func(a ...any) (any, error) { return idOf(a[0]), nil },
+	"object":     func(a ...any) (any, error) { return objectOf(a[0]), nil },
+	"integer":    func(a ...any) (any, error) { return integerOf(a[0]), nil },
+	"unix":       func(a ...any) (any, error) { return unixTime(a[0], time.Second), nil },
+	"unix_ms":    func(a ...any) (any, error) { return unixTime(a[0], time.Millisecond), nil },
+	"parse_time": func(a ...any) (any, error) { return parseTime(a[0]), nil },
+	"seconds":    func(a ...any) (any, error) { return timeUnits(a[0], time.Second), nil },
+	"millis":     func(a ...any) (any, error) { return timeUnits(a[0], time.Millisecond), nil },
+	"sha256":     sha256Hex,
+}
+
+func funcOptions() []expr.Option {
+	var opts []expr.Option
+	for _, name := range sortedKeys(unaryFuncs) {
+		opts = append(opts, expr.Function(name, unaryFuncs[name], new(func(any) any)))
+	}
+	return opts
 }
 
 // program is one compiled expression with its source, for messages. The
@@ -181,12 +194,14 @@ type program struct {
 // fastExpr is what a program evaluates without the VM, giving what the VM
 // gives: kind 0 is none (run the VM), 'k' the constant konst, 'p' the
 // value at path, '=' and '!' whether the value at path equals (or not)
-// the string lit.
+// the string lit, 'f' fn of the value at path (on an error the VM runs,
+// for the error's text).
 type fastExpr struct {
 	kind  byte
 	konst any
 	path  *pathExpr
 	lit   string
+	fn    func(...any) (any, error)
 }
 
 // pathExpr is a chain of named fields from body, headers or vars, as
@@ -260,6 +275,15 @@ func fastOf(n ast.Node) fastExpr {
 			kind = '!'
 		}
 		return fastExpr{kind: kind, path: path, lit: s.Value}
+	case *ast.CallNode:
+		callee, ok := n.Callee.(*ast.IdentifierNode)
+		if !ok || len(n.Arguments) != 1 {
+			break
+		}
+		fn := unaryFuncs[callee.Value]
+		if path := pathOf(n.Arguments[0]); fn != nil && path != nil {
+			return fastExpr{kind: 'f', path: path, fn: fn}
+		}
 	}
 	if p := pathOf(n); p != nil {
 		return fastExpr{kind: 'p', path: p}
@@ -351,6 +375,11 @@ func (c *conv) run(p *program) (any, error) {
 	case '=', '!':
 		s, ok := p.fast.path.get(c.e).(string)
 		return (ok && s == p.fast.lit) == (p.fast.kind == '='), nil
+	case 'f':
+		c.arg[0] = p.fast.path.get(c.e)
+		if v, err := p.fast.fn(c.arg[:]...); err == nil {
+			return v, nil
+		}
 	}
 	if c.vm == nil {
 		c.vm = &vm.VM{MemoryBudget: MemoryBudget}
@@ -396,19 +425,27 @@ func objectOf(v any) any {
 // idOf is a trimmed non-empty string, or a number in decimal form; nil
 // for anything else.
 func idOf(v any) any {
+	if s, ok := idString(v); ok {
+		return s
+	}
+	return nil
+}
+
+// idString is idOf as a string, and whether there is one.
+func idString(v any) (string, bool) {
 	switch v := v.(type) {
 	case string:
 		if s := strings.TrimSpace(v); s != "" {
-			return s
+			return s, true
 		}
 	case int:
-		return strconv.Itoa(v)
+		return strconv.Itoa(v), true
 	case float64:
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			return strconv.FormatFloat(v, 'f', -1, 64)
+			return strconv.FormatFloat(v, 'f', -1, 64), true
 		}
 	}
-	return nil
+	return "", false
 }
 
 // integerOf is an integral number, or a string holding one, as an int;
