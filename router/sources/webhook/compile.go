@@ -20,7 +20,8 @@ type Source struct {
 	deliveryID  *program
 	vars        []field
 	rules       []rule
-	groups      []*ruleGroup // per rule: the run of rules indexed from it
+	groups      []*ruleGroup      // per rule: the run of rules indexed from it
+	keys        map[string]string // field names expressions read, shared by the decoder
 	usesHeaders bool
 }
 
@@ -174,6 +175,7 @@ func Compile(name string, s Settings) (*Source, error) {
 	}
 	src.usesHeaders = sh.usesHeaders
 	src.groups = groupRules(src.rules)
+	src.keys = sh.keys
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -70,7 +70,7 @@ type Result struct {
 // Result, with Unmapped set when nothing maps. The signature is not
 // checked here: call [Source.Verify] first.
 func (s *Source) Convert(headers http.Header, body []byte, receivedAt time.Time) (Result, error) {
-	root, err := decodeBody(body)
+	root, err := decodeBody(body, s.keys)
 	if err != nil {
 		return Result{}, err
 	}
@@ -87,7 +87,7 @@ func (s *Source) Convert(headers http.Header, body []byte, receivedAt time.Time)
 		e.Vars = make(map[string]any, len(s.vars))
 	}
 	sc := scratches.Get().(*scratch)
-	c := conv{s: s, e: e, body: body, receivedAt: receivedAt, received: router.FormatTime(receivedAt), scratch: sc}
+	c := conv{s: s, e: e, body: body, receivedAt: receivedAt, received: formatTime(receivedAt), scratch: sc}
 	c.buf = sc.buf[:0]
 	c.buf = append(c.buf, `{"name":`...)
 	c.buf = appendString(c.buf, s.integration)
@@ -457,7 +457,7 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 		c.buf = append(c.buf, '}')
 		p.span[kContext], p.hasObj[kContext] = [2]int{start, len(c.buf)}, true
 	}
-	tss := c.formatTime(ts)
+	tss := c.timeText(ts)
 	set(kTimestamp, tss)
 	set(kOriginalTimestamp, tss)
 	set(kReceivedAt, c.received)
@@ -507,16 +507,16 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 	}, "", ""
 }
 
-// formatTime is router.FormatTime(t), remembering the last time it wrote:
+// timeText is router.FormatTime(t), remembering the last time it wrote:
 // the messages of a delivery mostly share receivedAt or one timestamp.
-func (c *conv) formatTime(t time.Time) string {
+func (c *conv) timeText(t time.Time) string {
 	if t.Equal(c.receivedAt) {
 		return c.received
 	}
 	if !c.lastTime.IsZero() && t.Equal(c.lastTime) {
 		return c.lastTimeText
 	}
-	c.lastTime, c.lastTimeText = t, router.FormatTime(t)
+	c.lastTime, c.lastTimeText = t, formatTime(t)
 	return c.lastTimeText
 }
 

@@ -160,7 +160,7 @@ func BenchmarkDecodeOnly(b *testing.B) {
 	body := []byte(`{"id":"evt_123","event":"referral.e9","data":{"amount":1999,"currency":"usd","plan":"Pro","at":1772445600,"customer":{"email":"ada@example.com"},"affiliate":{"id":"aff_7"}}}`)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := decodeBody(body); err != nil {
+		if _, err := decodeBody(body, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -37,8 +37,10 @@ const jsonMaxDepth = 10000
 
 // decodeBody reads one JSON value: integers that fit become int, other
 // numbers float64, so that expressions do arithmetic on them.
-func decodeBody(body []byte) (any, error) {
-	p := parser{b: body}
+// Object keys found in keys (the names expressions read) are shared, not
+// allocated; keys may be nil.
+func decodeBody(body []byte, keys map[string]string) (any, error) {
+	p := parser{b: body, keys: keys}
 	v, err := p.value()
 	if err == nil {
 		p.skipWS()
@@ -66,6 +68,7 @@ type parser struct {
 	b     []byte
 	i     int
 	depth int
+	keys  map[string]string
 }
 
 func (p *parser) err(msg string) error { return &syntaxError{off: p.i, msg: msg} }
@@ -126,8 +129,8 @@ func (p *parser) object() (any, error) {
 	if p.depth > jsonMaxDepth {
 		return nil, p.err("exceeded max depth")
 	}
-	p.i++ // '{'
-	m := make(map[string]any)
+	p.i++                        // '{'
+	m := make(map[string]any, 8) // one group of slots from the start
 	p.skipWS()
 	if p.i < len(p.b) && p.b[p.i] == '}' {
 		p.i++
@@ -142,7 +145,7 @@ func (p *parser) object() (any, error) {
 		if p.b[p.i] != '"' {
 			return nil, p.err("invalid character looking for beginning of object key string")
 		}
-		k, err := p.str()
+		k, err := p.key()
 		if err != nil {
 			return nil, err
 		}
@@ -299,6 +302,25 @@ func (p *parser) number() (any, error) {
 	return f, nil
 }
 
+// key parses an object key: str, shared from p.keys when it is there.
+func (p *parser) key() (string, error) {
+	b := p.b
+	for i := p.i + 1; i < len(b); i++ {
+		c := b[i]
+		if c == '"' {
+			if k, ok := p.keys[string(b[p.i+1:i])]; ok {
+				p.i = i + 1
+				return k, nil
+			}
+			break
+		}
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			break
+		}
+	}
+	return p.str()
+}
+
 // str parses a string starting at its opening quote.
 func (p *parser) str() (string, error) {
 	p.i++ // '"'
@@ -448,7 +470,9 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 	case float64:
 		return appendFloat(dst, v), nil
 	case time.Time:
-		return appendString(dst, router.FormatTime(v)), nil
+		dst = append(dst, '"')
+		dst = appendTime(dst, v)
+		return append(dst, '"'), nil
 	case rawJSON:
 		return append(dst, v...), nil
 	}
@@ -536,6 +560,46 @@ func appendObject(dst []byte, m map[string]any, extraKey string, extra any, dept
 		}
 	}
 	return append(dst, '}'), nil
+}
+
+// formatTime is router.FormatTime(t), written by hand for the years 0 to
+// 9999 (TestFormatTime compares them).
+func formatTime(t time.Time) string {
+	var b [24]byte
+	return string(appendTime(b[:0], t))
+}
+
+// appendTime appends formatTime(t).
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return append(dst, router.FormatTime(t)...)
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	var b [24]byte
+	put := func(i, v, width int) {
+		for j := i + width - 1; j >= i; j-- {
+			b[j] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, year, 4)
+	b[4] = '-'
+	put(5, int(month), 2)
+	b[7] = '-'
+	put(8, day, 2)
+	b[10] = 'T'
+	put(11, hour, 2)
+	b[13] = ':'
+	put(14, minute, 2)
+	b[16] = ':'
+	put(17, sec, 2)
+	b[19] = '.'
+	put(20, ms, 3)
+	b[23] = 'Z'
+	return append(dst, b[:]...)
 }
 
 // rawJSON is JSON written as is.

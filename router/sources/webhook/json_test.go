@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/eventrouter/eventrouter/router"
 )
 
 // oracleDecode is decodeBody as encoding/json does it: Decode with
@@ -73,6 +75,9 @@ var jsonSeeds = []string{
 	`{"k\u0000":"\u007f"}`, `{"":{}}`, `{"":1,"b":{"":[]}}`,
 }
 
+// internSample are field names a source's expressions might read.
+var internSample = map[string]string{"a": "a", "id": "id", "event": "event", "": "", "k\u0000": "k\u0000", "é": "é"}
+
 // FuzzDecodeBody checks decodeBody against encoding/json: the same bodies
 // accepted and the same values.
 func FuzzDecodeBody(f *testing.F) {
@@ -80,13 +85,15 @@ func FuzzDecodeBody(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, err := decodeBody(b)
 		want, werr := oracleDecode(b)
-		if (err == nil) != (werr == nil) {
-			t.Fatalf("decodeBody error %v, encoding/json error %v, input %q", err, werr, b)
-		}
-		if err == nil && !reflect.DeepEqual(got, want) {
-			t.Fatalf("decodeBody = %#v, encoding/json = %#v", got, want)
+		for _, keys := range []map[string]string{nil, internSample} {
+			got, err := decodeBody(b, keys)
+			if (err == nil) != (werr == nil) {
+				t.Fatalf("decodeBody error %v, encoding/json error %v, input %q", err, werr, b)
+			}
+			if err == nil && !reflect.DeepEqual(got, want) {
+				t.Fatalf("decodeBody = %#v, encoding/json = %#v", got, want)
+			}
 		}
 	})
 }
@@ -190,5 +197,19 @@ func TestAppendValueDepth(t *testing.T) {
 				t.Fatalf("error %v, want ok=%v", err, c.ok)
 			}
 		})
+	}
+}
+
+// TestFormatTime compares formatTime with router.FormatTime.
+func TestFormatTime(t *testing.T) {
+	loc := time.FixedZone("x", -7*3600-30*60)
+	for _, at := range []time.Time{
+		{}, time.Unix(0, 0), time.Date(2026, 3, 2, 10, 0, 1, 999_999_999, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 1e6, time.UTC),
+		time.Date(2026, 1, 1, 1, 2, 3, 4e6, loc), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(999, 9, 9, 9, 9, 9, 90e6, time.UTC),
+	} {
+		if got, want := formatTime(at), router.FormatTime(at); got != want {
+			t.Errorf("formatTime(%v) = %s, want %s", at, got, want)
+		}
 	}
 }

@@ -72,6 +72,9 @@ const getField = "__get"
 type checkShape struct {
 	depth, maxDepth int
 	usesHeaders     bool
+	// keys are the field names the expressions read (body.<key>), which
+	// the body decoder shares instead of allocating each.
+	keys map[string]string
 }
 
 func (c *checkShape) walk(n ast.Node) {
@@ -92,6 +95,18 @@ func (c *checkShape) walk(n ast.Node) {
 	case *ast.IdentifierNode:
 		if n.Value == "headers" {
 			c.usesHeaders = true
+		}
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && id.Value == getField && len(n.Arguments) == 2 {
+			if k, ok := n.Arguments[1].(*ast.StringNode); ok {
+				if c.keys == nil {
+					c.keys = make(map[string]string)
+				}
+				c.keys[k.Value] = k.Value
+			}
+		}
+		for _, ch := range children(n) {
+			c.walk(ch)
 		}
 	default:
 		for _, ch := range children(n) {
@@ -349,8 +364,19 @@ func compileExpr(src string, sh *checkShape) (*program, error) {
 	if sh != nil && c.usesHeaders {
 		sh.usesHeaders = true
 	}
+	if sh != nil && len(c.keys) > 0 && len(sh.keys) < maxInterned {
+		if sh.keys == nil {
+			sh.keys = make(map[string]string, len(c.keys))
+		}
+		for k := range c.keys {
+			sh.keys[k] = k
+		}
+	}
 	return &program{src: src, prog: p, fast: fastOf(p.Node())}, nil
 }
+
+// maxInterned bounds the field names a source's decoder shares.
+const maxInterned = 4096
 
 // oneLine renders an expr error as one line: its message and column.
 func oneLine(err error) string {
