@@ -210,13 +210,16 @@ type program struct {
 // gives: kind 0 is none (run the VM), 'k' the constant konst, 'p' the
 // value at path, '=' and '!' whether the value at path equals (or not)
 // the string lit, 'f' fn of the value at path (on an error the VM runs,
-// for the error's text).
+// for the error's text), '/' the number at path divided by num (as expr
+// divides: a float64 quotient; for anything but an int or a float64 the
+// VM runs, for the error).
 type fastExpr struct {
 	kind  byte
 	konst any
 	path  *pathExpr
 	lit   string
 	fn    func(...any) (any, error)
+	num   float64
 }
 
 // pathExpr is a chain of named fields from body, headers or vars, as
@@ -274,6 +277,20 @@ func fastOf(n ast.Node) fastExpr {
 	case *ast.NilNode:
 		return fastExpr{kind: 'k'}
 	case *ast.BinaryNode:
+		if n.Operator == "/" {
+			path := pathOf(n.Left)
+			switch d := n.Right.(type) {
+			case *ast.IntegerNode:
+				if path != nil {
+					return fastExpr{kind: '/', path: path, num: float64(d.Value)}
+				}
+			case *ast.FloatNode:
+				if path != nil {
+					return fastExpr{kind: '/', path: path, num: d.Value}
+				}
+			}
+			return fastExpr{}
+		}
 		if n.Operator != "==" && n.Operator != "!=" {
 			return fastExpr{}
 		}
@@ -401,6 +418,13 @@ func (c *conv) run(p *program) (any, error) {
 	case '=', '!':
 		s, ok := p.fast.path.get(c.e).(string)
 		return (ok && s == p.fast.lit) == (p.fast.kind == '='), nil
+	case '/':
+		switch v := p.fast.path.get(c.e).(type) {
+		case int:
+			return float64(v) / p.fast.num, nil
+		case float64:
+			return v / p.fast.num, nil
+		}
 	case 'f':
 		c.arg[0] = p.fast.path.get(c.e)
 		if v, err := p.fast.fn(c.arg[:]...); err == nil {
