@@ -70,8 +70,11 @@ type Result struct {
 // Result, with Unmapped set when nothing maps. The signature is not
 // checked here: call [Source.Verify] first.
 func (s *Source) Convert(headers http.Header, body []byte, receivedAt time.Time) (Result, error) {
-	root, err := decodeBody(body, s.keys)
+	sc := scratches.Get().(*scratch)
+	root, err := decodeInto(body, s.keys, &sc.maps)
 	if err != nil {
+		sc.maps.recycle()
+		scratches.Put(sc)
 		return Result{}, err
 	}
 	e := &env{Body: root, ReceivedAt: receivedAt.UTC()}
@@ -86,7 +89,6 @@ func (s *Source) Convert(headers http.Header, body []byte, receivedAt time.Time)
 	if len(s.vars) > 0 {
 		e.Vars = make(map[string]any, len(s.vars))
 	}
-	sc := scratches.Get().(*scratch)
 	c := conv{s: s, e: e, body: body, receivedAt: receivedAt, received: formatTime(receivedAt), scratch: sc}
 	c.buf = sc.buf[:0]
 	c.buf = append(c.buf, `{"name":`...)
@@ -98,15 +100,18 @@ func (s *Source) Convert(headers http.Header, body []byte, receivedAt time.Time)
 		sc.buf = c.buf[:0]
 	}
 	sc.vm = c.vm
+	c.e.Body, c.e.Vars, c.e.Headers = nil, nil, nil
+	sc.maps.recycle()
 	scratches.Put(sc)
 	return res, nil
 }
 
 // scratch is what one conversion reuses from the last: the buffer the
-// messages' objects are written to, and the VM.
+// messages' objects are written to, the VM, and the body's objects.
 type scratch struct {
-	buf []byte
-	vm  *vm.VM
+	buf  []byte
+	vm   *vm.VM
+	maps mapPool
 }
 
 // maxScratch is the largest buffer kept for the next conversion.

@@ -40,7 +40,13 @@ const jsonMaxDepth = 10000
 // Object keys found in keys (the names expressions read) are shared, not
 // allocated; keys may be nil.
 func decodeBody(body []byte, keys map[string]string) (any, error) {
-	p := parser{b: body, keys: keys}
+	return decodeInto(body, keys, nil)
+}
+
+// decodeInto is decodeBody taking objects from maps (emptied first) before
+// it makes new ones, and adding every object it uses to maps.used.
+func decodeInto(body []byte, keys map[string]string, maps *mapPool) (any, error) {
+	p := parser{b: body, keys: keys, maps: maps}
 	v, err := p.value()
 	if err == nil {
 		p.skipWS()
@@ -69,6 +75,50 @@ type parser struct {
 	i     int
 	depth int
 	keys  map[string]string
+	maps  *mapPool
+}
+
+// mapPool recycles the objects of one conversion's body for the next: the
+// body is not referred to once Convert returns (messages are written out,
+// and the strings they keep are not maps).
+type mapPool struct {
+	free, used []map[string]any
+}
+
+// maxPooledMaps and maxPooledLen bound what a pool keeps.
+const (
+	maxPooledMaps = 64
+	maxPooledLen  = 32
+)
+
+// newMap is an empty map, recycled when there is one.
+func (p *parser) newMap() map[string]any {
+	if p.maps == nil {
+		return make(map[string]any, 8) // one group of slots from the start
+	}
+	var m map[string]any
+	if n := len(p.maps.free); n > 0 {
+		m = p.maps.free[n-1]
+		p.maps.free = p.maps.free[:n-1]
+		clear(m)
+	} else {
+		m = make(map[string]any, 8)
+	}
+	if len(p.maps.used) < maxPooledMaps {
+		p.maps.used = append(p.maps.used, m)
+	}
+	return m
+}
+
+// recycle makes the maps of the last conversion free for the next.
+func (mp *mapPool) recycle() {
+	for _, m := range mp.used {
+		if len(m) <= maxPooledLen && len(mp.free) < maxPooledMaps {
+			mp.free = append(mp.free, m)
+		}
+	}
+	clear(mp.used)
+	mp.used = mp.used[:0]
 }
 
 func (p *parser) err(msg string) error { return &syntaxError{off: p.i, msg: msg} }
@@ -129,8 +179,8 @@ func (p *parser) object() (any, error) {
 	if p.depth > jsonMaxDepth {
 		return nil, p.err("exceeded max depth")
 	}
-	p.i++                        // '{'
-	m := make(map[string]any, 8) // one group of slots from the start
+	p.i++ // '{'
+	m := p.newMap()
 	p.skipWS()
 	if p.i < len(p.b) && p.b[p.i] == '}' {
 		p.i++

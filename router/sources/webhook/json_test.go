@@ -78,8 +78,10 @@ var jsonSeeds = []string{
 // internSample are field names a source's expressions might read.
 var internSample = map[string]string{"a": "a", "id": "id", "event": "event", "": "", "k\u0000": "k\u0000", "é": "é"}
 
+var fuzzMaps mapPool
+
 // FuzzDecodeBody checks decodeBody against encoding/json: the same bodies
-// accepted and the same values.
+// accepted and the same values, also with recycled maps.
 func FuzzDecodeBody(f *testing.F) {
 	for _, s := range jsonSeeds {
 		f.Add([]byte(s))
@@ -87,7 +89,10 @@ func FuzzDecodeBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		want, werr := oracleDecode(b)
 		for _, keys := range []map[string]string{nil, internSample} {
-			got, err := decodeBody(b, keys)
+			// fuzzMaps holds the maps of the inputs before: recycled
+			// maps must come back empty.
+			got, err := decodeInto(b, keys, &fuzzMaps)
+			defer fuzzMaps.recycle()
 			if (err == nil) != (werr == nil) {
 				t.Fatalf("decodeBody error %v, encoding/json error %v, input %q", err, werr, b)
 			}
