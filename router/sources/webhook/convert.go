@@ -91,6 +91,7 @@ func (s *Source) Convert(headers http.Header, body []byte, receivedAt time.Time)
 	}
 	c := conv{s: s, e: e, body: body, receivedAt: receivedAt, received: formatTime(receivedAt), scratch: sc}
 	c.buf = sc.buf[:0]
+	c.bodies = sc.bodies[:0]
 	c.buf = append(c.buf, `{"name":`...)
 	c.buf = appendString(c.buf, s.integration)
 	c.buf = append(c.buf, '}')
@@ -100,6 +101,7 @@ func (s *Source) Convert(headers http.Header, body []byte, receivedAt time.Time)
 		sc.buf = c.buf[:0]
 	}
 	sc.vm = c.vm
+	sc.bodies = c.bodies[:0]
 	c.e.Body, c.e.Vars, c.e.Headers = nil, nil, nil
 	sc.maps.recycle()
 	scratches.Put(sc)
@@ -109,9 +111,11 @@ func (s *Source) Convert(headers http.Header, body []byte, receivedAt time.Time)
 // scratch is what one conversion reuses from the last: the buffer the
 // messages' objects are written to, the VM, and the body's objects.
 type scratch struct {
-	buf  []byte
-	vm   *vm.VM
-	maps mapPool
+	buf []byte
+	// bodies are the spans of buf holding the bodies of the messages.
+	bodies [][2]int
+	vm     *vm.VM
+	maps   mapPool
 }
 
 // maxScratch is the largest buffer kept for the next conversion.
@@ -235,6 +239,17 @@ func (c *conv) convert() Result {
 	}
 	if len(c.res.Messages) == 0 {
 		return c.fail(ReasonNoMessages, "rule "+r.name+" emitted no message (every emit's when was false)")
+	}
+	// The messages' bodies, in one allocation: they are stored together.
+	size := 0
+	for _, b := range c.bodies {
+		size += b[1] - b[0]
+	}
+	slab := make([]byte, 0, size)
+	for i, b := range c.bodies {
+		start := len(slab)
+		slab = append(slab, c.buf[b[0]:b[1]]...)
+		c.res.Messages[i].Body = json.RawMessage(slab[start:len(slab):len(slab)])
 	}
 	return c.res
 }
@@ -469,33 +484,26 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 	set(kChannel, "server")
 	set(kType, em.typ)
 
-	// The body: every key in order, objects copied from the scratch
-	// buffer; one allocation of the exact size.
-	size := len(`{"version":2}`)
+	// The body: every key in order, objects copied from where they were
+	// written, at the end of the scratch buffer; convert copies the
+	// bodies of a delivery's messages out together (see bodies).
+	bodyStart := len(c.buf)
+	c.buf = append(c.buf, '{')
 	for k := range nKeys {
 		switch {
 		case p.hasStr[k]:
-			size += len(keyNames[k]) + 2 + len(p.str[k]) + 1
+			c.buf = append(c.buf, keyNames[k]...)
+			c.buf = appendString(c.buf, p.str[k])
+			c.buf = append(c.buf, ',')
 		case p.hasObj[k]:
-			size += len(keyNames[k]) + p.span[k][1] - p.span[k][0] + 1
+			c.buf = append(c.buf, keyNames[k]...)
+			c.buf = append(c.buf, c.buf[p.span[k][0]:p.span[k][1]]...)
+			c.buf = append(c.buf, ',')
 		}
 	}
-	body := make([]byte, 0, size+16)
-	body = append(body, '{')
-	for k := range nKeys {
-		switch {
-		case p.hasStr[k]:
-			body = append(body, keyNames[k]...)
-			body = appendString(body, p.str[k])
-			body = append(body, ',')
-		case p.hasObj[k]:
-			body = append(body, keyNames[k]...)
-			body = append(body, c.buf[p.span[k][0]:p.span[k][1]]...)
-			body = append(body, ',')
-		}
-	}
-	body = append(body, keyNames[kVersion]...)
-	body = append(body, "2}"...)
+	c.buf = append(c.buf, keyNames[kVersion]...)
+	c.buf = append(c.buf, "2}"...)
+	c.bodies = append(c.bodies, [2]int{bodyStart, len(c.buf)})
 	event := p.str[kEvent]
 	if em.typ != router.TypeTrack {
 		event = ""
@@ -508,7 +516,6 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 		AnonymousID: aid,
 		Event:       event,
 		ReceivedAt:  c.receivedAt,
-		Body:        json.RawMessage(body),
 	}, "", ""
 }
 

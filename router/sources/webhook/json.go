@@ -91,7 +91,8 @@ const (
 	maxPooledLen  = 32
 )
 
-// newMap is an empty map, recycled when there is one.
+// newMap is an empty map, recycled when there is one (recycle empties
+// them).
 func (p *parser) newMap() map[string]any {
 	if p.maps == nil {
 		return make(map[string]any, 8) // one group of slots from the start
@@ -100,7 +101,6 @@ func (p *parser) newMap() map[string]any {
 	if n := len(p.maps.free); n > 0 {
 		m = p.maps.free[n-1]
 		p.maps.free = p.maps.free[:n-1]
-		clear(m)
 	} else {
 		m = make(map[string]any, 8)
 	}
@@ -114,6 +114,7 @@ func (p *parser) newMap() map[string]any {
 func (mp *mapPool) recycle() {
 	for _, m := range mp.used {
 		if len(m) <= maxPooledLen && len(mp.free) < maxPooledMaps {
+			clear(m) // keeps nothing of the body alive
 			mp.free = append(mp.free, m)
 		}
 	}
