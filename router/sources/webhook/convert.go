@@ -77,7 +77,8 @@ func (s *Source) Convert(headers http.Header, body []byte, receivedAt time.Time)
 		scratches.Put(sc)
 		return Result{}, err
 	}
-	e := &env{Body: root, ReceivedAt: receivedAt.UTC()}
+	e := &sc.env
+	*e = env{Body: root, ReceivedAt: receivedAt.UTC()}
 	if s.usesHeaders {
 		e.Headers = make(map[string]any, len(headers))
 		for k, v := range headers {
@@ -89,33 +90,40 @@ func (s *Source) Convert(headers http.Header, body []byte, receivedAt time.Time)
 	if len(s.vars) > 0 {
 		e.Vars = make(map[string]any, len(s.vars))
 	}
-	c := conv{s: s, e: e, body: body, receivedAt: receivedAt, received: formatTime(receivedAt), scratch: sc}
+	c := conv{s: s, e: e, body: body, receivedAt: receivedAt, scratch: sc}
 	c.buf = sc.buf[:0]
 	c.bodies = sc.bodies[:0]
 	c.buf = append(c.buf, `{"name":`...)
 	c.buf = appendString(c.buf, s.integration)
 	c.buf = append(c.buf, '}')
 	c.integrationJSON = c.buf[:len(c.buf):len(c.buf)]
+	start := len(c.buf)
+	c.buf = append(c.buf, '"')
+	c.buf = appendTime(c.buf, receivedAt)
+	c.buf = append(c.buf, '"')
+	c.receivedSpan = [2]int{start, len(c.buf)}
 	res := c.convert()
 	if cap(c.buf) <= maxScratch {
 		sc.buf = c.buf[:0]
 	}
 	sc.vm = c.vm
 	sc.bodies = c.bodies[:0]
-	c.e.Body, c.e.Vars, c.e.Headers = nil, nil, nil
+	*c.e = env{} // keeps nothing of the delivery alive
 	sc.maps.recycle()
 	scratches.Put(sc)
 	return res, nil
 }
 
 // scratch is what one conversion reuses from the last: the buffer the
-// messages' objects are written to, the VM, and the body's objects.
+// messages' objects are written to, the VM, the body's objects and the
+// env expressions see.
 type scratch struct {
 	buf []byte
 	// bodies are the spans of buf holding the bodies of the messages.
 	bodies [][2]int
 	vm     *vm.VM
 	maps   mapPool
+	env    env
 }
 
 // maxScratch is the largest buffer kept for the next conversion.
@@ -129,17 +137,15 @@ type conv struct {
 	e          *env
 	body       []byte
 	receivedAt time.Time
-	received   string
-	res        Result
+	// receivedSpan is where c.buf holds receivedAt as a JSON string.
+	receivedSpan [2]int
+	res          Result
 	*scratch
 	// integrationJSON is {"name":<the source's integration>}, the default
 	// context.integration.
 	integrationJSON []byte
 	// arg is the argument of a function run without the VM.
 	arg [1]any
-	// lastTime is the last timestamp formatted, as lastTimeText.
-	lastTime     time.Time
-	lastTimeText string
 	// encErr is the first value of the message being built that cannot
 	// be written as JSON.
 	encErr error
@@ -477,10 +483,17 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 		c.buf = append(c.buf, '}')
 		p.span[kContext], p.hasObj[kContext] = [2]int{start, len(c.buf)}, true
 	}
-	tss := c.timeText(ts)
-	set(kTimestamp, tss)
-	set(kOriginalTimestamp, tss)
-	set(kReceivedAt, c.received)
+	tsSpan := c.receivedSpan
+	if !ts.Equal(c.receivedAt) {
+		start := len(c.buf)
+		c.buf = append(c.buf, '"')
+		c.buf = appendTime(c.buf, ts)
+		c.buf = append(c.buf, '"')
+		tsSpan = [2]int{start, len(c.buf)}
+	}
+	p.span[kTimestamp], p.hasObj[kTimestamp] = tsSpan, true
+	p.span[kOriginalTimestamp], p.hasObj[kOriginalTimestamp] = tsSpan, true
+	p.span[kReceivedAt], p.hasObj[kReceivedAt] = c.receivedSpan, true
 	set(kChannel, "server")
 	set(kType, em.typ)
 
@@ -517,19 +530,6 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 		Event:       event,
 		ReceivedAt:  c.receivedAt,
 	}, "", ""
-}
-
-// timeText is router.FormatTime(t), remembering the last time it wrote:
-// the messages of a delivery mostly share receivedAt or one timestamp.
-func (c *conv) timeText(t time.Time) string {
-	if t.Equal(c.receivedAt) {
-		return c.received
-	}
-	if !c.lastTime.IsZero() && t.Equal(c.lastTime) {
-		return c.lastTimeText
-	}
-	c.lastTime, c.lastTimeText = t, formatTime(t)
-	return c.lastTimeText
 }
 
 // appendRaw appends s to the scratch buffer and returns its span.

@@ -205,16 +205,16 @@ func TestAppendValueDepth(t *testing.T) {
 	}
 }
 
-// TestFormatTime compares formatTime with router.FormatTime.
-func TestFormatTime(t *testing.T) {
+// TestAppendTime compares appendTime with router.FormatTime.
+func TestAppendTime(t *testing.T) {
 	loc := time.FixedZone("x", -7*3600-30*60)
 	for _, at := range []time.Time{
 		{}, time.Unix(0, 0), time.Date(2026, 3, 2, 10, 0, 1, 999_999_999, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 1e6, time.UTC),
 		time.Date(2026, 1, 1, 1, 2, 3, 4e6, loc), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(999, 9, 9, 9, 9, 9, 90e6, time.UTC),
 	} {
-		if got, want := formatTime(at), router.FormatTime(at); got != want {
-			t.Errorf("formatTime(%v) = %s, want %s", at, got, want)
+		if got, want := string(appendTime(nil, at)), router.FormatTime(at); got != want {
+			t.Errorf("appendTime(%v) = %s, want %s", at, got, want)
 		}
 	}
 }

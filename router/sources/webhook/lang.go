@@ -501,23 +501,31 @@ func idString(v any) (string, bool) {
 // integerOf is an integral number, or a string holding one, as an int;
 // nil otherwise.
 func integerOf(v any) any {
+	if n, ok := integerValue(v); ok {
+		return n
+	}
+	return nil
+}
+
+// integerValue is integerOf as an int, and whether there is one.
+func integerValue(v any) (int, bool) {
 	switch v := v.(type) {
 	case int:
-		return v
+		return v, true
 	case float64:
 		if v == math.Trunc(v) && math.Abs(v) <= 1<<53 {
-			return int(v)
+			return int(v), true
 		}
 	case string:
 		s := strings.TrimSpace(v)
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return int(n)
+			return int(n), true
 		}
 		if f, err := strconv.ParseFloat(s, 64); err == nil && f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
-			return int(f)
+			return int(f), true
 		}
 	}
-	return nil
+	return 0, false
 }
 
 // Bounds of a usable time: 1970 to the end of 9999.
@@ -526,7 +534,7 @@ var maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)
 // unixTime reads a unix time in unit (a number or a numeric string); nil
 // when absent or out of 1970..9999.
 func unixTime(v any, unit time.Duration) any {
-	n, ok := integerOf(v).(int)
+	n, ok := integerValue(v)
 	if !ok || n < 0 || int64(n) > maxTime.UnixMilli()/int64(unit/time.Millisecond) {
 		return nil
 	}
