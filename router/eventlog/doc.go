@@ -145,7 +145,12 @@
 //   - checks the delivery sequence of every message (raised by one per
 //     delivery, to whoever it goes; the partition's holder is the only
 //     reader after its rewind): a gap means deliveries went astray, so
-//     nothing from there on is handed out and it rewinds;
+//     nothing from there on is handed out and it rewinds. The count starts
+//     at 1 after every rewind, whatever the server's answer to the rewind
+//     says: the server resumes delivering before it writes that answer,
+//     so a previous holder's pull request still waiting there may already
+//     have taken the oldest messages, and the answer would count them as
+//     delivered here (then the rewind is simply due again);
 //   - acknowledges again, instead of handing out behind newer messages, a
 //     record it already acknowledged that is delivered again (the
 //     acknowledgement was lost with a consumer leader).

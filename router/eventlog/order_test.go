@@ -289,3 +289,72 @@ func TestAppendLargeRequestInOrder(t *testing.T) {
 		t.Errorf("the request filled %d record(s), want at least 2 (the test is about several)", len(records))
 	}
 }
+
+// A holder that lost its partition while its pull request was still
+// waiting on the server (a process that died before the server noticed,
+// or one whose lease lapsed during a Fetch) takes what the takeover's
+// rewind makes due: the new holder must hand out nothing newer until the
+// old holder's unacknowledged batch has been delivered to it. Repeated,
+// because the stale request races with the server's answer to the rewind
+// (which counted, until this was fixed, what the stale request took as
+// delivered to the new holder: about one round in ten lost its order).
+func TestTakeoverWithStalePullRequest(t *testing.T) {
+	l := openLog(t, Config{Partitions: 1})
+	ctx := context.Background()
+	for i := range 30 {
+		dest := fmt.Sprintf("hook%d", i)
+		cfg := router.ReaderConfig{Destination: dest, Partition: 0, AckWait: time.Minute}
+		old, err := l.Reader(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := func(j int) string { return fmt.Sprintf("i%d-m%d", i, j) }
+		appendOne(t, l, m(1), m(2), m(3))
+		if ds, err := old.Fetch(ctx, 3, time.Second); err != nil || ids(ds) != m(1)+" "+m(2)+" "+m(3) {
+			t.Fatalf("old holder fetched %q, %v", ids(ds), err)
+		}
+		// The old holder's next pull request, left waiting on the server.
+		cons, err := l.events.Consumer(ctx, ConsumerName(dest, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cons.Fetch(3, jetstream.FetchMaxWait(30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			info, err := cons.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.NumWaiting == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the stale pull request is not waiting: %d waiting", info.NumWaiting)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+
+		// The takeover: a new reader of the cursor rewinds, then reads on.
+		nu, err := l.Reader(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nu.Rewind(ctx); err != nil {
+			t.Fatalf("Rewind: %v", err)
+		}
+		appendOne(t, l, m(4))
+		var got []router.Delivery
+		for range 10 {
+			ds, _ := nu.Fetch(ctx, 4, 100*time.Millisecond)
+			got = append(got, ds...)
+			if len(got) >= 4 {
+				break
+			}
+		}
+		if g, want := ids(got), m(1)+" "+m(2)+" "+m(3)+" "+m(4); g != want {
+			t.Errorf("round %d: the new holder handed out %q, want %q", i, g, want)
+		}
+	}
+}

@@ -99,7 +99,8 @@ func (l *Log) Reader(ctx context.Context, cfg router.ReaderConfig) (router.Parti
 //     a failed acknowledgement.
 //   - Every delivery carries the consumer's delivery sequence, which the
 //     server raises by one per delivery, to whoever it goes. After a
-//     rewind it starts again at 1, and this reader is the partition's only
+//     rewind it starts again at 1 (not at what the answer to the rewind
+//     counts: see rewind), and this reader is the partition's only
 //     reader while it holds the lease: a delivery sequence other than the
 //     next one means deliveries went astray. Nothing from there on is
 //     handed out; the reader rewinds and reads again.
@@ -178,9 +179,18 @@ func (r *reader) rewind(ctx context.Context, why string) error {
 		}
 		return fmt.Errorf("rewinding consumer %s to its ack floor: %w: %w", r.name, router.ErrUnavailable, err)
 	}
+	// The server numbers deliveries from 1 again after a reset. The
+	// answer's own count is read after the server resumed delivering: a
+	// pull request still waiting from the previous holder may have taken
+	// messages in between, and counting from there would hand out what
+	// follows them. So the next delivery here must be number 1, and when
+	// some went elsewhere already, the rewind is due again at once.
 	r.rewindFor = ""
+	if resp.Delivered.Consumer > 0 {
+		r.rewindFor = rewindGap
+	}
 	r.epoch = epoch
-	r.next = resp.Delivered.Consumer + 1
+	r.next = 1
 	r.high = 0
 	r.l.metrics.observeRewind(why, time.Since(start))
 	lvl := slog.LevelInfo
@@ -220,13 +230,24 @@ func (r *reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]rout
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if why := r.due(); why != "" {
+	if wait < 10*time.Millisecond {
+		wait = 10 * time.Millisecond
+	}
+	for tries := 0; ; tries++ {
+		why := r.due()
+		if why == "" {
+			break
+		}
+		if tries == maxRewinds {
+			// Deliveries keep going elsewhere right after each rewind (a
+			// stale pull request is still being served): wait as an
+			// empty fetch would and try again on the next Fetch.
+			sleepCtx(ctx, wait)
+			return nil, ctx.Err()
+		}
 		if err := r.rewind(ctx, why); err != nil {
 			return nil, err
 		}
-	}
-	if wait < 10*time.Millisecond {
-		wait = 10 * time.Millisecond
 	}
 	r.mu.Lock()
 	n := int(float64(max) / r.perRec)
@@ -344,6 +365,19 @@ func (r *reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]rout
 		return nil, decodeErr
 	}
 	return out, nil
+}
+
+// maxRewinds is how many rewinds one Fetch tries before it reads.
+const maxRewinds = 3
+
+// sleepCtx sleeps for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func maxInt(a, b int) int {
