@@ -1,6 +1,7 @@
 package eventlog
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -129,6 +130,10 @@ func (ls *lease) markLost() {
 	}
 }
 
+// errRenewAgain: the renewal found the key at a newer revision of this
+// holder's own and renews it at the next tick.
+var errRenewAgain = errors.New("renew again")
+
 // renew keeps the lease until it is released or lost, or the log closes.
 func (ls *lease) renew() {
 	defer close(ls.done)
@@ -155,18 +160,35 @@ func (ls *lease) renew() {
 			expire.Stop()
 		}
 		ls.mu.Lock()
-		rev := ls.rev
+		rev, until := ls.rev, time.Until(ls.validUntil)
 		ls.mu.Unlock()
 		sent := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), every)
+		// A slow answer is still worth having while the lease is valid
+		// (Held goes by the clock meanwhile), rather than abandoned after
+		// one renewal period: an abandoned update may have been applied.
+		ctx, cancel := context.WithTimeout(context.Background(), max(every, until))
 		newRev, err := ls.l.leases.Update(ctx, ls.key, ls.owner, rev)
 		cancel()
+		if err != nil && errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			// An earlier update given up on may have been applied after
+			// all: the key still names this holder, at a newer revision.
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			if e, gerr := ls.l.leases.Get(ctx, ls.key); gerr == nil && bytes.Equal(e.Value(), ls.owner) {
+				ls.mu.Lock()
+				ls.rev = e.Revision()
+				ls.mu.Unlock()
+				err = errRenewAgain
+			}
+			cancel()
+		}
 		switch {
 		case err == nil:
 			ls.mu.Lock()
 			ls.rev = newRev
 			ls.validUntil = sent.Add(ls.validity())
 			ls.mu.Unlock()
+		case errors.Is(err, errRenewAgain):
+			// Renewed with the current revision at the next tick.
 		case errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound):
 			ls.l.log.Warn("lease taken over", "lease", ls.key)
 			return

@@ -434,6 +434,39 @@ func TestLease(t *testing.T) {
 	}
 }
 
+// A renewal the holder gave up waiting for may still have been applied:
+// the next renewal then finds a newer revision, but one of its own, and
+// the lease stays held.
+func TestLeaseRenewalAppliedLate(t *testing.T) {
+	ctx := context.Background()
+	l := openLog(t, Config{Partitions: 1, LeaseTTL: 400 * time.Millisecond})
+	held, err := l.Acquire(ctx, "hook/0")
+	if err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+	ls := held.(*lease)
+	ls.mu.Lock()
+	rev := ls.rev
+	ls.mu.Unlock()
+	// The late renewal, as the server applied it.
+	if _, err := l.leases.Update(ctx, ls.key, ls.owner, rev); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	time.Sleep(time.Second) // several renewals
+	if !held.Held() {
+		t.Fatal("lease lost after a late renewal of its own")
+	}
+	// Another holder's write still takes it away.
+	if _, err := l.leases.Put(ctx, ls.key, []byte("someone else")); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	select {
+	case <-held.Lost():
+	case <-time.After(2 * time.Second):
+		t.Fatal("lease still held after another holder took the key")
+	}
+}
+
 func TestEscape(t *testing.T) {
 	for _, s := range []string{"", "plain", " lead", "trail ", "a b", "100%", "%41", "line\r\nbreak", "tab\tx", "\x00\x7f", "ünï", "%"} {
 		if got := unescape(escape(s)); got != s {
