@@ -150,7 +150,11 @@
 //     says: the server resumes delivering before it writes that answer,
 //     so a previous holder's pull request still waiting there may already
 //     have taken the oldest messages, and the answer would count them as
-//     delivered here (then the rewind is simply due again);
+//     delivered here (then the rewind is simply due again). Such a
+//     request may also take everything, leaving this reader no delivery
+//     to see a gap in: after a rewind, the first fetch that receives
+//     nothing asks the server how many deliveries it counts, and rewinds
+//     again when they are more than were received here;
 //   - acknowledges again, instead of handing out behind newer messages, a
 //     record it already acknowledged that is delivered again (the
 //     acknowledgement was lost with a consumer leader).

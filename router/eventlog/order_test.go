@@ -358,3 +358,63 @@ func TestTakeoverWithStalePullRequest(t *testing.T) {
 		}
 	}
 }
+
+// A stale pull request with room for more takes the oldest messages again
+// after every rewind, until it is full or expires: meanwhile the new
+// holder hands out nothing, then everything in order.
+func TestTakeoverWaitsOutStalePullRequest(t *testing.T) {
+	l := openLog(t, Config{Partitions: 1})
+	ctx := context.Background()
+	cfg := router.ReaderConfig{Destination: "hook", Partition: 0, AckWait: time.Minute}
+	old, err := l.Reader(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendOne(t, l, "m1", "m2", "m3")
+	if ds, err := old.Fetch(ctx, 3, time.Second); err != nil || ids(ds) != "m1 m2 m3" {
+		t.Fatalf("old holder fetched %q, %v", ids(ds), err)
+	}
+	cons, err := l.events.Consumer(ctx, ConsumerName("hook", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const expires = 1500 * time.Millisecond
+	if _, err := cons.Fetch(1000, jetstream.FetchMaxWait(expires)); err != nil {
+		t.Fatal(err)
+	}
+	placed := time.Now()
+	for {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.NumWaiting == 1 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	nu, err := l.Reader(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nu.Rewind(ctx); err != nil {
+		t.Fatalf("Rewind: %v", err)
+	}
+	appendOne(t, l, "m4")
+	var got []router.Delivery
+	var first time.Duration
+	for deadline := time.Now().Add(10 * time.Second); len(got) < 4 && time.Now().Before(deadline); {
+		ds, err := nu.Fetch(ctx, 10, 100*time.Millisecond)
+		if err != nil {
+			t.Fatalf("Fetch: %v", err)
+		}
+		if len(ds) > 0 && len(got) == 0 {
+			first = time.Since(placed)
+		}
+		got = append(got, ds...)
+	}
+	if g := ids(got); g != "m1 m2 m3 m4" {
+		t.Fatalf("the new holder handed out %q, want m1 m2 m3 m4", g)
+	}
+	t.Logf("first delivery %s after the stale request (expiring after %s) was placed", first.Round(time.Millisecond), expires)
+}

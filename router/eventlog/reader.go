@@ -129,7 +129,10 @@ type reader struct {
 	rewindFor string // why a rewind is due before the next fetch; "" when none
 	epoch     uint64 // the log's connection epoch at the last rewind
 	next      uint64 // the delivery sequence expected next
-	high      uint64 // highest stream sequence handed out since the last rewind
+	// unverified: since the last rewind, no fetch that received nothing
+	// has confirmed with the server that no delivery went elsewhere.
+	unverified bool
+	high       uint64 // highest stream sequence handed out since the last rewind
 }
 
 // held is a fetched record.
@@ -191,6 +194,7 @@ func (r *reader) rewind(ctx context.Context, why string) error {
 	}
 	r.epoch = epoch
 	r.next = 1
+	r.unverified = true
 	r.high = 0
 	r.l.metrics.observeRewind(why, time.Since(start))
 	lvl := slog.LevelInfo
@@ -261,8 +265,9 @@ func (r *reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]rout
 	}
 	var out []router.Delivery
 	var decodeErr error
-	gap, stale := false, 0
+	gap, stale, received := false, 0, 0
 	for msg := range batch.Messages() {
+		received++
 		if gap {
 			// Not handed out: the rewind delivers them again.
 			continue
@@ -364,7 +369,43 @@ func (r *reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]rout
 	if len(out) == 0 && decodeErr != nil {
 		return nil, decodeErr
 	}
+	if received == 0 {
+		r.verify(ctx)
+	}
 	return out, nil
+}
+
+// verify checks with the server, after a fetch that received nothing,
+// whether deliveries went elsewhere since the last rewind: a previous
+// holder's pull request still waiting on the server takes whatever comes,
+// and this reader, receiving nothing, would see no gap; those messages
+// would come back only after AckWait. When the server counts more
+// deliveries than this reader received, a rewind is due; when it counts
+// exactly these and no other pull request waits, the reader stops asking
+// until the next rewind. So an idle partition costs one consumer info
+// after each rewind.
+func (r *reader) verify(ctx context.Context) {
+	r.mu.Lock()
+	check, next := r.unverified, r.next
+	r.mu.Unlock()
+	if !check || ctx.Err() != nil {
+		return
+	}
+	info, err := r.cons.Info(ctx)
+	if err != nil {
+		return // asked again after the next empty fetch
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.next != next || r.rewindFor != "":
+	case info.Delivered.Consumer >= next:
+		r.l.log.Info("deliveries went elsewhere; rewinding before reading on", "consumer", r.name,
+			"delivered", info.Delivered.Consumer, "received", next-1)
+		r.rewindFor = rewindGap
+	case info.NumWaiting == 0:
+		r.unverified = false
+	}
 }
 
 // maxRewinds is how many rewinds one Fetch tries before it reads.
