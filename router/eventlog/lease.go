@@ -130,6 +130,18 @@ func (ls *lease) markLost() {
 	}
 }
 
+// stopped reports whether either channel is closed.
+func stopped(a, b <-chan struct{}) bool {
+	select {
+	case <-a:
+		return true
+	case <-b:
+		return true
+	default:
+		return false
+	}
+}
+
 // errRenewAgain: the renewal found the key at a newer revision of this
 // holder's own and renews it at the next tick.
 var errRenewAgain = errors.New("renew again")
@@ -166,9 +178,21 @@ func (ls *lease) renew() {
 		// A slow answer is still worth having while the lease is valid
 		// (Held goes by the clock meanwhile), rather than abandoned after
 		// one renewal period: an abandoned update may have been applied.
+		// Release and Close do not wait for it.
 		ctx, cancel := context.WithTimeout(context.Background(), max(every, until))
+		go func() {
+			select {
+			case <-ls.stop:
+			case <-ls.l.closed:
+			case <-ctx.Done():
+			}
+			cancel()
+		}()
 		newRev, err := ls.l.leases.Update(ctx, ls.key, ls.owner, rev)
 		cancel()
+		if err != nil && stopped(ls.stop, ls.l.closed) {
+			return
+		}
 		if err != nil && errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			// An earlier update given up on may have been applied after
 			// all: the key still names this holder, at a newer revision.
