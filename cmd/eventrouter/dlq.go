@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/eventrouter/eventrouter/router/admin"
+	"github.com/eventrouter/eventrouter/router/admin/cli"
 )
 
 const dlqUsage = `Usage:
@@ -69,80 +68,25 @@ func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch sub {
 	case "list":
-		err = dlqList(ctx, c, *dest, *since, *errContains, *limit, stdout)
+		err = cli.ListDeadLetters(ctx, c, admin.DeadLetterQuery{Destination: *dest, Since: *since, ErrorContains: *errContains, Limit: *limit}, stdout)
 	case "show":
 		n, perr := strconv.ParseUint(seq, 10, 64)
 		if perr != nil {
 			fmt.Fprintln(stderr, "eventrouter dlq show: give the dead letter's seq number (from dlq list)")
 			return 2
 		}
-		err = dlqShow(ctx, c, n, stdout)
+		err = cli.ShowDeadLetter(ctx, c, n, stdout)
 	case "redrive":
 		req := admin.RedriveRequest{Destination: *dest, Since: *since, ErrorContains: *errContains, DryRun: *dryRun}
-		if *ids != "" {
-			for _, s := range strings.Split(*ids, ",") {
-				n, perr := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
-				if perr != nil {
-					fmt.Fprintf(stderr, "eventrouter dlq redrive: --ids: %q is not a seq number\n", s)
-					return 2
-				}
-				req.IDs = append(req.IDs, n)
-			}
+		if req.IDs, err = cli.ParseSeqs(*ids); err != nil {
+			fmt.Fprintf(stderr, "eventrouter dlq redrive: --ids: %v\n", err)
+			return 2
 		}
-		var res admin.RedriveResult
-		res, err = withProgress(stderr, "redrive", func(p func(admin.Progress)) (admin.RedriveResult, error) { return c.Redrive(ctx, req, p) })
-		if err == nil {
-			if res.DryRun {
-				fmt.Fprintf(stdout, "dry run: %d dead letter(s) of %s would be redriven\n", res.Matched, *dest)
-			} else {
-				fmt.Fprintf(stdout, "redriven: %d dead letter(s) queued again for %s and removed from its dead letters\n", res.Redriven, *dest)
-			}
-			if len(res.NotFound) > 0 {
-				fmt.Fprintf(stdout, "not found (not dead letters of %s, or already redriven): %v\n", *dest, res.NotFound)
-			}
-		}
+		err = cli.Redrive(ctx, c, req, stdout, stderr)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "eventrouter dlq %s: %v\n", sub, err)
 		return 1
 	}
 	return 0
-}
-
-func dlqList(ctx context.Context, c *admin.Client, dest, since, errContains string, limit int, stdout io.Writer) error {
-	page, err := c.DeadLetters(ctx, admin.DeadLetterQuery{Destination: dest, Since: since, ErrorContains: errContains, Limit: limit})
-	if err != nil {
-		return err
-	}
-	if len(page.Messages) == 0 {
-		fmt.Fprintf(stdout, "no dead letters for %s\n", dest)
-		return nil
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tDEAD LETTERED AT\tSOURCE\tTYPE\tEVENT\tMESSAGE ID\tATTEMPTS\tERROR")
-	for _, m := range page.Messages {
-		e := m.Error
-		if len(e) > 80 {
-			e = e[:77] + "..."
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", m.Seq, m.DeadAt, m.Source, m.Type, m.Event, m.MessageID, m.Attempts, e)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%d shown of %d\n", len(page.Messages), page.Total)
-	return nil
-}
-
-func dlqShow(ctx context.Context, c *admin.Client, seq uint64, stdout io.Writer) error {
-	it, err := c.DeadLetter(ctx, seq)
-	if err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(it, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(stdout, "%s\n", b)
-	return err
 }

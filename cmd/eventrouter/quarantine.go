@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/eventrouter/eventrouter/router/admin"
+	"github.com/eventrouter/eventrouter/router/admin/cli"
 )
 
 const quarantineUsage = `Usage:
@@ -51,48 +50,13 @@ func runQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return 2
 	}
 	if sub == "list" {
-		err = printQuarantine(ctx, c, *source, *event, *since, *limit, stdout)
+		err = cli.ListQuarantine(ctx, c, admin.QuarantineQuery{Source: *source, Event: *event, Since: *since, Limit: *limit}, stdout)
 	} else {
-		sel := admin.ReplaySelection{Source: *source, Event: *event, Since: *since, DryRun: *dryRun}
-		var res admin.ReplayResult
-		res, err = withProgress(stderr, "progress", func(p func(admin.Progress)) (admin.ReplayResult, error) { return c.ReplayQuarantine(ctx, sel, p) })
-		if err == nil {
-			verb := "replayed"
-			if res.DryRun {
-				verb = "would replay"
-			}
-			fmt.Fprintf(stdout, "%s %d, still invalid %d, skipped %d\n", verb, res.Replayed, res.StillInvalid, res.Skipped)
-		}
+		err = cli.ReplayQuarantine(ctx, c, admin.ReplaySelection{Source: *source, Event: *event, Since: *since, DryRun: *dryRun}, stdout, stderr)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "eventrouter quarantine %s: %v\n", sub, err)
 		return 1
 	}
 	return 0
-}
-
-// printQuarantine prints a page of the quarantine, newest first.
-func printQuarantine(ctx context.Context, c *admin.Client, source, event, since string, limit int, stdout io.Writer) error {
-	page, err := c.Quarantine(ctx, admin.QuarantineQuery{Source: source, Event: event, Since: since, Limit: limit})
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tQUARANTINED AT\tSOURCE\tEVENT\tMESSAGE ID\tVIOLATIONS")
-	for _, m := range page.Messages {
-		name := m.Event
-		if name == "" {
-			name = "(" + m.Type + ")"
-		}
-		var vs []string
-		for _, v := range m.Violations {
-			vs = append(vs, v.Type+" "+v.Field)
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", m.Seq, m.QuarantinedAt, m.Source, name, m.MessageID, strings.Join(vs, ", "))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(stdout, "%d shown of %d quarantined\n", len(page.Messages), page.Total)
-	return err
 }

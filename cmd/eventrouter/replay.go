@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/eventrouter/eventrouter/router/admin"
+	"github.com/eventrouter/eventrouter/router/admin/cli"
 )
 
 const replayUsage = `Usage: eventrouter replay --destination D --since T [--until T] [--events E,F] [--dry-run] [--server URL]
@@ -41,22 +41,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "eventrouter replay: %v\n", err)
 		return 2
 	}
-	var names []string
-	for _, e := range strings.Split(*events, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			names = append(names, e)
-		}
-	}
-	req := admin.ReplayRequest{Destination: *dest, Since: *since, Until: *until, Events: names, DryRun: *dryRun}
-	res, err := withProgress(stderr, "replay", func(p func(admin.Progress)) (admin.LogReplayResult, error) { return c.Replay(ctx, req, p) })
-	if err == nil {
-		if res.DryRun {
-			fmt.Fprintf(stdout, "dry run: %d of %d message(s) would be replayed to %s\n", res.Matched, res.Scanned, *dest)
-		} else {
-			fmt.Fprintf(stdout, "replayed: %d message(s) queued again for %s\n", res.Replayed, *dest)
-		}
-	}
-	if err != nil {
+	req := admin.ReplayRequest{Destination: *dest, Since: *since, Until: *until, Events: cli.SplitNames(*events), DryRun: *dryRun}
+	if err := cli.Replay(ctx, c, req, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "eventrouter replay: %v\n", err)
 		return 1
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/eventrouter/eventrouter/router/admin"
+	"github.com/eventrouter/eventrouter/router/admin/cli"
 )
 
 const tailUsage = `Usage: eventrouter tail [--source S] [--type T] [--event E] [--user U] [--violations] [--server URL]
@@ -41,41 +41,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sel := admin.StreamQuery{Source: *source, Type: *typ, Event: *event, User: *user, Violations: *violations}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = c.Stream(ctx, sel, func(event string, data []byte) error {
-		switch event {
-		case "message":
-			if *jsonOut {
-				_, err := fmt.Fprintf(stdout, "%s\n", data)
-				return err
-			}
-			var m admin.StreamMessage
-			if err := json.Unmarshal(data, &m); err != nil {
-				return fmt.Errorf("reading a message: %w", err)
-			}
-			name := m.Event
-			if name == "" {
-				name = "-"
-			}
-			who := "user=" + m.UserID
-			if m.UserID == "" {
-				who = "anon=" + m.AnonymousID
-			}
-			line := fmt.Sprintf("%s %-11s %-10s %-8s %-24s %s id=%s", m.ReceivedAt, m.Status, m.Source, m.Type, name, who, m.MessageID)
-			if m.Violations > 0 {
-				line += fmt.Sprintf(" violations=%d", m.Violations)
-			}
-			_, err := fmt.Fprintln(stdout, line)
-			return err
-		case "stats":
-			if *stats {
-				var s admin.StreamStats
-				if json.Unmarshal(data, &s) == nil {
-					fmt.Fprintf(stderr, "# %.1f msg/s, %d received, %d not shown (sampled)\n", float64(s.ReceivedPerSecond), s.Received, s.SampledOut)
-				}
-			}
-		}
-		return nil
-	})
+	err = cli.Tail(ctx, c, sel, cli.TailOptions{JSON: *jsonOut, Stats: *stats}, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "eventrouter tail: %v\n", err)
 		return 1
