@@ -49,7 +49,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dest := fs.String("destination", "", "name of the warehouse destination (needed when there are several)")
 	fs.Usage = func() { fmt.Fprint(stderr, sqlUsage) }
 	// Flags may come before or after the query.
-	queries, err := splitSQLArgs(fs, args)
+	queries, err := query.SplitArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -69,7 +69,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "eventrouter sql: %v\n", err)
 		return 1
 	}
-	wcfg, err := pickWarehouse(cfg, *dest)
+	wcfg, err := query.Choose(warehouses(cfg), *dest)
 	if err != nil {
 		fmt.Fprintf(stderr, "eventrouter sql: %v\n", err)
 		return 2
@@ -87,75 +87,13 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// pickWarehouse returns the config of the warehouse destination called
-// name, or of the only one when name is empty.
-func pickWarehouse(cfg *config.Config, name string) (*warehouse.Config, error) {
-	var names []string
-	for _, n := range cfg.DestinationNames() {
-		if cfg.Destinations[n].Type == warehouse.Type {
-			names = append(names, n)
+// warehouses returns the config's warehouse destinations by name.
+func warehouses(cfg *config.Config) map[string]*warehouse.Config {
+	ws := map[string]*warehouse.Config{}
+	for name, d := range cfg.Destinations {
+		if c, ok := d.Settings.(*warehouse.Config); ok {
+			ws[name] = c
 		}
 	}
-	switch {
-	case name != "":
-		d, ok := cfg.Destinations[name]
-		if !ok || d.Type != warehouse.Type {
-			return nil, fmt.Errorf("no warehouse destination %q in the config (warehouses: %s)", name, listOrNone(names))
-		}
-		return d.Settings.(*warehouse.Config), nil
-	case len(names) == 0:
-		return nil, errors.New("the config has no destination of type warehouse")
-	case len(names) > 1:
-		return nil, fmt.Errorf("the config has several warehouses (%s): pick one with --destination", strings.Join(names, ", "))
-	}
-	return cfg.Destinations[names[0]].Settings.(*warehouse.Config), nil
-}
-
-func listOrNone(s []string) string {
-	if len(s) == 0 {
-		return "none"
-	}
-	return strings.Join(s, ", ")
-}
-
-// splitSQLArgs parses the flags of `eventrouter sql`, before or after the
-// query, and returns the other arguments. "--" ends the flags; an
-// argument that starts with "--" and then a space or a line break is a
-// query (an SQL comment), not a flag.
-func splitSQLArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var flags, queries []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			queries = append(queries, args[i+1:]...)
-			i = len(args)
-		case isSQLComment(a), !strings.HasPrefix(a, "-"), a == "-":
-			queries = append(queries, a)
-		default:
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if strings.Contains(name, "=") {
-				continue
-			}
-			f := fs.Lookup(name)
-			if f == nil || i+1 == len(args) {
-				continue
-			}
-			if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !bf.IsBoolFlag() {
-				i++
-				flags = append(flags, args[i])
-			}
-		}
-	}
-	if err := fs.Parse(flags); err != nil {
-		return nil, err
-	}
-	return append(queries, fs.Args()...), nil
-}
-
-// isSQLComment reports whether an argument is a query that starts with an
-// SQL comment ("-- ..." followed by a space, a tab or a line break).
-func isSQLComment(a string) bool {
-	return len(a) > 2 && strings.HasPrefix(a, "--") && strings.ContainsRune(" \t\r\n", rune(a[2]))
+	return ws
 }

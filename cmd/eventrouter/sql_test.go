@@ -6,11 +6,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,38 +88,6 @@ func TestSQLCommand(t *testing.T) {
 				if len(got) != 2 || got[0]["revenue"] != 9.99 || got[1]["revenue"] != nil || got[0]["note"] != `a, "b"` || !strings.HasPrefix(out.String(), "[") {
 					t.Errorf("json = %v", got)
 				}
-			}
-		})
-	}
-}
-
-// TestSplitSQLArgs checks where the flags of `eventrouter sql` end and the
-// query begins.
-func TestSplitSQLArgs(t *testing.T) {
-	cases := []struct {
-		name   string
-		args   []string
-		format string
-		query  []string
-	}{
-		{"flags first", []string{"--format", "csv", "SELECT 1"}, "csv", []string{"SELECT 1"}},
-		{"flags after", []string{"SELECT 1", "--format=json"}, "json", []string{"SELECT 1"}},
-		{"comment with a space", []string{"-- c\nSELECT 1", "--format", "csv"}, "csv", []string{"-- c\nSELECT 1"}},
-		{"comment with a newline", []string{"--\nSELECT 1"}, "table", []string{"--\nSELECT 1"}},
-		{"double dash ends the flags", []string{"--format", "csv", "--", "--format"}, "csv", []string{"--format"}},
-		{"a value that looks like a query", []string{"--destination", "wh", "SELECT 1"}, "table", []string{"SELECT 1"}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("sql", flag.ContinueOnError)
-			format := fs.String("format", "table", "")
-			fs.String("destination", "", "")
-			got, err := splitSQLArgs(fs, c.args)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if *format != c.format || !slices.Equal(got, c.query) {
-				t.Errorf("format %q, queries %q; want %q, %q", *format, got, c.format, c.query)
 			}
 		})
 	}

@@ -4,6 +4,9 @@
 // so any result size works; the table aligns at most [TableRowLimit] rows
 // in memory and says when it cut. Lists, structs and maps print as JSON,
 // UUIDs and intervals as text, decimals and huge integers exactly.
+// [Choose] picks the warehouse destination a query goes to and
+// [SplitArgs] tells the command's flags from its query, which may itself
+// begin with "--" (an SQL comment).
 //
 // It lives beside the warehouse destination, whose tables it reads, and
 // not in cmd, so that the printing of every DuckDB and PostgreSQL type is
