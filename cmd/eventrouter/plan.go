@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
-	"github.com/eventrouter/eventrouter/schemas"
-	"github.com/eventrouter/eventrouter/schemas/gitref"
 	"github.com/eventrouter/eventrouter/schemas/report"
 )
 
@@ -44,28 +41,22 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	return runPlanEnv(args, planEnv{stdout: stdout, stderr: stderr, getenv: os.Getenv})
 }
 
-// planOpts are the parsed flags and arguments of one plan command.
-type planOpts struct {
-	cmd, dir, format, base string
-	allowBreaking          bool
-}
-
 func runPlanEnv(args []string, env planEnv) int {
 	stderr := env.stderr
 	if code, done := subcommandHelp(args, planUsage, stderr); done {
 		return code
 	}
-	o := planOpts{cmd: args[0]}
-	if o.cmd != "lint" && o.cmd != "test" && o.cmd != "diff" {
-		fmt.Fprintf(stderr, "eventrouter plan: unknown command %q\n\n%s", o.cmd, planUsage)
+	o := report.Options{Command: args[0], Stdout: env.stdout, Getenv: env.getenv}
+	if o.Command != "lint" && o.Command != "test" && o.Command != "diff" {
+		fmt.Fprintf(stderr, "eventrouter plan: unknown command %q\n\n%s", o.Command, planUsage)
 		return 2
 	}
-	fs := flag.NewFlagSet("plan "+o.cmd, flag.ContinueOnError)
+	fs := flag.NewFlagSet("plan "+o.Command, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.format, "format", "text", "output format: text, json or github")
-	if o.cmd == "diff" {
-		fs.StringVar(&o.base, "base", "", "the plan to compare against: a directory or a git ref (required)")
-		fs.BoolVar(&o.allowBreaking, "allow-breaking", false, "exit 0 on breaking changes (e.g. when the pull request carries the label that accepts them)")
+	fs.StringVar(&o.Format, "format", "text", "output format: text, json or github")
+	if o.Command == "diff" {
+		fs.StringVar(&o.Base, "base", "", "the plan to compare against: a directory or a git ref (required)")
+		fs.BoolVar(&o.AllowBreaking, "allow-breaking", false, "exit 0 on breaking changes (e.g. when the pull request carries the label that accepts them)")
 	}
 	fs.Usage = func() { fmt.Fprint(stderr, planUsage) }
 	// Flags may come before or after DIR.
@@ -83,89 +74,26 @@ func runPlanEnv(args []string, env planEnv) int {
 		positional = append(positional, fs.Arg(0))
 		rest = fs.Args()[1:]
 	}
-	if o.format != "text" && o.format != "json" && o.format != "github" {
-		fmt.Fprintf(stderr, "eventrouter plan %s: --format must be text, json or github\n", o.cmd)
+	if o.Format != "text" && o.Format != "json" && o.Format != "github" {
+		fmt.Fprintf(stderr, "eventrouter plan %s: --format must be text, json or github\n", o.Command)
 		return 2
 	}
-	o.dir = "schemas"
+	o.Dir = "schemas"
 	switch len(positional) {
 	case 0:
 	case 1:
-		o.dir = positional[0]
+		o.Dir = positional[0]
 	default:
-		fmt.Fprintf(stderr, "eventrouter plan %s: one plan directory at most\n", o.cmd)
+		fmt.Fprintf(stderr, "eventrouter plan %s: one plan directory at most\n", o.Command)
 		return 2
 	}
-	if st, err := os.Stat(o.dir); err != nil || !st.IsDir() {
-		fmt.Fprintf(stderr, "eventrouter plan %s: %s is not a plan directory\n", o.cmd, o.dir)
+	if st, err := os.Stat(o.Dir); err != nil || !st.IsDir() {
+		fmt.Fprintf(stderr, "eventrouter plan %s: %s is not a plan directory\n", o.Command, o.Dir)
 		return 2
 	}
-	switch o.cmd {
-	case "lint":
-		return reportFindings(o, env, schemas.Lint(o.dir))
-	case "test":
-		return reportFindings(o, env, schemas.TestFixtures(o.dir))
-	}
-	if o.base == "" {
+	if o.Command == "diff" && o.Base == "" {
 		fmt.Fprint(stderr, "eventrouter plan diff: --base is required\n\n"+planUsage)
 		return 2
 	}
-	return planDiff(o, env)
-}
-
-// options returns the report options of o.
-func (o planOpts) options(env planEnv) report.Options {
-	return report.Options{Command: o.cmd, Format: o.format, Dir: o.dir, Base: o.base, AllowBreaking: o.allowBreaking, Stdout: env.stdout, Getenv: env.getenv}
-}
-
-// reportFindings prints lint or fixture findings in o.format and returns
-// the exit code: 1 when there are any, 0 when there are none, 2 when the
-// report cannot be written.
-func reportFindings(o planOpts, env planEnv, fs []schemas.Finding) int {
-	if err := report.Findings(o.options(env), fs); err != nil {
-		fmt.Fprintf(env.stderr, "eventrouter plan %s: %v\n", o.cmd, err)
-		return 2
-	}
-	if len(fs) > 0 {
-		return 1
-	}
-	return 0
-}
-
-func planDiff(o planOpts, env planEnv) int {
-	src, err := gitref.Resolve(o.base, o.dir)
-	if err != nil {
-		fmt.Fprintf(env.stderr, "eventrouter plan diff: %v\n", err)
-		return 2
-	}
-	defer src.Cleanup()
-	var base *schemas.Plan
-	if src.Dir == "" {
-		fmt.Fprintf(env.stderr, "eventrouter plan diff: %s has no plan: every rule is new\n", src.Label)
-	} else if base, err = schemas.Load(src.Dir); err != nil {
-		msg := strings.ReplaceAll(err.Error(), src.Dir, src.Label)
-		fmt.Fprintf(env.stderr, "eventrouter plan diff: loading the base plan: %s\n", msg)
-		return 2
-	}
-	head, err := schemas.Load(o.dir)
-	if err != nil {
-		var le *schemas.LoadError
-		if errors.As(err, &le) {
-			// The head plan is what the pull request changes: its problems
-			// are findings, reported like lint's.
-			fmt.Fprintf(env.stderr, "eventrouter plan diff: %s does not load; fix these first (see plan lint)\n", o.dir)
-			return reportFindings(o, env, le.Problems)
-		}
-		fmt.Fprintf(env.stderr, "eventrouter plan diff: loading the plan: %v\n", err)
-		return 2
-	}
-	changes := schemas.Diff(base, head)
-	if err := report.Diff(o.options(env), head, changes); err != nil {
-		fmt.Fprintf(env.stderr, "eventrouter plan diff: %v\n", err)
-		return 2
-	}
-	if report.Fails(changes, o.allowBreaking) {
-		return 1
-	}
-	return 0
+	return report.Run(o, stderr)
 }
