@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"time"
+
+	"github.com/eventrouter/eventrouter/internal/health"
 )
 
 // runHealth is `eventrouter health`: a probe for places with no HTTP
@@ -27,7 +27,7 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintf(stderr, "eventrouter health: %v\n", err)
 			return 1
 		}
-		addr, err := probeAddr(cfg.HTTP.Listen)
+		addr, err := health.ProbeAddr(cfg.HTTP.Listen)
 		if err != nil {
 			fmt.Fprintf(stderr, "eventrouter health: http.listen: %v\n", err)
 			return 1
@@ -36,38 +36,11 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *url, nil)
+	status, err := health.Probe(ctx, nil, *url)
 	if err != nil {
 		fmt.Fprintf(stderr, "eventrouter health: %v\n", err)
 		return 1
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		fmt.Fprintf(stderr, "eventrouter health: %s: %v\n", *url, err)
-		return 1
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "eventrouter health: %s: %s %s\n", *url, resp.Status, body)
-		return 1
-	}
-	fmt.Fprintf(stdout, "%s: %s\n", *url, resp.Status)
+	fmt.Fprintf(stdout, "%s: %s\n", *url, status)
 	return 0
-}
-
-// probeAddr turns a listen address into one to connect to: a wildcard or
-// empty host becomes the loopback address of its family.
-func probeAddr(listen string) (string, error) {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return "", err
-	}
-	switch host {
-	case "", "0.0.0.0":
-		host = "127.0.0.1"
-	case "::":
-		host = "::1"
-	}
-	return net.JoinHostPort(host, port), nil
 }

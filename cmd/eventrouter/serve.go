@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +22,8 @@ import (
 	"github.com/eventrouter/eventrouter/destinations"
 	"github.com/eventrouter/eventrouter/destinations/customerio"
 	"github.com/eventrouter/eventrouter/destinations/segment"
+	"github.com/eventrouter/eventrouter/internal/health"
+	"github.com/eventrouter/eventrouter/internal/memlimit"
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/admin"
 	"github.com/eventrouter/eventrouter/router/admin/debugger"
@@ -96,7 +97,9 @@ func newLogger(c config.Logging, w io.Writer) *slog.Logger {
 // order: stop taking requests, drain dispatch, close destinations, close the
 // log.
 func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
-	applyMemoryLimit(cfg, logger)
+	// config.MemoryLimitAuto is 0 and config.MemoryLimitOff is
+	// math.MaxInt64, as memlimit.Setup wants them.
+	memlimit.Setup(int64(cfg.MemoryLimit), logger)
 	plan, err := loadPlanAtStart(cfg) // serve_plan.go: a bad plan stops here
 	if err != nil {
 		return err
@@ -201,13 +204,7 @@ func startPipeline(ctx context.Context, cfg *config.Config, plan *schemas.Plan, 
 // It starts the plan's reloads and the operations' monitors with them.
 func newMuxes(ctx context.Context, cfg *config.Config, p *pipeline, log *eventlog.Log, logger *slog.Logger, reg *prometheus.Registry) (public, adminMux *http.ServeMux, err error) {
 	// One readiness for both listeners, so that a change is logged once.
-	ready := newReadiness(log.Ready, logger) // serve_ready.go
-	health := func(mux *http.ServeMux) {
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
-		})
-		mux.Handle("GET /readyz", ready)
-	}
+	ready := health.NewReadiness(log.Ready, logger)
 	adm := admin.New(cfg.HTTP.AdminToken, logger.With("component", "admin"))
 	debugger.Register(adm)
 	adm.MountProfiling()
@@ -215,11 +212,11 @@ func newMuxes(ctx context.Context, cfg *config.Config, p *pipeline, log *eventlo
 	startOperations(ctx, cfg, log, p.in, p.disp, adm, logger, reg) // serve_admin.go
 
 	public = http.NewServeMux()
-	health(public)
+	ready.Mount(public)
 	adminMux = public
 	if cfg.HTTP.AdminListen != "" {
 		adminMux = http.NewServeMux()
-		health(adminMux)
+		ready.Mount(adminMux)
 	}
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	adminMux.Handle("/admin/", adm)
@@ -426,10 +423,4 @@ func disableDoubleDelivery(cfg *config.Config) {
 			sc.DisableIntegrations = []string{customerio.IntegrationName}
 		}
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -21,5 +21,7 @@
 // Go runtime (DuckDB's) is not counted, which is why a cgroup's limit is
 // only 90 % taken.
 //
+// [Setup] is what the server does at start: decide from the process's
+// environment and cgroup, apply, and log the limit and where it came from.
 // It uses only the standard library.
 package memlimit

@@ -1,6 +1,8 @@
 package memlimit
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -229,5 +231,20 @@ func TestFormat(t *testing.T) {
 		if got := Format(tt.n); got != tt.want {
 			t.Errorf("Format(%d) = %q, want %q", tt.n, got, tt.want)
 		}
+	}
+}
+
+// TestSetup applies a configured limit (the runtime's is restored
+// afterwards) and logs it with its source.
+func TestSetup(t *testing.T) {
+	old := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	var logs bytes.Buffer
+	l := Setup(300<<20, slog.New(slog.NewTextHandler(&logs, nil)))
+	if l.Bytes != 300<<20 || l.Source != SourceConfig || Current() != 300<<20 {
+		t.Errorf("Setup = %+v, runtime holds %d; want the configured 300MiB", l, Current())
+	}
+	if want := `msg="memory limit set" limit=300MiB bytes=314572800 source=config`; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs.String())
 	}
 }
