@@ -27,6 +27,7 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/admin"
 	"github.com/eventrouter/eventrouter/router/admin/debugger"
+	"github.com/eventrouter/eventrouter/router/admin/planreload"
 	"github.com/eventrouter/eventrouter/router/config"
 	"github.com/eventrouter/eventrouter/router/dispatch"
 	"github.com/eventrouter/eventrouter/router/eventlog"
@@ -100,7 +101,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	// config.MemoryLimitAuto is 0 and config.MemoryLimitOff is
 	// math.MaxInt64, as memlimit.Setup wants them.
 	memlimit.Setup(int64(cfg.MemoryLimit), logger)
-	plan, err := loadPlanAtStart(cfg) // serve_plan.go: a bad plan stops here
+	plan, err := planreload.LoadAtStart(cfg.TrackingPlan.Path) // a bad plan stops here
 	if err != nil {
 		return err
 	}

@@ -18,46 +18,12 @@ import (
 	"github.com/eventrouter/eventrouter/router/config"
 	"github.com/eventrouter/eventrouter/router/eventlog"
 	"github.com/eventrouter/eventrouter/router/ingest"
-	"github.com/eventrouter/eventrouter/schemas"
 )
 
-// loadPlanAtStart loads the config's tracking plan, or returns nil when it
-// sets none. A plan that does not load is an error listing every problem,
-// and the server does not start.
-func loadPlanAtStart(cfg *config.Config) (*schemas.Plan, error) {
-	if cfg.TrackingPlan.Path == "" {
-		return nil, nil
-	}
-	p, err := schemas.Load(cfg.TrackingPlan.Path)
-	if err != nil {
-		var le *schemas.LoadError
-		if errors.As(err, &le) {
-			msg := fmt.Sprintf("tracking_plan.path: the plan in %s does not load (%d problem(s)):", cfg.TrackingPlan.Path, len(le.Problems))
-			for _, f := range le.Problems {
-				msg += "\n  " + f.String()
-			}
-			return nil, errors.New(msg)
-		}
-		return nil, fmt.Errorf("tracking_plan.path: %w", err)
-	}
-	return p, nil
-}
-
-// checkPlan is `eventrouter check`'s look at the tracking plan: a plan
-// directory that exists (relative to the working directory, as serve reads
-// it) must load; one that does not exist from here is only mentioned, since
-// check may run elsewhere than the server.
+// checkPlan is `eventrouter check`'s look at the tracking plan
+// (planreload.Check).
 func checkPlan(cfg *config.Config, stdout io.Writer) error {
-	p := cfg.TrackingPlan.Path
-	if p == "" {
-		return nil
-	}
-	if _, err := os.Stat(p); err != nil {
-		fmt.Fprintf(stdout, "note: tracking_plan.path %s is not found from the working directory; not checked (serve refuses to start without it)\n", p)
-		return nil
-	}
-	_, err := loadPlanAtStart(cfg)
-	return err
+	return planreload.Check(cfg.TrackingPlan.Path, stdout)
 }
 
 // reingester adapts ingest's Reingest to admin's error sentinel.
@@ -75,7 +41,7 @@ func (r reingester) Reingest(ctx context.Context, q router.Quarantined, dryRun b
 // routes of the plan and the quarantine, the plan metrics and the SIGHUP
 // reload (router/admin/planreload), which stops with ctx. It is called
 // once ingest, the log and the admin server exist; the plan in force is
-// the one loadPlanAtStart returned. It panics, as prometheus.MustRegister
+// the one planreload.LoadAtStart returned. It panics, as prometheus.MustRegister
 // does, when the plan's metrics are already registered: a wiring error.
 func startPlan(ctx context.Context, cfg *config.Config, in *ingest.Handler, log *eventlog.Log, adm *admin.Server, logger *slog.Logger, reg prometheus.Registerer) {
 	re := reingester{in}

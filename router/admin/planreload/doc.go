@@ -3,7 +3,9 @@
 // /admin/plan/reload), swaps a plan that loads into ingest at once and
 // keeps the old one when the new one does not, optionally replays the
 // quarantine in the background after each reload (tracking_plan.auto_replay),
-// and exports the plan's metrics.
+// and exports the plan's metrics. [LoadAtStart] loads the plan the server
+// starts with (a plan that does not load stops it, listing every problem)
+// and [Check] is `eventrouter check`'s look at it.
 //
 // A [Manager] implements [admin.PlanReloader], the interface the admin API's
 // plan routes call, so it lives under router/admin and imports only admin,
