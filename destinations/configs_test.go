@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/eventrouter/eventrouter/destinations/warehouse"
+	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/config"
 	"github.com/eventrouter/eventrouter/router/sources"
 	"github.com/eventrouter/eventrouter/router/sources/segment"
@@ -21,13 +22,24 @@ import (
 
 const configsDir = "../configs"
 
-// TestLoadEveryConfig loads every file in configs/ with the built-in
-// registry: each must be valid with no environment variable set.
-func TestLoadEveryConfig(t *testing.T) {
+// builtinRegistry returns a registry of the built-in destination and
+// source types, as cmd/eventrouter builds it.
+func builtinRegistry(t *testing.T) *router.Registry {
+	t.Helper()
 	reg, err := Registry()
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := reg.AddSources(sources.Builtin()...); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// TestLoadEveryConfig loads every file in configs/ with the built-in
+// registry: each must be valid with no environment variable set.
+func TestLoadEveryConfig(t *testing.T) {
+	reg := builtinRegistry(t)
 	files, err := filepath.Glob(filepath.Join(configsDir, "*.y*ml"))
 	if err != nil {
 		t.Fatal(err)
@@ -71,10 +83,7 @@ func TestDefaultConfigRunsWithNothingSet(t *testing.T) {
 	for _, v := range []string{"EVENTROUTER_WRITE_KEY", "EVENTROUTER_LISTEN"} {
 		t.Setenv(v, "")
 	}
-	reg, err := Registry()
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := builtinRegistry(t)
 	cfg, err := config.Load(filepath.Join(configsDir, "eventrouter.yaml"), reg)
 	if err != nil {
 		t.Fatal(err)
@@ -117,10 +126,7 @@ func TestDevelopmentValuesAreTheShippedOnes(t *testing.T) {
 		t.Fatalf("configs/eventrouter.yaml ships %q, config.DevelopmentValues() is %q", shipped, want)
 	}
 
-	reg, err := Registry()
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := builtinRegistry(t)
 	for _, v := range []string{"EVENTROUTER_WRITE_KEY", "EVENTROUTER_ADMIN_TOKEN", "GROWSURF_WEBHOOK_SECRET"} {
 		t.Setenv(v, "")
 	}

@@ -74,15 +74,21 @@ type IntegrationNamer interface {
 	IntegrationName() string
 }
 
-// Registry is the set of known destination factories, by type.
+// Registry is the set of known component factories, by type: the
+// destination factories it is created with and the source factories added
+// with [Registry.AddSources]. The config loader looks each block's "type"
+// up in it, so the loader needs no list of components of its own: the
+// program that loads the config (cmd/eventrouter) says which exist. It is
+// not safe to add to a registry while it is in use.
 type Registry struct {
 	factories map[string]Factory
+	sources   map[string]SourceFactory
 }
 
-// NewRegistry returns a registry of the given factories. Two factories with
-// the same type are an error.
+// NewRegistry returns a registry of the given destination factories. Two
+// factories with the same type are an error.
 func NewRegistry(factories ...Factory) (*Registry, error) {
-	r := &Registry{factories: make(map[string]Factory, len(factories))}
+	r := &Registry{factories: make(map[string]Factory, len(factories)), sources: map[string]SourceFactory{}}
 	for _, f := range factories {
 		if _, dup := r.factories[f.Type()]; dup {
 			return nil, fmt.Errorf("registering destinations: type %q registered twice", f.Type())
@@ -92,8 +98,36 @@ func NewRegistry(factories ...Factory) (*Registry, error) {
 	return r, nil
 }
 
-// Lookup returns the factory of a type. An unknown type is an error that
-// lists the known ones.
+// AddSources adds source factories to r. A type registered twice is an
+// error, and then nothing is added.
+func (r *Registry) AddSources(factories ...SourceFactory) error {
+	seen := map[string]bool{}
+	for _, f := range factories {
+		if _, dup := r.sources[f.Type()]; dup || seen[f.Type()] {
+			return fmt.Errorf("registering sources: type %q registered twice", f.Type())
+		}
+		seen[f.Type()] = true
+	}
+	for _, f := range factories {
+		r.sources[f.Type()] = f
+	}
+	return nil
+}
+
+// LookupSource returns the factory of a source type. An unknown type is an
+// error that lists the known ones.
+func (r *Registry) LookupSource(typ string) (SourceFactory, error) {
+	if f, ok := r.sources[typ]; ok {
+		return f, nil
+	}
+	return nil, fmt.Errorf("unknown source type %q (known types: %s)", typ, strings.Join(r.SourceTypes(), ", "))
+}
+
+// SourceTypes returns the known source types, sorted.
+func (r *Registry) SourceTypes() []string { return sortedKeys(r.sources) }
+
+// Lookup returns the factory of a destination type. An unknown type is an
+// error that lists the known ones.
 func (r *Registry) Lookup(typ string) (Factory, error) {
 	if f, ok := r.factories[typ]; ok {
 		return f, nil
@@ -101,11 +135,13 @@ func (r *Registry) Lookup(typ string) (Factory, error) {
 	return nil, fmt.Errorf("unknown destination type %q (known types: %s)", typ, strings.Join(r.Types(), ", "))
 }
 
-// Types returns the known types, sorted.
-func (r *Registry) Types() []string {
-	out := make([]string, 0, len(r.factories))
-	for t := range r.factories {
-		out = append(out, t)
+// Types returns the known destination types, sorted.
+func (r *Registry) Types() []string { return sortedKeys(r.factories) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
 	sort.Strings(out)
 	return out

@@ -10,8 +10,9 @@ import (
 
 // SourceFactory builds sources of one type, as [Factory] builds
 // destinations. Each source package under router/sources has a NewFactory
-// function returning its SourceFactory; sources.Builtin lists them all, and
-// the config loader looks a source block's "type" up among them.
+// function returning its SourceFactory; sources.Builtin lists them all,
+// cmd/eventrouter adds them to the [Registry] it gives the config loader,
+// and the loader looks a source block's "type" up there.
 //
 // A source block has the keys every source takes (type, disabled,
 // enforcement), which the loader keeps, and the type's own keys, which it

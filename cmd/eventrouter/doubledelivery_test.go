@@ -5,13 +5,12 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/eventrouter/eventrouter/destinations"
 	"github.com/eventrouter/eventrouter/destinations/segment"
 	"github.com/eventrouter/eventrouter/router/config"
 )
 
 func TestDisableDoubleDelivery(t *testing.T) {
-	reg, err := destinations.Registry()
+	reg, err := registry()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/eventrouter/eventrouter/router/dispatch"
 	"github.com/eventrouter/eventrouter/router/eventlog"
 	"github.com/eventrouter/eventrouter/router/ingest"
+	"github.com/eventrouter/eventrouter/router/sources"
 	"github.com/eventrouter/eventrouter/schemas"
 )
 
@@ -77,11 +78,24 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 }
 
 func loadConfig(path string) (*config.Config, error) {
-	reg, err := destinations.Registry()
+	reg, err := registry()
 	if err != nil {
 		return nil, err
 	}
 	return config.Load(path, reg)
+}
+
+// registry returns the factories of every built-in destination and source
+// type: the components the config may name.
+func registry() (*router.Registry, error) {
+	reg, err := destinations.Registry()
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.AddSources(sources.Builtin()...); err != nil {
+		return nil, err
+	}
+	return reg, nil
 }
 
 func newLogger(c config.Logging, w io.Writer) *slog.Logger {

@@ -134,7 +134,7 @@ type Source struct {
 	// Name is the source's key under "sources".
 	Name string `yaml:"-"`
 	// Type is the kind of source (key "type", required): the Type of a
-	// factory of sources.Builtin, listed by [SourceTypes].
+	// source factory of the loader's [router.Registry].
 	Type string `yaml:"type"`
 	// Disabled makes the source answer 403 while keeping it configured
 	// (key "disabled", default false).

@@ -14,6 +14,7 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/dispatch"
 	"github.com/eventrouter/eventrouter/router/routertest"
+	"github.com/eventrouter/eventrouter/router/sources"
 	"github.com/eventrouter/eventrouter/router/sources/segment"
 )
 
@@ -51,6 +52,23 @@ func testRegistry(t *testing.T) *router.Registry {
 	t.Helper()
 	reg, err := router.NewRegistry(hookFactory{}, &routertest.Factory{Name: "fake"})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.AddSources(sources.Builtin()...); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// builtinSources is a registry of the built-in source types and no
+// destination types.
+func builtinSources(t *testing.T) *router.Registry {
+	t.Helper()
+	reg, err := router.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.AddSources(sources.Builtin()...); err != nil {
 		t.Fatal(err)
 	}
 	return reg
@@ -112,7 +130,7 @@ destinations:
 }
 
 func TestParseDefaults(t *testing.T) {
-	cfg, err := parse([]byte(minimal), nil, env(nil))
+	cfg, err := parse([]byte(minimal), builtinSources(t), env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +265,7 @@ func TestParseRateLimit(t *testing.T) {
 				data += ", rate_limit: " + tt.block
 			}
 			data += "}\n"
-			cfg, err := parse([]byte(data), nil, env(nil))
+			cfg, err := parse([]byte(data), builtinSources(t), env(nil))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -296,7 +314,7 @@ func TestParseEnv(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := parse([]byte(minimal+tt.yaml), nil, env(tt.env))
+			cfg, err := parse([]byte(minimal+tt.yaml), builtinSources(t), env(tt.env))
 			if tt.problem != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.problem) {
 					t.Fatalf("error = %v, want %q", err, tt.problem)
@@ -533,7 +551,7 @@ destinations:
 
 func TestErrorFormatAndLines(t *testing.T) {
 	data := "sources:\n  web: {type: segment, write_keys: [k]}\nqueue:\n  partitions: 0\n"
-	_, err := parse([]byte(data), nil, env(nil))
+	_, err := parse([]byte(data), builtinSources(t), env(nil))
 	var cerr *Error
 	if !errors.As(err, &cerr) || len(cerr.Problems) != 1 {
 		t.Fatalf("error = %v", err)
@@ -643,22 +661,22 @@ func TestLoad(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(minimal+"queue: {partitions: 0}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(good, nil); err != nil {
+	if _, err := Load(good, builtinSources(t)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Load(bad, nil)
+	_, err := Load(bad, builtinSources(t))
 	var cerr *Error
 	if !errors.As(err, &cerr) || cerr.File != bad || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("Load(bad) = %v", err)
 	}
-	if _, err := Load(filepath.Join(dir, "missing.yaml"), nil); err == nil || errors.As(err, &cerr) || !errors.Is(err, os.ErrNotExist) {
+	if _, err := Load(filepath.Join(dir, "missing.yaml"), builtinSources(t)); err == nil || errors.As(err, &cerr) || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Load(missing) = %v", err)
 	}
 	t.Setenv("ER_TEST_KEY", "from-env")
 	if err := os.WriteFile(good, []byte("sources:\n  s: {type: segment, write_keys: [\"${ER_TEST_KEY}\"]}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(good, nil)
+	cfg, err := Load(good, builtinSources(t))
 	if err != nil || cfg.Sources["s"].Settings.(*segment.Config).WriteKeys[0] != "from-env" {
 		t.Fatalf("Load with env = %+v, %v", cfg, err)
 	}
@@ -673,6 +691,9 @@ func (namedFactory) IntegrationName() string { return router.IntegrationCustomer
 func TestDestinationIntegrationAndEnabled(t *testing.T) {
 	reg, err := router.NewRegistry(namedFactory{}, &routertest.Factory{Name: "fake"})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.AddSources(sources.Builtin()...); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {

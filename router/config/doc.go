@@ -57,14 +57,19 @@
 // under their key paths ("queue.partitions: must be between 1 and 1024"),
 // and adds what only the whole file can check (names, write keys and paths
 // shared by two sources, development secrets on a public listener,
-// forwarding targets). For that it imports the router's own parts (queue,
-// dispatch, sources, schemas); destinations, which live outside router,
-// come in through the [router.Registry] given to the loader.
+// forwarding targets). For that it imports the config types of the
+// router's two fixed parts, [eventlog.Config] and [dispatch.Options] (and
+// schemas' enforcement settings): the one place where a router/ package
+// imports another component, for its config struct only. The pluggable
+// parts, sources and destinations, come in through the [router.Registry]
+// given to the loader, which cmd/eventrouter fills with sources.Builtin and
+// destinations.Builtin: the loader knows the factory contracts, never a
+// source or destination package.
 //
 // # Sources
 //
-// Each source block has a type from [SourceTypes], a router.SourceFactory
-// of sources.Builtin. The keys every source takes (type, disabled,
+// Each source block has a type that the loader's registry knows
+// ([router.Registry.LookupSource]). The keys every source takes (type, disabled,
 // enforcement) are decoded into [Source]; every other key into the struct
 // returned by the factory's DefaultConfig ([Source.Settings]: a
 // *segment.Config with write_keys and rate_limit, a *growsurf.Config with

@@ -83,7 +83,7 @@ func TestGrowSurfSource(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := parse([]byte("sources:"+tt.yaml), nil, env(tt.env))
+			cfg, err := parse([]byte("sources:"+tt.yaml), builtinSources(t), env(tt.env))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +210,7 @@ func TestGrowSurfSourceInvalid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := parse([]byte("sources:"+tt.yaml), nil, env(nil))
+			cfg, err := parse([]byte("sources:"+tt.yaml), builtinSources(t), env(nil))
 			if cfg != nil {
 				t.Fatal("got a config with an error")
 			}
@@ -254,7 +254,7 @@ func TestGrowSurfSecretRequired(t *testing.T) {
 		{"allow_unsigned false", `{type: growsurf, allow_unsigned: false}`, "or allow_unsigned: true"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parse([]byte("sources:\n  referrals: "+tt.block+"\n"), nil, env(nil))
+			_, err := parse([]byte("sources:\n  referrals: "+tt.block+"\n"), builtinSources(t), env(nil))
 			var cerr *Error
 			if !errors.As(err, &cerr) || !cerr.Has("sources.referrals.secret", tt.want) || len(cerr.Problems) != 1 {
 				t.Fatalf("error = %v, want only sources.referrals.secret: %s", err, tt.want)
@@ -262,7 +262,7 @@ func TestGrowSurfSecretRequired(t *testing.T) {
 		})
 	}
 	// allow_unsigned does not turn off a secret that is set.
-	cfg, err := parse([]byte("sources:\n  referrals: {type: growsurf, secret: s, allow_unsigned: true}\n"), nil, env(nil))
+	cfg, err := parse([]byte("sources:\n  referrals: {type: growsurf, secret: s, allow_unsigned: true}\n"), builtinSources(t), env(nil))
 	if err != nil || cfg.Sources["referrals"].Settings.(*growsurf.Config).Secret != "s" {
 		t.Fatalf("secret with allow_unsigned: %v", err)
 	}
@@ -275,7 +275,7 @@ sources:
   a: {type: growsurf, secret: "` + secret + `", tolerance: "` + secret + `", write_keys: ["` + secret + `"]}
   b: {type: growsurf, secret: "${S}", path: "/` + secret + `/x y"}
 `
-	_, err := parse([]byte(data), nil, env(map[string]string{"S": secret}))
+	_, err := parse([]byte(data), builtinSources(t), env(map[string]string{"S": secret}))
 	if err == nil {
 		t.Fatal("expected problems")
 	}

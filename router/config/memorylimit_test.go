@@ -34,7 +34,7 @@ func TestParseMemoryLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := parse([]byte(minimal+tt.yaml), nil, env(tt.env))
+			cfg, err := parse([]byte(minimal+tt.yaml), builtinSources(t), env(tt.env))
 			if tt.wantErr != "" {
 				var cerr *Error
 				if !errors.As(err, &cerr) || !cerr.Has("memory_limit", tt.wantErr) {

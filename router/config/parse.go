@@ -15,7 +15,6 @@ import (
 
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/dispatch"
-	"github.com/eventrouter/eventrouter/router/sources"
 )
 
 // namePattern is what source and destination names must match: they become
@@ -39,24 +38,11 @@ func Load(path string, reg *router.Registry) (*Config, error) {
 
 // Parse parses a configuration file: it expands environment references in
 // values, decodes strictly, applies defaults and checks everything, looking
-// destination types up in reg. If anything is wrong it returns an [*Error]
+// source and destination types up in reg (nil: no types known). If anything is wrong it returns an [*Error]
 // listing every problem; the returned Config is then nil.
 func Parse(data []byte, reg *router.Registry) (*Config, error) {
 	return parse(data, reg, os.LookupEnv)
 }
-
-// sourceFactories returns the factories of the built-in source types by
-// type.
-func sourceFactories() map[string]router.SourceFactory {
-	m := map[string]router.SourceFactory{}
-	for _, f := range sources.Builtin() {
-		m[f.Type()] = f
-	}
-	return m
-}
-
-// SourceTypes returns the known source types, sorted.
-func SourceTypes() []string { return sortedKeys(sourceFactories()) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
@@ -110,7 +96,7 @@ func decodeRoot(root *yaml.Node, cfg *Config, reg *router.Registry, ps *problems
 	for _, p := range pairs(root, "", ps) {
 		switch p.key {
 		case "sources":
-			decodeSources(p.value, cfg, ps)
+			decodeSources(p.value, cfg, reg, ps)
 			continue
 		case "destinations":
 			decodeDestinations(p.value, cfg, reg, ps)
@@ -152,12 +138,11 @@ func scalarString(n *yaml.Node, path string, ps *problems) string {
 	return strings.TrimSpace(s)
 }
 
-func decodeSources(n *yaml.Node, cfg *Config, ps *problems) {
+func decodeSources(n *yaml.Node, cfg *Config, reg *router.Registry, ps *problems) {
 	entries, ok := blockPairs(n, "sources", ps)
 	if !ok {
 		return
 	}
-	factories := sourceFactories()
 	for _, e := range entries {
 		path := joinPath("sources", e.key)
 		checkName(e.key, path, ps)
@@ -173,11 +158,11 @@ func decodeSources(n *yaml.Node, cfg *Config, ps *problems) {
 		}
 		if src.Type == "" {
 			ps.required(joinPath(path, "type"))
-		} else if f, known := factories[src.Type]; known {
+		} else if f, err := reg.LookupSource(src.Type); err == nil {
 			src.Factory = f
 			src.Settings = f.DefaultConfig()
 		} else {
-			ps.add(joinPath(path, "type"), "unknown source type %q (known types: %s)", src.Type, strings.Join(SourceTypes(), ", "))
+			ps.add(joinPath(path, "type"), "%v", err)
 		}
 		common := reflect.ValueOf(&src).Elem()
 		commonFields := structFields(common.Type())

@@ -49,7 +49,7 @@ func TestFailClosed(t *testing.T) {
 			if tt.queue != "" {
 				data += "queue: " + tt.queue + "\n"
 			}
-			cfg, err := parse([]byte(data), nil, env(nil))
+			cfg, err := parse([]byte(data), builtinSources(t), env(nil))
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Fatalf("refused: %v", err)

@@ -35,7 +35,7 @@ const webhookSource = `sources:
 // webhook.Settings (expressions, nested property templates, the signature
 // block) and passes.
 func TestWebhookSourceBlock(t *testing.T) {
-	cfg, err := parse([]byte(webhookSource), nil, env(map[string]string{"REWARDFUL_SECRET": "s3cret"}))
+	cfg, err := parse([]byte(webhookSource), builtinSources(t), env(map[string]string{"REWARDFUL_SECRET": "s3cret"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestWebhookSourceErrorsHaveLines(t *testing.T) {
     colour: blue
     rules: [{emit: [{type: track, userId: body.u, event: '"x"'}]}]
 `
-	_, err := parse([]byte(data), nil, env(map[string]string{"REWARDFUL_SECRET": "s3cret"}))
+	_, err := parse([]byte(data), builtinSources(t), env(map[string]string{"REWARDFUL_SECRET": "s3cret"}))
 	var cerr *Error
 	if !errors.As(err, &cerr) {
 		t.Fatalf("error = %v", err)
