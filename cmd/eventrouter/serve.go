@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -23,6 +22,7 @@ import (
 	"github.com/eventrouter/eventrouter/destinations/customerio"
 	"github.com/eventrouter/eventrouter/destinations/segment"
 	"github.com/eventrouter/eventrouter/internal/health"
+	"github.com/eventrouter/eventrouter/internal/httpserve"
 	"github.com/eventrouter/eventrouter/internal/memlimit"
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/admin"
@@ -246,58 +246,26 @@ func newMuxes(ctx context.Context, cfg *config.Config, p *pipeline, log *eventlo
 	return public, adminMux, nil
 }
 
-// servers are the HTTP servers and their listeners; admin is nil when the
-// operator's routes are served by public.
-type servers struct {
-	public, admin     *http.Server
-	publicLn, adminLn net.Listener
-}
-
 // listen opens the listeners of http.listen and http.admin_listen.
-func listen(cfg *config.Config, public, adminMux *http.ServeMux, logger *slog.Logger) (*servers, error) {
-	newServer := func(h http.Handler) *http.Server {
-		return &http.Server{
-			Handler:           h,
-			ReadTimeout:       cfg.HTTP.ReadTimeout,
-			ReadHeaderTimeout: cfg.HTTP.ReadTimeout,
-			WriteTimeout:      cfg.HTTP.WriteTimeout,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    int(cfg.HTTP.MaxHeaderBytes),
-			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		}
-	}
-	s := &servers{public: newServer(public)}
-	var err error
-	if s.publicLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", cfg.HTTP.Listen, err)
-	}
-	if cfg.HTTP.AdminListen != "" {
-		s.admin = newServer(adminMux)
-		if s.adminLn, err = net.Listen("tcp", cfg.HTTP.AdminListen); err != nil {
-			s.publicLn.Close()
-			return nil, fmt.Errorf("listening on %s (http.admin_listen): %w", cfg.HTTP.AdminListen, err)
-		}
-	}
-	return s, nil
+func listen(cfg *config.Config, public, adminMux *http.ServeMux, logger *slog.Logger) (*httpserve.Servers, error) {
+	return httpserve.Listen(httpserve.Options{
+		Listen: cfg.HTTP.Listen, AdminListen: cfg.HTTP.AdminListen,
+		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
+		MaxHeaderBytes: int(cfg.HTTP.MaxHeaderBytes), Logger: logger,
+	}, public, adminMux)
 }
 
 // runUntilStopped starts dispatch and the HTTP servers, waits for ctx to be cancelled
 // (or HTTP serving to fail), and shuts them down.
-func runUntilStopped(ctx context.Context, cfg *config.Config, p *pipeline, s *servers, logger *slog.Logger) error {
+func runUntilStopped(ctx context.Context, cfg *config.Config, p *pipeline, s *httpserve.Servers, logger *slog.Logger) error {
 	dispCtx, stopDispatch := context.WithCancel(context.Background())
 	defer stopDispatch()
 	dispDone := make(chan error, 1)
 	go func() { dispDone <- p.disp.Run(dispCtx) }()
 
-	srvDone := make(chan error, 2)
-	go func() { srvDone <- s.public.Serve(s.publicLn) }()
-	adminAddr := s.publicLn.Addr().String()
-	if s.admin != nil {
-		go func() { srvDone <- s.admin.Serve(s.adminLn) }()
-		adminAddr = s.adminLn.Addr().String()
-	}
+	srvDone := s.Serve()
 	logger.Info("eventrouter serving",
-		"listen", s.publicLn.Addr().String(), "admin_listen", adminAddr, "version", versionString(),
+		"listen", s.Addr(), "admin_listen", s.AdminAddr(), "version", versionString(),
 		"log", logMode(cfg), "sources", len(cfg.Sources), "destinations", p.destinations)
 
 	// Dispatch's Run returns only once its context is cancelled, so the
@@ -309,34 +277,13 @@ func runUntilStopped(ctx context.Context, cfg *config.Config, p *pipeline, s *se
 	case err := <-srvDone:
 		runErr = fmt.Errorf("serving http: %w", err)
 	}
-	s.shutdown(cfg.HTTP.ShutdownTimeout, logger)
+	s.Shutdown(cfg.HTTP.ShutdownTimeout)
 	stopDispatch()
 	if err := drainDispatch(dispDone, cfg.HTTP.ShutdownTimeout, logger); err != nil && runErr == nil {
 		runErr = err
 	}
 	logger.Info("eventrouter stopped")
 	return runErr
-}
-
-// shutdown stops both servers, waiting up to timeout for the requests in
-// flight, so that what they store is in the log before dispatch drains.
-func (s *servers) shutdown(timeout time.Duration, logger *slog.Logger) {
-	httpCtx, cancelHTTP := context.WithTimeout(context.Background(), timeout)
-	defer cancelHTTP()
-	adminDone := make(chan struct{})
-	go func() {
-		defer close(adminDone)
-		if s.admin == nil {
-			return
-		}
-		if err := s.admin.Shutdown(httpCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Warn("http shutdown (admin listener)", "error", err.Error())
-		}
-	}()
-	if err := s.public.Shutdown(httpCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		logger.Warn("http shutdown", "error", err.Error())
-	}
-	<-adminDone
 }
 
 // drainDispatch waits up to timeout for dispatch's Run, whose context is
