@@ -19,8 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/eventrouter/eventrouter/destinations"
-	"github.com/eventrouter/eventrouter/destinations/customerio"
-	"github.com/eventrouter/eventrouter/destinations/segment"
 	"github.com/eventrouter/eventrouter/internal/health"
 	"github.com/eventrouter/eventrouter/internal/httpserve"
 	"github.com/eventrouter/eventrouter/internal/memlimit"
@@ -365,24 +363,12 @@ func buildDestinations(ctx context.Context, cfg *config.Config, logger *slog.Log
 	return routes, closeAll, nil
 }
 
-// disableDoubleDelivery makes every segment destination whose
-// disable_integrations is not set turn Customer.io off in what it forwards
-// when a customerio destination is configured too: else Segment, if its
-// Customer.io destination is on, would deliver every message to Customer.io
-// a second time.
+// disableDoubleDelivery applies destinations.AvoidDoubleDelivery to the
+// config's destinations.
 func disableDoubleDelivery(cfg *config.Config) {
-	direct := false
+	dests := make([]destinations.Configured, 0, len(cfg.Destinations))
 	for _, d := range cfg.Destinations {
-		if d.Type == customerio.Type && !d.Dispatch.Disabled {
-			direct = true
-		}
+		dests = append(dests, destinations.Configured{Settings: d.Settings, Disabled: d.Dispatch.Disabled})
 	}
-	if !direct {
-		return
-	}
-	for _, d := range cfg.Destinations {
-		if sc, ok := d.Settings.(*segment.Config); ok && sc.DisableIntegrations == nil {
-			sc.DisableIntegrations = []string{customerio.IntegrationName}
-		}
-	}
+	destinations.AvoidDoubleDelivery(dests)
 }
