@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"slices"
 	"sort"
@@ -24,16 +25,20 @@ type pkg struct {
 	Deps    []string // every package it depends on, directly or not
 }
 
-// listPackages lists the module's packages built with tags (none: the
-// default build).
+// listPackages lists the module's packages built with tags: none is the
+// default build (with cgo), "noduckdb" the static one (without cgo), as
+// the Makefile builds them, whatever CGO_ENABLED the test runs with.
 func listPackages(t *testing.T, tags string) map[string]pkg {
 	t.Helper()
 	args := []string{"list", "-json=ImportPath,Imports,Deps"}
+	cgo := "CGO_ENABLED=1"
 	if tags != "" {
 		args = append(args, "-tags", tags)
+		cgo = "CGO_ENABLED=0"
 	}
 	cmd := exec.Command("go", append(args, "./...")...)
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), cgo)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
