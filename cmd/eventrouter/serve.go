@@ -44,7 +44,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "eventrouter: %v\n", err)
 		return 1
 	}
-	logger := newLogger(cfg.Log, stderr)
+	logger := cfg.Log.NewLogger(stderr)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, logger); err != nil {
@@ -94,16 +94,6 @@ func registry() (*router.Registry, error) {
 		return nil, err
 	}
 	return reg, nil
-}
-
-func newLogger(c config.Logging, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 // serve runs every part until ctx is cancelled, then shuts them down in
