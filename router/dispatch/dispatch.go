@@ -37,6 +37,7 @@ type route struct {
 	dest    router.Destination
 	opts    Options
 	filter  *filter
+	shape   *shaping      // transform and suppress; see transform.go
 	limiter *rate.Limiter // per batch; nil when unlimited or paced per request
 	pacer   *rate.Limiter // per request, for a router.RequestPacer; else nil
 	readers []router.PartitionReader
@@ -79,7 +80,16 @@ func New(log router.Log, routes []Route, logger *slog.Logger, reg prometheus.Reg
 			errs = append(errs, fmt.Errorf("%s: %w", rt.Name, err))
 			continue
 		}
-		r := &route{name: rt.Name, dest: rt.Destination, opts: opts, filter: newFilter(rt.Name, opts), m: m.route(rt.Name), log: logger.With("destination", rt.Name)}
+		sh, err := newShaping(opts)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", rt.Name, err))
+			continue
+		}
+		if _, ok := log.(SuppressionLog); sh.sup != nil && !ok {
+			errs = append(errs, fmt.Errorf("%s: suppress: the log does not remember delivered keys", rt.Name))
+			continue
+		}
+		r := &route{name: rt.Name, dest: rt.Destination, opts: opts, filter: newFilter(rt.Name, opts), shape: sh, m: m.route(rt.Name, sh.reasons()...), log: logger.With("destination", rt.Name)}
 		if opts.RateLimit > 0 {
 			if rp, ok := rt.Destination.(router.RequestPacer); ok && rp.PacesRequests() {
 				// One request per message, each waiting for its token: a
@@ -276,6 +286,9 @@ func (d *Dispatcher) rewind(ctx context.Context, r *route, rd router.PartitionRe
 // item is one message of a batch being worked on.
 type item struct {
 	d        router.Delivery
+	out      router.Message // what is sent: d.Message, or its transformed copy
+	key      string         // the suppression key, when keyed
+	keyed    bool
 	attempts int
 	first    time.Time
 	lastErr  error
@@ -343,20 +356,25 @@ func keepInFlight(ctx context.Context, cancel context.CancelFunc, r *route, rd r
 	}
 }
 
-// filterBatch applies the route's filters to ds: the messages the
-// destination does not take are done (acknowledged without being sent),
-// the others are to do. A message the log delivers again counts the
-// earlier deliveries as attempts.
+// filterBatch applies the route's filters, then its transform, to ds: the
+// messages the destination does not take are done (acknowledged without
+// being sent), the others are to do (see shape). A message the log
+// delivers again counts the earlier deliveries as attempts.
 func (d *Dispatcher) filterBatch(r *route, ds []router.Delivery) *batch {
 	b := &batch{todo: make([]*item, 0, len(ds))}
 	for _, dl := range ds {
-		if why := r.filter.reason(&dl.Message); why != "" {
+		why := r.filter.reason(&dl.Message)
+		var it *item
+		if why == "" {
+			it, why = d.shape(r, dl)
+		}
+		if why != "" {
 			r.m.filtered[why].Inc()
 			d.observeFiltered(r, &dl.Message, why)
 			b.done = append(b.done, dl)
 			continue
 		}
-		b.todo = append(b.todo, &item{d: dl, attempts: max(dl.Delivered-1, 0)})
+		b.todo = append(b.todo, it)
 	}
 	return b
 }
@@ -422,12 +440,18 @@ func (res roundResult) atOnce() bool { return !res.failed && res.heldBack > 0 }
 // by a lost lease or the drain timeout.
 func (d *Dispatcher) round(ctx context.Context, r *route, b *batch) (res roundResult, ok bool) {
 	send, keep := d.retryDeadLetters(ctx, r, b)
+	// Suppressed messages are done; the round ends before a second
+	// message with one key (see suppress).
+	send, rest, err := d.suppress(ctx, r, b, send)
+	if err != nil {
+		r.log.Warn("delivery held back", "err", err)
+		res.failed = true
+	}
 	// A batch holds whole records of the log, so it may exceed the batch
 	// size: the rest waits for the next round, after what is sent now (and
 	// its retries), which keeps per-user order.
-	var rest []*item
 	if len(send) > r.opts.BatchSize {
-		send, rest = send[:r.opts.BatchSize], send[r.opts.BatchSize:]
+		send, rest = send[:r.opts.BatchSize], append(send[r.opts.BatchSize:], rest...)
 	}
 	res.heldBack = len(rest)
 	if len(send) > 0 {
@@ -473,7 +497,7 @@ func (d *Dispatcher) retryDeadLetters(ctx context.Context, r *route, b *batch) (
 func (d *Dispatcher) send(ctx context.Context, r *route, items []*item) error {
 	msgs := make([]router.Message, len(items))
 	for i, it := range items {
-		msgs[i] = it.d.Message
+		msgs[i] = it.out
 	}
 	sctx, cancel := context.WithTimeout(ctx, r.opts.SendTimeout)
 	if r.pacer != nil {
@@ -501,6 +525,7 @@ func (d *Dispatcher) recordOutcomes(ctx context.Context, r *route, b *batch, ite
 	delivered, retried := 0, 0
 	var retryAfter time.Duration
 	var lastErr error
+	var ok []*item
 	for i, it := range items {
 		e := err
 		if isBatch {
@@ -510,6 +535,7 @@ func (d *Dispatcher) recordOutcomes(ctx context.Context, r *route, b *batch, ite
 		if kind == router.KindOK {
 			delivered++
 			b.done = append(b.done, it.d)
+			ok = append(ok, it)
 			continue
 		}
 		lastErr = e
@@ -531,6 +557,7 @@ func (d *Dispatcher) recordOutcomes(ctx context.Context, r *route, b *batch, ite
 		retryAfter = max(retryAfter, min(after, r.opts.MaxRetryAfter))
 		keep = append(keep, it)
 	}
+	d.rememberDelivered(r, ok)
 	r.m.delivered.Add(float64(delivered))
 	r.m.retried.Add(float64(retried))
 	if lastErr != nil {

@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"destination"}),
 		filtered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventrouter_dispatch_filtered_total",
-			Help: "Messages acknowledged without being sent because the destination's filters exclude them, by reason: type, event, excluded (exclude_events), integrations or violations (accept: valid).",
+			Help: "Messages acknowledged without being sent because the destination's filters exclude them, by reason: type, event, excluded (exclude_events), integrations, violations (accept: valid), suppressed (suppress) or a transform drop rule's reason.",
 		}, []string{"destination", "reason"}),
 		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "eventrouter_dispatch_pending",
@@ -65,9 +65,11 @@ type routeMetrics struct {
 	sendSeconds                      prometheus.Observer
 }
 
-func (m *metrics) route(name string) routeMetrics {
-	filtered := make(map[string]prometheus.Counter, len(reasons))
-	for _, why := range reasons {
+// route returns the metrics of the destination name, whose filters also
+// give the reasons in more (its drop rules' and "suppressed").
+func (m *metrics) route(name string, more ...string) routeMetrics {
+	filtered := make(map[string]prometheus.Counter, len(reasons)+len(more))
+	for _, why := range append(reasons[:len(reasons):len(reasons)], more...) {
 		filtered[why] = m.filtered.WithLabelValues(name, why)
 	}
 	return routeMetrics{

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/router/transform"
 )
 
 // Options configure how one destination is fed. They are the keys every
@@ -112,6 +113,14 @@ type Options struct {
 	// and its pending gauge is reported, but Run sends nothing and takes
 	// no lease. Destination may be nil for a disabled route.
 	Disabled bool `yaml:"disabled"`
+	// Transform is the list of rules that reshape each message for this
+	// destination only, after the filters and on a copy (key "transform",
+	// default none; see transform.go and the transform package).
+	Transform []transform.Rule `yaml:"transform"`
+	// Suppress, when set, skips a message whose key was delivered to this
+	// destination within a window (key "suppress", default none; see
+	// transform.go).
+	Suppress *transform.Suppress `yaml:"suppress"`
 }
 
 // Defaults of Options.
@@ -249,6 +258,12 @@ func (o Options) Validate() error {
 	case AcceptValid, AcceptAll:
 	default:
 		add("accept", "must be one of %s, %s", AcceptValid, AcceptAll)
+	}
+	if _, err := transform.Compile(o.Transform); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := transform.CompileSuppress(o.Suppress); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

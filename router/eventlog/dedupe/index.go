@@ -215,6 +215,7 @@ func Open(opts Options) (*Index, error) {
 	}
 	ix.expire(time.Now())
 	ix.wg.Go(ix.expireLoop)
+	ix.wg.Go(ix.sweepLoop) // suppress.go
 	return ix, nil
 }
 

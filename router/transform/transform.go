@@ -1,0 +1,445 @@
+package transform
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/eventrouter/eventrouter/router"
+)
+
+// Rule is one entry of a destination's "transform" list: exactly one of
+// Set, Rename, Remove and Drop, optionally guarded by When.
+type Rule struct {
+	// When, an expression giving a boolean, guards the rule: it applies
+	// only when When is true (key "when", default: always).
+	When string `yaml:"when"`
+	// Set maps field paths ("properties.plan") to expressions; each path
+	// gets its expression's value, intermediate objects created, and a
+	// null value removes the field (key "set").
+	Set map[string]string `yaml:"set"`
+	// Rename maps field paths to the paths they move to; a missing field
+	// is not moved, and a field already at the target is replaced (key
+	// "rename").
+	Rename map[string]string `yaml:"rename"`
+	// Remove lists field paths to remove (key "remove").
+	Remove []string `yaml:"remove"`
+	// Drop is the reason for which the message is not sent: it is counted
+	// as filtered with this reason (key "drop", a lower-case name such as
+	// "internal_user"). A drop rule needs When.
+	Drop string `yaml:"drop"`
+}
+
+// Suppress is a destination's "suppress" block: a message whose key was
+// delivered to the destination within Window is not sent.
+type Suppress struct {
+	// Key is an expression over the message as it would be delivered
+	// (after the transform); its value, a string or a number, is the key.
+	// A message whose key is null or empty is never suppressed (key "key",
+	// required).
+	Key string `yaml:"key"`
+	// Window is how long a delivered key suppresses others (key
+	// "window", required, 1s to 400 days).
+	Window time.Duration `yaml:"window"`
+}
+
+// ReasonSuppressed is the filtered reason of a suppressed message.
+const ReasonSuppressed = "suppressed"
+
+// MaxWindow is the longest suppression window.
+const MaxWindow = 400 * 24 * time.Hour
+
+// Program is a destination's compiled transform. It is immutable and safe
+// for concurrent use.
+type Program struct {
+	rules []rule
+}
+
+type rule struct {
+	path string // "transform[2]"
+	when *program
+	op   byte // 's' set, 'r' rename, 'x' remove, 'd' drop
+	sets []setOp
+	ren  []renameOp
+	rm   []fieldPath
+	drop string
+}
+
+type setOp struct {
+	path fieldPath
+	key  string // the key path of its expression, for errors
+	prog *program
+}
+
+type renameOp struct{ from, to fieldPath }
+
+// fieldPath is a dotted path to a field of the message's JSON object.
+type fieldPath []string
+
+func (p fieldPath) String() string { return strings.Join(p, ".") }
+
+// reasonName is what a drop reason may be.
+var reasonName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// reserved are the reasons dispatch gives itself; a drop cannot use them,
+// so that a count by reason stays unambiguous.
+var reserved = []string{"type", "event", "excluded", "integrations", "violations", ReasonSuppressed}
+
+// immutable are the top-level fields a transform cannot touch: the type
+// decides how destinations read the message, and the messageId is its
+// identity (destinations dedupe by it).
+var immutable = map[string]bool{"type": true, "messageId": true}
+
+// Compile checks rules and compiles their expressions, reporting every
+// problem at once (joined with errors.Join), each prefixed with its key
+// path relative to the destination block, such as
+// "transform[1].set.properties.plan: unknown name foo (column 1)". It
+// returns nil and no error for no rules.
+func Compile(rules []Rule) (*Program, error) {
+	if len(rules) == 0 {
+		return nil, nil
+	}
+	var errs []error
+	add := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	comp := func(path, src string, asBool bool) *program {
+		if strings.TrimSpace(src) == "" {
+			add(path, "required")
+			return nil
+		}
+		p, err := compileExpr(src, asBool)
+		if err != nil {
+			add(path, "%v", err)
+		}
+		return p
+	}
+	target := func(path, s string) (fieldPath, bool) {
+		fp, err := parsePath(s)
+		if err != nil {
+			add(path, "%v", err)
+			return nil, false
+		}
+		return fp, true
+	}
+	p := &Program{}
+	for i, r := range rules {
+		rp := fmt.Sprintf("transform[%d]", i)
+		cr := rule{path: rp}
+		if r.When != "" {
+			cr.when = comp(rp+".when", r.When, true)
+		}
+		var ops []string
+		if r.Set != nil {
+			ops = append(ops, "set")
+			cr.op = 's'
+			if len(r.Set) == 0 {
+				add(rp+".set", "must set at least one field")
+			}
+			for _, k := range sortedKeys(r.Set) {
+				kp := rp + ".set." + k
+				fp, ok := target(kp, k)
+				pr := comp(kp, r.Set[k], false)
+				if ok && pr != nil {
+					cr.sets = append(cr.sets, setOp{path: fp, key: kp, prog: pr})
+				}
+			}
+		}
+		if r.Rename != nil {
+			ops = append(ops, "rename")
+			cr.op = 'r'
+			if len(r.Rename) == 0 {
+				add(rp+".rename", "must rename at least one field")
+			}
+			for _, k := range sortedKeys(r.Rename) {
+				kp := rp + ".rename." + k
+				from, ok1 := target(kp, k)
+				to, ok2 := target(kp, r.Rename[k])
+				if ok1 && ok2 {
+					if from.String() == to.String() || isPrefix(from, to) || isPrefix(to, from) {
+						add(kp, "cannot rename %s to %s: one contains the other", from, to)
+						continue
+					}
+					cr.ren = append(cr.ren, renameOp{from, to})
+				}
+			}
+		}
+		if r.Remove != nil {
+			ops = append(ops, "remove")
+			cr.op = 'x'
+			if len(r.Remove) == 0 {
+				add(rp+".remove", "must list at least one field")
+			}
+			for j, s := range r.Remove {
+				if fp, ok := target(fmt.Sprintf("%s.remove[%d]", rp, j), s); ok {
+					cr.rm = append(cr.rm, fp)
+				}
+			}
+		}
+		if r.Drop != "" {
+			ops = append(ops, "drop")
+			cr.op = 'd'
+			cr.drop = r.Drop
+			switch {
+			case !reasonName.MatchString(r.Drop):
+				add(rp+".drop", "the reason must be a lower-case name such as internal_user ([a-z][a-z0-9_]*, at most 63 characters)")
+			case slices.Contains(reserved, r.Drop):
+				add(rp+".drop", "%q is a reason dispatch gives itself; name the drop's reason otherwise", r.Drop)
+			}
+			if r.When == "" {
+				add(rp+".when", "required: a drop rule without a condition would drop every message (use types, events or enabled: false for that)")
+			}
+		}
+		switch len(ops) {
+		case 0:
+			add(rp, "needs one of set, rename, remove or drop")
+		case 1:
+		default:
+			add(rp, "has %s: one rule does one thing (write a rule for each)", strings.Join(ops, " and "))
+		}
+		p.rules = append(p.rules, cr)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// DropReasons lists the reasons of the program's drop rules, for metrics.
+func (p *Program) DropReasons() []string {
+	if p == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range p.rules {
+		if r.op == 'd' && !slices.Contains(out, r.drop) {
+			out = append(out, r.drop)
+		}
+	}
+	return out
+}
+
+// parsePath checks a field path.
+func parsePath(s string) (fieldPath, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, errors.New("a field path is required")
+	}
+	fp := fieldPath(strings.Split(s, "."))
+	for _, part := range fp {
+		if part == "" || strings.TrimSpace(part) != part {
+			return nil, fmt.Errorf("bad field path %q: names separated by dots, such as properties.plan", s)
+		}
+	}
+	if immutable[fp[0]] {
+		return nil, fmt.Errorf("%s cannot be changed by a transform", fp[0])
+	}
+	return fp, nil
+}
+
+// isPrefix reports whether a is a proper prefix of b.
+func isPrefix(a, b fieldPath) bool {
+	return len(a) < len(b) && slices.Equal(a, b[:len(a)])
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Result is the outcome of [Program.Apply].
+type Result struct {
+	// Message is the message to deliver: the input when no rule changed
+	// it, else a copy with the new Body and routing fields.
+	Message router.Message
+	// Dropped is the reason of the drop rule that dropped the message, or
+	// "".
+	Dropped string
+	// Changed reports whether a rule changed the message.
+	Changed bool
+}
+
+// Apply runs the rules, in order, on a copy of m (m itself is never
+// changed): each rule sees the message as the rules before it left it. A
+// drop ends the run. An error (an expression failed, or the result is not
+// a message a destination can take) names the rule's key path; dispatch
+// dead-letters the message with it.
+func (p *Program) Apply(m *router.Message) (Result, error) {
+	res := Result{Message: *m}
+	if p == nil {
+		return res, nil
+	}
+	doc, err := decode(m.Body)
+	if err != nil {
+		return res, fmt.Errorf("decoding message: %w", err)
+	}
+	e := &env{Message: doc, Source: m.Source}
+	for i := range p.rules {
+		r := &p.rules[i]
+		if r.when != nil {
+			v, err := r.when.run(e)
+			if err != nil {
+				return res, fmt.Errorf("%s.when: %w", r.path, err)
+			}
+			b, ok := v.(bool)
+			if !ok {
+				return res, fmt.Errorf("%s.when: gives %s, not a boolean", r.path, kindOf(v))
+			}
+			if !b {
+				continue
+			}
+		}
+		switch r.op {
+		case 'd':
+			res.Dropped = r.drop
+			return res, nil
+		case 's':
+			// Every value is computed before any is set, so that the
+			// fields of one set see the same message.
+			vals := make([]any, len(r.sets))
+			for j := range r.sets {
+				v, err := r.sets[j].prog.run(e)
+				if err != nil {
+					return res, fmt.Errorf("%s: %w", r.sets[j].key, err)
+				}
+				if v, err = jsonValue(v); err != nil {
+					return res, fmt.Errorf("%s: %w", r.sets[j].key, err)
+				}
+				vals[j] = v
+			}
+			for j, s := range r.sets {
+				if vals[j] == nil {
+					del(doc, s.path)
+				} else if err := set(doc, s.path, vals[j]); err != nil {
+					return res, fmt.Errorf("%s: %w", s.key, err)
+				}
+			}
+		case 'r':
+			for _, rn := range r.ren {
+				v, ok := get(doc, rn.from)
+				if !ok {
+					continue
+				}
+				del(doc, rn.from)
+				if err := set(doc, rn.to, v); err != nil {
+					return res, fmt.Errorf("%s.rename.%s: %w", r.path, rn.from, err)
+				}
+			}
+		case 'x':
+			for _, fp := range r.rm {
+				del(doc, fp)
+			}
+		}
+		res.Changed = true
+	}
+	if !res.Changed {
+		return res, nil
+	}
+	out, err := routing(m, doc)
+	if err != nil {
+		return res, err
+	}
+	body, err := encode(doc)
+	if err != nil {
+		return res, fmt.Errorf("encoding the transformed message: %w", err)
+	}
+	out.Body = body
+	res.Message = out
+	return res, nil
+}
+
+// routing copies m with the routing fields read again from doc, and
+// checks that it is still a message destinations can take.
+func routing(m *router.Message, doc map[string]any) (router.Message, error) {
+	out := *m
+	str := func(key string) (string, error) {
+		switch v := doc[key].(type) {
+		case nil:
+			return "", nil
+		case string:
+			return v, nil
+		default:
+			return "", fmt.Errorf("the transformed message's %s is %s, not a string", key, kindOf(v))
+		}
+	}
+	var err error
+	if out.UserID, err = str("userId"); err != nil {
+		return out, err
+	}
+	if out.AnonymousID, err = str("anonymousId"); err != nil {
+		return out, err
+	}
+	if m.Type == router.TypeTrack {
+		if out.Event, err = str("event"); err != nil {
+			return out, err
+		}
+		if strings.TrimSpace(out.Event) == "" {
+			return out, errors.New("the transformed track message has no event")
+		}
+	}
+	switch {
+	case m.Type == router.TypeAlias && strings.TrimSpace(out.UserID) == "":
+		return out, errors.New("the transformed alias message has no userId")
+	case strings.TrimSpace(out.UserID) == "" && strings.TrimSpace(out.AnonymousID) == "":
+		return out, errors.New("the transformed message has neither userId nor anonymousId")
+	}
+	return out, nil
+}
+
+// get returns the value at fp.
+func get(doc map[string]any, fp fieldPath) (any, bool) {
+	cur := doc
+	for i, k := range fp {
+		v, ok := cur[k]
+		if !ok {
+			return nil, false
+		}
+		if i == len(fp)-1 {
+			return v, true
+		}
+		if cur, ok = v.(map[string]any); !ok {
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// set puts v at fp, creating missing objects on the way; a value on the
+// way that is not an object is an error.
+func set(doc map[string]any, fp fieldPath, v any) error {
+	cur := doc
+	for i, k := range fp[:len(fp)-1] {
+		switch next := cur[k].(type) {
+		case map[string]any:
+			cur = next
+		case nil:
+			m := map[string]any{}
+			cur[k] = m
+			cur = m
+		default:
+			return fmt.Errorf("cannot set %s: %s is %s, not an object", fp, fp[:i+1], kindOf(next))
+		}
+	}
+	cur[fp[len(fp)-1]] = v
+	return nil
+}
+
+// del removes the value at fp, if any.
+func del(doc map[string]any, fp fieldPath) {
+	cur := doc
+	for _, k := range fp[:len(fp)-1] {
+		next, ok := cur[k].(map[string]any)
+		if !ok {
+			return
+		}
+		cur = next
+	}
+	delete(cur, fp[len(fp)-1])
+}
