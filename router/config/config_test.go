@@ -477,7 +477,7 @@ destinations:
 			"destinations.nourl.url: required",
 			`destinations.badtype.type: unknown destination type "kafka" (known types: fake, hook)`,
 			"destinations.notype.type: required",
-			"destinations.unknownkey.urll: unknown key for destination type hook (known keys: type, batch_size, batch_timeout, flush_interval, max_attempts, max_age, initial_backoff, max_backoff, rate_limit, ack_wait, integration, types, events, exclude_events, enabled, accept, disabled, url, timeout, headers, tls)",
+			"destinations.unknownkey.urll: unknown key for destination type hook (known keys: type, batch_size, batch_timeout, flush_interval, max_attempts, max_age, initial_backoff, max_backoff, rate_limit, ack_wait, integration, types, events, exclude_events, enabled, accept, disabled, transform, suppress, url, timeout, headers, tls)",
 			"destinations.unknownkey.batch_size: must be between 1 and 10000",
 			"destinations.nested.tls.insecur: unknown key (known keys: insecure)",
 			"destinations.dispatch.batch_size: must be between 1 and 10000",
