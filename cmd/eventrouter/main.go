@@ -19,6 +19,7 @@ Usage:
   eventrouter serve   [--config FILE]   run the server (Segment API in, durable log, destinations out)
   eventrouter check   [--config FILE]   validate a config file; exit 1 and list every problem if it is invalid
   eventrouter plan lint|test|diff       check a tracking plan in a pull request (see 'eventrouter plan help')
+  eventrouter transform test [DIR]      run the fixtures of webhook sources and destination transforms
   eventrouter sql "<query>"             query the warehouse destination (--format table|csv|json)
   eventrouter quarantine list|replay    show or replay the messages the tracking plan blocked (admin API)
   eventrouter tail    [--source S] [--event E] [--type T]   print the messages a running server receives (admin API)
@@ -45,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCheck(rest, stdout, stderr)
 	case "plan":
 		return runPlan(rest, stdout, stderr)
+	case "transform":
+		return runTransform(rest, stdout, stderr) // transform.go
 	case "sql":
 		return runSQL(ctx, rest, stdout, stderr)
 	case "quarantine":
