@@ -1,11 +1,9 @@
 package transform
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"time"
@@ -13,25 +11,8 @@ import (
 	"github.com/eventrouter/eventrouter/router"
 )
 
-// decode reads a message body: a JSON object whose integers that fit are
-// int and other numbers float64, as the webhook source's bodies.
-func decode(body []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var root map[string]any
-	if err := dec.Decode(&root); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON object")
-	}
-	if root == nil {
-		return nil, errors.New("not a JSON object")
-	}
-	numbers(root)
-	return root, nil
-}
-
+// numbers turns json.Numbers into int when integral and in range, else
+// float64 (json.Number beyond float64's range), as the webhook source does.
 func numbers(v any) any {
 	switch v := v.(type) {
 	case json.Number:
@@ -52,18 +33,6 @@ func numbers(v any) any {
 		}
 	}
 	return v
-}
-
-// encode writes a body as ingest does: compact, sorted keys, no HTML
-// escaping.
-func encode(doc map[string]any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // jsonValue turns an expression's result into a JSON value owned by the

@@ -35,8 +35,16 @@ const (
 	MemoryBudget = 100_000
 )
 
-// env is what expressions see.
+// env is what expressions see. Message is the message as an *object
+// (read lazily through the field functions), or as map[string]any for an
+// expression that uses it whole (see program.whole).
 type env struct {
+	Message any    `expr:"message"`
+	Source  string `expr:"source"`
+}
+
+// checkEnv is env as the type checker sees it.
+type checkEnv struct {
 	Message map[string]any `expr:"message"`
 	Source  string         `expr:"source"`
 }
@@ -56,6 +64,14 @@ func (nilSafe) Visit(node *ast.Node) {
 		return
 	}
 	if _, named := m.Property.(*ast.StringNode); named {
+		// Nodes are visited children first: when the object is itself a
+		// named field, it only leads to this one, so it is navigated to
+		// rather than decoded.
+		if c, ok := m.Node.(*ast.CallNode); ok {
+			if id, ok := c.Callee.(*ast.IdentifierNode); ok && id.Value == getField {
+				id.Value = navField
+			}
+		}
 		ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: getField}, Arguments: []ast.Node{m.Node, m.Property}})
 		return
 	}
@@ -63,7 +79,48 @@ func (nilSafe) Visit(node *ast.Node) {
 	ast.Patch(node, &ast.ChainNode{Node: m})
 }
 
-const getField = "__get"
+// getField and navField are the internal functions nilSafe turns a named
+// member access into: the field's value, or (navField) the field as an
+// *object when another of its fields is read next.
+const (
+	getField = "__get"
+	navField = "__nav"
+)
+
+func fieldOf(nav bool) func(a ...any) (any, error) {
+	return func(a ...any) (any, error) {
+		switch o := a[0].(type) {
+		case *object:
+			return o.get(a[1].(string), nav)
+		case map[string]any:
+			return o[a[1].(string)], nil
+		}
+		return nil, nil
+	}
+}
+
+// usesWhole reports whether n uses the identifier message otherwise than
+// as the object of a named field (keys(message), message[k]): such an
+// expression is given the message decoded.
+func usesWhole(n ast.Node) bool {
+	switch n := n.(type) {
+	case *ast.IdentifierNode:
+		return n.Value == "message"
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && (id.Value == getField || id.Value == navField) {
+			if root, ok := n.Arguments[0].(*ast.IdentifierNode); ok && root.Value == "message" {
+				return false
+			}
+			return usesWhole(n.Arguments[0])
+		}
+	}
+	for _, c := range children(n) {
+		if c != nil && usesWhole(c) {
+			return true
+		}
+	}
+	return false
+}
 
 // nesting returns the deepest nesting of predicates in n.
 func nesting(n ast.Node) int {
@@ -126,12 +183,8 @@ func children(n ast.Node) []ast.Node {
 // functions are the functions defined besides expr's builtins: those of
 // the webhook source.
 var functions = []expr.Option{
-	expr.Function(getField, func(a ...any) (any, error) {
-		if m, ok := a[0].(map[string]any); ok {
-			return m[a[1].(string)], nil
-		}
-		return nil, nil
-	}, new(func(any, string) any)),
+	expr.Function(getField, fieldOf(false), new(func(any, string) any)),
+	expr.Function(navField, fieldOf(true), new(func(any, string) any)),
 	expr.Function("lower", strFunc(strings.ToLower), new(func(any) any)),
 	expr.Function("upper", strFunc(strings.ToUpper), new(func(any) any)),
 	expr.Function("trim", strFunc(strings.TrimSpace), new(func(any) any)),
@@ -154,15 +207,17 @@ var functions = []expr.Option{
 var FunctionNames = []string{"lower", "upper", "trim", "text", "id", "object", "integer", "unix", "unix_ms", "parse_time", "seconds", "millis", "query", "sha256"}
 
 var (
-	checkOptions = append([]expr.Option{expr.Env(env{}), expr.MaxNodes(MaxNodes), expr.DisableBuiltin("now")}, functions...)
-	options      = append([]expr.Option{expr.Patch(nilSafe{})}, checkOptions...)
+	limits       = []expr.Option{expr.MaxNodes(MaxNodes), expr.DisableBuiltin("now")}
+	checkOptions = append(append([]expr.Option{expr.Env(checkEnv{})}, limits...), functions...)
+	options      = append(append([]expr.Option{expr.Patch(nilSafe{}), expr.Env(env{})}, limits...), functions...)
 	boolOptions  = append(append([]expr.Option(nil), options...), expr.AsBool())
 )
 
 // program is one compiled expression.
 type program struct {
-	src  string
-	prog *vm.Program
+	src   string
+	prog  *vm.Program
+	whole bool // uses the message whole: give it decoded
 }
 
 // compileExpr compiles src; asBool requires a boolean result. Errors are
@@ -188,7 +243,7 @@ func compileExpr(src string, asBool bool) (*program, error) {
 	if nesting(p.Node()) > 1 {
 		return nil, errors.New("a predicate (map, filter, all, ...) inside another's closure is not allowed: its cost would grow with the square of the message")
 	}
-	return &program{src: src, prog: p}, nil
+	return &program{src: src, prog: p, whole: usesWhole(p.Node())}, nil
 }
 
 // oneLine renders an expr error as one line: its message and column.
@@ -205,8 +260,16 @@ func oneLine(err error) string {
 
 var vms = sync.Pool{New: func() any { return &vm.VM{MemoryBudget: MemoryBudget} }}
 
-// run evaluates p against e.
-func (p *program) run(e *env) (any, error) {
+// run evaluates p against the message o (of e, which it may change).
+func (p *program) run(o *object, e *env) (any, error) {
+	e.Message = o
+	if p.whole {
+		whole, err := o.decoded()
+		if err != nil {
+			return nil, err
+		}
+		e.Message = whole
+	}
 	m := vms.Get().(*vm.VM)
 	out, err := m.Run(p.prog, e)
 	vms.Put(m)

@@ -51,11 +51,13 @@ func (s *Suppressor) Window() time.Duration { return s.window }
 // false when the key is null or empty, and then m is not suppressed. A
 // key that is not a string or a number is an error.
 func (s *Suppressor) Key(m *router.Message) (key string, ok bool, err error) {
-	doc, err := decode(m.Body)
+	a := arenas.Get().(*arena)
+	defer a.release()
+	doc, err := newObject(m.Body, a)
 	if err != nil {
 		return "", false, fmt.Errorf("suppress.key: decoding message: %w", err)
 	}
-	v, err := s.key.run(&env{Message: doc, Source: m.Source})
+	v, err := s.key.run(doc, &env{Source: m.Source})
 	if err != nil {
 		return "", false, fmt.Errorf("suppress.key: %w", err)
 	}

@@ -276,15 +276,17 @@ func (p *Program) Apply(m *router.Message) (Result, error) {
 	if p == nil {
 		return res, nil
 	}
-	doc, err := decode(m.Body)
+	a := arenas.Get().(*arena)
+	defer a.release()
+	doc, err := newObject(m.Body, a)
 	if err != nil {
 		return res, fmt.Errorf("decoding message: %w", err)
 	}
-	e := &env{Message: doc, Source: m.Source}
+	e := &env{Source: m.Source}
 	for i := range p.rules {
 		r := &p.rules[i]
 		if r.when != nil {
-			v, err := r.when.run(e)
+			v, err := r.when.run(doc, e)
 			if err != nil {
 				return res, fmt.Errorf("%s.when: %w", r.path, err)
 			}
@@ -303,9 +305,14 @@ func (p *Program) Apply(m *router.Message) (Result, error) {
 		case 's':
 			// Every value is computed before any is set, so that the
 			// fields of one set see the same message.
-			vals := make([]any, len(r.sets))
+			var buf [8]any
+			vals := buf[:0]
+			if len(r.sets) > len(buf) {
+				vals = make([]any, 0, len(r.sets))
+			}
+			vals = vals[:len(r.sets)]
 			for j := range r.sets {
-				v, err := r.sets[j].prog.run(e)
+				v, err := r.sets[j].prog.run(doc, e)
 				if err != nil {
 					return res, fmt.Errorf("%s: %w", r.sets[j].key, err)
 				}
@@ -315,26 +322,33 @@ func (p *Program) Apply(m *router.Message) (Result, error) {
 				vals[j] = v
 			}
 			for j, s := range r.sets {
+				var err error
 				if vals[j] == nil {
-					del(doc, s.path)
-				} else if err := set(doc, s.path, vals[j]); err != nil {
+					err = doc.remove(s.path)
+				} else {
+					err = doc.put(s.path, member{val: vals[j]})
+				}
+				if err != nil {
 					return res, fmt.Errorf("%s: %w", s.key, err)
 				}
 			}
 		case 'r':
 			for _, rn := range r.ren {
-				v, ok := get(doc, rn.from)
-				if !ok {
-					continue
+				v, ok, err := doc.lookup(rn.from)
+				if err == nil && ok {
+					if err = doc.remove(rn.from); err == nil {
+						err = doc.put(rn.to, v)
+					}
 				}
-				del(doc, rn.from)
-				if err := set(doc, rn.to, v); err != nil {
+				if err != nil {
 					return res, fmt.Errorf("%s.rename.%s: %w", r.path, rn.from, err)
 				}
 			}
 		case 'x':
 			for _, fp := range r.rm {
-				del(doc, fp)
+				if err := doc.remove(fp); err != nil {
+					return res, fmt.Errorf("%s.remove: %w", r.path, err)
+				}
 			}
 		}
 		res.Changed = true
@@ -346,7 +360,7 @@ func (p *Program) Apply(m *router.Message) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	body, err := encode(doc)
+	body, err := doc.appendJSON(make([]byte, 0, len(m.Body)+64))
 	if err != nil {
 		return res, fmt.Errorf("encoding the transformed message: %w", err)
 	}
@@ -357,10 +371,22 @@ func (p *Program) Apply(m *router.Message) (Result, error) {
 
 // routing copies m with the routing fields read again from doc, and
 // checks that it is still a message destinations can take.
-func routing(m *router.Message, doc map[string]any) (router.Message, error) {
+func routing(m *router.Message, doc *object) (router.Message, error) {
 	out := *m
 	str := func(key string) (string, error) {
-		switch v := doc[key].(type) {
+		// Unchanged fields (the common case) are not decoded again.
+		if r, ok := doc.rawString(key); ok {
+			for _, was := range []string{m.UserID, m.AnonymousID, m.Event} {
+				if string(r) == was {
+					return was, nil
+				}
+			}
+		}
+		v, err := doc.get(key, false)
+		if err != nil {
+			return "", err
+		}
+		switch v := v.(type) {
 		case nil:
 			return "", nil
 		case string:
@@ -391,55 +417,4 @@ func routing(m *router.Message, doc map[string]any) (router.Message, error) {
 		return out, errors.New("the transformed message has neither userId nor anonymousId")
 	}
 	return out, nil
-}
-
-// get returns the value at fp.
-func get(doc map[string]any, fp fieldPath) (any, bool) {
-	cur := doc
-	for i, k := range fp {
-		v, ok := cur[k]
-		if !ok {
-			return nil, false
-		}
-		if i == len(fp)-1 {
-			return v, true
-		}
-		if cur, ok = v.(map[string]any); !ok {
-			return nil, false
-		}
-	}
-	return nil, false
-}
-
-// set puts v at fp, creating missing objects on the way; a value on the
-// way that is not an object is an error.
-func set(doc map[string]any, fp fieldPath, v any) error {
-	cur := doc
-	for i, k := range fp[:len(fp)-1] {
-		switch next := cur[k].(type) {
-		case map[string]any:
-			cur = next
-		case nil:
-			m := map[string]any{}
-			cur[k] = m
-			cur = m
-		default:
-			return fmt.Errorf("cannot set %s: %s is %s, not an object", fp, fp[:i+1], kindOf(next))
-		}
-	}
-	cur[fp[len(fp)-1]] = v
-	return nil
-}
-
-// del removes the value at fp, if any.
-func del(doc map[string]any, fp fieldPath) {
-	cur := doc
-	for _, k := range fp[:len(fp)-1] {
-		next, ok := cur[k].(map[string]any)
-		if !ok {
-			return
-		}
-		cur = next
-	}
-	delete(cur, fp[len(fp)-1])
 }

@@ -100,7 +100,8 @@ func TestApplyKeepsUntouchedNumbers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := string(res.Message.Body), `{"messageId":"m","n":{"big":123456789012345678,"e":1e400,"f":1.5},"type":"identify","userId":"u","x":1}`; got != want {
+	// An untouched value is copied as it was, numbers and key order too.
+	if got, want := string(res.Message.Body), `{"messageId":"m","n":{"big":123456789012345678,"f":1.5,"e":1e400},"type":"identify","userId":"u","x":1}`; got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
@@ -174,5 +175,56 @@ func TestSuppressKey(t *testing.T) {
 	}
 	if _, _, err := s.Key(msg(`{"properties":{"n":{"a":1}},"type":"track"}`)); err == nil || !strings.Contains(err.Error(), "an object, not a string or a number") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestApplyReadsAndWritesLazily covers the ways expressions read the
+// message (a field, a whole object, the message itself, a computed key)
+// and the ways rules change nested objects.
+func TestApplyReadsAndWritesLazily(t *testing.T) {
+	const in = `{"context":{"traits":{"b":2,"a":1}},"list":[{"n":1},{"n":2}],"messageId":"m","type":"identify","userId":"u","weird":"a\"b<>"}`
+	tests := []struct {
+		name string
+		rule Rule
+		want string
+	}{
+		{"whole message", Rule{Set: map[string]string{"n": `len(keys(message))`}},
+			`{"context":{"traits":{"b":2,"a":1}},"list":[{"n":1},{"n":2}],"messageId":"m","n":6,"type":"identify","userId":"u","weird":"a\"b<>"}`},
+		{"computed key", Rule{Set: map[string]string{"k": `message["user" + "Id"]`}},
+			`{"context":{"traits":{"b":2,"a":1}},"k":"u","list":[{"n":1},{"n":2}],"messageId":"m","type":"identify","userId":"u","weird":"a\"b<>"}`},
+		{"an object read whole", Rule{Set: map[string]string{"traits": `message.context.traits`}},
+			`{"context":{"traits":{"b":2,"a":1}},"list":[{"n":1},{"n":2}],"messageId":"m","traits":{"a":1,"b":2},"type":"identify","userId":"u","weird":"a\"b<>"}`},
+		{"an array", Rule{Set: map[string]string{"sum": `sum(message.list, #.n)`}},
+			`{"context":{"traits":{"b":2,"a":1}},"list":[{"n":1},{"n":2}],"messageId":"m","sum":3,"type":"identify","userId":"u","weird":"a\"b<>"}`},
+		{"nested set: the changed object is sorted", Rule{Set: map[string]string{"context.traits.c": `message.weird`}},
+			`{"context":{"traits":{"a":1,"b":2,"c":"a\"b<>"}},"list":[{"n":1},{"n":2}],"messageId":"m","type":"identify","userId":"u","weird":"a\"b<>"}`},
+		{"rename an object", Rule{Rename: map[string]string{"context.traits": "traits"}},
+			`{"context":{},"list":[{"n":1},{"n":2}],"messageId":"m","traits":{"b":2,"a":1},"type":"identify","userId":"u","weird":"a\"b<>"}`},
+		{"set through a missing object", Rule{Set: map[string]string{"context.traits.x.y": `true`}},
+			`{"context":{"traits":{"a":1,"b":2,"x":{"y":true}}},"list":[{"n":1},{"n":2}],"messageId":"m","type":"identify","userId":"u","weird":"a\"b<>"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Compile([]Rule{tt.rule})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := p.Apply(msg(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(res.Message.Body); got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+			if !json.Valid(res.Message.Body) {
+				t.Fatal("invalid JSON")
+			}
+		})
+	}
+	p, _ := Compile([]Rule{{Set: map[string]string{"a": "1"}}})
+	for _, bad := range []string{`[1]`, `{"a":}`, `{"a":1} x`, `{"a":"x`, `{"a":tru}`, `{"a":1,}`} {
+		if _, err := p.Apply(msg(bad)); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
 	}
 }
