@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,6 +104,68 @@ expect:
 				if !strings.Contains(stdout.String(), w) {
 					t.Errorf("stdout lacks %q:\n%s", w, stdout.String())
 				}
+			}
+		})
+	}
+}
+
+// TestTransformActionStep runs the GitHub Action's transform step with
+// bash, as the runner would, with the binary TestMain built on PATH.
+func TestTransformActionStep(t *testing.T) {
+	var a actionFile
+	readYAML(t, "../../action.yml", &a)
+	var step *actionStep
+	for i, s := range a.Runs.Steps {
+		if strings.Contains(s.Run, "eventrouter transform test ") {
+			step = &a.Runs.Steps[i]
+		}
+	}
+	if step == nil {
+		t.Fatal("action.yml has no step running eventrouter transform test")
+	}
+	repo := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(repo, "configs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "configs", "eventrouter.yaml"), []byte(transformConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for dir, expect := range map[string]string{"transforms": "{properties: {plan: PRO}}", "broken": "{properties: {plan: pro}}"} {
+		if err := os.MkdirAll(filepath.Join(repo, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		c := "name: upper\ndestination: local\nmatch: subset\nmessages: [{type: track, userId: ann, event: e, properties: {plan: pro}}]\nexpect:\n  - message: " + expect + "\n"
+		if err := os.WriteFile(filepath.Join(repo, dir, "local.yaml"), []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Dir(binPath) + string(os.PathListSeparator) + os.Getenv("PATH")
+	for _, tt := range []struct {
+		dir      string
+		wantCode int
+		want     string
+	}{
+		{"transforms", 0, "transform fixtures: 1 passed, 0 failed in transforms"},
+		{"broken", 1, `::error file=broken/local.yaml,line=6,title=Transform fixture%3A upper::expect[0].message differs:%0A  properties.plan: got "PRO", want "pro"`},
+		{"none", 0, "::notice title=Transform fixtures::no fixture directory 'none': skipped"},
+	} {
+		t.Run(tt.dir, func(t *testing.T) {
+			cmd := exec.Command("bash", "-e", "-c", step.Run)
+			cmd.Dir = repo
+			cmd.Env = append(os.Environ(), "PATH="+path, "GITHUB_WORKSPACE="+repo)
+			cmd.Env = append(cmd.Env, actionStepEnv(t, *step, map[string]string{
+				"${{ inputs.transforms }}": tt.dir,
+				"${{ inputs.config }}":     "configs/eventrouter.yaml",
+			})...)
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.wantCode || !strings.Contains(string(out), tt.want) {
+				t.Errorf("exit %d (want %d), output lacks %q:\n%s", code, tt.wantCode, tt.want, out)
 			}
 		})
 	}

@@ -100,6 +100,14 @@
 //     the log's headers) is not sent; with AcceptAll (the default) it is,
 //     with its violations in context.protocols.
 //
+// Then the destination's transform (Options.Transform) runs on a copy of
+// the message: a drop rule filters it with the rule's reason, and a rule
+// that fails dead-letters it (unchanged). Last, Options.Suppress skips a
+// message whose key was delivered to the destination within its window
+// (reason suppressed; the log keeps the delivered keys, see
+// SuppressionLog), checked when the message is about to be sent. See the
+// transform package, and transform.go for when a key counts as delivered.
+//
 // A message a destination does not take is acknowledged on the
 // destination's cursor without being sent, and counted; it is not an
 // error, and it stays in the log (up to its retention) like every other
@@ -116,7 +124,7 @@
 // Labelled by destination: eventrouter_dispatch_delivered_total,
 // eventrouter_dispatch_retried_total, eventrouter_dispatch_dead_lettered_total,
 // eventrouter_dispatch_filtered_total (also labelled by reason: type, event,
-// excluded, integrations or violations), eventrouter_dispatch_pending (lag:
+// excluded, integrations, violations, suppressed or a drop rule's reason), eventrouter_dispatch_pending (lag:
 // waiting plus in-flight messages over all partitions, refreshed every 5s),
 // eventrouter_dispatch_partitions_owned (partitions whose lease this
 // process holds) and eventrouter_dispatch_send_seconds. The member count is
