@@ -45,10 +45,12 @@ test-short:
 
 ## bench: the end-to-end load benchmark (figures in docs/performance.md), eventrouter against the ceiling
 ##        (bench-ratio), the ingest micro-benchmarks, the debugger's cost at 30,000 events/s and the
-##        Customer.io + Segment fan-out benchmark (issue 5), the webhook source's conversion (issue 16)
+##        Customer.io + Segment fan-out benchmark (issue 5), the webhook source's conversion and a destination's
+##        transform (issue 16)
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./router/ingest/
 	$(GO) test -run '^$$' -bench . -benchmem ./router/sources/webhook/
+	$(GO) test -run '^$$' -bench . -benchmem ./router/transform/
 	$(GO) test -run '^$$' -bench '^BenchmarkRecorderAt30k$$' -benchtime 3s ./router/admin/
 	$(GO) run ./bench/loadgen -mode classic -bin $(BIN) -duration 20s
 	$(MAKE) bench-ratio

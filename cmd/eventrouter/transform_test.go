@@ -12,6 +12,15 @@ import (
 
 const transformConfig = `sources:
   web: {type: segment, write_keys: ["k1"]}
+  hooks:
+    type: webhook
+    path: /webhooks/test
+    allow_unsigned: true
+    rules:
+      - name: joined
+        when: body.event == "joined"
+        emit:
+          - {type: identify, userId: lower(body.email), traits: {plan: body.plan}}
 destinations:
   local:
     type: file
@@ -38,7 +47,7 @@ func TestCheckRefusesBrokenTransform(t *testing.T) {
 		if code := run(context.Background(), []string{cmd, "--config", path}, &stdout, &stderr); code != 1 {
 			t.Fatalf("%s: exit %d, stderr %s", cmd, code, stderr.String())
 		}
-		if want := "destinations.local.transform[0].set.properties.plan: unexpected token EOF (column 29) (line 8)"; !strings.Contains(stderr.String(), want) {
+		if want := "broken.yaml:17: destinations.local.transform[0].set.properties.plan: unexpected token EOF (column 29)"; !strings.Contains(stderr.String(), want) {
 			t.Errorf("%s: stderr lacks %q:\n%s", cmd, want, stderr.String())
 		}
 	}
@@ -54,7 +63,15 @@ func TestTransformTestCommand(t *testing.T) {
 	}
 	pass, fail := filepath.Join(dir, "pass"), filepath.Join(dir, "fail")
 	for d, data := range map[string]string{
-		pass: `name: plan upper-cased, staff dropped, repeats suppressed
+		pass: `name: a webhook delivery becomes an identify
+source: hooks
+webhook:
+  body: {event: joined, email: Ann@Example.org, plan: pro}
+match: subset
+expect:
+  - message: {type: identify, userId: ann@example.org, traits: {plan: pro}, anonymousId: null}
+---
+name: plan upper-cased, staff dropped, repeats suppressed
 destination: local
 messages:
   - {type: track, userId: ann, event: Signed Up, properties: {plan: pro}}
@@ -86,7 +103,7 @@ expect:
 		wantCode int
 		want     []string
 	}{
-		{"passing", []string{"test", "--config", cfg, pass}, 0, []string{"ok   " + filepath.Join(pass, "cases.yaml") + ":1 plan upper-cased", "1 passed, 0 failed"}},
+		{"passing", []string{"test", "--config", cfg, pass}, 0, []string{"ok   " + filepath.Join(pass, "cases.yaml") + ":1 a webhook delivery becomes an identify (source hooks)", ":9 plan upper-cased", "2 passed, 0 failed"}},
 		{"failing text", []string{"test", "--config", cfg, fail}, 1, []string{"FAIL ", "line 6: expect[0].message differs:", `properties.plan: got "PRO", want "pro"`}},
 		{"failing json", []string{"test", "--config", cfg, "--format", "json", fail}, 1, []string{`"failed": 1`, `"line": 6`}},
 		{"failing github", []string{"test", "--config", cfg, "--format", "github", fail}, 1, []string{"::error file=", "cases.yaml,line=6,title=Transform fixture%3A plan kept as is::expect[0].message differs:%0A"}},
