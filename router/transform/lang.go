@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,31 +181,49 @@ func children(n ast.Node) []ast.Node {
 	return nil
 }
 
-// functions are the functions defined besides expr's builtins: those of
-// the webhook source.
-var functions = []expr.Option{
-	expr.Function(getField, fieldOf(false), new(func(any, string) any)),
-	expr.Function(navField, fieldOf(true), new(func(any, string) any)),
-	expr.Function("lower", strFunc(strings.ToLower), new(func(any) any)),
-	expr.Function("upper", strFunc(strings.ToUpper), new(func(any) any)),
-	expr.Function("trim", strFunc(strings.TrimSpace), new(func(any) any)),
-	expr.Function("text", func(a ...any) (any, error) { return textOf(a[0]), nil }, new(func(any) any)),
-	expr.Function("id", func(a ...any) (any, error) { return idOf(a[0]), nil }, new(func(any) any)),
-	expr.Function("object", func(a ...any) (any, error) { return objectOf(a[0]), nil }, new(func(any) any)),
-	expr.Function("integer", func(a ...any) (any, error) { return integerOf(a[0]), nil }, new(func(any) any)),
-	expr.Function("unix", func(a ...any) (any, error) { return unixTime(a[0], time.Second), nil }, new(func(any) any)),
-	expr.Function("unix_ms", func(a ...any) (any, error) { return unixTime(a[0], time.Millisecond), nil }, new(func(any) any)),
-	expr.Function("parse_time", func(a ...any) (any, error) { return parseTime(a[0]), nil }, new(func(any) any)),
-	expr.Function("seconds", func(a ...any) (any, error) { return timeUnits(a[0], time.Second), nil }, new(func(any) any)),
-	expr.Function("millis", func(a ...any) (any, error) { return timeUnits(a[0], time.Millisecond), nil }, new(func(any) any)),
-	expr.Function("query", queryParam, new(func(any, string) any)),
-	expr.Function("sha256", sha256Hex, new(func(any) any)),
+// unaryFuncs are the webhook source's functions of one argument; a call
+// of one on a field of the message runs without the VM (see fast.go).
+var unaryFuncs = map[string]func(...any) (any, error){
+	"lower":      strFunc(strings.ToLower),
+	"upper":      strFunc(strings.ToUpper),
+	"trim":       strFunc(strings.TrimSpace),
+	"text":       func(a ...any) (any, error) { return textOf(a[0]), nil },
+	"id":         func(a ...any) (any, error) { return idOf(a[0]), nil },
+	"object":     func(a ...any) (any, error) { return objectOf(a[0]), nil },
+	"integer":    func(a ...any) (any, error) { return integerOf(a[0]), nil },
+	"unix":       func(a ...any) (any, error) { return unixTime(a[0], time.Second), nil },
+	"unix_ms":    func(a ...any) (any, error) { return unixTime(a[0], time.Millisecond), nil },
+	"parse_time": func(a ...any) (any, error) { return parseTime(a[0]), nil },
+	"seconds":    func(a ...any) (any, error) { return timeUnits(a[0], time.Second), nil },
+	"millis":     func(a ...any) (any, error) { return timeUnits(a[0], time.Millisecond), nil },
+	"sha256":     sha256Hex,
 }
 
-// FunctionNames lists the functions defined besides expr's builtins, for
-// the documentation and the test that keeps them in step with the webhook
-// source's.
-var FunctionNames = []string{"lower", "upper", "trim", "text", "id", "object", "integer", "unix", "unix_ms", "parse_time", "seconds", "millis", "query", "sha256"}
+// FunctionNames lists, sorted, the functions defined besides expr's
+// builtins: those of the webhook source.
+var FunctionNames = func() []string {
+	names := []string{"query"}
+	for name := range unaryFuncs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}()
+
+// functions are the options that define them, with the field functions.
+var functions = func() []expr.Option {
+	opts := []expr.Option{
+		expr.Function(getField, fieldOf(false), new(func(any, string) any)),
+		expr.Function(navField, fieldOf(true), new(func(any, string) any)),
+		expr.Function("query", queryParam, new(func(any, string) any)),
+	}
+	for _, name := range FunctionNames {
+		if f, ok := unaryFuncs[name]; ok {
+			opts = append(opts, expr.Function(name, f, new(func(any) any)))
+		}
+	}
+	return opts
+}()
 
 var (
 	limits       = []expr.Option{expr.MaxNodes(MaxNodes), expr.DisableBuiltin("now")}
@@ -217,7 +236,8 @@ var (
 type program struct {
 	src   string
 	prog  *vm.Program
-	whole bool // uses the message whole: give it decoded
+	whole bool     // uses the message whole: give it decoded
+	fast  fastFunc // evaluates it without the VM, or nil (fast.go)
 }
 
 // compileExpr compiles src; asBool requires a boolean result. Errors are
@@ -243,7 +263,11 @@ func compileExpr(src string, asBool bool) (*program, error) {
 	if nesting(p.Node()) > 1 {
 		return nil, errors.New("a predicate (map, filter, all, ...) inside another's closure is not allowed: its cost would grow with the square of the message")
 	}
-	return &program{src: src, prog: p, whole: usesWhole(p.Node())}, nil
+	pr := &program{src: src, prog: p, whole: usesWhole(p.Node())}
+	if _, cmp := p.Node().(*ast.BinaryNode); !asBool || cmp {
+		pr.fast = fastPath(p.Node())
+	}
+	return pr, nil
 }
 
 // oneLine renders an expr error as one line: its message and column.
@@ -262,6 +286,9 @@ var vms = sync.Pool{New: func() any { return &vm.VM{MemoryBudget: MemoryBudget} 
 
 // run evaluates p against the message o (of e, which it may change).
 func (p *program) run(o *object, e *env) (any, error) {
+	if p.fast != nil {
+		return p.fast(o)
+	}
 	e.Message = o
 	if p.whole {
 		whole, err := o.decoded()

@@ -501,6 +501,18 @@ func skipWS(b []byte, i int) int {
 // skipString returns the end of the string starting at b[i] == '"'.
 func skipString(b []byte, i int) (int, error) {
 	j := i + 1
+	// Most strings are short: a plain loop first, then IndexByte.
+	for end := min(len(b), j+16); j < end; j++ {
+		switch b[j] {
+		case '"':
+			return j + 1, nil
+		case '\\':
+			j++
+		}
+	}
+	if j > len(b) {
+		return 0, errors.New("malformed JSON: unterminated string")
+	}
 	for {
 		k := bytes.IndexByte(b[j:], '"')
 		if k < 0 {
