@@ -50,7 +50,7 @@ test-short:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./router/ingest/
 	$(GO) test -run '^$$' -bench . -benchmem ./router/sources/webhook/
-	$(GO) test -run '^$$' -bench . -benchmem ./router/transform/
+	$(GO) test -run '^$$' -bench . -benchmem ./router/dispatch/transform/
 	$(GO) test -run '^$$' -bench '^BenchmarkRecorderAt30k$$' -benchtime 3s ./router/admin/
 	$(GO) run ./bench/loadgen -mode classic -bin $(BIN) -duration 20s
 	$(MAKE) bench-ratio

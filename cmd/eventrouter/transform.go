@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/eventrouter/eventrouter/router/transform/fixtures"
+	"github.com/eventrouter/eventrouter/router/dispatch/transform/fixtures"
 )
 
 const transformUsage = `Usage:

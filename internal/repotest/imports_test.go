@@ -110,6 +110,10 @@ func top(path string, n int) string {
 //     router/config, which composes the config of the whole server and
 //     imports the config types of router/eventlog and router/dispatch;
 //     sources and destinations reach it as factories in a router.Registry;
+//     and router/dispatch/transform/fixtures, the runner of `eventrouter
+//     transform test`, which loads a config (router/config) and runs its
+//     webhook sources (router/sources/...) and dispatch's Preview on the
+//     fixtures;
 //   - destinations (the Builtin list) imports router and the destination
 //     packages; destinations/internal/... imports router and internal/...;
 //     destinations/<name> imports router, internal/...,
@@ -127,11 +131,10 @@ func allowed(from, to string) (bool, string) {
 		return under(to, "internal"), "schemas imports only internal/..."
 	case under(from, "schemas"):
 		return under(to, "schemas") || under(to, "internal"), "schemas/<sub> imports schemas and internal/..."
-	case from == "router/config":
-		if to == "router/eventlog" || to == "router/dispatch" {
-			return true, ""
-		}
-		fallthrough
+	case from == "router/config" && (to == "router/eventlog" || to == "router/dispatch"):
+		return true, ""
+	case from == "router/dispatch/transform/fixtures" && (to == "router/config" || under(to, "router/sources")):
+		return true, ""
 	case under(from, "router"):
 		ok := to == "router" || under(to, "schemas") || under(to, "internal") || under(to, top(from, 2))
 		return ok, "router/<sub> imports router, schemas, internal/... and its own subtree only"
@@ -296,6 +299,11 @@ func TestImportRules(t *testing.T) {
 		{"router/sources", "router/sources/growsurf", true},
 		{"router/sources/growsurf", "router/sources/segment", true}, // one subtree: router/sources
 		{"router/dispatch", "destinations/webhook", false},
+		{"router/dispatch", "router/dispatch/transform", true},
+		{"router/dispatch/transform/fixtures", "router/config", true},
+		{"router/dispatch/transform/fixtures", "router/sources/webhook", true},
+		{"router/dispatch/transform/fixtures", "router/eventlog", false},
+		{"router/dispatch/transform", "router/config", false},
 		{"destinations", "destinations/webhook", true},
 		{"destinations", "router/config", false},
 		{"destinations/webhook", "router", true},

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
-	"github.com/eventrouter/eventrouter/router/transform"
+	"github.com/eventrouter/eventrouter/router/dispatch/transform"
 )
 
 // Options configure how one destination is fed. They are the keys every

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
-	"github.com/eventrouter/eventrouter/router/transform"
+	"github.com/eventrouter/eventrouter/router/dispatch/transform"
 )
 
 // ReasonSuppressed means a message's suppression key was delivered to the

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
+	"github.com/eventrouter/eventrouter/router/dispatch/transform"
 	"github.com/eventrouter/eventrouter/router/eventlog"
 	"github.com/eventrouter/eventrouter/router/routertest"
-	"github.com/eventrouter/eventrouter/router/transform"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
