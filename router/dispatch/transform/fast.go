@@ -1,13 +1,19 @@
 package transform
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/expr-lang/expr/ast"
 )
 
 // The commonest shapes of expression run without the VM, as in the webhook
 // source: a constant, a field of the message (message.properties.plan), a
-// field compared with a string (message.type == "track"), and a function
-// of one argument applied to a field (upper(message.properties.plan)).
+// field compared with a string (message.type == "track") or tested for a
+// prefix or suffix (message.userId endsWith "@example.com"), and a function
+// of one argument applied to a field (upper(message.properties.plan)) or
+// to a field with a constant for null (upper(message.properties.currency ??
+// "usd")).
 // Each gives what the VM gives (TestFastPaths compares them).
 
 // fastFunc evaluates an expression on the message o.
@@ -24,6 +30,9 @@ func fastPath(n ast.Node) fastFunc {
 	}
 	switch n := n.(type) {
 	case *ast.BinaryNode:
+		if n.Operator == "startsWith" || n.Operator == "endsWith" {
+			return affixTest(n)
+		}
 		if n.Operator != "==" && n.Operator != "!=" {
 			return nil
 		}
@@ -51,12 +60,12 @@ func fastPath(n ast.Node) fastFunc {
 			return nil
 		}
 		f := unaryFuncs[id.Value]
-		path := messagePath(n.Arguments[0])
-		if f == nil || path == nil {
+		arg := fieldOrDefault(n.Arguments[0])
+		if f == nil || arg == nil {
 			return nil
 		}
 		return func(o *object) (any, error) {
-			v, err := o.getPath(path)
+			v, err := arg(o)
 			if err != nil {
 				return nil, err
 			}
@@ -64,6 +73,58 @@ func fastPath(n ast.Node) fastFunc {
 		}
 	}
 	return nil
+}
+
+// fieldOrDefault returns the fast evaluation of a field of the message
+// (message.properties.plan) or of a field with a constant for null
+// (message.properties.currency ?? "usd"), or nil for any other shape.
+func fieldOrDefault(n ast.Node) fastFunc {
+	if path := messagePath(n); path != nil {
+		return func(o *object) (any, error) { return o.getPath(path) }
+	}
+	b, ok := n.(*ast.BinaryNode)
+	if !ok || b.Operator != "??" {
+		return nil
+	}
+	path := messagePath(b.Left)
+	def, isConst := constant(b.Right)
+	if path == nil || !isConst {
+		return nil
+	}
+	return func(o *object) (any, error) {
+		v, err := o.getPath(path)
+		if err != nil || v != nil {
+			return v, err
+		}
+		return def, nil
+	}
+}
+
+// affixTest returns the fast evaluation of a field tested against a string
+// (message.userId endsWith "@example.com"), or nil. As in the VM: false
+// when the field is null, an error when it is not a string.
+func affixTest(n *ast.BinaryNode) fastFunc {
+	path := messagePath(n.Left)
+	lit, ok := constant(n.Right)
+	affix, isStr := lit.(string)
+	if path == nil || !ok || !isStr {
+		return nil
+	}
+	has := strings.HasSuffix
+	if n.Operator == "startsWith" {
+		has = strings.HasPrefix
+	}
+	return func(o *object) (any, error) {
+		v, err := o.getPath(path)
+		if err != nil || v == nil {
+			return false, err
+		}
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: %s is not a string", n.Operator, kindOf(v))
+		}
+		return has(s, affix), nil
+	}
 }
 
 // constant returns the value of a literal node.

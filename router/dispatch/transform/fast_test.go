@@ -29,7 +29,15 @@ func TestFastPaths(t *testing.T) {
 		{`text(message.a.b.c)`, false, true},
 		{`message.type == message.event`, true, false},
 		{`message.properties.plan`, true, false},
-		{`upper(message.properties.plan ?? "x")`, false, false},
+		{`upper(message.properties.plan ?? "x")`, false, true},
+		{`integer(message.properties.n ?? 0)`, false, true},
+		{`text(message.a.b.c ?? nil)`, false, true},
+		{`upper(message.properties.plan ?? message.type)`, false, false},
+		{`message.properties.plan ?? "x"`, false, false},
+		{`message.type endsWith "ck"`, true, true},
+		{`message.properties.plan startsWith "p"`, true, true},
+		{`message.a.b.c startsWith " "`, true, true},
+		{`message.type endsWith message.event`, true, false},
 	}
 	bodies := []string{
 		`{"type":"track","event":"track","properties":{"plan":"pro","n":"42"},"a":{"b":{"c":" x "}}}`,
