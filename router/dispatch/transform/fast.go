@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -47,6 +48,9 @@ func fastPath(n ast.Node) fastFunc {
 		}
 		eq := n.Operator == "=="
 		return func(o *object) (any, error) {
+			if r, ok := o.rawStringPath(path); ok { // not decoded
+				return (string(r) == str) == eq, nil
+			}
 			v, err := o.getPath(path)
 			if err != nil {
 				return nil, err
@@ -110,11 +114,15 @@ func affixTest(n *ast.BinaryNode) fastFunc {
 	if path == nil || !ok || !isStr {
 		return nil
 	}
-	has := strings.HasSuffix
+	has, hasBytes := strings.HasSuffix, bytes.HasSuffix
 	if n.Operator == "startsWith" {
-		has = strings.HasPrefix
+		has, hasBytes = strings.HasPrefix, bytes.HasPrefix
 	}
+	affixBytes := []byte(affix)
 	return func(o *object) (any, error) {
+		if r, ok := o.rawStringPath(path); ok { // not decoded
+			return hasBytes(r, affixBytes), nil
+		}
 		v, err := o.getPath(path)
 		if err != nil || v == nil {
 			return false, err

@@ -29,7 +29,10 @@ type object struct {
 // Apply to the next: it saves the allocations, zeroing and write barriers
 // of a slice per object. Nothing of an Apply's objects outlives it (the
 // values it returns are copies), so release recycles it.
-type arena struct{ members []member }
+type arena struct {
+	members []member
+	env     env // the expressions' environment of the Apply
+}
 
 var arenas = sync.Pool{New: func() any { return &arena{members: make([]member, 0, 128)} }}
 
@@ -51,6 +54,7 @@ func (a *arena) release() {
 	// written whole before they are read, and the pool drops what it
 	// holds at the next garbage collections.
 	a.members = a.members[:0]
+	a.env = env{}
 	arenas.Put(a)
 }
 
@@ -424,6 +428,23 @@ func appendKey(b, key []byte) []byte {
 	b = append(b, '"')
 	b = append(b, key...)
 	return append(b, '"')
+}
+
+// rawStringPath is rawString of a field below o (properties.plan), found
+// without decoding anything but the objects on the way; ok is false when
+// an object on the way is missing, was changed by a rule or is not an
+// object, and the caller decodes the value instead.
+func (o *object) rawStringPath(path []string) ([]byte, bool) {
+	cur := o
+	for _, name := range path[:len(path)-1] {
+		v, err := cur.get(name, true)
+		c, ok := v.(*object)
+		if err != nil || !ok || c.raw == nil {
+			return nil, false
+		}
+		cur = c
+	}
+	return cur.rawString(path[len(path)-1])
 }
 
 // rawString returns the text of the string value at key when it is

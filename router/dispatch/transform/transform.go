@@ -282,7 +282,8 @@ func (p *Program) Apply(m *router.Message) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("decoding message: %w", err)
 	}
-	e := &env{Source: m.Source}
+	e := &a.env // recycled with the arena: no allocation per Apply
+	e.Source = m.Source
 	for i := range p.rules {
 		r := &p.rules[i]
 		if r.when != nil {
