@@ -31,7 +31,24 @@ type object struct {
 // values it returns are copies), so release recycles it.
 type arena struct {
 	members []member
-	env     env // the expressions' environment of the Apply
+	objects []object // the parsed objects of the Apply
+	env     env      // the expressions' environment of the Apply
+}
+
+// object returns a new object reading raw, from the arena's slab (a
+// nil arena: allocated). A full slab is left to the objects that point
+// into it and a new one started.
+func (a *arena) object(raw []byte) *object {
+	if a == nil {
+		return &object{raw: raw}
+	}
+	if len(a.objects) == cap(a.objects) {
+		a.objects = make([]object, 0, 8)
+	}
+	a.objects = a.objects[:len(a.objects)+1]
+	o := &a.objects[len(a.objects)-1]
+	*o = object{raw: raw, a: a}
+	return o
 }
 
 var arenas = sync.Pool{New: func() any { return &arena{members: make([]member, 0, 128)} }}
@@ -54,6 +71,8 @@ func (a *arena) release() {
 	// written whole before they are read, and the pool drops what it
 	// holds at the next garbage collections.
 	a.members = a.members[:0]
+	clear(a.objects) // they point at the message and at members
+	a.objects = a.objects[:0]
 	a.env = env{}
 	arenas.Put(a)
 }
@@ -71,7 +90,7 @@ type member struct {
 // newObject parses the object of raw, its members taken from a (nil:
 // allocated).
 func newObject(raw []byte, a *arena) (*object, error) {
-	o := &object{raw: raw, a: a}
+	o := a.object(raw)
 	if err := o.parse(); err != nil {
 		return nil, err
 	}
@@ -190,7 +209,7 @@ func (o *object) get(key string, nav bool) (any, error) {
 	switch m.raw[0] {
 	case '{':
 		if nav {
-			c := &object{raw: m.raw, a: o.a}
+			c := o.a.object(m.raw)
 			if err := c.parse(); err != nil {
 				return nil, err
 			}
@@ -252,7 +271,7 @@ func (o *object) child(key string, create bool) (c *object, ok bool, err error) 
 	m := &o.fields[j]
 	switch {
 	case m.raw != nil && m.raw[0] == '{':
-		c = &object{raw: m.raw, a: o.a}
+		c = o.a.object(m.raw)
 		if err := c.parse(); err != nil {
 			return nil, false, err
 		}

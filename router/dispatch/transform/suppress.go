@@ -57,7 +57,9 @@ func (s *Suppressor) Key(m *router.Message) (key string, ok bool, err error) {
 	if err != nil {
 		return "", false, fmt.Errorf("suppress.key: decoding message: %w", err)
 	}
-	v, err := s.key.run(doc, &env{Source: m.Source})
+	e := &a.env
+	e.Source = m.Source
+	v, err := s.key.run(doc, e)
 	if err != nil {
 		return "", false, fmt.Errorf("suppress.key: %w", err)
 	}
