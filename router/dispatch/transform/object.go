@@ -138,7 +138,9 @@ func (o *object) parse() error {
 			}
 			m := member{key: key, raw: b[i:vend]}
 			if o.fields == nil {
-				o.fields = o.a.take(min(16, len(b)/24+1))
+				// Room for a member per 8 bytes of text (up to 32):
+				// more than most objects need, from the reused arena.
+				o.fields = o.a.take(min(32, len(b)/8+1))
 			}
 			// Keys in increasing order (as ingest writes them) cannot
 			// repeat; otherwise the last of duplicate keys wins, as in
@@ -358,10 +360,12 @@ func (o *object) put(fp fieldPath, m member) error {
 		return err
 	}
 	last := path[len(path)-1]
-	m.key = []byte(fp[len(fp)-1])
-	if j := last.indexBytes(m.key); j >= 0 {
+	name := fp[len(fp)-1]
+	if j := last.index(name); j >= 0 {
+		m.key = last.fields[j].key // the same name: no new copy
 		last.fields[j] = m
 	} else {
+		m.key = []byte(name)
 		last.fields = append(last.fields, m)
 	}
 	changed(path)
