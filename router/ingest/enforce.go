@@ -344,6 +344,23 @@ type planCheck struct {
 	forwardsDropped int
 }
 
+// planMark is how far a request's plan outcomes reached before one
+// message's check, so that a message rejected after its check can take
+// its outcomes back.
+type planMark struct{ quarantined, forwarded, valid int }
+
+// mark returns where pc's outcomes stand now, and starts the next
+// check's Violation Generated events there (violationsFrom).
+func (pc *planCheck) mark() planMark {
+	pc.violationsFrom = len(pc.forwarded)
+	return planMark{len(pc.quarantined), len(pc.forwarded), pc.valid}
+}
+
+// undo takes back every outcome recorded since k.
+func (pc *planCheck) undo(k planMark) {
+	pc.quarantined, pc.forwarded, pc.valid = pc.quarantined[:k.quarantined], pc.forwarded[:k.forwarded], k.valid
+}
+
 // check validates the normalised message m of source src (msg holds its
 // routing fields, Body not yet set) and returns whether it is to be stored
 // (false: blocked, quarantined in pc) and its violation count. receivedAt is

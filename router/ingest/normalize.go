@@ -310,49 +310,88 @@ func parseTime(v any) (time.Time, bool) {
 // item validates and normalises one message (the body of a single-event
 // request, or a batch item with env its envelope; raw is its bytes in the
 // request) into q.accepted, q.rejected or the tracking plan's outcomes,
-// within the limits of limits.go.
+// within the limits of limits.go. Its steps, in order: the type, the
+// Segment spec's checks, the identities, the context, the timestamps and
+// their notes, then the tracking plan and storing.
 func (q *request) item(m map[string]any, env *envelope, raw []byte) {
-	rt := q.rt
 	delete(m, "writeKey")
 	delete(m, "_metadata")
 	mergeEnvelope(m, env)
-	var typ string
-	if rt.kind == kindBatch {
-		typ, _ = m["type"].(string)
-		if !router.IsType(typ) {
-			q.rejectItem(m, raw, "invalid_type", "type must be one of identify, track, page, screen, group, alias")
-			return
-		}
-	} else {
-		typ = rt.typ
-		m["type"] = typ
+	typ, ok := q.itemType(m, raw)
+	if !ok {
+		return
 	}
 	if reason, detail := validate(m, typ); reason != "" {
 		q.rejectItem(m, raw, reason, detail)
 		return
 	}
+	userID, anonID, msgID := setIdentities(m, typ)
+	q.setContext(m)
+	notes := q.setTimestamps(m, env)
+	if !q.setNotes(m, raw, notes) {
+		return
+	}
+	event := ""
+	if typ == router.TypeTrack {
+		event, _ = m["event"].(string)
+	}
+	msg := router.Message{
+		ID:          msgID,
+		Source:      q.src.name,
+		Type:        typ,
+		UserID:      userID,
+		AnonymousID: anonID,
+		Event:       event,
+		ReceivedAt:  q.receivedAt,
+	}
+	q.enforceAndStore(m, raw, &msg)
+}
 
-	// Identities.
-	userID := setID(m, "userId")
-	anonID := setID(m, "anonymousId")
+// itemType returns the message's type: the route's for a single-event
+// request (set in m), the item's own in a batch, where one that is not a
+// Segment type rejects the item (false).
+func (q *request) itemType(m map[string]any, raw []byte) (string, bool) {
+	if q.rt.kind != kindBatch {
+		m["type"] = q.rt.typ
+		return q.rt.typ, true
+	}
+	typ, _ := m["type"].(string)
+	if !router.IsType(typ) {
+		q.rejectItem(m, raw, "invalid_type", "type must be one of identify, track, page, screen, group, alias")
+		return "", false
+	}
+	return typ, true
+}
+
+// setIdentities normalises the message's ids (userId and anonymousId
+// always, groupId and previousId where the type needs them or they are
+// present) and gives it a messageId when it has none.
+func setIdentities(m map[string]any, typ string) (userID, anonID, msgID string) {
+	userID = setID(m, "userId")
+	anonID = setID(m, "anonymousId")
 	if typ == router.TypeGroup || present(m, "groupId") {
 		setID(m, "groupId")
 	}
 	if typ == router.TypeAlias || present(m, "previousId") {
 		setID(m, "previousId")
 	}
-	msgID, _ := m["messageId"].(string)
+	msgID, _ = m["messageId"].(string)
 	if msgID == "" {
 		msgID = "api-" + uuid.NewString()
 		m["messageId"] = msgID
 	}
+	return userID, anonID, msgID
+}
 
-	// Context.
+// setContext drops context.protocols, sets context.ip to the client's
+// address for browser and direct messages that have none, and sets the
+// channel and the version.
+func (q *request) setContext(m map[string]any) {
 	ctx, _ := m["context"].(map[string]any)
 	if ctx != nil {
 		delete(ctx, "protocols")
 	}
-	if rt.browser || (ctx != nil && ctx["direct"] == true) {
+	if q.rt.browser || (ctx != nil && ctx["direct"] == true) {
 		if !hasIP(ctx) {
 			if ctx == nil {
 				ctx = make(map[string]any, 1)
@@ -361,14 +400,20 @@ func (q *request) item(m map[string]any, env *envelope, raw []byte) {
 			ctx["ip"] = q.clientAddr()
 		}
 	}
-	if rt.browser {
+	if q.rt.browser {
 		m["channel"] = channelBrowser
 	} else {
 		m["channel"] = channelServer
 	}
 	m["version"] = version2
+}
 
-	// Timestamps, corrected for the client's clock skew.
+// setTimestamps sets receivedAt, timestamp (corrected for the client's
+// clock skew: receivedAt less the time from timestamp to sentAt),
+// originalTimestamp and sentAt (the item's, else the envelope's), and
+// returns a note for each of timestamp and sentAt that was sent but could
+// not be parsed. It counts a timestamp more than a minute ahead in q.future.
+func (q *request) setTimestamps(m map[string]any, env *envelope) []note {
 	var notes []note
 	ot, hasOT := time.Time{}, false
 	if v, ok := m["timestamp"]; ok && v != nil {
@@ -418,46 +463,46 @@ func (q *request) item(m map[string]any, env *envelope, raw []byte) {
 	} else {
 		delete(m, "sentAt")
 	}
-	if len(notes) > 0 {
-		list := make([]any, len(notes))
-		for i, n := range notes {
-			// A note's value sits at level 5 (message, _ingest, notes,
-			// note, value).
-			if s := valueShape(n.value); s.depth+4 > maxNesting {
-				q.rejectOriginal(m, raw, reasonNestingTooDeep, fmt.Sprintf("the unusable %s, kept in the message's notes, would nest deeper than %d levels; kept as sent, as a JSON string", n.field, maxNesting))
-				return
-			}
-			list[i] = map[string]any{"code": n.code, "field": n.field, "value": n.value}
-		}
-		m[notesKey] = map[string]any{"notes": list}
-	} else {
-		delete(m, notesKey)
-	}
+	return notes
+}
 
-	event := ""
-	if typ == router.TypeTrack {
-		event, _ = m["event"].(string)
+// setNotes records notes in the message under notesKey (or removes a
+// client's notesKey when there are none). A note whose value would nest
+// too deep rejects the message as sent (false).
+func (q *request) setNotes(m map[string]any, raw []byte, notes []note) bool {
+	if len(notes) == 0 {
+		delete(m, notesKey)
+		return true
 	}
-	msg := router.Message{
-		ID:          msgID,
-		Source:      q.src.name,
-		Type:        typ,
-		UserID:      userID,
-		AnonymousID: anonID,
-		Event:       event,
-		ReceivedAt:  q.receivedAt,
+	list := make([]any, len(notes))
+	for i, n := range notes {
+		// A note's value sits at level 5 (message, _ingest, notes,
+		// note, value).
+		if s := valueShape(n.value); s.depth+4 > maxNesting {
+			q.rejectOriginal(m, raw, reasonNestingTooDeep, fmt.Sprintf("the unusable %s, kept in the message's notes, would nest deeper than %d levels; kept as sent, as a JSON string", n.field, maxNesting))
+			return false
+		}
+		list[i] = map[string]any{"code": n.code, "field": n.field, "value": n.value}
 	}
-	// Tracking plan: after normalisation, before storing.
-	nq, nf, valid := len(q.pc.quarantined), len(q.pc.forwarded), q.pc.valid
-	q.pc.violationsFrom = nf
-	if q.plan.applies(q.src.name) && !q.h.check(q.plan, q.src, m, &msg, &q.pc, q.receivedAtStr) {
+	m[notesKey] = map[string]any{"notes": list}
+	return true
+}
+
+// enforceAndStore checks the normalised message m against the tracking
+// plan (after normalisation, before storing) and stores it in q.arena and
+// q.accepted, or leaves it quarantined. Whatever does not fit the
+// request's limits is rejected as sent, with the plan's outcomes for it
+// taken back.
+func (q *request) enforceAndStore(m map[string]any, raw []byte, msg *router.Message) {
+	mark := q.pc.mark()
+	if q.plan.applies(q.src.name) && !q.h.check(q.plan, q.src, m, msg, &q.pc, q.receivedAtStr) {
 		// Blocked: quarantined (and maybe copied to another source),
 		// within the limits; its Violation Generated events as they fit.
-		allow := planAllowance(len(q.pc.quarantined[nq].Violations))
+		allow := planAllowance(len(q.pc.quarantined[mark.quarantined].Violations))
 		q.budget += allow
-		if reason, detail := q.chargePlan(nq, nf); reason != "" {
+		if reason, detail := q.chargePlan(mark.quarantined, mark.forwarded); reason != "" {
 			q.budget -= allow
-			q.pc.quarantined, q.pc.forwarded, q.pc.valid = q.pc.quarantined[:nq], q.pc.forwarded[:nf], valid
+			q.pc.undo(mark)
 			q.rejectOriginal(m, raw, reason, detail)
 			return
 		}
@@ -480,13 +525,13 @@ func (q *request) item(m map[string]any, env *envelope, raw []byte) {
 	if reason != "" {
 		q.budget -= allow
 		q.arena = q.arena[:start]
-		q.pc.quarantined, q.pc.forwarded, q.pc.valid = q.pc.quarantined[:nq], q.pc.forwarded[:nf], valid
+		q.pc.undo(mark)
 		q.rejectOriginal(m, raw, reason, detail)
 		return
 	}
 	q.chargeForwards()
 	msg.Body = json.RawMessage(q.arena[start:len(q.arena):len(q.arena)])
-	q.accepted = append(q.accepted, msg)
+	q.accepted = append(q.accepted, *msg)
 }
 
 // chargePlan charges the quarantined messages and their copies for
