@@ -71,11 +71,10 @@ func (q *request) release() {
 // q.accepted and q.rejected. body is the already decoded body (GET and
 // pixel), or nil to read it from the request.
 func (q *request) run(body []byte) *apiError {
-	h := q.h
 	key := basicAuthKey(q.r.Header.Get("Authorization"))
-	if key != "" && !h.acceptUnknown {
+	if key != "" && !q.h.acceptUnknown {
 		// Reject bad credentials before reading the body.
-		src, aerr := h.lookupKey(key)
+		src, aerr := q.h.lookupKey(key)
 		if aerr != nil {
 			return aerr
 		}
@@ -99,6 +98,22 @@ func (q *request) run(body []byte) *apiError {
 	if !ok {
 		return errInvalidJSON
 	}
+	if q.src == nil {
+		if known, aerr := q.findSource(top, q.writeKey(key, top, batch)); !known {
+			return aerr
+		}
+	}
+	if !batch {
+		q.single(top, body, whole)
+		return nil
+	}
+	return q.batch(top, body, spans)
+}
+
+// writeKey returns the request's write key: the Authorization header's
+// (key), else the body's writeKey, else a batch's first item's, else the
+// query's ?writeKey=.
+func (q *request) writeKey(key string, top map[string]any, batch bool) string {
 	if key == "" {
 		key = stringField(top, "writeKey")
 	}
@@ -112,31 +127,47 @@ func (q *request) run(body []byte) *apiError {
 	if key == "" {
 		key = q.r.URL.Query().Get("writeKey")
 	}
-	if q.src == nil {
-		if key == "" {
-			return errMissingKey
-		}
-		src, aerr := h.lookupKey(key)
-		if aerr == errInvalidKey && h.acceptUnknown {
-			delete(top, "writeKey")
-			q.reject("", "unknown_source", "the write key matches no source", "", appendJSON(nil, top))
-			return nil
-		}
-		if aerr != nil {
-			return aerr
-		}
-		q.src = src
+	return key
+}
+
+// findSource sets q.src to the source of the write key, and reports
+// whether it knows one (true). Otherwise it returns the request's error,
+// or nil when the handler accepts unknown keys: the request is then
+// rejected whole as unknown_source (top, without its writeKey, as sent).
+func (q *request) findSource(top map[string]any, key string) (bool, *apiError) {
+	if key == "" {
+		return false, errMissingKey
 	}
-	if !batch {
-		q.budget = budgetFactor*len(body) + budgetPerItem
-		q.forwardPool = budgetFactor*len(body) + forwardPerRequest
-		if reason, detail := shapeReason(whole); reason != "" {
-			q.rejectAsSent(top, body, reason, detail)
-			return nil
-		}
-		q.item(top, nil, body)
-		return nil
+	src, aerr := q.h.lookupKey(key)
+	if aerr == errInvalidKey && q.h.acceptUnknown {
+		delete(top, "writeKey")
+		q.reject("", "unknown_source", "the write key matches no source", "", appendJSON(nil, top))
+		return false, nil
 	}
+	if aerr != nil {
+		return false, aerr
+	}
+	q.src = src
+	return true, nil
+}
+
+// single normalises the message of a single-event request (body, of the
+// shape whole), within a budget of its own.
+func (q *request) single(top map[string]any, body []byte, whole shape) {
+	q.budget = budgetFactor*len(body) + budgetPerItem
+	q.forwardPool = budgetFactor*len(body) + forwardPerRequest
+	if reason, detail := shapeReason(whole); reason != "" {
+		q.rejectAsSent(top, body, reason, detail)
+		return
+	}
+	q.item(top, nil, body)
+}
+
+// batch normalises the items of a batch request (body, with spans the
+// items' places in it when the parser recorded them): the first
+// maxBatchSize one by one (batchItem), those past it together as sent
+// (rejectExcess).
+func (q *request) batch(top map[string]any, body []byte, spans []span) *apiError {
 	items, ok := top["batch"].([]any)
 	if !ok {
 		return errInvalidBatch
@@ -145,20 +176,14 @@ func (q *request) run(body []byte) *apiError {
 		q.empty = true
 		return nil
 	}
-	if h.strictItemSize {
+	if q.h.strictItemSize {
 		for _, s := range spans {
 			if s.end-s.start > itemLimit {
 				return errItemTooLarge
 			}
 		}
 	}
-	env := envelope{}
-	env.context, _ = top["context"].(map[string]any)
-	env.integrations, _ = top["integrations"].(map[string]any)
-	env.sentAt, env.hasSentAt = top["sentAt"]
-	if env.sentAt == nil {
-		env.hasSentAt = false
-	}
+	env := batchEnvelope(top)
 	info := newEnvelopeInfo(&env)
 	// Only the items a batch may hold earn their share of the budget: the
 	// ones past it are kept together as sent (rejectExcess).
@@ -190,35 +215,56 @@ func (q *request) run(body []byte) *apiError {
 		// Drop the batch's reference to the item, so that what merging
 		// and normalising build for it is garbage once it is stored.
 		items[i] = nil
-		if own > itemLimit {
-			q.rejectAsSent(it, raw, reasonTooLarge, "the item's JSON exceeds 32 KiB")
-			continue
-		}
-		m, ok := it.(map[string]any)
-		if !ok {
-			q.rejectAsSent(it, raw, "invalid_type", "the item is not a JSON object")
-			continue
-		}
-		if reason, detail := shapeReason(shape{depth: max(sh.depth, info.depth), nonFinite: sh.nonFinite || info.nonFinite}); reason != "" {
-			if sh.depth <= maxNesting && !sh.nonFinite {
-				detail = "with the batch envelope merged in, " + detail
-			}
-			q.rejectAsSent(m, raw, reason, detail)
-			continue
-		}
-		// The envelope counts whole against each item: the merge never
-		// adds more than its size, so that nothing too large is built.
-		if own+info.size > itemLimit {
-			q.rejectAsSent(m, raw, reasonTooLarge, fmt.Sprintf("the item (%d bytes) with the batch envelope's context and integrations (%d bytes) exceeds 32 KiB", own, info.size))
-			continue
-		}
-		if own+info.size > q.budget {
-			q.rejectAsSent(m, raw, reasonRequestTooBig, requestTooBigDetail)
-			continue
-		}
-		q.item(m, &env, raw)
+		q.batchItem(it, raw, sh, own, &env, info)
 	}
 	return nil
+}
+
+// batchEnvelope returns what a batch's items inherit from it: its context,
+// integrations and sentAt.
+func batchEnvelope(top map[string]any) envelope {
+	env := envelope{}
+	env.context, _ = top["context"].(map[string]any)
+	env.integrations, _ = top["integrations"].(map[string]any)
+	env.sentAt, env.hasSentAt = top["sentAt"]
+	if env.sentAt == nil {
+		env.hasSentAt = false
+	}
+	return env
+}
+
+// batchItem checks one batch item (it; raw its bytes in the request when
+// known, sh its shape, own its size) against the limits that count the
+// envelope env (info) merged into it, rejecting it as sent when it does
+// not fit, and normalises it (item) when it does.
+func (q *request) batchItem(it any, raw []byte, sh shape, own int, env *envelope, info envelopeInfo) {
+	if own > itemLimit {
+		q.rejectAsSent(it, raw, reasonTooLarge, "the item's JSON exceeds 32 KiB")
+		return
+	}
+	m, ok := it.(map[string]any)
+	if !ok {
+		q.rejectAsSent(it, raw, "invalid_type", "the item is not a JSON object")
+		return
+	}
+	if reason, detail := shapeReason(shape{depth: max(sh.depth, info.depth), nonFinite: sh.nonFinite || info.nonFinite}); reason != "" {
+		if sh.depth <= maxNesting && !sh.nonFinite {
+			detail = "with the batch envelope merged in, " + detail
+		}
+		q.rejectAsSent(m, raw, reason, detail)
+		return
+	}
+	// The envelope counts whole against each item: the merge never
+	// adds more than its size, so that nothing too large is built.
+	if own+info.size > itemLimit {
+		q.rejectAsSent(m, raw, reasonTooLarge, fmt.Sprintf("the item (%d bytes) with the batch envelope's context and integrations (%d bytes) exceeds 32 KiB", own, info.size))
+		return
+	}
+	if own+info.size > q.budget {
+		q.rejectAsSent(m, raw, reasonRequestTooBig, requestTooBigDetail)
+		return
+	}
+	q.item(m, env, raw)
 }
 
 // requestTooBigDetail explains reason request_too_large.
