@@ -356,14 +356,64 @@ type msgParts struct {
 	hasObj [nKeys]bool
 }
 
-// build makes the message of one emit, or says why it cannot.
+// set sets the scalar field k to s.
+func (p *msgParts) set(k int, s string) { p.str[k], p.hasStr[k] = s, true }
+
+// setObj sets the object field k to the JSON at span of the scratch buffer.
+func (p *msgParts) setObj(k int, span [2]int) { p.span[k], p.hasObj[k] = span, true }
+
+// build makes the message of one emit (em, the j-th message of rule r), or
+// says why it cannot. Its steps, in order: the scalar fields, the
+// messageId, the fields the type requires, the objects, the timestamp,
+// what Segment sets when the rule does not, and the body.
 func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) {
 	var p msgParts
-	set := func(k int, s string) { p.str[k], p.hasStr[k] = s, true }
+	if reason, detail := c.evalFields(em, &p); reason != "" {
+		return router.Message{}, reason, detail
+	}
+	id := c.messageID(r, j, &p)
+	if reason, detail := checkRequired(em, &p); reason != "" {
+		return router.Message{}, reason, detail
+	}
+	// The objects are written as they are evaluated; a value that cannot
+	// be written (a NaN, a function, too deep) is reported after every
+	// expression has run, as before anything is written.
+	c.encErr = nil
+	if reason, detail := c.writeObjects(em, &p); reason != "" {
+		return router.Message{}, reason, detail
+	}
+	ts, reason, detail := c.timestamp(em)
+	if reason != "" {
+		return router.Message{}, reason, detail
+	}
+	if c.encErr != nil {
+		return router.Message{}, ReasonInvalidMessage, em.path + ": " + c.encErr.Error()
+	}
+	c.setDefaults(em, &p, ts)
+	c.appendBody(&p)
+	event := p.str[kEvent]
+	if em.typ != router.TypeTrack {
+		event = ""
+	}
+	return router.Message{
+		ID:          id,
+		Source:      c.s.name,
+		Type:        em.typ,
+		UserID:      p.str[kUserID],
+		AnonymousID: p.str[kAnonymousID],
+		Event:       event,
+		ReceivedAt:  c.receivedAt,
+	}, "", ""
+}
+
+// evalFields runs the emit's scalar expressions into p: event, name and
+// category must give non-empty strings, the ids strings or numbers (an
+// empty string is taken as no id); nil leaves the field unset.
+func (c *conv) evalFields(em *emit, p *msgParts) (reason, detail string) {
 	for _, f := range em.fields {
 		v, err := c.run(f.prog)
 		if err != nil {
-			return router.Message{}, ReasonExpressionFailed, em.path + "." + f.key + ": " + err.Error()
+			return ReasonExpressionFailed, em.path + "." + f.key + ": " + err.Error()
 		}
 		if v == nil {
 			continue
@@ -372,20 +422,27 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 		case "event", "name", "category":
 			s, ok := v.(string)
 			if !ok || strings.TrimSpace(s) == "" {
-				return router.Message{}, ReasonInvalidMessage, fmt.Sprintf("%s.%s: must be a non-empty string, not %s", em.path, f.key, describe(v))
+				return ReasonInvalidMessage, fmt.Sprintf("%s.%s: must be a non-empty string, not %s", em.path, f.key, describe(v))
 			}
-			set(keyIndex[f.key], s)
+			p.set(keyIndex[f.key], s)
 		default: // ids
 			s, ok := idString(v)
 			if !ok {
 				if str, isStr := v.(string); isStr && strings.TrimSpace(str) == "" {
 					continue
 				}
-				return router.Message{}, ReasonInvalidMessage, fmt.Sprintf("%s.%s: must be a string or a number, not %s", em.path, f.key, kindOf(v))
+				return ReasonInvalidMessage, fmt.Sprintf("%s.%s: must be a string or a number, not %s", em.path, f.key, kindOf(v))
 			}
-			set(keyIndex[f.key], s)
+			p.set(keyIndex[f.key], s)
 		}
 	}
+	return "", ""
+}
+
+// messageID sets and returns the message's id: the rule's, else one made
+// of the delivery key, the rule's name and the emit's index j; one longer
+// than maxIDLength is replaced by a hash of it.
+func (c *conv) messageID(r *rule, j int, p *msgParts) string {
 	id := p.str[kMessageID]
 	if id == "" {
 		id = c.res.DeliveryKey + ":" + r.name + ":" + strconv.Itoa(j)
@@ -394,35 +451,45 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 		sum := sha256.Sum256([]byte(id))
 		id = "sha256:" + hex.EncodeToString(sum[:16])
 	}
-	set(kMessageID, id)
+	p.set(kMessageID, id)
+	return id
+}
+
+// checkRequired says what the message lacks of the fields its type
+// requires: an alias its userId and previousId, any other type a userId
+// or an anonymousId, a track its event, a group its groupId.
+func checkRequired(em *emit, p *msgParts) (reason, detail string) {
 	uid, aid := p.str[kUserID], p.str[kAnonymousID]
 	switch em.typ {
 	case router.TypeAlias:
 		if uid == "" {
-			return router.Message{}, ReasonInvalidMessage, em.path + ".userId: an alias needs a userId (the expression gave none)"
+			return ReasonInvalidMessage, em.path + ".userId: an alias needs a userId (the expression gave none)"
 		}
 		if !p.hasStr[kPreviousID] {
-			return router.Message{}, ReasonInvalidMessage, em.path + ".previousId: an alias needs a previousId (the expression gave none)"
+			return ReasonInvalidMessage, em.path + ".previousId: an alias needs a previousId (the expression gave none)"
 		}
 	default:
 		if uid == "" && aid == "" {
-			return router.Message{}, ReasonInvalidMessage, em.path + ": the message has neither userId nor anonymousId (the expressions gave none)"
+			return ReasonInvalidMessage, em.path + ": the message has neither userId nor anonymousId (the expressions gave none)"
 		}
 	}
 	switch em.typ {
 	case router.TypeTrack:
 		if !p.hasStr[kEvent] {
-			return router.Message{}, ReasonInvalidMessage, em.path + ".event: a track needs an event (the expression gave none)"
+			return ReasonInvalidMessage, em.path + ".event: a track needs an event (the expression gave none)"
 		}
 	case router.TypeGroup:
 		if !p.hasStr[kGroupID] {
-			return router.Message{}, ReasonInvalidMessage, em.path + ".groupId: a group needs a groupId (the expression gave none)"
+			return ReasonInvalidMessage, em.path + ".groupId: a group needs a groupId (the expression gave none)"
 		}
 	}
-	// The objects are written as they are evaluated; a value that cannot
-	// be written (a NaN, a function, too deep) is reported after every
-	// expression has run, as before anything is written.
-	c.encErr = nil
+	return "", ""
+}
+
+// writeObjects evaluates the emit's objects into the scratch buffer, their
+// spans into p; an object that gives null is left out. Values that cannot
+// be written are left in c.encErr.
+func (c *conv) writeObjects(em *emit, p *msgParts) (reason, detail string) {
 	for _, o := range em.objs {
 		k := keyIndex[o.key]
 		extra := ""
@@ -432,48 +499,58 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 		start := len(c.buf)
 		written, err := c.writeTop(o.t, extra)
 		if err != nil {
-			return router.Message{}, ReasonExpressionFailed, err.Error()
+			return ReasonExpressionFailed, err.Error()
 		}
 		if written.notObject != nil {
-			return router.Message{}, ReasonInvalidMessage, fmt.Sprintf("%s.%s: must be an object, not %s", em.path, o.key, kindOf(written.notObject))
+			return ReasonInvalidMessage, fmt.Sprintf("%s.%s: must be an object, not %s", em.path, o.key, kindOf(written.notObject))
 		}
 		if written.null {
 			c.buf = c.buf[:start]
 			continue
 		}
-		p.span[k], p.hasObj[k] = [2]int{start, len(c.buf)}, true
+		p.setObj(k, [2]int{start, len(c.buf)})
 	}
-	ts := c.receivedAt
-	if em.ts != nil {
-		v, err := c.run(em.ts)
-		if err != nil {
-			return router.Message{}, ReasonExpressionFailed, em.path + ".timestamp: " + err.Error()
+	return "", ""
+}
+
+// timestamp evaluates the emit's timestamp: a time, an RFC 3339 string,
+// or nil (or no expression) for the delivery's receivedAt.
+func (c *conv) timestamp(em *emit) (ts time.Time, reason, detail string) {
+	if em.ts == nil {
+		return c.receivedAt, "", ""
+	}
+	v, err := c.run(em.ts)
+	if err != nil {
+		return time.Time{}, ReasonExpressionFailed, em.path + ".timestamp: " + err.Error()
+	}
+	switch t := v.(type) {
+	case nil:
+		return c.receivedAt, "", ""
+	case time.Time:
+		return t, "", ""
+	case string:
+		pt, ok := parseTime(t).(time.Time)
+		if !ok {
+			return time.Time{}, ReasonInvalidMessage, fmt.Sprintf("%s.timestamp: %q is not an RFC 3339 time between 1970 and 9999", em.path, t)
 		}
-		switch t := v.(type) {
-		case nil:
-		case time.Time:
-			ts = t
-		case string:
-			pt, ok := parseTime(t).(time.Time)
-			if !ok {
-				return router.Message{}, ReasonInvalidMessage, fmt.Sprintf("%s.timestamp: %q is not an RFC 3339 time between 1970 and 9999", em.path, t)
-			}
-			ts = pt
-		default:
-			return router.Message{}, ReasonInvalidMessage, fmt.Sprintf("%s.timestamp: must be a time or an RFC 3339 string, not %s (use unix() or unix_ms() for numbers)", em.path, kindOf(v))
-		}
+		return pt, "", ""
+	default:
+		return time.Time{}, ReasonInvalidMessage, fmt.Sprintf("%s.timestamp: must be a time or an RFC 3339 string, not %s (use unix() or unix_ms() for numbers)", em.path, kindOf(v))
 	}
-	if c.encErr != nil {
-		return router.Message{}, ReasonInvalidMessage, em.path + ": " + c.encErr.Error()
-	}
+}
+
+// setDefaults sets what Segment sets when the rule does not: empty traits
+// (identify, group) or properties (track, page, screen), a context with
+// the source's integration, and the timestamps (ts), channel and type.
+func (c *conv) setDefaults(em *emit, p *msgParts, ts time.Time) {
 	switch em.typ {
 	case router.TypeIdentify, router.TypeGroup:
 		if !p.hasObj[kTraits] {
-			p.span[kTraits], p.hasObj[kTraits] = c.appendRaw("{}"), true
+			p.setObj(kTraits, c.appendRaw("{}"))
 		}
 	case router.TypeTrack, router.TypePage, router.TypeScreen:
 		if !p.hasObj[kProperties] {
-			p.span[kProperties], p.hasObj[kProperties] = c.appendRaw("{}"), true
+			p.setObj(kProperties, c.appendRaw("{}"))
 		}
 	}
 	if !p.hasObj[kContext] {
@@ -481,7 +558,7 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 		c.buf = append(c.buf, `{"integration":`...)
 		c.buf = append(c.buf, c.integrationJSON...)
 		c.buf = append(c.buf, '}')
-		p.span[kContext], p.hasObj[kContext] = [2]int{start, len(c.buf)}, true
+		p.setObj(kContext, [2]int{start, len(c.buf)})
 	}
 	tsSpan := c.receivedSpan
 	if !ts.Equal(c.receivedAt) {
@@ -491,15 +568,17 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 		c.buf = append(c.buf, '"')
 		tsSpan = [2]int{start, len(c.buf)}
 	}
-	p.span[kTimestamp], p.hasObj[kTimestamp] = tsSpan, true
-	p.span[kOriginalTimestamp], p.hasObj[kOriginalTimestamp] = tsSpan, true
-	p.span[kReceivedAt], p.hasObj[kReceivedAt] = c.receivedSpan, true
-	set(kChannel, "server")
-	set(kType, em.typ)
+	p.setObj(kTimestamp, tsSpan)
+	p.setObj(kOriginalTimestamp, tsSpan)
+	p.setObj(kReceivedAt, c.receivedSpan)
+	p.set(kChannel, "server")
+	p.set(kType, em.typ)
+}
 
-	// The body: every key in order, objects copied from where they were
-	// written, at the end of the scratch buffer; convert copies the
-	// bodies of a delivery's messages out together (see bodies).
+// appendBody writes the message's body: every key in order, objects copied
+// from where they were written, at the end of the scratch buffer; convert
+// copies the bodies of a delivery's messages out together (see bodies).
+func (c *conv) appendBody(p *msgParts) {
 	bodyStart := len(c.buf)
 	c.buf = append(c.buf, '{')
 	for k := range nKeys {
@@ -517,19 +596,6 @@ func (c *conv) build(r *rule, j int, em *emit) (router.Message, string, string) 
 	c.buf = append(c.buf, keyNames[kVersion]...)
 	c.buf = append(c.buf, "2}"...)
 	c.bodies = append(c.bodies, [2]int{bodyStart, len(c.buf)})
-	event := p.str[kEvent]
-	if em.typ != router.TypeTrack {
-		event = ""
-	}
-	return router.Message{
-		ID:          id,
-		Source:      c.s.name,
-		Type:        em.typ,
-		UserID:      uid,
-		AnonymousID: aid,
-		Event:       event,
-		ReceivedAt:  c.receivedAt,
-	}, "", ""
 }
 
 // appendRaw appends s to the scratch buffer and returns its span.
