@@ -158,63 +158,10 @@ func decodeStrict(n *yaml.Node, v reflect.Value, path string, ps *problems) {
 	if n == nil || isNull(n) {
 		return
 	}
-	t := v.Type()
-	switch {
-	case t == durationType:
-		if n.Kind != yaml.ScalarNode {
-			ps.add(path, `must be a duration such as "500ms" or "24h"`)
-			return
-		}
-		if n.Value == "0" {
-			v.SetInt(0)
-			return
-		}
-		d, err := time.ParseDuration(n.Value)
-		if err != nil {
-			ps.add(path, `must be a duration such as "500ms" or "24h"`)
-			return
-		}
-		v.SetInt(int64(d))
-		return
-	case t == byteSizeType:
-		if n.Kind != yaml.ScalarNode {
-			ps.add(path, "must be a size such as 512MiB, 10GiB or a number of bytes")
-			return
-		}
-		b, err := ParseByteSize(n.Value)
-		if err != nil {
-			ps.add(path, "%v", err)
-			return
-		}
-		v.SetInt(int64(b))
-		return
-	case t == memoryLimitType:
-		if n.Kind != yaml.ScalarNode {
-			ps.add(path, "must be auto, off or a size such as 512MiB or 2GiB")
-			return
-		}
-		m, err := ParseMemoryLimit(n.Value)
-		if err != nil {
-			ps.add(path, "%v", err)
-			return
-		}
-		v.SetInt(int64(m))
-		return
-	case t == prefixType:
-		p, ok := parsePrefix(n)
-		if !ok {
-			ps.add(path, `must be an IP address or a CIDR range such as "10.0.0.0/8"`)
-			return
-		}
-		v.Set(reflect.ValueOf(p))
-		return
-	case reflect.PointerTo(t).Implements(unmarshaler) || (n.Kind == yaml.ScalarNode && reflect.PointerTo(t).Implements(textUnmarsh)):
-		if err := n.Decode(v.Addr().Interface()); err != nil {
-			ps.add(path, "invalid value")
-		}
+	if decodeSpecial(n, v, path, ps) {
 		return
 	}
-
+	t := v.Type()
 	switch t.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {
@@ -222,39 +169,9 @@ func decodeStrict(n *yaml.Node, v reflect.Value, path string, ps *problems) {
 		}
 		decodeStrict(n, v.Elem(), path, ps)
 	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			ps.add(path, "must be a mapping of keys to values")
-			return
-		}
-		fields := structFields(t)
-		for _, p := range pairs(n, path, ps) {
-			idx, ok := fields[p.key]
-			if !ok {
-				ps.add(joinPath(path, p.key), "unknown key (known keys: %s)", knownKeys(t))
-				continue
-			}
-			decodeStrict(p.value, v.FieldByIndex(idx), joinPath(path, p.key), ps)
-		}
+		decodeStruct(n, v, path, ps)
 	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			ps.add(path, "must be a mapping of keys to values")
-			return
-		}
-		if t.Key().Kind() != reflect.String {
-			ps.add(path, "unsupported map key type %s", t.Key())
-			return
-		}
-		if v.IsNil() {
-			v.Set(reflect.MakeMap(t))
-		}
-		for _, p := range pairs(n, path, ps) {
-			elem := reflect.New(t.Elem()).Elem()
-			if old := v.MapIndex(reflect.ValueOf(p.key).Convert(t.Key())); old.IsValid() {
-				elem.Set(old)
-			}
-			decodeStrict(p.value, elem, joinPath(path, p.key), ps)
-			v.SetMapIndex(reflect.ValueOf(p.key).Convert(t.Key()), elem)
-		}
+		decodeMap(n, v, path, ps)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			ps.add(path, "must be a list")
@@ -270,22 +187,133 @@ func decodeStrict(n *yaml.Node, v reflect.Value, path string, ps *problems) {
 			ps.add(path, "invalid value")
 		}
 	default:
-		if n.Kind != yaml.ScalarNode {
-			ps.add(path, "%s", kindMessage(t.Kind()))
-			return
-		}
-		if isInteger(t.Kind()) && n.ShortTag() == "!!float" {
-			// yaml.v3 would silently cut 1.5 down to 1.
-			ps.add(path, "%s", kindMessage(t.Kind()))
-			return
-		}
-		tmp := reflect.New(t)
-		if err := n.Decode(tmp.Interface()); err != nil {
-			ps.add(path, "%s", kindMessage(t.Kind()))
-			return
-		}
-		v.Set(tmp.Elem())
+		decodeScalar(n, v, path, ps)
 	}
+}
+
+// decodeSpecial decodes the types with a syntax of their own (durations,
+// byte sizes, memory limits, IP prefixes, and types that unmarshal
+// themselves) and reports whether v is one of them.
+func decodeSpecial(n *yaml.Node, v reflect.Value, path string, ps *problems) bool {
+	t := v.Type()
+	switch {
+	case t == durationType:
+		if n.Kind != yaml.ScalarNode {
+			ps.add(path, `must be a duration such as "500ms" or "24h"`)
+			return true
+		}
+		if n.Value == "0" {
+			v.SetInt(0)
+			return true
+		}
+		d, err := time.ParseDuration(n.Value)
+		if err != nil {
+			ps.add(path, `must be a duration such as "500ms" or "24h"`)
+			return true
+		}
+		v.SetInt(int64(d))
+	case t == byteSizeType:
+		if n.Kind != yaml.ScalarNode {
+			ps.add(path, "must be a size such as 512MiB, 10GiB or a number of bytes")
+			return true
+		}
+		b, err := ParseByteSize(n.Value)
+		if err != nil {
+			ps.add(path, "%v", err)
+			return true
+		}
+		v.SetInt(int64(b))
+	case t == memoryLimitType:
+		if n.Kind != yaml.ScalarNode {
+			ps.add(path, "must be auto, off or a size such as 512MiB or 2GiB")
+			return true
+		}
+		m, err := ParseMemoryLimit(n.Value)
+		if err != nil {
+			ps.add(path, "%v", err)
+			return true
+		}
+		v.SetInt(int64(m))
+	case t == prefixType:
+		p, ok := parsePrefix(n)
+		if !ok {
+			ps.add(path, `must be an IP address or a CIDR range such as "10.0.0.0/8"`)
+			return true
+		}
+		v.Set(reflect.ValueOf(p))
+	case reflect.PointerTo(t).Implements(unmarshaler) || (n.Kind == yaml.ScalarNode && reflect.PointerTo(t).Implements(textUnmarsh)):
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			ps.add(path, "invalid value")
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// decodeStruct decodes a mapping into the struct v, by yaml key; a key the
+// struct does not have is a problem that lists the known ones.
+func decodeStruct(n *yaml.Node, v reflect.Value, path string, ps *problems) {
+	if n.Kind != yaml.MappingNode {
+		ps.add(path, "must be a mapping of keys to values")
+		return
+	}
+	t := v.Type()
+	fields := structFields(t)
+	for _, p := range pairs(n, path, ps) {
+		idx, ok := fields[p.key]
+		if !ok {
+			ps.add(joinPath(path, p.key), "unknown key (known keys: %s)", knownKeys(t))
+			continue
+		}
+		decodeStrict(p.value, v.FieldByIndex(idx), joinPath(path, p.key), ps)
+	}
+}
+
+// decodeMap decodes a mapping into the map v (with string keys), each
+// value over the one v already holds for its key.
+func decodeMap(n *yaml.Node, v reflect.Value, path string, ps *problems) {
+	if n.Kind != yaml.MappingNode {
+		ps.add(path, "must be a mapping of keys to values")
+		return
+	}
+	t := v.Type()
+	if t.Key().Kind() != reflect.String {
+		ps.add(path, "unsupported map key type %s", t.Key())
+		return
+	}
+	if v.IsNil() {
+		v.Set(reflect.MakeMap(t))
+	}
+	for _, p := range pairs(n, path, ps) {
+		elem := reflect.New(t.Elem()).Elem()
+		if old := v.MapIndex(reflect.ValueOf(p.key).Convert(t.Key())); old.IsValid() {
+			elem.Set(old)
+		}
+		decodeStrict(p.value, elem, joinPath(path, p.key), ps)
+		v.SetMapIndex(reflect.ValueOf(p.key).Convert(t.Key()), elem)
+	}
+}
+
+// decodeScalar decodes a scalar into v, of a basic kind; a float where an
+// integer is expected is a problem (yaml.v3 would silently cut 1.5 down
+// to 1).
+func decodeScalar(n *yaml.Node, v reflect.Value, path string, ps *problems) {
+	t := v.Type()
+	if n.Kind != yaml.ScalarNode {
+		ps.add(path, "%s", kindMessage(t.Kind()))
+		return
+	}
+	if isInteger(t.Kind()) && n.ShortTag() == "!!float" {
+		ps.add(path, "%s", kindMessage(t.Kind()))
+		return
+	}
+	tmp := reflect.New(t)
+	if err := n.Decode(tmp.Interface()); err != nil {
+		ps.add(path, "%s", kindMessage(t.Kind()))
+		return
+	}
+	v.Set(tmp.Elem())
 }
 
 func parsePrefix(n *yaml.Node) (netip.Prefix, bool) {
