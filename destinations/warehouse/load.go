@@ -368,17 +368,67 @@ func (w *warehouse) load(ctx context.Context, rows []*row) (err error) {
 		}
 	}()
 
-	catalog := map[tableKey]*table{}
-	for _, s := range schemas {
-		if _, err := conn.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+w.d.schemaRef(s)); err != nil {
-			return inSchema(s, fmt.Errorf("creating schema %s: %w", s, err))
+	catalog, err := w.createSchemas(ctx, conn, schemas)
+	if err != nil {
+		return err
+	}
+	// Deduplicate on id: within the rows, then against each table.
+	order, byTable := groupByTable(rows)
+	existing, err := w.existingIDs(ctx, conn, schemas, order, byTable, catalog)
+	if err != nil {
+		return err
+	}
+	dropExisting(byTable, existing)
+
+	uuidTS := time.Now().UTC().Truncate(time.Microsecond)
+	users := touchedUsers(byTable)
+
+	// Schema changes, then the rows.
+	for _, k := range order {
+		if err := w.evolve(ctx, conn, k, byTable[k], catalog); err != nil {
+			return inSchema(k.schema, err)
 		}
-		if err := w.readCatalog(ctx, conn, s, catalog); err != nil {
+	}
+	discards := map[string][][]any{}
+	for _, k := range order {
+		if err := w.insertRows(ctx, conn, k, catalog[k], byTable[k], uuidTS, discards); err != nil {
+			return err
+		}
+	}
+	for _, s := range sortedKeys(users) {
+		if err := w.recomputeUsers(ctx, conn, s, users[s], uuidTS, catalog); err != nil {
 			return inSchema(s, err)
 		}
 	}
+	if err := w.insertDiscards(ctx, conn, discards, catalog); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	done = true
+	w.logger.Debug("warehouse load committed", "messages", msgs, "rows", len(rows), "duration", time.Since(started).String())
+	return nil
+}
 
-	// Deduplicate on id: within the rows, then against each table.
+// createSchemas creates the schemas that do not exist yet and returns the
+// catalog of their tables.
+func (w *warehouse) createSchemas(ctx context.Context, conn *sql.Conn, schemas []string) (map[tableKey]*table, error) {
+	catalog := map[tableKey]*table{}
+	for _, s := range schemas {
+		if _, err := conn.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+w.d.schemaRef(s)); err != nil {
+			return nil, inSchema(s, fmt.Errorf("creating schema %s: %w", s, err))
+		}
+		if err := w.readCatalog(ctx, conn, s, catalog); err != nil {
+			return nil, inSchema(s, err)
+		}
+	}
+	return catalog, nil
+}
+
+// groupByTable groups rows by table, the first row of each id only, and
+// returns the tables in the order of their first row.
+func groupByTable(rows []*row) ([]tableKey, map[tableKey][]*row) {
 	byTable := map[tableKey][]*row{}
 	seen := map[tableKey]map[string]struct{}{}
 	var order []tableKey
@@ -396,10 +446,12 @@ func (w *warehouse) load(ctx context.Context, rows []*row) (err error) {
 		ids[r.id] = struct{}{}
 		byTable[k] = append(byTable[k], r)
 	}
-	existing, err := w.existingIDs(ctx, conn, schemas, order, byTable, catalog)
-	if err != nil {
-		return err
-	}
+	return order, byTable
+}
+
+// dropExisting removes from byTable the rows whose id its table already
+// holds (existing).
+func dropExisting(byTable map[tableKey][]*row, existing map[tableKey]map[string]struct{}) {
 	for k, ids := range existing {
 		kept := byTable[k][:0]
 		for _, r := range byTable[k] {
@@ -409,80 +461,74 @@ func (w *warehouse) load(ctx context.Context, rows []*row) (err error) {
 		}
 		byTable[k] = kept
 	}
+}
 
-	uuidTS := time.Now().UTC().Truncate(time.Microsecond)
-	users := touchedUsers(byTable)
+// insertRows writes the rows rs of table k (t, as evolved for them), each
+// value coerced to its column's type and uuid_ts set to uuidTS. A row's
+// discards and its values that do not fit their column go to discards,
+// by schema.
+func (w *warehouse) insertRows(ctx context.Context, conn *sql.Conn, k tableKey, t *table, rs []*row, uuidTS time.Time, discards map[string][][]any) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	n := len(t.cols)
+	types := make([]colType, n)
+	for j, c := range t.cols {
+		types[j] = t.types[c]
+	}
+	uuidSlot := t.slot["uuid_ts"]
+	uuidVal, _ := coerce(timeValue(uuidTS), types[uuidSlot])
+	backing := make([]any, len(rs)*n)
+	vals := make([][]any, len(rs))
+	var slots []int
+	var prev *row
+	for i, r := range rs {
+		rv := backing[i*n : (i+1)*n : (i+1)*n]
+		vals[i] = rv
+		if !sameColumns(prev, r) {
+			slots = slots[:0]
+			for _, c := range r.cells {
+				slots = append(slots, t.slot[c.col])
+			}
+			prev = r
+		}
+		var mismatches []int // slots
+		for j, c := range r.cells {
+			slot := slots[j]
+			x, fits := coerce(c.v, types[slot])
+			if !fits {
+				mismatches = append(mismatches, j)
+			}
+			rv[slot] = x
+		}
+		rv[uuidSlot] = uuidVal
+		if len(mismatches) > 1 {
+			slices.SortFunc(mismatches, func(a, b int) int { return slots[a] - slots[b] })
+		}
+		for _, d := range r.discards {
+			discards[k.schema] = append(discards[k.schema], discardRow(d, r, uuidTS))
+		}
+		for _, j := range mismatches {
+			c := r.cells[j]
+			d := discard{table: k.table, column: c.col, value: c.v.str(), expected: types[slots[j]].String(), reason: reasonMismatch}
+			discards[k.schema] = append(discards[k.schema], discardRow(d, r, uuidTS))
+		}
+	}
+	if err := w.d.insert(ctx, conn, k.schema, k.table, t.cols, vals); err != nil {
+		return inSchema(k.schema, fmt.Errorf("writing %d row(s) to %s: %w", len(vals), w.d.qualify(k.schema, k.table), err))
+	}
+	return nil
+}
 
-	// Schema changes, then the rows.
-	for _, k := range order {
-		if err := w.evolve(ctx, conn, k, byTable[k], catalog); err != nil {
-			return inSchema(k.schema, err)
-		}
-	}
-	uuidValue := timeValue(uuidTS)
-	discards := map[string][][]any{}
-	for _, k := range order {
-		rs := byTable[k]
-		if len(rs) == 0 {
-			continue
-		}
-		t := catalog[k]
-		n := len(t.cols)
-		types := make([]colType, n)
-		for j, c := range t.cols {
-			types[j] = t.types[c]
-		}
-		uuidSlot := t.slot["uuid_ts"]
-		uuidVal, _ := coerce(uuidValue, types[uuidSlot])
-		backing := make([]any, len(rs)*n)
-		vals := make([][]any, len(rs))
-		var slots []int
-		var prev *row
-		for i, r := range rs {
-			rv := backing[i*n : (i+1)*n : (i+1)*n]
-			vals[i] = rv
-			if !sameColumns(prev, r) {
-				slots = slots[:0]
-				for _, c := range r.cells {
-					slots = append(slots, t.slot[c.col])
-				}
-				prev = r
-			}
-			var mismatches []int // slots
-			for j, c := range r.cells {
-				slot := slots[j]
-				x, fits := coerce(c.v, types[slot])
-				if !fits {
-					mismatches = append(mismatches, j)
-				}
-				rv[slot] = x
-			}
-			rv[uuidSlot] = uuidVal
-			if len(mismatches) > 1 {
-				slices.SortFunc(mismatches, func(a, b int) int { return slots[a] - slots[b] })
-			}
-			add := func(d discard) {
-				discards[k.schema] = append(discards[k.schema], []any{
-					d.table, d.column, d.value, nullIfEmpty(d.expected), r.id, nullTime(r.receivedAt), d.reason, uuidTS,
-				})
-			}
-			for _, d := range r.discards {
-				add(d)
-			}
-			for _, j := range mismatches {
-				c := r.cells[j]
-				add(discard{table: k.table, column: c.col, value: c.v.str(), expected: types[slots[j]].String(), reason: reasonMismatch})
-			}
-		}
-		if err := w.d.insert(ctx, conn, k.schema, k.table, t.cols, vals); err != nil {
-			return inSchema(k.schema, fmt.Errorf("writing %d row(s) to %s: %w", len(vals), w.d.qualify(k.schema, k.table), err))
-		}
-	}
-	for _, s := range sortedKeys(users) {
-		if err := w.recomputeUsers(ctx, conn, s, users[s], uuidTS, catalog); err != nil {
-			return inSchema(s, err)
-		}
-	}
+// discardRow is the discards table's row (discardColumns) of d, a value
+// of row r that was not loaded.
+func discardRow(d discard, r *row, uuidTS time.Time) []any {
+	return []any{d.table, d.column, d.value, nullIfEmpty(d.expected), r.id, nullTime(r.receivedAt), d.reason, uuidTS}
+}
+
+// insertDiscards writes each schema's discards to its discards table,
+// created when the catalog has none.
+func (w *warehouse) insertDiscards(ctx context.Context, conn *sql.Conn, discards map[string][][]any, catalog map[tableKey]*table) error {
 	for _, s := range sortedKeys(discards) {
 		k := tableKey{s, tableDiscards}
 		if catalog[k] == nil {
@@ -494,11 +540,6 @@ func (w *warehouse) load(ctx context.Context, rows []*row) (err error) {
 			return inSchema(s, fmt.Errorf("writing %d discard(s) to %s: %w", len(discards[s]), w.d.qualify(s, tableDiscards), err))
 		}
 	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return fmt.Errorf("committing: %w", err)
-	}
-	done = true
-	w.logger.Debug("warehouse load committed", "messages", msgs, "rows", len(rows), "duration", time.Since(started).String())
 	return nil
 }
 
