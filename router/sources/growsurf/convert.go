@@ -250,15 +250,72 @@ func (c *converter) join(container object) invalid {
 	} else if c.legacy {
 		return invalid("participant: missing or not an object")
 	}
-	var referrer object
-	refPath := "referrer"
-	if r, ok := container["referrer"].(object); ok {
-		referrer = r
-	} else if r, ok := p["referrer"].(object); ok {
-		referrer, refPath = r, prefix+"referrer"
+	refObj, refPath := referrerObject(container, p, prefix)
+	if prob := c.checkJoined(p, prefix); prob != "" {
+		return prob
 	}
+	pid := participantID(p)
+	uid, fb, prob := c.userID(p, prefix)
+	if prob != "" {
+		return prob
+	}
+	var ref referrer
+	if refObj != nil {
+		if ref, prob = c.readReferrer(refObj, refPath); prob != "" {
+			return prob
+		}
+	}
+
+	created, hasCreated := millis(p["createdAt"])
+	at := c.occurred(created, hasCreated)
+	if !hasCreated {
+		// Legacy payloads only: fall back to the envelope's createdAt.
+		env, hasEnv := millis(c.root["createdAt"])
+		at = c.occurred(env, hasEnv)
+	}
+	camp := campaign(container, p)
+	code := referralCode(p)
+
+	joinKey := c.key("participant_joined", pid)
+	c.res.DeliveryKey = c.key(c.res.Event, pid)
+	c.identify(joinKey, uid, fb, c.joinedTraits(p, ref.obj, code, created, hasCreated), at)
+	c.track(joinKey, uid, fb, c.s.events[EventReferralProgramJoined], joinedProps(p, ref, camp, pid, code), at)
+	if refObj == nil {
+		return ""
+	}
+	if c.res.Event == LegacyParticipantReferred {
+		c.res.DeliveryKey = c.key(c.res.Event, ref.id, pid)
+	}
+	c.referralMade(p, ref, camp, pid, created, hasCreated, at)
+	return ""
+}
+
+// referrer is a participant's referrer, as join maps it.
+type referrer struct {
+	obj      object
+	id       string // its GrowSurf participant id
+	userID   string
+	fellBack bool // userID is not the configured identifier (see userID)
+}
+
+// referrerObject finds the participant p's referrer: beside it in the
+// container, else inside it; refPath is where, for problems.
+func referrerObject(container, p object, prefix string) (ref object, refPath string) {
+	if r, ok := container["referrer"].(object); ok {
+		return r, "referrer"
+	}
+	if r, ok := p["referrer"].(object); ok {
+		return r, prefix + "referrer"
+	}
+	return nil, "referrer"
+}
+
+// checkJoined says what the participant p (at prefix) lacks: outside
+// legacy payloads, every field the mapping needs (id, email, shareUrl,
+// createdAt, the campaign's id and the envelope's createdAt); always, an
+// id and an email.
+func (c *converter) checkJoined(p object, prefix string) invalid {
 	if !c.legacy {
-		// The fields the mapping needs must be there.
 		for _, f := range []string{"id", "email", "shareUrl"} {
 			if str(p[f]) == "" {
 				return invalid(c.path(prefix+f) + ": missing")
@@ -274,39 +331,32 @@ func (c *converter) join(container object) invalid {
 			return invalid("createdAt: missing or not a unix time in milliseconds")
 		}
 	}
-	pid := participantID(p)
-	if pid == "" {
+	if participantID(p) == "" {
 		return invalid(c.path(prefix+"id") + ": missing")
 	}
 	if str(p["email"]) == "" {
 		return invalid(c.path(prefix+"email") + ": missing")
 	}
-	uid, fb, prob := c.userID(p, prefix)
-	if prob != "" {
-		return prob
-	}
-	var rid, ruid string
-	var rfb bool
-	if referrer != nil {
-		if rid = participantID(referrer); rid == "" {
-			return invalid(c.path(refPath+".id") + ": missing")
-		}
-		if ruid, rfb, prob = c.userID(referrer, refPath+"."); prob != "" {
-			return prob
-		}
-	}
+	return ""
+}
 
-	created, hasCreated := millis(p["createdAt"])
-	at := c.occurred(created, hasCreated)
-	if !hasCreated {
-		// Legacy payloads only: fall back to the envelope's createdAt.
-		env, hasEnv := millis(c.root["createdAt"])
-		at = c.occurred(env, hasEnv)
+// readReferrer reads the ids of the referrer r (at refPath).
+func (c *converter) readReferrer(r object, refPath string) (referrer, invalid) {
+	ref := referrer{obj: r, id: participantID(r)}
+	if ref.id == "" {
+		return referrer{}, invalid(c.path(refPath+".id") + ": missing")
 	}
-	camp := campaign(container, p)
-	code := referralCode(p)
+	var prob invalid
+	if ref.userID, ref.fellBack, prob = c.userID(r, refPath+"."); prob != "" {
+		return referrer{}, prob
+	}
+	return ref, ""
+}
+
+// joinedTraits are the participant p's traits on joining (with its
+// referrer's email when referred, ref non-nil).
+func (c *converter) joinedTraits(p, ref object, code string, created int64, hasCreated bool) object {
 	tr := c.s.traits
-
 	traits := object{}
 	setStr(traits, tr[TraitEmail], p["email"])
 	setStr(traits, tr[TraitFirstName], p["firstName"])
@@ -315,13 +365,17 @@ func (c *converter) join(container object) invalid {
 	setStr(traits, tr[TraitReferralLink], p["shareUrl"])
 	traits[tr[TraitReferralStatus]] = "active"
 	setCount(traits, tr[TraitTotalReferrals], p["referralCount"])
-	if referrer != nil {
-		setStr(traits, tr[TraitReferredBy], referrer["email"])
+	if ref != nil {
+		setStr(traits, tr[TraitReferredBy], ref["email"])
 	}
 	if hasCreated {
 		traits[tr[TraitReferralProgramJoinDate]] = unixSeconds(created)
 	}
+	return traits
+}
 
+// joinedProps are the properties of referral_program_joined.
+func joinedProps(p object, ref referrer, camp object, pid, code string) object {
 	props := object{}
 	setStr(props, "campaign_id", camp["id"])
 	setStr(props, "campaign_name", camp["name"])
@@ -329,27 +383,23 @@ func (c *converter) join(container object) invalid {
 	setStr(props, "referral_code", code)
 	setStr(props, "referral_link", p["shareUrl"])
 	setStr(props, "referral_source", p["referralSource"])
-	if referrer != nil {
-		setStr(props, "referred_by", referrer["email"])
-		setStr(props, "referrer_participant_id", rid)
+	if ref.obj != nil {
+		setStr(props, "referred_by", ref.obj["email"])
+		setStr(props, "referrer_participant_id", ref.id)
 	}
+	return props
+}
 
-	joinKey := c.key("participant_joined", pid)
-	c.res.DeliveryKey = c.key(c.res.Event, pid)
-	c.identify(joinKey, uid, fb, traits, at)
-	c.track(joinKey, uid, fb, c.s.events[EventReferralProgramJoined], props, at)
-	if referrer == nil {
-		return ""
-	}
-	if c.res.Event == LegacyParticipantReferred {
-		c.res.DeliveryKey = c.key(c.res.Event, rid, pid)
-	}
-
+// referralMade sends the referrer's side of the participant p's joining
+// (pid): its identify and referral_made, and referral_converted with the
+// signup trigger.
+func (c *converter) referralMade(p object, ref referrer, camp object, pid string, created int64, hasCreated bool, at time.Time) {
+	tr := c.s.traits
 	rtraits := object{}
 	if c.s.identifier != IdentifierEmail {
-		setStr(rtraits, tr[TraitEmail], referrer["email"])
+		setStr(rtraits, tr[TraitEmail], ref.obj["email"])
 	}
-	setCount(rtraits, tr[TraitTotalReferrals], referrer["referralCount"])
+	setCount(rtraits, tr[TraitTotalReferrals], ref.obj["referralCount"])
 	if hasCreated {
 		rtraits[tr[TraitLastReferralDate]] = unixSeconds(created)
 	}
@@ -359,15 +409,14 @@ func (c *converter) join(container object) invalid {
 	setStr(made, "referee_participant_id", pid)
 	setStr(made, "referee_email", p["email"])
 	setStr(made, "referee_first_name", p["firstName"])
-	setCount(made, "total_referrals", referrer["referralCount"])
+	setCount(made, "total_referrals", ref.obj["referralCount"])
 
-	madeKey := c.key("referral_made", rid, pid)
-	c.identify(madeKey, ruid, rfb, rtraits, at)
-	c.track(madeKey, ruid, rfb, c.s.events[EventReferralMade], made, at)
+	madeKey := c.key("referral_made", ref.id, pid)
+	c.identify(madeKey, ref.userID, ref.fellBack, rtraits, at)
+	c.track(madeKey, ref.userID, ref.fellBack, c.s.events[EventReferralMade], made, at)
 	if c.s.trigger == TriggerSignup {
-		c.track(c.key("referral_converted", rid, pid), ruid, rfb, c.s.events[EventReferralConverted], made, at)
+		c.track(c.key("referral_converted", ref.id, pid), ref.userID, ref.fellBack, c.s.events[EventReferralConverted], made, at)
 	}
-	return ""
 }
 
 // converted maps the legacy CAMPAIGN_REFERRAL_CONVERTED (which GrowSurf
