@@ -425,19 +425,9 @@ func (o *ops) redrive(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) || !o.knownDestination(w, req.Destination) {
 		return
 	}
-	if req.IDs != nil && len(req.IDs) == 0 {
-		WriteError(w, http.StatusBadRequest, "empty_ids", `ids: the list is empty; list the dead letters to redrive, or leave "ids" out to select by since and error_contains`)
+	sel, ok := redriveSelection(w, &req)
+	if !ok {
 		return
-	}
-	sel := dlqSelect{destination: req.Destination, errorContains: strings.ToLower(req.ErrorContains)}
-	if !parseSinceParam(w, req.Since, &sel.since) {
-		return
-	}
-	if req.IDs != nil {
-		sel.ids = make(map[uint64]bool, len(req.IDs))
-		for _, id := range req.IDs {
-			sel.ids[id] = true
-		}
 	}
 	ctx, cancel := o.srv.longContext(r)
 	defer cancel()
@@ -451,20 +441,9 @@ func (o *ops) redrive(w http.ResponseWriter, r *http.Request) {
 		o.unavailable(w, "reading dead letters", err)
 		return
 	}
-	// The ids asked for that are not (or no longer) dead letters of the
-	// destination matching the selection, in the order given.
 	notFound := []uint64{}
 	if sel.ids != nil {
-		found := make(map[uint64]bool, len(ids))
-		for _, id := range ids {
-			found[id] = true
-		}
-		for _, id := range req.IDs {
-			if !found[id] {
-				found[id] = true // once, even when listed twice
-				notFound = append(notFound, id)
-			}
-		}
+		notFound = missingIDs(req.IDs, ids)
 	}
 	nd := StartNDJSON(w)
 	p := Progress{Total: uint64(len(ids)), Matched: uint64(len(ids))}
@@ -472,69 +451,136 @@ func (o *ops) redrive(w http.ResponseWriter, r *http.Request) {
 		nd.Result(p, RedriveResult{Redriven: 0, Matched: len(ids), NotFound: notFound, DryRun: true})
 		return
 	}
-	redriven := 0
-	stopped := func() {
-		nd.Error("stopped", fmt.Sprintf("%s: the redrive stopped after %d of %d dead letters were redriven; run it again for the rest", stoppedMessage(ctx), redriven, len(ids)))
-	}
-	for start := 0; start < len(ids); start += 100 {
+	run := redriveRun{o: o, ctx: ctx, nd: nd, destination: req.Destination, byID: sel.ids != nil, total: len(ids), notFound: notFound}
+	for start := 0; start < len(ids); start += redriveChunk {
 		// Stop only here, between chunks: never between queueing a chunk
 		// and removing its dead letters.
 		if ctx.Err() != nil {
-			stopped()
+			run.stopped()
 			return
 		}
-		chunk := ids[start:min(start+100, len(ids))]
-		ds := make([]router.Delivery, 0, len(chunk))
-		done := make([]uint64, 0, len(chunk))
-		for _, id := range chunk {
-			dl, err := o.Log.DeadLetterByID(ctx, id)
-			if errors.Is(err, router.ErrNotFound) {
-				if sel.ids != nil {
-					notFound = append(notFound, id)
-				}
-				continue // redriven meanwhile, or expired
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					stopped()
-					return
-				}
-				o.Logger.Warn("redriving dead letters", "err", err.Error())
-				nd.Error("unavailable", fmt.Sprintf("reading dead letters failed after %d of %d were redriven; run the redrive again for the rest", redriven, len(ids)))
-				return
-			}
-			ds = append(ds, router.Delivery{Message: dl.Message, Seq: dl.Seq, Partition: -1, Delivered: 1, DeadLetterID: id})
-			done = append(done, id)
-		}
-		// Each is queued under its dead letter's identity: a concurrent
-		// redrive of the same dead letters queues nothing more.
-		if err := o.Log.Requeue(ctx, req.Destination, ds); err != nil {
-			if ctx.Err() != nil {
-				stopped()
-				return
-			}
-			o.Logger.Warn("redriving dead letters", "err", err.Error())
-			nd.Error("unavailable", fmt.Sprintf("queueing failed after %d of %d were redriven; run the redrive again for the rest", redriven, len(ids)))
-			return
-		}
-		// Queued: remove them even when the client has gone away or the
-		// server is stopping, or a later redrive would queue them again
-		// once the log's dedupe window is over.
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
-		n, err := o.Log.RemoveDeadLetters(rctx, done)
-		rcancel()
-		redriven += n
-		if err != nil {
-			o.Logger.Warn("removing redriven dead letters", "err", err.Error())
-			nd.Error("unavailable", fmt.Sprintf("%d dead letters were queued again but could not all be removed from the dead-letter stream", redriven+len(done)-n))
+		chunk := ids[start:min(start+redriveChunk, len(ids))]
+		if !run.chunk(chunk) {
 			return
 		}
 		p.Done = uint64(start + len(chunk))
 		nd.Progress(p)
 	}
 	p.Done = p.Total
-	o.Logger.Info("dead letters redriven", "destination", req.Destination, "redriven", redriven)
-	nd.Result(p, RedriveResult{Redriven: redriven, Matched: len(ids), NotFound: notFound, DryRun: false})
+	o.Logger.Info("dead letters redriven", "destination", req.Destination, "redriven", run.redriven)
+	nd.Result(p, RedriveResult{Redriven: run.redriven, Matched: len(ids), NotFound: run.notFound, DryRun: false})
+}
+
+// redriveChunk is how many dead letters a redrive queues at a time.
+const redriveChunk = 100
+
+// redriveSelection is the selection of a redrive request, or false when it
+// is not valid (answered with 400).
+func redriveSelection(w http.ResponseWriter, req *RedriveRequest) (dlqSelect, bool) {
+	if req.IDs != nil && len(req.IDs) == 0 {
+		WriteError(w, http.StatusBadRequest, "empty_ids", `ids: the list is empty; list the dead letters to redrive, or leave "ids" out to select by since and error_contains`)
+		return dlqSelect{}, false
+	}
+	sel := dlqSelect{destination: req.Destination, errorContains: strings.ToLower(req.ErrorContains)}
+	if !parseSinceParam(w, req.Since, &sel.since) {
+		return dlqSelect{}, false
+	}
+	if req.IDs != nil {
+		sel.ids = make(map[uint64]bool, len(req.IDs))
+		for _, id := range req.IDs {
+			sel.ids[id] = true
+		}
+	}
+	return sel, true
+}
+
+// missingIDs returns the ids asked for that are not among found (not, or
+// no longer, dead letters of the destination matching the selection), in
+// the order asked, each once.
+func missingIDs(asked, found []uint64) []uint64 {
+	missing := []uint64{}
+	seen := make(map[uint64]bool, len(found))
+	for _, id := range found {
+		seen[id] = true
+	}
+	for _, id := range asked {
+		if !seen[id] {
+			seen[id] = true // once, even when listed twice
+			missing = append(missing, id)
+		}
+	}
+	return missing
+}
+
+// redriveRun is a redrive under way, past its selection: it queues the
+// dead letters chunk by chunk and reports to nd.
+type redriveRun struct {
+	o           *ops
+	ctx         context.Context
+	nd          *NDJSON
+	destination string
+	byID        bool // the request listed ids: the ones gone meanwhile are reported
+	total       int
+	redriven    int
+	notFound    []uint64
+}
+
+// stopped reports that the request's context ended the redrive.
+func (run *redriveRun) stopped() {
+	run.nd.Error("stopped", fmt.Sprintf("%s: the redrive stopped after %d of %d dead letters were redriven; run it again for the rest", stoppedMessage(run.ctx), run.redriven, run.total))
+}
+
+// chunk queues the dead letters ids again for the destination (each under
+// its dead letter's identity: a concurrent redrive of the same dead
+// letters queues nothing more) and removes them from the dead-letter
+// stream. It reports false when it stopped or failed (reported to nd).
+func (run *redriveRun) chunk(ids []uint64) bool {
+	o, ctx := run.o, run.ctx
+	ds := make([]router.Delivery, 0, len(ids))
+	done := make([]uint64, 0, len(ids))
+	for _, id := range ids {
+		dl, err := o.Log.DeadLetterByID(ctx, id)
+		if errors.Is(err, router.ErrNotFound) {
+			if run.byID {
+				run.notFound = append(run.notFound, id)
+			}
+			continue // redriven meanwhile, or expired
+		}
+		if err != nil {
+			run.fail("reading dead letters", err)
+			return false
+		}
+		ds = append(ds, router.Delivery{Message: dl.Message, Seq: dl.Seq, Partition: -1, Delivered: 1, DeadLetterID: id})
+		done = append(done, id)
+	}
+	if err := o.Log.Requeue(ctx, run.destination, ds); err != nil {
+		run.fail("queueing", err)
+		return false
+	}
+	// Queued: remove them even when the client has gone away or the
+	// server is stopping, or a later redrive would queue them again
+	// once the log's dedupe window is over.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+	n, err := o.Log.RemoveDeadLetters(rctx, done)
+	rcancel()
+	run.redriven += n
+	if err != nil {
+		o.Logger.Warn("removing redriven dead letters", "err", err.Error())
+		run.nd.Error("unavailable", fmt.Sprintf("%d dead letters were queued again but could not all be removed from the dead-letter stream", run.redriven+len(done)-n))
+		return false
+	}
+	return true
+}
+
+// fail reports that step (reading dead letters, or queueing) failed with
+// err: as stopped when the request's context ended, else as unavailable.
+func (run *redriveRun) fail(step string, err error) {
+	if run.ctx.Err() != nil {
+		run.stopped()
+		return
+	}
+	run.o.Logger.Warn("redriving dead letters", "err", err.Error())
+	run.nd.Error("unavailable", fmt.Sprintf("%s failed after %d of %d were redriven; run the redrive again for the rest", step, run.redriven, run.total))
 }
 
 // removeTimeout bounds the removal of what was already stored again (dead
