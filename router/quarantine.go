@@ -56,3 +56,8 @@ type Quarantined struct {
 // ErrNotFound is matched by errors.Is when a stored item asked for by its
 // sequence number or id does not exist (any more).
 var ErrNotFound = errors.New("not found")
+
+// ErrUnknownSource is matched by errors.Is when a quarantined message is
+// replayed whose source is not configured (any more): ingest's Reingest
+// returns it and the admin API answers it as such.
+var ErrUnknownSource = errors.New("unknown source")

@@ -88,9 +88,9 @@ type ReplayProgress struct {
 }
 
 // ErrUnknownSource is what a [Reingester] error matches (with errors.Is)
-// when a message's source is no longer configured; cmd/eventrouter maps
-// ingest's sentinel to it.
-var ErrUnknownSource = errors.New("unknown source")
+// when a message's source is no longer configured: [router.ErrUnknownSource],
+// which ingest's Reingest returns.
+var ErrUnknownSource = router.ErrUnknownSource
 
 // ErrEmptyIDs is returned by [ReplayQuarantine] for a selection whose IDs
 // are present but empty.

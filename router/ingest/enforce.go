@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -432,8 +431,9 @@ func (h *Handler) storeChecked(ctx context.Context, source string, pc *planCheck
 }
 
 // ErrUnknownSource is matched by errors.Is when [Handler.Reingest] is given
-// a message of a source that is not configured (any more).
-var ErrUnknownSource = errors.New("unknown source")
+// a message of a source that is not configured (any more); it is
+// [router.ErrUnknownSource], which the admin API's replay knows.
+var ErrUnknownSource = router.ErrUnknownSource
 
 // Reingest validates a quarantined message again against the plan now in
 // force, with its source's settings, and when it passes stores it in the
