@@ -238,115 +238,136 @@ func toQuarantineItem(q router.Quarantined, withMessage bool) QuarantineItem {
 // after, when not nil, is called with the result of every replay that
 // changed something (for metrics).
 func (s *Server) MountQuarantine(store QuarantineStore, re Reingester, after func(ReplayResult)) {
-	s.HandleFunc("GET /admin/quarantine", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		since, err := quarantineSince(q.Get("since"), time.Now())
-		if err != nil {
-			WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+	q := quarantineRoutes{s: s, store: store, re: re, after: after}
+	s.HandleFunc("GET /admin/quarantine", q.list)
+	s.HandleFunc("GET /admin/quarantine/{seq}", q.show)
+	s.HandleFunc("POST /admin/quarantine/replay", q.replay)
+}
+
+// quarantineRoutes serves the quarantine's admin routes (MountQuarantine).
+type quarantineRoutes struct {
+	s     *Server
+	store QuarantineStore
+	re    Reingester
+	after func(ReplayResult)
+}
+
+// list lists the quarantined messages of a source and event since a
+// time, newest first: a page of at most limit (100) below the sequence
+// number before, with the count of every match.
+func (qr quarantineRoutes) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	since, err := quarantineSince(q.Get("since"), time.Now())
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
+			WriteError(w, http.StatusBadRequest, "bad_request", "limit: must be a number between 1 and 1000")
 			return
 		}
-		limit := 100
-		if v := q.Get("limit"); v != "" {
-			if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
-				WriteError(w, http.StatusBadRequest, "bad_request", "limit: must be a number between 1 and 1000")
-				return
-			}
+	}
+	var before uint64
+	if v := q.Get("before"); v != "" {
+		if before, err = strconv.ParseUint(v, 10, 64); err != nil {
+			WriteError(w, http.StatusBadRequest, "bad_request", "before: must be a sequence number")
+			return
 		}
-		var before uint64
-		if v := q.Get("before"); v != "" {
-			if before, err = strconv.ParseUint(v, 10, 64); err != nil {
-				WriteError(w, http.StatusBadRequest, "bad_request", "before: must be a sequence number")
-				return
-			}
-		}
-		// Newest first: keep the last `limit` entries below `before` (without
-		// their messages) while counting every match.
-		var total, below int
-		window := make([]QuarantineItem, limit) // a ring: below%limit is the next slot
-		err = store.ScanQuarantined(r.Context(), q.Get("source"), q.Get("event"), since, func(e router.Quarantined) bool {
-			total++
-			if before != 0 && e.Seq >= before {
-				return true
-			}
-			window[below%limit] = toQuarantineItem(e, false)
-			below++
+	}
+	// Newest first: keep the last `limit` entries below `before` (without
+	// their messages) while counting every match.
+	var total, below int
+	window := make([]QuarantineItem, limit) // a ring: below%limit is the next slot
+	err = qr.store.ScanQuarantined(r.Context(), q.Get("source"), q.Get("event"), since, func(e router.Quarantined) bool {
+		total++
+		if before != 0 && e.Seq >= before {
 			return true
-		})
-		if err != nil {
-			s.logger.Warn("listing quarantine", "error", err)
-			WriteError(w, http.StatusServiceUnavailable, "unavailable", "the quarantine could not be read: "+err.Error())
-			return
 		}
-		n := min(below, limit)
-		items := make([]QuarantineItem, n)
-		for i := range n { // newest first
-			items[i] = window[(below-1-i)%limit]
-		}
-		out := QuarantinePage{Messages: items, Total: total}
-		if below > n {
-			out.NextBefore = &items[n-1].Seq
-		}
-		WriteJSON(w, http.StatusOK, out)
+		window[below%limit] = toQuarantineItem(e, false)
+		below++
+		return true
 	})
-	s.HandleFunc("GET /admin/quarantine/{seq}", func(w http.ResponseWriter, r *http.Request) {
-		seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
-		if err != nil {
-			WriteError(w, http.StatusBadRequest, "bad_request", "seq: must be a sequence number")
+	if err != nil {
+		qr.s.logger.Warn("listing quarantine", "error", err)
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", "the quarantine could not be read: "+err.Error())
+		return
+	}
+	n := min(below, limit)
+	items := make([]QuarantineItem, n)
+	for i := range n { // newest first
+		items[i] = window[(below-1-i)%limit]
+	}
+	out := QuarantinePage{Messages: items, Total: total}
+	if below > n {
+		out.NextBefore = &items[n-1].Seq
+	}
+	WriteJSON(w, http.StatusOK, out)
+}
+
+// show returns one quarantined message with its normalised message.
+func (qr quarantineRoutes) show(w http.ResponseWriter, r *http.Request) {
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, "bad_request", "seq: must be a sequence number")
+		return
+	}
+	e, err := qr.store.QuarantinedMessage(r.Context(), seq)
+	switch {
+	case errors.Is(err, router.ErrNotFound):
+		WriteError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no quarantined message %d (never stored, replayed, or aged out)", seq))
+		return
+	case err != nil:
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+		return
+	}
+	WriteJSON(w, http.StatusOK, toQuarantineItem(e, true))
+}
+
+// replay validates the selected quarantined messages again against the
+// plan in force and stores those that pass, with its progress as NDJSON.
+func (qr quarantineRoutes) replay(w http.ResponseWriter, r *http.Request) {
+	var sel ReplaySelection
+	if r.ContentLength != 0 {
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&sel); err != nil {
+			WriteError(w, http.StatusBadRequest, "bad_request", "decoding the body: "+err.Error())
 			return
 		}
-		e, err := store.QuarantinedMessage(r.Context(), seq)
-		switch {
-		case errors.Is(err, router.ErrNotFound):
-			WriteError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no quarantined message %d (never stored, replayed, or aged out)", seq))
-			return
-		case err != nil:
-			WriteError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
-			return
-		}
-		WriteJSON(w, http.StatusOK, toQuarantineItem(e, true))
+	}
+	if _, err := quarantineSince(sel.Since, time.Now()); err != nil {
+		WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	if sel.IDs != nil && len(sel.IDs) == 0 {
+		WriteError(w, http.StatusBadRequest, "empty_ids", ErrEmptyIDs.Error())
+		return
+	}
+	// Ends between entries when the client goes away or the server
+	// shuts down.
+	ctx, cancel := qr.s.longContext(r)
+	defer cancel()
+	nd := StartNDJSON(w) // lifts the write deadline: a replay may outlast http.write_timeout
+	var last Progress
+	res, err := ReplayQuarantine(ctx, qr.store, qr.re, sel, func(p ReplayProgress) {
+		last = Progress{Done: uint64(p.Done), Total: uint64(p.Total), Matched: uint64(p.Matched)}
+		nd.Progress(last)
 	})
-	s.HandleFunc("POST /admin/quarantine/replay", func(w http.ResponseWriter, r *http.Request) {
-		var sel ReplaySelection
-		if r.ContentLength != 0 {
-			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&sel); err != nil {
-				WriteError(w, http.StatusBadRequest, "bad_request", "decoding the body: "+err.Error())
-				return
-			}
-		}
-		if _, err := quarantineSince(sel.Since, time.Now()); err != nil {
-			WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
-			return
-		}
-		if sel.IDs != nil && len(sel.IDs) == 0 {
-			WriteError(w, http.StatusBadRequest, "empty_ids", ErrEmptyIDs.Error())
-			return
-		}
-		// Ends between entries when the client goes away or the server
-		// shuts down.
-		ctx, cancel := s.longContext(r)
-		defer cancel()
-		nd := StartNDJSON(w) // lifts the write deadline: a replay may outlast http.write_timeout
-		var last Progress
-		res, err := ReplayQuarantine(ctx, store, re, sel, func(p ReplayProgress) {
-			last = Progress{Done: uint64(p.Done), Total: uint64(p.Total), Matched: uint64(p.Matched)}
-			nd.Progress(last)
-		})
-		if after != nil && (res.Replayed > 0 || res.StillInvalid > 0) {
-			after(res)
-		}
-		if err != nil && ctx.Err() != nil {
-			nd.Error("stopped", fmt.Sprintf("%s: the replay stopped (replayed %d, still invalid %d, skipped %d before it stopped)",
-				stoppedMessage(ctx), res.Replayed, res.StillInvalid, res.Skipped))
-			return
-		}
-		if err != nil {
-			s.logger.Warn("quarantine replay stopped", "error", err, "replayed", res.Replayed)
-			nd.Error("replay_failed", fmt.Sprintf("%v (replayed %d, still invalid %d, skipped %d before it stopped)",
-				err, res.Replayed, res.StillInvalid, res.Skipped))
-			return
-		}
-		nd.Result(last, res)
-	})
+	if qr.after != nil && (res.Replayed > 0 || res.StillInvalid > 0) {
+		qr.after(res)
+	}
+	if err != nil && ctx.Err() != nil {
+		nd.Error("stopped", fmt.Sprintf("%s: the replay stopped (replayed %d, still invalid %d, skipped %d before it stopped)",
+			stoppedMessage(ctx), res.Replayed, res.StillInvalid, res.Skipped))
+		return
+	}
+	if err != nil {
+		qr.s.logger.Warn("quarantine replay stopped", "error", err, "replayed", res.Replayed)
+		nd.Error("replay_failed", fmt.Sprintf("%v (replayed %d, still invalid %d, skipped %d before it stopped)",
+			err, res.Replayed, res.StillInvalid, res.Skipped))
+		return
+	}
+	nd.Result(last, res)
 }
