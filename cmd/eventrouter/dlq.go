@@ -61,11 +61,11 @@ func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "eventrouter dlq: --destination is required")
 		return 2
 	}
-	c, err := newAdminClient(*server)
-	if err != nil {
-		fmt.Fprintf(stderr, "eventrouter dlq: %v\n", err)
+	c, ok := newAdminClient(*server, "dlq", stderr)
+	if !ok {
 		return 2
 	}
+	var err error
 	switch sub {
 	case "list":
 		err = cli.ListDeadLetters(ctx, c, admin.DeadLetterQuery{Destination: *dest, Since: *since, ErrorContains: *errContains, Limit: *limit}, stdout)
@@ -84,9 +84,5 @@ func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		err = cli.Redrive(ctx, c, req, stdout, stderr)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "eventrouter dlq %s: %v\n", sub, err)
-		return 1
-	}
-	return 0
+	return exitCode(stderr, "dlq "+sub, err)
 }

@@ -70,20 +70,46 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-// newFlagSet returns a flag set for a subcommand with a --config flag.
-func newFlagSet(name, summary string, stderr io.Writer) (*flag.FlagSet, *string) {
+// newFlags returns the flag set of command name, which writes its errors
+// and its usage to stderr: usage, then the flags with their defaults
+// unless usage lists them itself (listFlags false).
+func newFlags(name, usage string, listFlags bool, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		if listFlags {
+			fmt.Fprint(stderr, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// configFlag adds --config to fs: the config file, $EVENTROUTER_CONFIG or
+// configs/eventrouter.yaml by default.
+func configFlag(fs *flag.FlagSet) *string {
 	def := os.Getenv("EVENTROUTER_CONFIG")
 	if def == "" {
 		def = "configs/eventrouter.yaml"
 	}
-	cfg := fs.String("config", def, "config file (default $EVENTROUTER_CONFIG or configs/eventrouter.yaml)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: eventrouter %s [--config FILE]\n\n%s\n\nFlags:\n", name, summary)
-		fs.PrintDefaults()
+	return fs.String("config", def, "config file (default $EVENTROUTER_CONFIG or configs/eventrouter.yaml)")
+}
+
+// newFlagSet returns the flag set of a command whose only argument is
+// --config, with its usage line and summary.
+func newFlagSet(name, summary string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := newFlags(name, fmt.Sprintf("Usage: eventrouter %s [--config FILE]\n\n%s\n", name, summary), true, stderr)
+	return fs, configFlag(fs)
+}
+
+// exitCode ends command name: 0 without err, else 1 with err on stderr.
+func exitCode(stderr io.Writer, name string, err error) int {
+	if err != nil {
+		fmt.Fprintf(stderr, "eventrouter %s: %v\n", name, err)
+		return 1
 	}
-	return fs, cfg
+	return 0
 }
 
 // parseFlags parses args; it returns the exit code to use and false when the

@@ -51,14 +51,12 @@ func runPlanEnv(args []string, env planEnv) int {
 		fmt.Fprintf(stderr, "eventrouter plan: unknown command %q\n\n%s", o.Command, planUsage)
 		return 2
 	}
-	fs := flag.NewFlagSet("plan "+o.Command, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("plan "+o.Command, planUsage, false, stderr)
 	fs.StringVar(&o.Format, "format", "text", "output format: text, json or github")
 	if o.Command == "diff" {
 		fs.StringVar(&o.Base, "base", "", "the plan to compare against: a directory or a git ref (required)")
 		fs.BoolVar(&o.AllowBreaking, "allow-breaking", false, "exit 0 on breaking changes (e.g. when the pull request carries the label that accepts them)")
 	}
-	fs.Usage = func() { fmt.Fprint(stderr, planUsage) }
 	// Flags may come before or after DIR.
 	var positional []string
 	for rest := args[1:]; ; {

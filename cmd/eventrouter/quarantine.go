@@ -44,19 +44,15 @@ func runQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if code, ok := parseFlags(fs, args[1:]); !ok {
 		return code
 	}
-	c, err := newAdminClient(*server)
-	if err != nil {
-		fmt.Fprintf(stderr, "eventrouter quarantine: %v\n", err)
+	c, ok := newAdminClient(*server, "quarantine", stderr)
+	if !ok {
 		return 2
 	}
+	var err error
 	if sub == "list" {
 		err = cli.ListQuarantine(ctx, c, admin.QuarantineQuery{Source: *source, Event: *event, Since: *since, Limit: *limit}, stdout)
 	} else {
 		err = cli.ReplayQuarantine(ctx, c, admin.ReplaySelection{Source: *source, Event: *event, Since: *since, DryRun: *dryRun}, stdout, stderr)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "eventrouter quarantine %s: %v\n", sub, err)
-		return 1
-	}
-	return 0
+	return exitCode(stderr, "quarantine "+sub, err)
 }

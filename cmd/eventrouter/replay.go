@@ -36,15 +36,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "eventrouter replay: --destination and --since are required")
 		return 2
 	}
-	c, err := newAdminClient(*server)
-	if err != nil {
-		fmt.Fprintf(stderr, "eventrouter replay: %v\n", err)
+	c, ok := newAdminClient(*server, "replay", stderr)
+	if !ok {
 		return 2
 	}
 	req := admin.ReplayRequest{Destination: *dest, Since: *since, Until: *until, Events: cli.SplitNames(*events), DryRun: *dryRun}
-	if err := cli.Replay(ctx, c, req, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "eventrouter replay: %v\n", err)
-		return 1
-	}
-	return 0
+	return exitCode(stderr, "replay", cli.Replay(ctx, c, req, stdout, stderr))
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -131,7 +130,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 		p.closeDestinations()
 		return err
 	}
-	return runUntilStopped(ctx, cfg, p, srv, logger)
+	return runUntilStopped(ctx, cfg, p, srv, log, logger)
 }
 
 // newRegistry returns the Prometheus registry every part registers its
@@ -139,7 +138,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(memoryLimitGauge(), buildInfoGauge()) // serve_memory.go, version.go
+	reg.MustRegister(memlimit.Gauge(), readBuildInfo().Gauge()) // version.go
 	return reg
 }
 
@@ -245,7 +244,7 @@ func listen(cfg *config.Config, public, adminMux *http.ServeMux, logger *slog.Lo
 
 // runUntilStopped starts dispatch and the HTTP servers, waits for ctx to be cancelled
 // (or HTTP serving to fail), and shuts them down.
-func runUntilStopped(ctx context.Context, cfg *config.Config, p *pipeline, s *httpserve.Servers, logger *slog.Logger) error {
+func runUntilStopped(ctx context.Context, cfg *config.Config, p *pipeline, s *httpserve.Servers, log *eventlog.Log, logger *slog.Logger) error {
 	dispCtx, stopDispatch := context.WithCancel(context.Background())
 	defer stopDispatch()
 	dispDone := make(chan error, 1)
@@ -254,7 +253,7 @@ func runUntilStopped(ctx context.Context, cfg *config.Config, p *pipeline, s *ht
 	srvDone := s.Serve()
 	logger.Info("eventrouter serving",
 		"listen", s.Addr(), "admin_listen", s.AdminAddr(), "version", versionString(),
-		"log", logMode(cfg), "sources", len(cfg.Sources), "destinations", p.destinations)
+		"log", log.Where(), "sources", len(cfg.Sources), "destinations", p.destinations)
 
 	// Dispatch's Run returns only once its context is cancelled, so the
 	// server stops on a signal or when HTTP serving fails.
@@ -288,13 +287,6 @@ func drainDispatch(done <-chan error, timeout time.Duration, logger *slog.Logger
 		logger.Warn("dispatch did not drain within shutdown_timeout; unacknowledged messages will be redelivered on the next start")
 	}
 	return nil
-}
-
-func logMode(cfg *config.Config) string {
-	if cfg.Queue.URL != "" {
-		return "external nats"
-	}
-	return "embedded nats in " + filepath.Join(cfg.DataDir, "nats")
 }
 
 // buildSources builds every source with its type's factory, for ingest to

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/eventrouter/eventrouter/destinations/warehouse"
@@ -38,16 +37,10 @@ Exit codes: 0 ok, 1 the query or the warehouse failed, 2 usage.
 
 // runSQL is `eventrouter sql`.
 func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sql", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	def := os.Getenv("EVENTROUTER_CONFIG")
-	if def == "" {
-		def = "configs/eventrouter.yaml"
-	}
-	cfgPath := fs.String("config", def, "config file (default $EVENTROUTER_CONFIG or configs/eventrouter.yaml)")
+	fs := newFlags("sql", sqlUsage, false, stderr)
+	cfgPath := configFlag(fs)
 	format := fs.String("format", "table", "output format: table, csv or json")
 	dest := fs.String("destination", "", "name of the warehouse destination (needed when there are several)")
-	fs.Usage = func() { fmt.Fprint(stderr, sqlUsage) }
 	// Flags may come before or after the query.
 	queries, err := query.SplitArgs(fs, args)
 	if err != nil {
@@ -80,11 +73,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer db.Close()
-	if err := query.Print(ctx, db, queries[0], *format, stdout); err != nil {
-		fmt.Fprintf(stderr, "eventrouter sql: %v\n", err)
-		return 1
-	}
-	return 0
+	return exitCode(stderr, "sql", query.Print(ctx, db, queries[0], *format, stdout))
 }
 
 // warehouses returns the config's warehouse destinations by name.

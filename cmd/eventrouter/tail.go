@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -33,18 +32,12 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	c, err := newAdminClient(*server)
-	if err != nil {
-		fmt.Fprintf(stderr, "eventrouter tail: %v\n", err)
+	c, ok := newAdminClient(*server, "tail", stderr)
+	if !ok {
 		return 2
 	}
 	sel := admin.StreamQuery{Source: *source, Type: *typ, Event: *event, User: *user, Violations: *violations}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = cli.Tail(ctx, c, sel, cli.TailOptions{JSON: *jsonOut, Stats: *stats}, stdout, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "eventrouter tail: %v\n", err)
-		return 1
-	}
-	return 0
+	return exitCode(stderr, "tail", cli.Tail(ctx, c, sel, cli.TailOptions{JSON: *jsonOut, Stats: *stats}, stdout, stderr))
 }

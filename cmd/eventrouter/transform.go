@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
@@ -33,14 +32,8 @@ func runTransform(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "eventrouter transform: unknown command %q\n\n%s", args[0], transformUsage)
 		return 2
 	}
-	fs := flag.NewFlagSet("transform test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, transformUsage) }
-	def := os.Getenv("EVENTROUTER_CONFIG")
-	if def == "" {
-		def = "configs/eventrouter.yaml"
-	}
-	cfgPath := fs.String("config", def, "config file (default $EVENTROUTER_CONFIG or configs/eventrouter.yaml)")
+	fs := newFlags("transform test", transformUsage, false, stderr)
+	cfgPath := configFlag(fs)
 	format := fs.String("format", "text", "output format: "+strings.Join(fixtures.Formats, ", "))
 	if err := fs.Parse(args[1:]); err != nil {
 		if err == flag.ErrHelp {

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eventrouter/eventrouter/destinations/warehouse"
 	"github.com/eventrouter/eventrouter/internal/buildinfo"
@@ -27,32 +23,18 @@ const versionUsage = `Usage: eventrouter version [--json]
 Print the version, the commit and date it was built from, the Go, NATS
 server and DuckDB versions, and which build this is (default: cgo with
 DuckDB; static: no cgo, no DuckDB).
-
-Flags:
 `
 
 func runVersion(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("version", versionUsage, true, stderr)
 	asJSON := fs.Bool("json", false, "print JSON (one object) for machines")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, versionUsage)
-		fs.PrintDefaults()
-	}
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	b := readBuildInfo()
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(b); err != nil {
-			fmt.Fprintf(stderr, "eventrouter: %v\n", err)
-			return 1
-		}
-		return 0
+	if err := readBuildInfo().Write(stdout, *asJSON); err != nil {
+		fmt.Fprintf(stderr, "eventrouter: %v\n", err)
+		return 1
 	}
-	fmt.Fprint(stdout, b.Text())
 	return 0
 }
 
@@ -65,6 +47,3 @@ func versionString() string { return readBuildInfo().Version }
 func readBuildInfo() buildinfo.Info {
 	return buildinfo.Read(buildinfo.Stamp{Version: version, Commit: commit, Date: date}, warehouse.DuckDBVersion())
 }
-
-// buildInfoGauge is the eventrouter_build_info metric.
-func buildInfoGauge() prometheus.Collector { return readBuildInfo().Gauge() }

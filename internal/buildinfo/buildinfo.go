@@ -9,7 +9,9 @@
 package buildinfo
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -159,6 +161,18 @@ func (b Info) Text() string {
 	fmt.Fprintf(&s, "  nats-server: %s\n", b.NATSServer)
 	fmt.Fprintf(&s, "  duckdb:      %s\n", duck)
 	return s.String()
+}
+
+// Write prints b to w, as `eventrouter version` does: its Text, or one
+// indented JSON object for machines when asJSON.
+func (b Info) Write(w io.Writer, asJSON bool) error {
+	if !asJSON {
+		_, err := io.WriteString(w, b.Text())
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(b)
 }
 
 // Gauge is eventrouter_build_info: 1, with b's facts as labels, as

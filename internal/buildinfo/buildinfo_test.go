@@ -1,6 +1,8 @@
 package buildinfo
 
 import (
+	"bytes"
+	"encoding/json"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -87,5 +89,26 @@ func TestStaticAndText(t *testing.T) {
 	}
 	if m.GetGauge().GetValue() != 1 || labels["version"] != "v1.2.3" || labels["build"] != "static" || labels["duckdb"] != "none" || labels["revision"] != "abc" {
 		t.Errorf("eventrouter_build_info = %v %v", m.GetGauge().GetValue(), labels)
+	}
+}
+
+// TestWrite checks what `eventrouter version` prints: the text, or one
+// indented JSON object with every field.
+func TestWrite(t *testing.T) {
+	b := Make(nil, Stamp{Version: "v1.2.3", Commit: "abc", Date: "2027-01-01T00:00:00Z"}, "v1.4.0")
+	var text bytes.Buffer
+	if err := b.Write(&text, false); err != nil || text.String() != b.Text() {
+		t.Errorf("Write(text) = %q, %v; want Text()", text.String(), err)
+	}
+	var js bytes.Buffer
+	if err := b.Write(&js, true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(js.String(), "{\n  \"version\": \"v1.2.3\",\n") || !strings.HasSuffix(js.String(), "}\n") {
+		t.Errorf("Write(json) is not one indented object:\n%s", js.String())
+	}
+	var back Info
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back != b {
+		t.Errorf("Write(json) reads back as %+v, %v; want %+v", back, err, b)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -156,6 +157,19 @@ func DefaultConfig() Config {
 		LeaseTTL:             DefaultLeaseTTL,
 	}
 }
+
+// Where says where the log is, for a server's start-up line: "external
+// nats" (URL set), or "embedded nats in" the embedded server's store
+// directory under DataDir.
+func (cfg Config) Where() string {
+	if cfg.URL != "" {
+		return "external nats"
+	}
+	return "embedded nats in " + cfg.storeDir()
+}
+
+// storeDir is where the embedded NATS server keeps its files.
+func (cfg Config) storeDir() string { return filepath.Join(cfg.DataDir, "nats") }
 
 // withDefaults returns cfg with the default of every zero field filled in
 // (but Retention's: 0 is no age limit), or every problem found.

@@ -264,6 +264,9 @@ func (l *Log) clearLeases(ctx context.Context) error {
 // Partitions returns the number of partitions (Config.Partitions).
 func (l *Log) Partitions() int { return l.cfg.Partitions }
 
+// Where says where the log is (Config.Where).
+func (l *Log) Where() string { return l.cfg.Where() }
+
 // Ready checks that the log is reachable: one JetStream round trip that
 // reads the events stream's state.
 func (l *Log) Ready(ctx context.Context) error {

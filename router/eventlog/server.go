@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -18,7 +17,7 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName:   "eventrouter",
 		JetStream:    true,
-		StoreDir:     filepath.Join(cfg.DataDir, "nats"),
+		StoreDir:     cfg.storeDir(),
 		SyncAlways:   cfg.SyncAlways,
 		SyncInterval: cfg.SyncInterval,
 		NoSigs:       true,
