@@ -103,110 +103,146 @@ func Compile(rules []Rule) (*Program, error) {
 	if len(rules) == 0 {
 		return nil, nil
 	}
-	var errs []error
-	add := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
-	}
-	comp := func(path, src string, asBool bool) *program {
-		if strings.TrimSpace(src) == "" {
-			add(path, "required")
-			return nil
-		}
-		p, err := compileExpr(src, asBool)
-		if err != nil {
-			add(path, "%v", err)
-		}
-		return p
-	}
-	target := func(path, s string) (fieldPath, bool) {
-		fp, err := parsePath(s)
-		if err != nil {
-			add(path, "%v", err)
-			return nil, false
-		}
-		return fp, true
-	}
+	var c compiler
 	p := &Program{}
 	for i, r := range rules {
-		rp := fmt.Sprintf("transform[%d]", i)
-		cr := rule{path: rp}
-		if r.When != "" {
-			cr.when = comp(rp+".when", r.When, true)
-		}
-		var ops []string
-		if r.Set != nil {
-			ops = append(ops, "set")
-			cr.op = 's'
-			if len(r.Set) == 0 {
-				add(rp+".set", "must set at least one field")
-			}
-			for _, k := range sortedKeys(r.Set) {
-				kp := rp + ".set." + k
-				fp, ok := target(kp, k)
-				pr := comp(kp, r.Set[k], false)
-				if ok && pr != nil {
-					cr.sets = append(cr.sets, setOp{path: fp, key: kp, prog: pr})
-				}
-			}
-		}
-		if r.Rename != nil {
-			ops = append(ops, "rename")
-			cr.op = 'r'
-			if len(r.Rename) == 0 {
-				add(rp+".rename", "must rename at least one field")
-			}
-			for _, k := range sortedKeys(r.Rename) {
-				kp := rp + ".rename." + k
-				from, ok1 := target(kp, k)
-				to, ok2 := target(kp, r.Rename[k])
-				if ok1 && ok2 {
-					if from.String() == to.String() || isPrefix(from, to) || isPrefix(to, from) {
-						add(kp, "cannot rename %s to %s: one contains the other", from, to)
-						continue
-					}
-					cr.ren = append(cr.ren, renameOp{from, to})
-				}
-			}
-		}
-		if r.Remove != nil {
-			ops = append(ops, "remove")
-			cr.op = 'x'
-			if len(r.Remove) == 0 {
-				add(rp+".remove", "must list at least one field")
-			}
-			for j, s := range r.Remove {
-				if fp, ok := target(fmt.Sprintf("%s.remove[%d]", rp, j), s); ok {
-					cr.rm = append(cr.rm, fp)
-				}
-			}
-		}
-		if r.Drop != "" {
-			ops = append(ops, "drop")
-			cr.op = 'd'
-			cr.drop = r.Drop
-			switch {
-			case !reasonName.MatchString(r.Drop):
-				add(rp+".drop", "the reason must be a lower-case name such as internal_user ([a-z][a-z0-9_]*, at most 63 characters)")
-			case slices.Contains(reserved, r.Drop):
-				add(rp+".drop", "%q is a reason dispatch gives itself; name the drop's reason otherwise", r.Drop)
-			}
-			if r.When == "" {
-				add(rp+".when", "required: a drop rule without a condition would drop every message (use types, events or enabled: false for that)")
-			}
-		}
-		switch len(ops) {
-		case 0:
-			add(rp, "needs one of set, rename, remove or drop")
-		case 1:
-		default:
-			add(rp, "has %s: one rule does one thing (write a rule for each)", strings.Join(ops, " and "))
-		}
-		p.rules = append(p.rules, cr)
+		p.rules = append(p.rules, c.rule(fmt.Sprintf("transform[%d]", i), r))
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if len(c.errs) > 0 {
+		return nil, errors.Join(c.errs...)
 	}
 	return p, nil
+}
+
+// compiler collects the problems of one Compile.
+type compiler struct{ errs []error }
+
+// add records a problem at key path.
+func (c *compiler) add(path, format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+}
+
+// expr compiles the expression src at path (a condition when asBool); an
+// empty one is required.
+func (c *compiler) expr(path, src string, asBool bool) *program {
+	if strings.TrimSpace(src) == "" {
+		c.add(path, "required")
+		return nil
+	}
+	p, err := compileExpr(src, asBool)
+	if err != nil {
+		c.add(path, "%v", err)
+	}
+	return p
+}
+
+// target parses the field path s, given at key path.
+func (c *compiler) target(path, s string) (fieldPath, bool) {
+	fp, err := parsePath(s)
+	if err != nil {
+		c.add(path, "%v", err)
+		return nil, false
+	}
+	return fp, true
+}
+
+// rule compiles rule r at key path rp: its condition and its one
+// operation (set, rename, remove or drop).
+func (c *compiler) rule(rp string, r Rule) rule {
+	cr := rule{path: rp}
+	if r.When != "" {
+		cr.when = c.expr(rp+".when", r.When, true)
+	}
+	var ops []string
+	if r.Set != nil {
+		ops = append(ops, "set")
+		c.set(&cr, rp, r.Set)
+	}
+	if r.Rename != nil {
+		ops = append(ops, "rename")
+		c.rename(&cr, rp, r.Rename)
+	}
+	if r.Remove != nil {
+		ops = append(ops, "remove")
+		c.remove(&cr, rp, r.Remove)
+	}
+	if r.Drop != "" {
+		ops = append(ops, "drop")
+		c.drop(&cr, rp, r)
+	}
+	switch len(ops) {
+	case 0:
+		c.add(rp, "needs one of set, rename, remove or drop")
+	case 1:
+	default:
+		c.add(rp, "has %s: one rule does one thing (write a rule for each)", strings.Join(ops, " and "))
+	}
+	return cr
+}
+
+// set compiles a set operation: field paths to expressions.
+func (c *compiler) set(cr *rule, rp string, set map[string]string) {
+	cr.op = 's'
+	if len(set) == 0 {
+		c.add(rp+".set", "must set at least one field")
+	}
+	for _, k := range sortedKeys(set) {
+		kp := rp + ".set." + k
+		fp, ok := c.target(kp, k)
+		pr := c.expr(kp, set[k], false)
+		if ok && pr != nil {
+			cr.sets = append(cr.sets, setOp{path: fp, key: kp, prog: pr})
+		}
+	}
+}
+
+// rename compiles a rename operation: field paths to field paths, neither
+// containing the other.
+func (c *compiler) rename(cr *rule, rp string, rename map[string]string) {
+	cr.op = 'r'
+	if len(rename) == 0 {
+		c.add(rp+".rename", "must rename at least one field")
+	}
+	for _, k := range sortedKeys(rename) {
+		kp := rp + ".rename." + k
+		from, ok1 := c.target(kp, k)
+		to, ok2 := c.target(kp, rename[k])
+		if ok1 && ok2 {
+			if from.String() == to.String() || isPrefix(from, to) || isPrefix(to, from) {
+				c.add(kp, "cannot rename %s to %s: one contains the other", from, to)
+				continue
+			}
+			cr.ren = append(cr.ren, renameOp{from, to})
+		}
+	}
+}
+
+// remove compiles a remove operation: a list of field paths.
+func (c *compiler) remove(cr *rule, rp string, remove []string) {
+	cr.op = 'x'
+	if len(remove) == 0 {
+		c.add(rp+".remove", "must list at least one field")
+	}
+	for j, s := range remove {
+		if fp, ok := c.target(fmt.Sprintf("%s.remove[%d]", rp, j), s); ok {
+			cr.rm = append(cr.rm, fp)
+		}
+	}
+}
+
+// drop compiles a drop operation: a reason of its own, and a condition.
+func (c *compiler) drop(cr *rule, rp string, r Rule) {
+	cr.op = 'd'
+	cr.drop = r.Drop
+	switch {
+	case !reasonName.MatchString(r.Drop):
+		c.add(rp+".drop", "the reason must be a lower-case name such as internal_user ([a-z][a-z0-9_]*, at most 63 characters)")
+	case slices.Contains(reserved, r.Drop):
+		c.add(rp+".drop", "%q is a reason dispatch gives itself; name the drop's reason otherwise", r.Drop)
+	}
+	if r.When == "" {
+		c.add(rp+".when", "required: a drop rule without a condition would drop every message (use types, events or enabled: false for that)")
+	}
 }
 
 // DropReasons lists the reasons of the program's drop rules, for metrics.
