@@ -76,25 +76,14 @@ type tmplPair struct {
 // [*FieldError] with its key path, such as
 // "rules[0].emit[1].properties.amount: unknown name bdy (column 1)".
 func Compile(name string, s Settings) (*Source, error) {
-	errs := s.validateSettings()
+	c := &compiler{errs: s.validateSettings(), sh: &checkShape{}}
 	src := &Source{name: name, integration: s.Integration}
 	if src.integration == "" {
 		src.integration = name
 	}
-	sh := &checkShape{}
-	comp := func(path, code string) *program {
-		if strings.TrimSpace(code) == "" {
-			return nil
-		}
-		p, err := compileExpr(code, sh)
-		if err != nil {
-			errs = append(errs, fieldErr(path, "%v", err))
-		}
-		return p
-	}
-	src.deliveryID = comp("delivery_id", s.DeliveryID)
+	src.deliveryID = c.expr("delivery_id", s.DeliveryID)
 	for i, v := range s.Vars {
-		if p := comp(fmt.Sprintf("vars[%d].value", i), v.Value); p != nil {
+		if p := c.expr(fmt.Sprintf("vars[%d].value", i), v.Value); p != nil {
 			src.vars = append(src.vars, field{v.Name, p})
 		}
 	}
@@ -102,84 +91,119 @@ func Compile(name string, s Settings) (*Source, error) {
 		src.sig = newVerifier(s.Signature)
 	}
 	for i, r := range s.Rules {
-		p := fmt.Sprintf("rules[%d]", i)
-		cr := rule{name: r.Name, reject: r.Reject}
-		if cr.name == "" {
-			cr.name = p
-		}
-		cr.when = comp(p+".when", r.When)
-		cr.deliveryID = comp(p+".delivery_id", r.DeliveryID)
-		cr.detail = comp(p+".detail", r.Detail)
-		for j, e := range r.Emit {
-			ep := fmt.Sprintf("%s.emit[%d]", p, j)
-			ce := emit{path: ep, typ: e.Type, when: comp(ep+".when", e.When)}
-			if !router.IsType(e.Type) {
-				errs = append(errs, fieldErr(ep+".type", "must be one of %s, not %q", strings.Join(router.Types, ", "), e.Type))
-			}
-			scalars := []struct{ key, code string }{
-				{"messageId", e.MessageID}, {"userId", e.UserID}, {"anonymousId", e.AnonymousID}, {"event", e.Event},
-				{"name", e.Name}, {"category", e.Category}, {"groupId", e.GroupID}, {"previousId", e.PreviousID},
-			}
-			for _, f := range scalars {
-				if f.code == "" {
-					continue
-				}
-				if !allowed(e.Type, f.key) {
-					errs = append(errs, fieldErr(ep+"."+f.key, "a %s message has no %s", e.Type, f.key))
-					continue
-				}
-				if pr := comp(ep+"."+f.key, f.code); pr != nil {
-					ce.fields = append(ce.fields, field{f.key, pr})
-				}
-			}
-			ce.ts = comp(ep+".timestamp", e.Timestamp)
-			objs := []struct {
-				key string
-				v   any
-			}{{"traits", e.Traits}, {"properties", e.Properties}, {"context", e.Context}, {"integrations", e.Integrations}}
-			for _, o := range objs {
-				if o.v == nil {
-					continue
-				}
-				if !allowed(e.Type, o.key) {
-					errs = append(errs, fieldErr(ep+"."+o.key, "a %s message has no %s", e.Type, o.key))
-					continue
-				}
-				t, terrs := compileTmpl(ep+"."+o.key, o.v, sh)
-				errs = append(errs, terrs...)
-				if t != nil {
-					ce.objs = append(ce.objs, objField{o.key, t})
-				}
-			}
-			missing := map[string]bool{}
-			switch e.Type {
-			case router.TypeTrack:
-				missing["event"] = e.Event == ""
-			case router.TypeGroup:
-				missing["groupId"] = e.GroupID == ""
-			case router.TypeAlias:
-				missing["previousId"] = e.PreviousID == ""
-				missing["userId"] = e.UserID == ""
-			}
-			if e.UserID == "" && e.AnonymousID == "" && e.Type != router.TypeAlias {
-				errs = append(errs, fieldErr(ep, "a %s message needs userId or anonymousId", e.Type))
-			}
-			for _, k := range sortedKeys(missing) {
-				if missing[k] {
-					errs = append(errs, fieldErr(ep+"."+k, "required for a %s message", e.Type))
-				}
-			}
-			cr.emits = append(cr.emits, ce)
-		}
-		src.rules = append(src.rules, cr)
+		src.rules = append(src.rules, c.rule(fmt.Sprintf("rules[%d]", i), r))
 	}
-	src.usesHeaders = sh.usesHeaders
+	src.usesHeaders = c.sh.usesHeaders
 	src.groups = groupRules(src.rules)
-	src.keys = sh.keys
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	src.keys = c.sh.keys
+	if len(c.errs) > 0 {
+		return nil, errors.Join(c.errs...)
 	}
 	return src, nil
+}
+
+// compiler collects the problems of one Compile, and what its
+// expressions read of a delivery (sh).
+type compiler struct {
+	errs []error
+	sh   *checkShape
+}
+
+// expr compiles the expression code at key path; nil when it is empty.
+func (c *compiler) expr(path, code string) *program {
+	if strings.TrimSpace(code) == "" {
+		return nil
+	}
+	p, err := compileExpr(code, c.sh)
+	if err != nil {
+		c.errs = append(c.errs, fieldErr(path, "%v", err))
+	}
+	return p
+}
+
+// rule compiles rule r at key path p: its conditions and its emits.
+func (c *compiler) rule(p string, r Rule) rule {
+	cr := rule{name: r.Name, reject: r.Reject}
+	if cr.name == "" {
+		cr.name = p
+	}
+	cr.when = c.expr(p+".when", r.When)
+	cr.deliveryID = c.expr(p+".delivery_id", r.DeliveryID)
+	cr.detail = c.expr(p+".detail", r.Detail)
+	for j, e := range r.Emit {
+		cr.emits = append(cr.emits, c.emit(fmt.Sprintf("%s.emit[%d]", p, j), e))
+	}
+	return cr
+}
+
+// emit compiles emit e at key path ep: its type, the scalar fields and
+// objects that type has, and checks that it sets what the type requires.
+func (c *compiler) emit(ep string, e Emit) emit {
+	ce := emit{path: ep, typ: e.Type, when: c.expr(ep+".when", e.When)}
+	if !router.IsType(e.Type) {
+		c.errs = append(c.errs, fieldErr(ep+".type", "must be one of %s, not %q", strings.Join(router.Types, ", "), e.Type))
+	}
+	scalars := []struct{ key, code string }{
+		{"messageId", e.MessageID}, {"userId", e.UserID}, {"anonymousId", e.AnonymousID}, {"event", e.Event},
+		{"name", e.Name}, {"category", e.Category}, {"groupId", e.GroupID}, {"previousId", e.PreviousID},
+	}
+	for _, f := range scalars {
+		if f.code == "" {
+			continue
+		}
+		if !allowed(e.Type, f.key) {
+			c.errs = append(c.errs, fieldErr(ep+"."+f.key, "a %s message has no %s", e.Type, f.key))
+			continue
+		}
+		if pr := c.expr(ep+"."+f.key, f.code); pr != nil {
+			ce.fields = append(ce.fields, field{f.key, pr})
+		}
+	}
+	ce.ts = c.expr(ep+".timestamp", e.Timestamp)
+	objs := []struct {
+		key string
+		v   any
+	}{{"traits", e.Traits}, {"properties", e.Properties}, {"context", e.Context}, {"integrations", e.Integrations}}
+	for _, o := range objs {
+		if o.v == nil {
+			continue
+		}
+		if !allowed(e.Type, o.key) {
+			c.errs = append(c.errs, fieldErr(ep+"."+o.key, "a %s message has no %s", e.Type, o.key))
+			continue
+		}
+		t, terrs := compileTmpl(ep+"."+o.key, o.v, c.sh)
+		c.errs = append(c.errs, terrs...)
+		if t != nil {
+			ce.objs = append(ce.objs, objField{o.key, t})
+		}
+	}
+	c.requireFields(ep, e)
+	return ce
+}
+
+// requireFields checks that emit e (at ep) sets what its type requires:
+// userId or anonymousId (but an alias), a track's event, a group's
+// groupId, an alias's previousId and userId.
+func (c *compiler) requireFields(ep string, e Emit) {
+	missing := map[string]bool{}
+	switch e.Type {
+	case router.TypeTrack:
+		missing["event"] = e.Event == ""
+	case router.TypeGroup:
+		missing["groupId"] = e.GroupID == ""
+	case router.TypeAlias:
+		missing["previousId"] = e.PreviousID == ""
+		missing["userId"] = e.UserID == ""
+	}
+	if e.UserID == "" && e.AnonymousID == "" && e.Type != router.TypeAlias {
+		c.errs = append(c.errs, fieldErr(ep, "a %s message needs userId or anonymousId", e.Type))
+	}
+	for _, k := range sortedKeys(missing) {
+		if missing[k] {
+			c.errs = append(c.errs, fieldErr(ep+"."+k, "required for a %s message", e.Type))
+		}
+	}
 }
 
 // allowed says whether a message of type typ has the field key.
