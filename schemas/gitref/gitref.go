@@ -48,26 +48,10 @@ func Resolve(base, headDir string) (Base, error) {
 	if strings.HasPrefix(base, "-") {
 		return Base{}, fmt.Errorf("--base %q is neither a directory nor a git ref", base)
 	}
-	abs, err := filepath.Abs(headDir)
-	if err == nil {
-		abs, err = filepath.EvalSymlinks(abs)
-	}
+	root, rel, err := repoPath(base, headDir)
 	if err != nil {
-		return Base{}, fmt.Errorf("resolving %s: %w", headDir, err)
+		return Base{}, err
 	}
-	top, err := git(abs, nil, "rev-parse", "--show-toplevel")
-	if err != nil {
-		return Base{}, fmt.Errorf("--base %s is not a directory, and %s is not in a git repository to read it as a ref from: %w", base, headDir, err)
-	}
-	root, err := filepath.EvalSymlinks(strings.TrimSpace(string(top)))
-	if err != nil {
-		return Base{}, fmt.Errorf("resolving the repository root: %w", err)
-	}
-	rel, err := filepath.Rel(root, abs)
-	if err != nil || !filepath.IsLocal(rel) && rel != "." {
-		return Base{}, fmt.Errorf("%s is outside the repository at %s", headDir, root)
-	}
-	rel = filepath.ToSlash(rel)
 	sha, err := git(root, nil, "rev-parse", "--verify", "--quiet", "--end-of-options", base+"^{commit}")
 	if err != nil {
 		return Base{}, fmt.Errorf("--base %s is neither a directory nor a commit in the repository at %s (in GitHub Actions, check out with fetch-depth: 0 so the base branch is there)", base, root)
@@ -77,16 +61,67 @@ func Resolve(base, headDir string) (Base, error) {
 	if rel == "." {
 		label = base
 	}
+	blobs, err := listBlobs(root, commit, rel, label)
+	if err != nil {
+		return Base{}, err
+	}
+	hasPlan := false
+	for _, b := range blobs {
+		hasPlan = hasPlan || b.path == "plan.yaml"
+	}
+	if !hasPlan {
+		// Not a plan at that commit (nothing there, or files that came
+		// before the plan): every rule of the head plan is new.
+		return Base{Label: label, Cleanup: none}, nil
+	}
+	tmp, err := extract(root, blobs, rel, label)
+	if err != nil {
+		return Base{}, err
+	}
+	return Base{Dir: tmp, Label: label, Cleanup: func() { os.RemoveAll(tmp) }}, nil
+}
 
+// repoPath returns the root of the git repository that holds headDir, and
+// headDir's path in it (slash-separated, "." for the root); base is the
+// ref asked for, for messages.
+func repoPath(base, headDir string) (root, rel string, err error) {
+	abs, err := filepath.Abs(headDir)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("resolving %s: %w", headDir, err)
+	}
+	top, err := git(abs, nil, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return "", "", fmt.Errorf("--base %s is not a directory, and %s is not in a git repository to read it as a ref from: %w", base, headDir, err)
+	}
+	root, err = filepath.EvalSymlinks(strings.TrimSpace(string(top)))
+	if err != nil {
+		return "", "", fmt.Errorf("resolving the repository root: %w", err)
+	}
+	rel, err = filepath.Rel(root, abs)
+	if err != nil || !filepath.IsLocal(rel) && rel != "." {
+		return "", "", fmt.Errorf("%s is outside the repository at %s", headDir, root)
+	}
+	return root, filepath.ToSlash(rel), nil
+}
+
+// blob is a file of a git tree: its object and its path under the plan's
+// directory.
+type blob struct{ sha, path string }
+
+// listBlobs lists the files under rel in the tree of commit (label names
+// it in errors): regular files only, no symlinks or submodules.
+func listBlobs(root, commit, rel, label string) ([]blob, error) {
 	lsArgs := []string{"ls-tree", "-r", "-z", "--full-tree", commit}
 	if rel != "." {
 		lsArgs = append(lsArgs, "--", rel)
 	}
 	list, err := git(root, nil, lsArgs...)
 	if err != nil {
-		return Base{}, fmt.Errorf("listing %s: %w", label, err)
+		return nil, fmt.Errorf("listing %s: %w", label, err)
 	}
-	type blob struct{ sha, path string }
 	var blobs []blob
 	prefix := ""
 	if rel != "." {
@@ -105,29 +140,24 @@ func Resolve(base, headDir string) (Base, error) {
 		}
 		blobs = append(blobs, blob{sha: f[2], path: inner})
 	}
-	hasPlan := false
-	for _, b := range blobs {
-		hasPlan = hasPlan || b.path == "plan.yaml"
-	}
-	if !hasPlan {
-		// Not a plan at that commit (nothing there, or files that came
-		// before the plan): every rule of the head plan is new.
-		return Base{Label: label, Cleanup: none}, nil
-	}
+	return blobs, nil
+}
 
+// extract writes blobs into a new temporary directory and returns it; on
+// an error it leaves nothing behind.
+func extract(root string, blobs []blob, rel, label string) (string, error) {
 	tmp, err := os.MkdirTemp("", "eventrouter-plan-base-")
 	if err != nil {
-		return Base{}, fmt.Errorf("extracting %s: %w", label, err)
+		return "", fmt.Errorf("extracting %s: %w", label, err)
 	}
-	cleanup := func() { os.RemoveAll(tmp) }
 	var in bytes.Buffer
 	for _, b := range blobs {
 		in.WriteString(b.sha + "\n")
 	}
 	out, err := git(root, &in, "cat-file", "--batch")
 	if err != nil {
-		cleanup()
-		return Base{}, fmt.Errorf("reading %s: %w", label, err)
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("reading %s: %w", label, err)
 	}
 	r := bufio.NewReader(bytes.NewReader(out))
 	for _, b := range blobs {
@@ -139,11 +169,11 @@ func Resolve(base, headDir string) (Base, error) {
 			}
 		}
 		if err != nil {
-			cleanup()
-			return Base{}, fmt.Errorf("extracting %s: %s: %w", label, path.Join(rel, b.path), err)
+			os.RemoveAll(tmp)
+			return "", fmt.Errorf("extracting %s: %s: %w", label, path.Join(rel, b.path), err)
 		}
 	}
-	return Base{Dir: tmp, Label: label, Cleanup: cleanup}, nil
+	return tmp, nil
 }
 
 // readBatchObject reads one "<sha> <type> <size>\n<content>\n" record of
