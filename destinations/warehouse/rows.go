@@ -508,8 +508,7 @@ type leaf struct {
 // empty name, or the loser of two keys with the same column (the later raw
 // key wins) goes to r's discards. Top-level keys in skip are left out.
 func (b *builder) flatten(s *scratch, r *row, prefix string, obj int32, reserved func(string) bool, skip []string) {
-	t := &s.tree
-	if t.node(obj).n == 0 {
+	if s.tree.node(obj).n == 0 {
 		return
 	}
 	s.leaves, s.keys, s.segs = s.leaves[:0], s.keys[:0], s.segs[:0]
@@ -517,51 +516,72 @@ func (b *builder) flatten(s *scratch, r *row, prefix string, obj int32, reserved
 	if prefix != "" {
 		s.path = append(s.path, prefix)
 	}
-	var walk func(o int32)
-	walk = func(o int32) {
-		for _, m := range t.members(o) {
-			if len(s.path) == 0 && len(skip) > 0 && slices.Contains(skip, m.key) {
+	s.collectLeaves(obj, skip)
+	b.nameLeaves(s)
+	if s.distinctColumns(reserved) {
+		// The common case: every leaf has a column of its own that is not
+		// reserved; the cells keep the order of the JSON text.
+		for _, l := range s.leaves {
+			r.set(l.col, l.val)
+		}
+		return
+	}
+	s.setResolved(r, reserved)
+}
+
+// collectLeaves appends the leaves of object o, under s.path, to
+// s.leaves, their raw paths to s.keys and s.segs: nested objects are
+// walked up to maxFlattenDepth levels, deeper ones become JSON text;
+// nulls, empty objects and values that infer no type add nothing.
+// Top-level keys in skip are left out.
+func (s *scratch) collectLeaves(o int32, skip []string) {
+	t := &s.tree
+	for _, m := range t.members(o) {
+		if len(s.path) == 0 && len(skip) > 0 && slices.Contains(skip, m.key) {
+			continue
+		}
+		n := t.node(m.val)
+		var val value
+		switch n.kind {
+		case jNull:
+			continue
+		case jObject:
+			if n.n == 0 {
 				continue
 			}
-			n := t.node(m.val)
-			var val value
-			switch n.kind {
-			case jNull:
+			if len(s.path)+1 < maxFlattenDepth {
+				s.path = append(s.path, m.key)
+				s.collectLeaves(m.val, skip)
+				s.path = s.path[:len(s.path)-1]
 				continue
-			case jObject:
-				if n.n == 0 {
-					continue
-				}
-				if len(s.path)+1 < maxFlattenDepth {
-					s.path = append(s.path, m.key)
-					walk(m.val)
-					s.path = s.path[:len(s.path)-1]
-					continue
-				}
-				val = stringValue(compactRaw(n.raw))
-			default:
-				var ok bool
-				if val, ok = s.infer(n); !ok {
-					continue
-				}
 			}
-			l := leaf{k0: len(s.keys), s0: len(s.segs), val: val}
-			for i, seg := range s.path {
-				if i > 0 {
-					s.keys = append(s.keys, pathSeparator...)
-				}
-				s.keys = append(s.keys, seg...)
+			val = stringValue(compactRaw(n.raw))
+		default:
+			var ok bool
+			if val, ok = s.infer(n); !ok {
+				continue
 			}
-			if len(s.path) > 0 {
+		}
+		l := leaf{k0: len(s.keys), s0: len(s.segs), val: val}
+		for i, seg := range s.path {
+			if i > 0 {
 				s.keys = append(s.keys, pathSeparator...)
 			}
-			s.keys = append(s.keys, m.key...)
-			s.segs = append(append(s.segs, s.path...), m.key)
-			l.k1, l.s1 = len(s.keys), len(s.segs)
-			s.leaves = append(s.leaves, l)
+			s.keys = append(s.keys, seg...)
 		}
+		if len(s.path) > 0 {
+			s.keys = append(s.keys, pathSeparator...)
+		}
+		s.keys = append(s.keys, m.key...)
+		s.segs = append(append(s.segs, s.path...), m.key)
+		l.k1, l.s1 = len(s.keys), len(s.segs)
+		s.leaves = append(s.leaves, l)
 	}
-	walk(obj)
+}
+
+// nameLeaves sets each leaf's column name, cached by raw path in
+// s.columns.
+func (b *builder) nameLeaves(s *scratch) {
 	for i := range s.leaves {
 		l := &s.leaves[i]
 		key := s.keys[l.k0:l.k1]
@@ -572,25 +592,26 @@ func (b *builder) flatten(s *scratch, r *row, prefix string, obj int32, reserved
 		}
 		l.col = c
 	}
-	// The common case: every leaf has a column of its own that is not
-	// reserved; the cells keep the order of the JSON text.
+}
+
+// distinctColumns reports whether every leaf has a column of its own, not
+// empty and not reserved.
+func (s *scratch) distinctColumns(reserved func(string) bool) bool {
 	clear(s.owner)
-	simple := true
 	for _, l := range s.leaves {
 		if _, dup := s.owner[l.col]; dup || l.col == "" || (reserved != nil && reserved(l.col)) {
-			simple = false
-			break
+			return false
 		}
 		s.owner[l.col] = 0
 	}
-	if simple {
-		for _, l := range s.leaves {
-			r.set(l.col, l.val)
-		}
-		return
-	}
-	// Else the raw paths are sorted: the later of two keys with one column
-	// wins, and the discards are in that order.
+	return true
+}
+
+// setResolved sets the leaves in r when some share a column or have one
+// that is empty or reserved: in the order of their raw paths, the later of
+// two keys with one column wins, and the others go to r's discards in that
+// order.
+func (s *scratch) setResolved(r *row, reserved func(string) bool) {
 	// Two paths can join to the same bytes (a key holding the separator:
 	// "k\x00x" and k.x); their segments then decide.
 	slices.SortFunc(s.leaves, func(x, y leaf) int {
