@@ -124,69 +124,29 @@ func soakOnce(o options, window string, snk *sink) (soakResult, error) {
 
 	client := newClient()
 	defer client.CloseIdleConnections()
-	url := p.base + "/v1/batch"
-	interval := time.Duration(float64(time.Second) * float64(o.batchSize) / float64(o.soakRate))
-	total := int64(o.duration / interval)
-
-	var (
-		next, ok, errs atomic.Int64
-		mu             sync.Mutex
-		lat, allLat    []time.Duration
-		maxLag         time.Duration
-	)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for c := 0; c < o.soakClients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= total {
-					return
-				}
-				due := start.Add(time.Duration(i) * interval)
-				if d := time.Until(due); d > 0 {
-					time.Sleep(d)
-				}
-				lag := time.Since(due)
-				t0 := time.Now()
-				code, err := post(client, url, batchBody(i, o.batchSize))
-				d := time.Since(t0)
-				if err == nil && code == http.StatusOK {
-					ok.Add(1)
-				} else {
-					errs.Add(1)
-				}
-				mu.Lock()
-				lat = append(lat, d)
-				maxLag = max(maxLag, lag)
-				mu.Unlock()
-			}
-		}()
+	load := &soakLoad{
+		client: client, url: p.base + "/v1/batch", batchSize: o.batchSize,
+		interval: time.Duration(float64(time.Second) * float64(o.batchSize) / float64(o.soakRate)),
+		start:    time.Now(),
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	load.total = int64(o.duration / load.interval)
+	done := load.run(o.soakClients)
 
 	var samples []rssSample
+	var allLat []time.Duration
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	nextReport := o.report
 	nextHeap := o.warmup
 	report := func(at time.Duration) {
-		mu.Lock()
-		l := lat
-		lat = nil
-		lag := maxLag
-		maxLag = 0
-		mu.Unlock()
+		l, lag := load.take()
 		allLat = append(allLat, l...)
 		_, p99 := percentiles(append([]time.Duration(nil), l...))
 		var cur int64
 		if len(samples) > 0 {
 			cur = samples[len(samples)-1].rss
 		}
-		fmt.Printf("  %8s %10s %10s %12d %12d %7d %9s %9s\n", clock(at), mb(cur), mb(res.maxRSS), ok.Load()*int64(o.batchSize), snk.events.Load(), errs.Load(), ms(p99), ms(lag))
+		fmt.Printf("  %8s %10s %10s %12d %12d %7d %9s %9s\n", clock(at), mb(cur), mb(res.maxRSS), load.ok.Load()*int64(o.batchSize), snk.events.Load(), load.errs.Load(), ms(p99), ms(lag))
 	}
 loop:
 	for {
@@ -194,7 +154,7 @@ loop:
 		case <-done:
 			break loop
 		case <-tick.C:
-			at := time.Since(start)
+			at := time.Since(load.start)
 			if rss, err := procStatus(pid, "VmRSS"); err == nil {
 				samples = append(samples, rssSample{at, rss})
 				res.maxRSS = max(res.maxRSS, rss)
@@ -214,10 +174,10 @@ loop:
 			}
 		}
 	}
-	elapsed := time.Since(start)
+	elapsed := time.Since(load.start)
 	report(elapsed)
-	res.accepted = ok.Load() * int64(o.batchSize)
-	res.errors = errs.Load()
+	res.accepted = load.ok.Load() * int64(o.batchSize)
+	res.errors = load.errs.Load()
 	res.rate = float64(res.accepted) / elapsed.Seconds()
 	res.p50, res.p99 = percentiles(allLat)
 	res.waited = snk.waitDelivered(res.accepted, 2*time.Minute)
@@ -227,28 +187,109 @@ loop:
 		return res, err
 	}
 	res.capOK = res.peak <= goalPeakRSS
+	if res.first, res.last, res.haveThirds = rssThirds(samples, o.warmup, elapsed); res.haveThirds {
+		res.drift = (res.last - res.first) / res.first * 100
+		res.flatOK = math.Abs(res.drift) <= soakFlat*100
+	}
+	printSoak(o, res, elapsed)
+	return res, nil
+}
 
-	// The thirds of the time after the warm-up.
-	if span := elapsed - o.warmup; span > 0 {
-		third := span / 3
-		var fs, ls []int64
-		for _, s := range samples {
-			switch {
-			case s.at < o.warmup:
-			case s.at < o.warmup+third:
-				fs = append(fs, s.rss)
-			case s.at >= elapsed-third:
-				ls = append(ls, s.rss)
-			}
+// soakLoad is the soak's load: total batch requests of batchSize events,
+// each due interval after the one before from start, sent by a number of
+// clients; it counts the answers and keeps the latencies and the largest
+// lag behind schedule until taken.
+type soakLoad struct {
+	client    *http.Client
+	url       string
+	batchSize int
+	interval  time.Duration
+	total     int64
+	start     time.Time
+
+	next, ok, errs atomic.Int64
+
+	mu     sync.Mutex
+	lat    []time.Duration
+	maxLag time.Duration
+}
+
+// run starts clients senders and returns a channel closed when every
+// request has been sent.
+func (l *soakLoad) run(clients int) <-chan struct{} {
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(l.send)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return done
+}
+
+// send sends the requests that are due, one at a time, until none is
+// left.
+func (l *soakLoad) send() {
+	for {
+		i := l.next.Add(1) - 1
+		if i >= l.total {
+			return
 		}
-		if len(fs) > 0 && len(ls) > 0 {
-			res.haveThirds = true
-			res.first, res.last = mean(fs), mean(ls)
-			res.drift = (res.last - res.first) / res.first * 100
-			res.flatOK = math.Abs(res.drift) <= soakFlat*100
+		due := l.start.Add(time.Duration(i) * l.interval)
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		}
+		lag := time.Since(due)
+		t0 := time.Now()
+		code, err := post(l.client, l.url, batchBody(i, l.batchSize))
+		d := time.Since(t0)
+		if err == nil && code == http.StatusOK {
+			l.ok.Add(1)
+		} else {
+			l.errs.Add(1)
+		}
+		l.mu.Lock()
+		l.lat = append(l.lat, d)
+		l.maxLag = max(l.maxLag, lag)
+		l.mu.Unlock()
+	}
+}
+
+// take returns the latencies and the largest lag since the last take.
+func (l *soakLoad) take() ([]time.Duration, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lat, lag := l.lat, l.maxLag
+	l.lat, l.maxLag = nil, 0
+	return lat, lag
+}
+
+// rssThirds returns the mean RSS of the first and the last third of the
+// time after the warm-up (of a run of elapsed), and false when either
+// third has no sample.
+func rssThirds(samples []rssSample, warmup, elapsed time.Duration) (first, last float64, ok bool) {
+	span := elapsed - warmup
+	if span <= 0 {
+		return 0, 0, false
+	}
+	third := span / 3
+	var fs, ls []int64
+	for _, s := range samples {
+		switch {
+		case s.at < warmup:
+		case s.at < warmup+third:
+			fs = append(fs, s.rss)
+		case s.at >= elapsed-third:
+			ls = append(ls, s.rss)
 		}
 	}
+	if len(fs) == 0 || len(ls) == 0 {
+		return 0, 0, false
+	}
+	return mean(fs), mean(ls), true
+}
 
+// printSoak prints the summary of one soak.
+func printSoak(o options, res soakResult, elapsed time.Duration) {
 	fmt.Printf("  load: %s, %d events accepted (%.0f/s of %d/s), %d failed requests, p50 %s, p99 %s\n",
 		elapsed.Round(time.Second), res.accepted, res.rate, o.soakRate, res.errors, ms(res.p50), ms(res.p99))
 	fmt.Printf("  delivery: the sink received %d of %d accepted events, %.1f s after the load ended\n", res.delivered, res.accepted, res.waited.Seconds())
@@ -258,7 +299,6 @@ loop:
 	} else {
 		fmt.Printf("  RSS: largest sample %s, peak (VmHWM) %s (the run is too short for thirds after the %s warm-up)\n", mb(res.maxRSS), mb(res.peak), o.warmup)
 	}
-	return res, nil
 }
 
 func mean(xs []int64) float64 {
