@@ -41,18 +41,9 @@ type runResult struct {
 }
 
 func runRatio(o options) error {
-	all := map[string]phaseSpec{
-		"a": {"a", fmt.Sprintf("/v1/batch, %d events/request, %d clients, destination disabled", o.batchSize, o.batchClients), "/v1/batch", o.batchClients, o.batchSize, false},
-		"b": {"b", fmt.Sprintf("/v1/batch, %d events/request, %d clients, delivering to the webhook sink", o.batchSize, o.batchClients), "/v1/batch", o.batchClients, o.batchSize, true},
-		"c": {"c", fmt.Sprintf("single /v1/track, %d clients, destination disabled", o.singleClients), "/v1/track", o.singleClients, 1, false},
-	}
-	var phases []phaseSpec
-	for _, id := range splitList(o.phases) {
-		p, ok := all[id]
-		if !ok {
-			return fmt.Errorf("unknown phase %q in -phases (a, b, c)", id)
-		}
-		phases = append(phases, p)
+	phases, err := ratioPhases(o)
+	if err != nil {
+		return err
 	}
 	if o.rounds < 1 {
 		o.rounds = 1
@@ -64,11 +55,8 @@ func runRatio(o options) error {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		ceilingBin = filepath.Join(tmp, "ceiling")
-		cmd := exec.Command(o.goCmd, "build", "-o", ceilingBin, "github.com/eventrouter/eventrouter/bench/ceiling")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("building bench/ceiling (run from the repository, or pass -ceiling-bin): %w", err)
+		if ceilingBin, err = buildCeiling(o, tmp); err != nil {
+			return err
 		}
 	}
 	snk, err := startSink()
@@ -79,59 +67,113 @@ func runRatio(o options) error {
 
 	fmt.Printf("eventrouter vs ceiling: %d cores, phase length %s, %d round(s); eventrouter: %s, %d partitions, sync_always=%t; ceiling: %s (auth, encoding/json decode, NDJSON append, group-commit fdatasync before the 200)\n",
 		runtime.NumCPU(), o.duration, o.rounds, o.bin, o.partitions, o.syncAlways, ceilingBin)
-
-	type phaseOutcome struct {
-		spec      phaseSpec
-		ceil, er  []runResult
-		ratios    []float64
-		delivered bool
-	}
 	var outcomes []phaseOutcome
 	for _, ph := range phases {
-		fmt.Printf("\n(%s) %s\n", ph.id, ph.title)
-		out := phaseOutcome{spec: ph, delivered: true}
-		for r := 0; r < o.rounds; r++ {
-			// The ceiling first, then eventrouter; the other way round
-			// in every second round, so that a drift in the machine's
-			// other load does not favour one of them.
-			var c, e runResult
-			for _, er := range []bool{r%2 == 1, r%2 == 0} {
-				res, err := ratioRun(o, ph, er, ceilingBin, snk)
-				if err != nil {
-					return err
-				}
-				if er {
-					e = res
-					printRun("eventrouter", ph, e)
-				} else {
-					c = res
-					printRun("ceiling", ph, c)
-				}
-			}
-			ratio := 0.0
-			if c.eventsPerSec > 0 {
-				ratio = e.eventsPerSec / c.eventsPerSec
-			}
-			fmt.Printf("    ratio        %.3f\n", ratio)
-			if ph.deliver {
-				ok := e.delivered >= e.accepted
-				if !ok {
-					out.delivered = false
-				}
-				extra := ""
-				if e.delivered > e.accepted {
-					extra = fmt.Sprintf(" (%d more: redeliveries)", e.delivered-e.accepted)
-				}
-				fmt.Printf("    delivery     sink received %d of %d accepted events%s, %.1f s after the load ended: %s\n",
-					e.delivered, e.accepted, extra, e.waited.Seconds(), metStr(ok))
-			}
-			out.ceil = append(out.ceil, c)
-			out.er = append(out.er, e)
-			out.ratios = append(out.ratios, ratio)
+		out, err := runPhase(o, ph, ceilingBin, snk)
+		if err != nil {
+			return err
 		}
 		outcomes = append(outcomes, out)
 	}
+	goalsMet := printRatioSummary(o, outcomes)
+	for _, out := range outcomes {
+		if !out.delivered {
+			return fmt.Errorf("phase (%s): the sink did not receive every accepted event", out.spec.id)
+		}
+	}
+	if o.strict && !goalsMet {
+		return errGoals
+	}
+	return nil
+}
 
+// ratioPhases returns the phases -phases lists.
+func ratioPhases(o options) ([]phaseSpec, error) {
+	all := map[string]phaseSpec{
+		"a": {"a", fmt.Sprintf("/v1/batch, %d events/request, %d clients, destination disabled", o.batchSize, o.batchClients), "/v1/batch", o.batchClients, o.batchSize, false},
+		"b": {"b", fmt.Sprintf("/v1/batch, %d events/request, %d clients, delivering to the webhook sink", o.batchSize, o.batchClients), "/v1/batch", o.batchClients, o.batchSize, true},
+		"c": {"c", fmt.Sprintf("single /v1/track, %d clients, destination disabled", o.singleClients), "/v1/track", o.singleClients, 1, false},
+	}
+	var phases []phaseSpec
+	for _, id := range splitList(o.phases) {
+		p, ok := all[id]
+		if !ok {
+			return nil, fmt.Errorf("unknown phase %q in -phases (a, b, c)", id)
+		}
+		phases = append(phases, p)
+	}
+	return phases, nil
+}
+
+// buildCeiling builds bench/ceiling into dir and returns its path.
+func buildCeiling(o options, dir string) (string, error) {
+	bin := filepath.Join(dir, "ceiling")
+	cmd := exec.Command(o.goCmd, "build", "-o", bin, "github.com/eventrouter/eventrouter/bench/ceiling")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building bench/ceiling (run from the repository, or pass -ceiling-bin): %w", err)
+	}
+	return bin, nil
+}
+
+// phaseOutcome is what the rounds of one phase measured.
+type phaseOutcome struct {
+	spec      phaseSpec
+	ceil, er  []runResult
+	ratios    []float64
+	delivered bool
+}
+
+// runPhase runs the rounds of phase ph, each the ceiling and eventrouter
+// once, and prints each run and its ratio.
+func runPhase(o options, ph phaseSpec, ceilingBin string, snk *sink) (phaseOutcome, error) {
+	fmt.Printf("\n(%s) %s\n", ph.id, ph.title)
+	out := phaseOutcome{spec: ph, delivered: true}
+	for r := 0; r < o.rounds; r++ {
+		// The ceiling first, then eventrouter; the other way round
+		// in every second round, so that a drift in the machine's
+		// other load does not favour one of them.
+		var c, e runResult
+		for _, er := range []bool{r%2 == 1, r%2 == 0} {
+			res, err := ratioRun(o, ph, er, ceilingBin, snk)
+			if err != nil {
+				return out, err
+			}
+			if er {
+				e = res
+				printRun("eventrouter", ph, e)
+			} else {
+				c = res
+				printRun("ceiling", ph, c)
+			}
+		}
+		ratio := 0.0
+		if c.eventsPerSec > 0 {
+			ratio = e.eventsPerSec / c.eventsPerSec
+		}
+		fmt.Printf("    ratio        %.3f\n", ratio)
+		if ph.deliver {
+			ok := e.delivered >= e.accepted
+			if !ok {
+				out.delivered = false
+			}
+			extra := ""
+			if e.delivered > e.accepted {
+				extra = fmt.Sprintf(" (%d more: redeliveries)", e.delivered-e.accepted)
+			}
+			fmt.Printf("    delivery     sink received %d of %d accepted events%s, %.1f s after the load ended: %s\n",
+				e.delivered, e.accepted, extra, e.waited.Seconds(), metStr(ok))
+		}
+		out.ceil = append(out.ceil, c)
+		out.er = append(out.er, e)
+		out.ratios = append(out.ratios, ratio)
+	}
+	return out, nil
+}
+
+// printRatioSummary prints the medians of each phase and the goals, and
+// reports whether every goal was met.
+func printRatioSummary(o options, outcomes []phaseOutcome) bool {
 	fmt.Printf("\nsummary (median of %d round(s); rates in events/s, latencies eventrouter's)\n", o.rounds)
 	fmt.Printf("  %-5s %12s %12s %6s %10s %10s %7s %12s\n", "phase", "ceiling", "eventrouter", "ratio", "p50", "p99", "errors", "peak RSS")
 	goalsMet := true
@@ -178,15 +220,7 @@ func runRatio(o options) error {
 	for _, g := range goals {
 		fmt.Println("  " + g)
 	}
-	for _, out := range outcomes {
-		if !out.delivered {
-			return fmt.Errorf("phase (%s): the sink did not receive every accepted event", out.spec.id)
-		}
-	}
-	if o.strict && !goalsMet {
-		return errGoals
-	}
-	return nil
+	return goalsMet
 }
 
 // ratioRun runs one phase against a fresh server: eventrouter when er is
