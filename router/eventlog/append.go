@@ -53,15 +53,11 @@ func (l *Log) append(ctx context.Context, msgs []router.Message) (duplicates int
 	}
 	defer res.Close()
 
-	// The records: per partition, in the order of msgs, cut at the
-	// record limits.
-	type record struct {
-		idx  []int
-		size int
-	}
-	byPartition := make(map[int][]*record)
-	var records []*record
-	var partitionOf []int
+	// The pieces: per partition, in the order of msgs, cut at the record
+	// limits; each partition's writer packs them with other Appends'
+	// pieces into records (see writer.go).
+	op := &appendOp{msgs: msgs, keys: keys, res: res, done: make(chan struct{})}
+	byPartition := make(map[int][]*piece)
 	for i := range msgs {
 		if dup[i] {
 			duplicates++
@@ -69,72 +65,40 @@ func (l *Log) append(ctx context.Context, msgs []router.Message) (duplicates int
 		}
 		p := router.Partition(msgs[i].PartitionKey(), l.cfg.Partitions)
 		size := encodedSize(&msgs[i])
-		rs := byPartition[p]
-		var r *record
-		if n := len(rs); n > 0 && len(rs[n-1].idx) < maxRecordCount && rs[n-1].size+size <= maxRecordBytes {
-			r = rs[n-1]
+		ps := byPartition[p]
+		var pc *piece
+		if n := len(ps); n > 0 && len(ps[n-1].idx) < maxRecordCount && recordHeaderSize+ps[n-1].size+size <= maxRecordBytes {
+			pc = ps[n-1]
 		} else {
-			r = &record{size: recordHeaderSize}
-			byPartition[p] = append(rs, r)
-			records = append(records, r)
-			partitionOf = append(partitionOf, p)
+			pc = &piece{op: op}
+			byPartition[p] = append(ps, pc)
+			op.pending++
 		}
-		r.idx = append(r.idx, i)
-		r.size += size
+		pc.idx = append(pc.idx, i)
+		pc.size += size
 	}
-	if len(records) == 0 {
+	if op.pending == 0 {
 		return duplicates, nil
 	}
-	// Order: a partition's messages of this request are in one record,
-	// in the order given, so they are stored in order by construction.
-	// When they fill several records, the k-th record of every partition
-	// is published in wave k, once wave k-1 is acknowledged: a failure
-	// stops before a later record of the same partition could be stored
-	// without an earlier one (which the client's retry would then store
-	// after it). No publish is retried blindly (see publishEvents).
-	pubs := make([]*nats.Msg, len(records))
-	wave := make([]int, len(records))
-	count := make(map[int]int, len(byPartition))
-	waves := 1
-	for j, r := range records {
-		ms := make([]*router.Message, len(r.idx))
-		ks := make([]dedupe.Key, len(r.idx))
-		for n, i := range r.idx {
-			ms[n], ks[n] = &msgs[i], keys[i]
-		}
-		pubs[j] = encodeRecord(l.subjects[partitionOf[j]], ms, ks)
-		wave[j] = count[partitionOf[j]]
-		count[partitionOf[j]]++
-		waves = max(waves, wave[j]+1)
+	for p, ps := range byPartition {
+		l.writers[p].enqueue(ps)
 	}
-	for w := 0; w < waves; w++ {
-		var idx []int
-		var batch []*nats.Msg
-		for j := range records {
-			if wave[j] == w {
-				idx = append(idx, j)
-				batch = append(batch, pubs[j])
-			}
-		}
-		acks, err := l.publishEvents(rctx, batch)
-		for n, ack := range acks {
-			if ack == nil {
-				continue
-			}
-			j := idx[n]
-			res.Stored(records[j].idx, ack.Sequence)
-			if ack.Duplicate {
-				// The same record was stored a moment ago (a retry that
-				// reached another instance, or one after an unanswered
-				// publish): JetStream's short duplicate window caught it.
-				duplicates += len(records[j].idx)
-			}
-		}
-		if err != nil {
-			return duplicates, err
-		}
+	select {
+	case <-op.done:
+	case <-rctx.Done():
 	}
-	return duplicates, nil
+	// Whatever happened, nothing of op is published from here on and
+	// res is no longer touched by the writers (res.Close, deferred, runs
+	// after this).
+	finished, err := op.abandon()
+	duplicates += op.duplicates
+	if !finished {
+		if errors.Is(rctx.Err(), context.DeadlineExceeded) {
+			return duplicates, fmt.Errorf("%w: no acknowledgement from jetstream after %s", router.ErrUnavailable, l.cfg.StoreTimeout)
+		}
+		return duplicates, fmt.Errorf("%w: %w", router.ErrUnavailable, rctx.Err())
+	}
+	return duplicates, err
 }
 
 // publishEvents publishes records like publish, but without nats.go's

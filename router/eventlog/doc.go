@@ -33,20 +33,26 @@
 //
 // # Records
 //
-// The events stream stores records, not single messages: [Log.Append] puts
-// the messages of one call (one request) that fall in one partition
-// (router.Partition(msg.PartitionKey(), Config.Partitions)) into one record
-// on that partition's subject, in their order, cut at 2,048 messages or
-// 512 KiB. A record's headers are Er-Format ("record-1"), Er-Keys (the
-// messages' dedupe keys) and Nats-Msg-Id (derived from those keys); its
+// The events stream stores records, not single messages. Each partition
+// (router.Partition(msg.PartitionKey(), Config.Partitions)) has a writer
+// with one record in flight: [Log.Append] hands it the call's messages of
+// that partition, in their order, and the writer packs what every
+// concurrent Append handed it while the previous record was being stored
+// into the next record on the partition's subject (group commit), cut at
+// 2,048 messages or 512 KiB; each Append returns once every record holding
+// one of its messages is acknowledged (see writer.go). A record's headers
+// are Er-Format ("record-1"), Er-Keys (the messages' dedupe keys) and
+// Nats-Msg-Id (derived from those keys); its
 // body holds each message's routing fields (id, source, type, userId,
 // anonymousId, event, receivedAt, violations) before the payload exactly
 // as ingest produced it, so that a reader rebuilds router.Message without
 // decoding JSON (see record.go). One JetStream message, one publish
-// acknowledgement, one stream index entry and one consumer ack per request
-// and partition instead of per event is what lets ingest keep up with the
-// machine; JetStream's fast batch publish (nats-server 2.12's allow_batched)
-// would still store, index and acknowledge one message per event.
+// acknowledgement, one stream index entry and one consumer ack per record
+// instead of per event is what lets ingest keep up with the machine (under
+// load a record holds many requests' messages: single /v1/track requests
+// from 64 clients share records of tens); JetStream's fast batch publish
+// (nats-server 2.12's allow_batched) would still store, index and
+// acknowledge one message per event.
 //
 // A message's position (router.Delivery.Seq) is its record's stream
 // sequence times 10,000 plus its index in the record. Readers hand out the
@@ -71,14 +77,16 @@
 // follower reads every process's records: a retry that reaches another
 // process is deduplicated there once that process's follower has read the
 // original record (milliseconds behind the log while it keeps up). Before
-// that, the retry of an identical request is still dropped: its records
-// have the same Nats-Msg-Id, and JetStream's own duplicate window on the
-// events stream (30 s, kept short because JetStream holds those ids on its
-// heap) catches them on any process. Only a retry that reaches another
-// process within the follower's lag and splits into other records (another
-// composition of the batch) can be stored twice; destinations keyed on
-// messageId (the warehouse by id, Customer.io event ids, Segment's
-// messageId) stay exact even then.
+// that, a retry whose records come out composed as the original's (a
+// request that had its records to itself, as on a process that is not
+// busy) is still dropped: its records have the same Nats-Msg-Id, and
+// JetStream's own duplicate window on the events stream (30 s, kept short
+// because JetStream holds those ids on its heap) catches them on any
+// process. A retry that reaches another process within the follower's lag
+// (milliseconds; a client retries after its timeout, seconds) and is packed
+// otherwise can be stored twice; destinations keyed on messageId (the
+// warehouse by id, Customer.io event ids, Segment's messageId) stay exact
+// even then.
 //
 // Dispatch reads the events stream through durable pull consumers, one per
 // (destination, partition), named by [ConsumerName] (see [Log.Reader]).
@@ -172,8 +180,10 @@
 //
 // On the writing side a request's messages are stored in the order sent,
 // also through leader elections, by construction: a partition's messages
-// of one Append are one record, in order; when they fill several records,
-// each is published once the one before it is acknowledged. No record is
+// of one Append go into one record, in order; when they fill several
+// records, each is published once the one before it is acknowledged (a
+// partition's writer has one record in flight), and when a record fails,
+// the rest of that Append's messages are not published. No record is
 // re-published on its own: nats.go's retry of a publish answered "no
 // responders" is off on the events stream, so a publish that finds no
 // leader fails the Append (503) and the client's retry of the whole

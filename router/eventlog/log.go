@@ -41,8 +41,13 @@ type Log struct {
 	index    *dedupe.Index // see follower.go
 	follower *follower
 
-	// subjects[p] is the subject of partition p.
-	subjects []string
+	// subjects[p] is the subject of partition p, writers[p] its writer
+	// (see writer.go).
+	subjects    []string
+	writers     []*partitionWriter
+	writersDone sync.WaitGroup
+	writing     context.Context // cancelled by Close: publishes in flight give up
+	stopWriting context.CancelFunc
 
 	closeOnce sync.Once
 	closeErr  error
@@ -127,6 +132,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		l.shutdownServer()
 		return nil, fmt.Errorf("opening log: %w", err)
 	}
+	l.startWriters()
 	if l.ns != nil {
 		l.log.Info("log open", "mode", "embedded", "store_dir", l.ns.StoreDir(), "listen", cfg.Listen, "partitions", cfg.Partitions)
 	} else {
@@ -283,6 +289,10 @@ func (l *Log) Ready(ctx context.Context) error {
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		close(l.closed)
+		if l.stopWriting != nil {
+			l.stopWriting()
+			l.writersDone.Wait()
+		}
 		if l.follower != nil {
 			l.follower.close()
 		}

@@ -17,6 +17,7 @@ type metrics struct {
 	rewinds      *prometheus.CounterVec
 	rewindTime   prometheus.Histogram
 	stale        prometheus.Counter
+	records      prometheus.Histogram
 }
 
 // newMetrics registers the log's metrics on reg; nil registers nothing and
@@ -60,7 +61,12 @@ func newMetrics(reg prometheus.Registerer, ix *dedupe.Index) (*metrics, error) {
 			Help: "Records delivered again after a reader had acknowledged them (the acknowledgement was lost), acknowledged again instead of being handed out behind newer ones.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.storeSeconds, m.appended, m.duplicates, m.failed, m.rewinds, m.rewindTime, m.stale} {
+	m.records = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "eventrouter_log_record_messages",
+		Help:    "Messages per record published to the events stream (the writers pack concurrent requests' messages of one partition into one record).",
+		Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2048},
+	})
+	for _, c := range []prometheus.Collector{m.storeSeconds, m.appended, m.duplicates, m.failed, m.rewinds, m.rewindTime, m.stale, m.records} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)
 		}
@@ -109,6 +115,14 @@ func (c indexCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(indexPendingDesc, prometheus.GaugeValue, float64(s.Pending))
 	ch <- prometheus.MustNewConstMetric(indexLookupsDesc, prometheus.CounterValue, float64(s.Hits), "hit")
 	ch <- prometheus.MustNewConstMetric(indexLookupsDesc, prometheus.CounterValue, float64(s.Misses), "miss")
+}
+
+// observeRecord counts a record of n messages published (or tried).
+func (m *metrics) observeRecord(n int) {
+	if m == nil {
+		return
+	}
+	m.records.Observe(float64(n))
 }
 
 func (m *metrics) observeRewind(reason string, d time.Duration) {

@@ -15,12 +15,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// A record is what the events stream stores: the messages of one Append
-// call (one request) that fall in one partition, in their order. One
+// A record is what the events stream stores: messages of one partition,
+// from one or more Append calls (see writer.go), in their order. One
 // JetStream message per record instead of per event is what lets ingest
 // keep up with the machine: the cost of a publish, its acknowledgement, the
-// stream's per-message index and a consumer's ack is paid once per request
-// and partition.
+// stream's per-message index and a consumer's ack is paid once per record.
 //
 // Headers:
 //
