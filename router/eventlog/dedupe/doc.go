@@ -51,12 +51,18 @@
 //
 // The index has one writer, the log's follower, which reads the events
 // stream in order and calls [Index.Add] with each batch of records' keys
-// and the position read, in one atomic batch written without fsync. After
-// a crash the store holds a prefix of what was added, checkpoint included,
-// so the caller repairs it by reading the log from the checkpoint on: the
-// log is the source of truth, the index its checkpoint. An index that is
-// missing or cannot be opened is moved aside and rebuilt from the log
-// ([Index.Fresh]), never taken for an empty one.
+// and the position read. The newest keys are held in memory, where
+// lookups find them at once, and written as one sorted table that pebble
+// ingests whole once they fill a quarter of Options.Memory (174,762 keys
+// of the default 64 MiB) or 10 s passed, followed by the position they cover as the checkpoint (see
+// buffer.go: the memtable's skiplist of random keys was most of the
+// index's CPU). After a crash the store holds the tables written before it,
+// checkpoint included, so the caller repairs it by reading the log from
+// the checkpoint on: the log is the source of truth, the index its
+// checkpoint. Close writes what is buffered, so a clean restart reads
+// nothing again. An index that is missing or cannot be opened is moved
+// aside and rebuilt from the log ([Index.Fresh]), never taken for an empty
+// one.
 //
 // Between storing a record and the follower reading it back, its keys are
 // held in memory by [Index.Reserve]'s reservation ([Reservation.Stored]);

@@ -51,9 +51,10 @@ type Options struct {
 	// Window is how long a key counts as seen after it was stored.
 	// Required.
 	Window time.Duration
-	// Memory caps the store's memory: pebble's cache of this size, out of
-	// which it reserves its memtables (at most two of Memory/8); the rest
-	// holds bloom filters, indexes and data blocks. Default [DefaultMemory].
+	// Memory caps the index's memory: a quarter holds the newest keys
+	// (see buffer.go), the rest is pebble's cache, out of which it
+	// reserves its memtables; the cache holds bloom filters, indexes and
+	// data blocks. Default [DefaultMemory].
 	Memory int64
 	// MaxPending caps the keys stored in the log but not yet read back by
 	// the follower (see [Index.Reserve]). Default 1<<20 (about 100 MB of
@@ -111,6 +112,19 @@ type Index struct {
 	maxPending int
 
 	hits, misses atomic.Uint64
+
+	// The newest keys (see buffer.go).
+	dir        string
+	bufMu      sync.RWMutex
+	buf        map[Key]int64 // added, not in the store yet: key -> unix ns
+	frozen     map[Key]int64 // being written to the store
+	flushKeys  int
+	flushMu    sync.Mutex
+	lastFlush  time.Time // writer only
+	durable    uint64    // checkpoint recorded in the store; writer only
+	hasDurable bool      // a checkpoint is recorded in the store; writer only
+	ingests    int       // writer only
+	writerOpts sstable.WriterOptions
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -182,10 +196,14 @@ func Open(opts Options) (*Index, error) {
 		drained:    make(chan struct{}),
 		maxPending: opts.MaxPending,
 		stop:       make(chan struct{}),
+		dir:        opts.Dir,
+		buf:        make(map[Key]int64),
+		flushKeys:  int(opts.Memory / 4 / (2 * bufferBytesPerKey)),
+		lastFlush:  time.Now(),
 	}
 	_, statErr := os.Stat(opts.Dir)
 	ix.fresh = errors.Is(statErr, os.ErrNotExist)
-	db, cache, err := openStore(opts)
+	db, cache, po, err := openStore(opts)
 	if err != nil {
 		aside := opts.Dir + ".corrupt-" + strconv.FormatInt(time.Now().Unix(), 10)
 		ix.log.Error("dedupe index unreadable: moving it aside and rebuilding it from the log", "dir", opts.Dir, "moved_to", aside, "err", err)
@@ -193,11 +211,13 @@ func Open(opts Options) (*Index, error) {
 			return nil, fmt.Errorf("opening dedupe index: %w (and moving it aside: %w)", err, rerr)
 		}
 		ix.fresh = true
-		if db, cache, err = openStore(opts); err != nil {
+		if db, cache, po, err = openStore(opts); err != nil {
 			return nil, fmt.Errorf("opening dedupe index: %w", err)
 		}
 	}
 	ix.db, ix.cache = db, cache
+	removeIngestLeftovers(opts.Dir)
+	ix.writerOpts = po.MakeWriterOptions(0, db.TableFormat())
 	if err := ix.load(); err != nil {
 		_ = db.Close()
 		cache.Unref()
@@ -220,7 +240,7 @@ func Open(opts Options) (*Index, error) {
 }
 
 // openStore opens pebble with the memory budget of opts.
-func openStore(opts Options) (*pebble.DB, interface{ Unref() }, error) {
+func openStore(opts Options) (*pebble.DB, interface{ Unref() }, *pebble.Options, error) {
 	// Pebble reserves its memtables out of the block cache, so the cache
 	// size is the whole budget. The memtable is small (2 MiB of the
 	// default 64): every lookup of a new id seeks it, and a seek in a
@@ -230,8 +250,11 @@ func openStore(opts Options) (*pebble.DB, interface{ Unref() }, error) {
 	// 2 MiB ones; flushing more often costs little.
 	// Below 1 MiB, flushes and compactions of tiny tables cost more than
 	// the seeks save; above 4 MiB the seeks grow again.
-	memtable := uint64(min(max(opts.Memory/32, 1<<20), 4<<20))
-	cache := pebble.NewCache(opts.Memory)
+	//
+	// Since the keys go in as ingested tables (buffer.go), the memtable
+	// holds only meta and suppression keys: 1 MiB.
+	memtable := uint64(1 << 20)
+	cache := pebble.NewCache(opts.Memory - opts.Memory/4)
 	po := &pebble.Options{
 		Cache:                       cache,
 		MemTableSize:                memtable,
@@ -248,9 +271,9 @@ func openStore(opts Options) (*pebble.DB, interface{ Unref() }, error) {
 	db, err := pebble.Open(opts.Dir, po)
 	if err != nil {
 		cache.Unref()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return db, cache, nil
+	return db, cache, po, nil
 }
 
 // load reads the checkpoint and the generations.
@@ -263,6 +286,7 @@ func (ix *Index) load() error {
 			return fmt.Errorf("reading checkpoint: %d bytes", len(v))
 		}
 		ix.pos.Store(binary.BigEndian.Uint64(v))
+		ix.durable, ix.hasDurable = ix.pos.Load(), true
 		ix.hasCP.Store(true)
 		closer.Close()
 	case !errors.Is(err, pebble.ErrNotFound):
@@ -324,6 +348,12 @@ func (ix *Index) Contains(k Key, now time.Time) (bool, error) {
 	if s != nil && s.stored {
 		return true, nil
 	}
+	ix.bufMu.RLock()
+	buffered := ix.bufferedAt(k, now.Add(-ix.window).UnixNano())
+	ix.bufMu.RUnlock()
+	if buffered {
+		return true, nil
+	}
 	return ix.lookup(k, now)
 }
 
@@ -352,11 +382,26 @@ func (ix *Index) lookupAll(keys []Key, order []int, want []bool, now time.Time) 
 	defer release()
 	seen := make([]bool, len(keys))
 	floor := now.Add(-ix.window).UnixNano()
+	// The newest keys are in memory (buffer.go); the store is asked
+	// about the rest.
+	left := 0
+	ix.bufMu.RLock()
+	for _, i := range order {
+		if want != nil && !want[i] {
+			continue
+		}
+		if ix.bufferedAt(keys[i], floor) {
+			seen[i] = true
+		} else {
+			left++
+		}
+	}
+	ix.bufMu.RUnlock()
 	var buf [1 + 8 + len(Key{})]byte
 	var lower, upper [9]byte
 	ix.genMu.RLock()
 	defer ix.genMu.RUnlock()
-	for gi := len(ix.gens) - 1; gi >= 0; gi-- {
+	for gi := len(ix.gens) - 1; gi >= 0 && left > 0; gi-- {
 		g := ix.gens[gi]
 		if g.end <= floor {
 			break
@@ -382,6 +427,7 @@ func (ix *Index) lookupAll(keys []Key, order []int, want []bool, now time.Time) 
 			v := it.Value()
 			if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) >= floor {
 				seen[i] = true
+				left--
 			}
 		}
 		err = it.Close()
@@ -541,10 +587,11 @@ func (r *Reservation) Close() {
 	}
 }
 
-// Add writes entries to the store, in the generation of their time (those
-// already out of the window are skipped), and records checkpoint as the
-// position up to which the log has been read, in one atomic batch written
-// without fsync: after a crash the store holds a prefix of what was added,
+// Add records entries, by the time their record was stored (those already
+// out of the window are skipped), and checkpoint as the position up to
+// which the log has been read. The keys are found by lookups at once; they
+// reach the store in the next flush (buffer.go), which also records the
+// checkpoint there: after a crash the store holds what was flushed,
 // checkpoint included, so a repair from the log's tail after the
 // checkpoint restores the rest. Called by one goroutine (the follower).
 func (ix *Index) Add(entries []Entry, checkpoint uint64) error {
@@ -554,54 +601,14 @@ func (ix *Index) Add(entries []Entry, checkpoint uint64) error {
 	}
 	defer release()
 	now := time.Now()
-	floor := now.Add(-ix.window).UnixNano()
-	b := ix.db.NewBatchWithSize(len(entries)*48 + 64)
-	defer b.Close()
-	var key [1 + 8 + len(Key{})]byte
-	key[0] = prefixKey
-	var val [8]byte
-	var newGens []generation
-	for _, e := range entries {
-		at := e.At.UnixNano()
-		if at < floor {
-			continue
-		}
-		g, created := ix.generationFor(at, newGens)
-		if created {
-			newGens = append(newGens, g)
-		}
-		binary.BigEndian.PutUint64(key[1:9], uint64(g.start))
-		copy(key[9:], e.Key[:])
-		binary.BigEndian.PutUint64(val[:], uint64(at))
-		if err := b.Set(key[:], val[:], nil); err != nil {
-			return fmt.Errorf("indexing message ids: %w", err)
-		}
-	}
-	for _, g := range newGens {
-		if err := b.Set(genKey(g.start), binary.BigEndian.AppendUint64(nil, uint64(g.end)), nil); err != nil {
-			return fmt.Errorf("indexing message ids: %w", err)
-		}
-	}
-	advance := checkpoint > ix.pos.Load() || !ix.hasCP.Load()
-	if advance {
-		binary.BigEndian.PutUint64(val[:], checkpoint)
-		if err := b.Set(metaCheckpoint, val[:], nil); err != nil {
-			return fmt.Errorf("indexing message ids: %w", err)
-		}
-	}
-	if err := b.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("indexing message ids: %w", err)
-	}
-	if len(newGens) > 0 {
-		ix.genMu.Lock()
-		ix.gens = append(ix.gens, newGens...)
-		slices.SortFunc(ix.gens, func(a, b generation) int { return cmpInt64(a.start, b.start) })
-		ix.genMu.Unlock()
-	}
-	if advance {
+	n := ix.buffer(entries, now.Add(-ix.window).UnixNano())
+	if checkpoint > ix.pos.Load() || !ix.hasCP.Load() {
 		ix.pos.Store(checkpoint)
 		ix.hasCP.Store(true)
 		ix.sweep(checkpoint)
+	}
+	if ix.flushDue(n, now) || !ix.hasDurable {
+		return ix.flush()
 	}
 	return nil
 }
@@ -743,12 +750,16 @@ func (ix *Index) expire(now time.Time) {
 type Stats struct {
 	// DiskBytes is the store's size on disk.
 	DiskBytes uint64
-	// MemoryBytes is the memory the store's cache holds now (block cache
-	// and the memtables reserved out of it), at most Options.Memory.
+	// MemoryBytes is the memory the index holds now: the store's cache
+	// (block cache and the memtables reserved out of it) and the buffered
+	// keys, at most about Options.Memory.
 	MemoryBytes uint64
 	// Pending counts keys stored in the log and not yet in the store, or
 	// reserved by an Append in flight.
 	Pending int
+	// Buffered counts keys the index holds in memory, not yet written to
+	// the store (see buffer.go).
+	Buffered int
 	// Generations is the number of live generations.
 	Generations int
 	// Checkpoint is [Index.Checkpoint].
@@ -769,13 +780,17 @@ func (ix *Index) Stats() Stats {
 	ix.mu.Lock()
 	n := len(ix.pending)
 	ix.mu.Unlock()
+	ix.bufMu.RLock()
+	buffered := len(ix.buf) + len(ix.frozen)
+	ix.bufMu.RUnlock()
 	ix.genMu.RLock()
 	g := len(ix.gens)
 	ix.genMu.RUnlock()
 	return Stats{
 		DiskBytes:   m.DiskSpaceUsage(),
-		MemoryBytes: uint64(m.BlockCache.Size) + m.MemTable.Size,
+		MemoryBytes: uint64(m.BlockCache.Size) + m.MemTable.Size + uint64(buffered*bufferBytesPerKey),
 		Pending:     n,
+		Buffered:    buffered,
 		Generations: g,
 		Checkpoint:  ix.pos.Load(),
 		Hits:        ix.hits.Load(),
@@ -794,8 +809,9 @@ func (ix *Index) Close() error {
 	ix.closeMu.Unlock()
 	close(ix.stop)
 	ix.wg.Wait()
+	ferr := ix.flush()
 	ix.compactions.Wait()
-	err := ix.db.Close()
+	err := errors.Join(ferr, ix.db.Close())
 	ix.cache.Unref()
 	if err != nil {
 		return fmt.Errorf("closing dedupe index: %w", err)

@@ -360,3 +360,84 @@ func TestMemoryStaysWithinBudget(t *testing.T) {
 	}
 	t.Logf("300,000 keys: %d bytes of memory, %d on disk", s.MemoryBytes, s.DiskBytes)
 }
+
+// crash closes the store as kill -9 would leave it: without flushing the
+// buffered keys.
+func crash(t *testing.T, ix *Index) {
+	t.Helper()
+	ix.closeMu.Lock()
+	ix.closed = true
+	ix.closeMu.Unlock()
+	close(ix.stop)
+	ix.wg.Wait()
+	ix.compactions.Wait()
+	if err := ix.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ix.cache.Unref()
+}
+
+// TestBufferedKeysAndCrash checks the newest keys' path: found at once
+// from memory, in the store once flushed; after a crash the checkpoint
+// names the last flush (the log's tail after it is read again), and a
+// flush by size makes keys and checkpoint durable.
+func TestBufferedKeysAndCrash(t *testing.T) {
+	dir := t.TempDir()
+	ix := open(t, dir, time.Hour)
+	now := time.Now()
+	first, second := keys("first", 100), keys("second", 100)
+	if err := ix.Add(entries(first, now), 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Add(entries(second, now), 20); err != nil {
+		t.Fatal(err)
+	}
+	if s := ix.Stats(); s.Buffered != 100 {
+		t.Fatalf("%d keys buffered, want the second 100 (the first Add flushes: no checkpoint yet)", s.Buffered)
+	}
+	if !contains(t, ix, first[0]) || !contains(t, ix, second[99]) {
+		t.Fatal("added keys not found")
+	}
+	if cp, _ := ix.Checkpoint(); cp != 20 {
+		t.Fatalf("checkpoint in memory %d, want 20", cp)
+	}
+	crash(t, ix)
+
+	ix = open(t, dir, time.Hour)
+	if cp, ok := ix.Checkpoint(); !ok || cp != 10 || ix.Fresh() {
+		t.Fatalf("after a crash: checkpoint %d %v, fresh %v; want 10 (the last flush)", cp, ok, ix.Fresh())
+	}
+	if !contains(t, ix, first[50]) {
+		t.Fatal("a flushed key was lost in a crash")
+	}
+	if contains(t, ix, second[50]) {
+		t.Fatal("a key added after the last flush survived a crash: the checkpoint would skip its repair")
+	}
+	// The repair: the log's tail after the checkpoint is added again,
+	// then enough keys to flush by size.
+	if err := ix.Add(entries(second, now), 20); err != nil {
+		t.Fatal(err)
+	}
+	many := keys("many", ix.flushKeys)
+	if err := ix.Add(entries(many, now), 30); err != nil {
+		t.Fatal(err)
+	}
+	if s := ix.Stats(); s.Buffered != 0 {
+		t.Fatalf("%d keys buffered after %d were added (the flush size)", s.Buffered, ix.flushKeys)
+	}
+	crash(t, ix)
+
+	ix = open(t, dir, time.Hour)
+	defer ix.Close()
+	if cp, _ := ix.Checkpoint(); cp != 30 {
+		t.Fatalf("checkpoint after a flush by size and a crash: %d, want 30", cp)
+	}
+	for _, k := range []Key{first[0], second[0], many[0], many[len(many)-1]} {
+		if !contains(t, ix, k) {
+			t.Fatal("a flushed key was lost")
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "dedupe-ingest-*")); len(left) != 0 {
+		t.Fatalf("ingested tables left behind: %v", left)
+	}
+}
