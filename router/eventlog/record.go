@@ -108,11 +108,34 @@ func uvarintLen(v uint64) int {
 // encodeRecord builds the JetStream message of a record holding msgs, whose
 // dedupe keys are keys, on subject.
 func encodeRecord(subject string, msgs []*router.Message, keys []dedupe.Key) *nats.Msg {
+	return encodeRecordWith(nil, subject, msgs, keys)
+}
+
+// recordBuffers are the buffers a writer reuses from one record to the
+// next (it has one record in flight, so the previous one's are free once
+// its acknowledgement came): the body before and after compression, which
+// would otherwise be two allocations of a record's size per record.
+type recordBuffers struct{ raw, packed []byte }
+
+// grow returns b emptied, with room for n bytes.
+func grow(b []byte, n int) []byte {
+	if cap(b) < n {
+		return make([]byte, 0, n)
+	}
+	return b[:0]
+}
+
+// encodeRecordWith is encodeRecord building the body in bufs (nil: new
+// buffers); the message's Data aliases one of them.
+func encodeRecordWith(bufs *recordBuffers, subject string, msgs []*router.Message, keys []dedupe.Key) *nats.Msg {
+	if bufs == nil {
+		bufs = &recordBuffers{}
+	}
 	size := recordHeaderSize
 	for _, m := range msgs {
 		size += encodedSize(m)
 	}
-	b := make([]byte, 0, size)
+	b := grow(bufs.raw, size)
 	b = append(b, recordV1)
 	b = binary.AppendUvarint(b, uint64(len(msgs)))
 	for _, m := range msgs {
@@ -129,8 +152,10 @@ func encodeRecord(subject string, msgs []*router.Message, keys []dedupe.Key) *na
 		b = binary.AppendUvarint(b, uint64(len(m.Body)))
 		b = append(b, m.Body...)
 	}
+	bufs.raw = b
 	if len(b) >= minCompress {
-		c := make([]byte, 1, 1+s2.MaxEncodedLen(len(b)-1))
+		c := grow(bufs.packed, 1+s2.MaxEncodedLen(len(b)-1))[:1]
+		bufs.packed = c
 		c[0] = recordV2
 		c = c[:1+len(s2.Encode(c[1:cap(c)], b[1:]))]
 		if len(c) < len(b) {

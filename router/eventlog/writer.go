@@ -114,6 +114,8 @@ type partitionWriter struct {
 	mu    sync.Mutex
 	queue []*piece
 	wake  chan struct{} // capacity 1: pieces were queued
+
+	bufs recordBuffers // run's only
 }
 
 // startWriters starts one writer per partition; they stop when the log is
@@ -207,13 +209,18 @@ func (w *partitionWriter) commit(batch []*piece) {
 	}
 	ctx, cancel := context.WithTimeout(w.l.writing, w.l.cfg.StoreTimeout)
 	defer cancel()
-	acks, err := w.l.publishEvents(ctx, []*nats.Msg{encodeRecord(w.subject, ms, ks)})
+	acks, err := w.l.publishEvents(ctx, []*nats.Msg{encodeRecordWith(&w.bufs, w.subject, ms, ks)})
 	var ack *jetstream.PubAck
 	if len(acks) == 1 {
 		ack = acks[0]
 	}
 	if err == nil && ack == nil {
 		err = fmt.Errorf("%w: no acknowledgement", router.ErrUnavailable)
+	}
+	if err != nil {
+		// The client may still hold the body (a publish buffered during
+		// a reconnection): leave those buffers to it.
+		w.bufs = recordBuffers{}
 	}
 	w.l.metrics.observeRecord(count)
 	for _, p := range batch {
