@@ -12,14 +12,18 @@
 //     the runtime's value alone;
 //  3. [CgroupPercent] (90 %) of the memory limit of the cgroup the process
 //     runs in, when it has one (cgroup v2 memory.max, cgroup v1
-//     memory.limit_in_bytes; see [CgroupLimit]);
-//  4. [Default], 512 MiB.
+//     memory.limit_in_bytes; see [CgroupLimit]), less the memory the
+//     process is configured to use outside the Go heap (Input.OutsideHeap:
+//     the dedupe index's cache), but not below half of it;
+//  4. [Default], 200 MiB, sized so that the whole process stays under
+//     300 MB at full ingest with the shipped defaults.
 //
 // The limit is soft: near it the garbage collector runs more often to keep
 // the heap under it (spending at most about half of the CPU doing so); it
 // never makes the process fail. Memory that cgo code allocates outside the
-// Go runtime (DuckDB's) is not counted, which is why a cgroup's limit is
-// only 90 % taken.
+// Go runtime (DuckDB's, the dedupe index's cache) is not counted, which is
+// why a cgroup's limit is only 90 % taken, less the part of it known from
+// the config.
 //
 // [Setup] is what the server does at start: decide from the process's
 // environment and cgroup, apply, and log the limit and where it came from.

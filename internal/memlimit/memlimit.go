@@ -17,11 +17,23 @@ import (
 const Off int64 = math.MaxInt64
 
 // Default is the limit used without a configured limit, GOMEMLIMIT or a
-// cgroup limit: 512 MiB. On a machine without limits it keeps the heap from
+// cgroup limit: 200 MiB. On a machine without limits it keeps the heap from
 // growing to twice its live size (GOGC=100) unchecked, without capping
 // anything: it is a soft limit, so a process that needs more gets it, with
-// the garbage collector working harder.
-const Default int64 = 512 << 20
+// the garbage collector working harder. Measured at full batch ingest on
+// the shipped defaults, it keeps the whole process (the heap, the dedupe
+// index's cache outside it, the rest) under 300 MB, where 512 MiB let it
+// reach 540–610 MB: the embedded NATS server's block buffers and the
+// debugger's recorder are freed only by a collection, and with twice the
+// live heap as the target collections came too seldom. The cost was
+// 0–12 % of throughput at full ingest, none at a steady load (see
+// docs/performance.md).
+const Default int64 = 200 << 20
+
+// minCgroupShareDivisor: the smallest share of CgroupPercent of a cgroup's
+// limit left to the heap when memory outside it (Input.OutsideHeap) would
+// take more: half.
+const minCgroupShareDivisor = 2
 
 // CgroupPercent is the share of the cgroup's memory limit, in percent, used
 // as the soft limit: the rest is left for memory the Go runtime does not count
@@ -56,6 +68,11 @@ type Input struct {
 	// FS is the file system in which the cgroup files are read, rooted at
 	// "/" (os.DirFS("/") in production); nil skips the cgroup.
 	FS fs.FS
+	// OutsideHeap is memory the process is configured to use outside the
+	// Go heap (the dedupe index's cache, allocated by cgo), taken off a
+	// cgroup-derived limit so that heap and cache together stay within
+	// the cgroup.
+	OutsideHeap int64
 }
 
 // Limit is a chosen soft memory limit.
@@ -101,11 +118,16 @@ func Decide(in Input) (Limit, error) {
 	if c.Bytes == 0 {
 		return def, nil
 	}
-	return Limit{
+	l := Limit{
 		Bytes:  percent(c.Bytes),
 		Source: SourceCgroup,
 		Detail: fmt.Sprintf("%d%% of the cgroup limit %s in /%s", CgroupPercent, Format(c.Bytes), c.File),
-	}, nil
+	}
+	if in.OutsideHeap > 0 {
+		l.Bytes = max(l.Bytes-in.OutsideHeap, l.Bytes/minCgroupShareDivisor)
+		l.Detail += fmt.Sprintf(", less %s used outside the Go heap", Format(in.OutsideHeap))
+	}
+	return l, nil
 }
 
 // percent returns CgroupPercent percent of n, rounded down, without

@@ -59,6 +59,21 @@ func TestDecide(t *testing.T) {
 			want: Limit{Bytes: 966367641, Source: SourceCgroup}, wantDetail: "90% of the cgroup limit 1GiB in /sys/fs/cgroup/memory.max",
 		},
 		{
+			name: "cgroup v2 limit less the memory outside the heap",
+			in:   Input{OutsideHeap: 48 << 20, FS: files(map[string]string{"proc/self/cgroup": "0::/\n", "sys/fs/cgroup/memory.max": "1073741824\n"})},
+			want: Limit{Bytes: 966367641 - 48<<20, Source: SourceCgroup}, wantDetail: "90% of the cgroup limit 1GiB in /sys/fs/cgroup/memory.max, less 48MiB used outside the Go heap",
+		},
+		{
+			name: "memory outside the heap leaves the heap at least half",
+			in:   Input{OutsideHeap: 900 << 20, FS: files(map[string]string{"proc/self/cgroup": "0::/\n", "sys/fs/cgroup/memory.max": "1073741824\n"})},
+			want: Limit{Bytes: 966367641 / 2, Source: SourceCgroup},
+		},
+		{
+			name: "no cgroup: the default, whatever is outside the heap",
+			in:   Input{OutsideHeap: 48 << 20, FS: files(map[string]string{"proc/self/cgroup": "0::/\n", "sys/fs/cgroup/memory.max": "max\n"})},
+			want: Limit{Bytes: Default, Source: SourceDefault},
+		},
+		{
 			name: "cgroup v2 without proc/self/cgroup",
 			in:   Input{FS: files(map[string]string{"sys/fs/cgroup/memory.max": "2147483648"})},
 			want: Limit{Bytes: 1932735283, Source: SourceCgroup},
@@ -240,7 +255,7 @@ func TestSetup(t *testing.T) {
 	old := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetMemoryLimit(old) })
 	var logs bytes.Buffer
-	l := Setup(300<<20, slog.New(slog.NewTextHandler(&logs, nil)))
+	l := Setup(300<<20, 0, slog.New(slog.NewTextHandler(&logs, nil)))
 	if l.Bytes != 300<<20 || l.Source != SourceConfig || Current() != 300<<20 {
 		t.Errorf("Setup = %+v, runtime holds %d; want the configured 300MiB", l, Current())
 	}

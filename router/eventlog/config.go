@@ -169,6 +169,13 @@ func (cfg Config) Where() string {
 }
 
 // storeDir is where the embedded NATS server keeps its files.
+// MemoryOutsideHeap is the memory the log is configured to use outside
+// the Go heap (the dedupe index's cache, see dedupe.OutsideHeap), which
+// the process's soft memory limit leaves room for.
+func (cfg Config) MemoryOutsideHeap() int64 {
+	return dedupe.OutsideHeap(int64(cfg.DedupeMemory))
+}
+
 func (cfg Config) storeDir() string { return filepath.Join(cfg.DataDir, "nats") }
 
 // withDefaults returns cfg with the default of every zero field filled in

@@ -67,6 +67,24 @@ type Options struct {
 // DefaultMemory is the default of Options.Memory.
 const DefaultMemory = 64 << 20
 
+// OutsideHeap returns how much of an index of the given memory budget
+// lives outside the Go heap (pebble's block cache, allocated by cgo when
+// the build has it; none in a build without cgo), for the process's soft
+// memory limit to leave room for.
+func OutsideHeap(memory int64) int64 {
+	if !cacheOutsideHeap {
+		return 0
+	}
+	if memory == 0 {
+		memory = DefaultMemory
+	}
+	return cacheSize(memory)
+}
+
+// cacheSize is pebble's share of the budget; the rest holds the newest
+// keys (buffer.go).
+func cacheSize(memory int64) int64 { return memory - memory/4 }
+
 // MinMemory is the smallest Options.Memory accepted.
 const MinMemory = 8 << 20
 
@@ -254,7 +272,7 @@ func openStore(opts Options) (*pebble.DB, interface{ Unref() }, *pebble.Options,
 	// Since the keys go in as ingested tables (buffer.go), the memtable
 	// holds only meta and suppression keys: 1 MiB.
 	memtable := uint64(1 << 20)
-	cache := pebble.NewCache(opts.Memory - opts.Memory/4)
+	cache := pebble.NewCache(cacheSize(opts.Memory))
 	po := &pebble.Options{
 		Cache:                       cache,
 		MemTableSize:                memtable,

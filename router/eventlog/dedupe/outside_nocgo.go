@@ -1,0 +1,6 @@
+//go:build !cgo
+
+package dedupe
+
+// cacheOutsideHeap: without cgo, pebble's block cache is Go memory.
+const cacheOutsideHeap = false
