@@ -94,7 +94,7 @@ var (
 	indexDiskDesc = prometheus.NewDesc("eventrouter_dedupe_index_disk_bytes",
 		"Disk used by the dedupe index (DataDir/dedupe).", nil, nil)
 	indexMemoryDesc = prometheus.NewDesc("eventrouter_dedupe_index_memory_bytes",
-		"Memory held by the dedupe index's memtables and block cache (capped by queue.dedupe_memory).", nil, nil)
+		"Memory held by the dedupe index: the newest ids, kept in memory until written as a table, and its store's memtable and block cache (capped by queue.dedupe_memory).", nil, nil)
 	indexPendingDesc = prometheus.NewDesc("eventrouter_dedupe_index_pending",
 		"Message ids stored in the log (or being stored) and not yet read back into the dedupe index.", nil, nil)
 	indexLookupsDesc = prometheus.NewDesc("eventrouter_dedupe_index_lookups_total",
