@@ -25,8 +25,9 @@ const (
 )
 
 type rssSample struct {
-	at  time.Duration // since the load started
-	rss int64
+	at   time.Duration // since the load started
+	rss  int64
+	anon int64 // RssAnon: RSS less the pages of mapped files (the executable's, 128 MB with DuckDB)
 }
 
 type soakResult struct {
@@ -38,6 +39,7 @@ type soakResult struct {
 	p50, p99            time.Duration
 	maxLag              time.Duration
 	first, last, drift  float64 // mean RSS of the thirds (bytes), drift in %
+	anonFirst, anonLast float64 // the same of RssAnon
 	haveThirds          bool
 	maxRSS, peak        int64
 	flatOK, capOK, deli bool
@@ -123,7 +125,7 @@ func soakOnce(o options, window string, snk *sink) (soakResult, error) {
 	defer p.stop()
 	pid := p.pid()
 	fmt.Printf("\nsoak with queue.dedupe_window %s (pid %d, RSS at start %s)\n", window, pid, rssNow(pid))
-	fmt.Printf("  %8s %10s %10s %10s %10s %12s %12s %7s %9s %9s\n", "elapsed", "RSS", "max RSS", "Go heap", "dedupe", "accepted", "delivered", "errors", "p99", "max lag")
+	fmt.Printf("  %8s %10s %10s %10s %10s %10s %12s %12s %7s %9s %9s\n", "elapsed", "RSS", "max RSS", "RssAnon", "Go heap", "dedupe", "accepted", "delivered", "errors", "p99", "max lag")
 
 	client := newClient()
 	defer client.CloseIdleConnections()
@@ -145,15 +147,15 @@ func soakOnce(o options, window string, snk *sink) (soakResult, error) {
 		l, lag := load.take()
 		allLat = append(allLat, l...)
 		_, p99 := percentiles(append([]time.Duration(nil), l...))
-		var cur int64
+		var cur, anon int64
 		if len(samples) > 0 {
-			cur = samples[len(samples)-1].rss
+			cur, anon = samples[len(samples)-1].rss, samples[len(samples)-1].anon
 		}
 		// Where the RSS is: the Go heap in use and the dedupe index's
 		// memory (its block cache, outside the heap in a cgo build, fills
 		// towards its cap as the index grows), from /metrics.
 		m := scrapeMetrics(p.base+"/metrics", "go_memstats_heap_inuse_bytes", "eventrouter_dedupe_index_memory_bytes")
-		fmt.Printf("  %8s %10s %10s %10s %10s %12d %12d %7d %9s %9s\n", clock(at), mb(cur), mb(res.maxRSS),
+		fmt.Printf("  %8s %10s %10s %10s %10s %10s %12d %12d %7d %9s %9s\n", clock(at), mb(cur), mb(res.maxRSS), mb(anon),
 			mb(int64(m["go_memstats_heap_inuse_bytes"])), mb(int64(m["eventrouter_dedupe_index_memory_bytes"])),
 			load.ok.Load()*int64(o.batchSize), snk.events.Load(), load.errs.Load(), ms(p99), ms(lag))
 	}
@@ -165,7 +167,8 @@ loop:
 		case <-tick.C:
 			at := time.Since(load.start)
 			if rss, err := procStatus(pid, "VmRSS"); err == nil {
-				samples = append(samples, rssSample{at, rss})
+				anon, _ := procStatus(pid, "RssAnon")
+				samples = append(samples, rssSample{at, rss, anon})
 				res.maxRSS = max(res.maxRSS, rss)
 			}
 			if at >= nextReport {
@@ -196,9 +199,12 @@ loop:
 		return res, err
 	}
 	res.capOK = res.peak <= goalPeakRSS
-	if res.first, res.last, res.haveThirds = rssThirds(samples, o.warmup, elapsed); res.haveThirds {
+	if res.first, res.last, res.haveThirds = rssThirds(samples, o.warmup, elapsed, func(s rssSample) int64 { return s.rss }); res.haveThirds {
 		res.drift = (res.last - res.first) / res.first * 100
 		res.flatOK = math.Abs(res.drift) <= soakFlat*100
+		if fa, la, ok := rssThirds(samples, o.warmup, elapsed, func(s rssSample) int64 { return s.anon }); ok && fa > 0 {
+			res.anonFirst, res.anonLast = fa, la
+		}
 	}
 	printSoak(o, res, elapsed)
 	return res, nil
@@ -275,7 +281,7 @@ func (l *soakLoad) take() ([]time.Duration, time.Duration) {
 // rssThirds returns the mean RSS of the first and the last third of the
 // time after the warm-up (of a run of elapsed), and false when either
 // third has no sample.
-func rssThirds(samples []rssSample, warmup, elapsed time.Duration) (first, last float64, ok bool) {
+func rssThirds(samples []rssSample, warmup, elapsed time.Duration, of func(rssSample) int64) (first, last float64, ok bool) {
 	span := elapsed - warmup
 	if span <= 0 {
 		return 0, 0, false
@@ -286,9 +292,9 @@ func rssThirds(samples []rssSample, warmup, elapsed time.Duration) (first, last 
 		switch {
 		case s.at < warmup:
 		case s.at < warmup+third:
-			fs = append(fs, s.rss)
+			fs = append(fs, of(s))
 		case s.at >= elapsed-third:
-			ls = append(ls, s.rss)
+			ls = append(ls, of(s))
 		}
 	}
 	if len(fs) == 0 || len(ls) == 0 {
@@ -305,6 +311,10 @@ func printSoak(o options, res soakResult, elapsed time.Duration) {
 	if res.haveThirds {
 		fmt.Printf("  RSS after the %s warm-up: first third mean %s, last third mean %s, drift %+.1f %%; largest sample %s, peak (VmHWM) %s\n",
 			o.warmup, mb(int64(res.first)), mb(int64(res.last)), res.drift, mb(res.maxRSS), mb(res.peak))
+		if res.anonFirst > 0 {
+			fmt.Printf("  RssAnon (RSS less mapped files' pages, the executable's included): first third mean %s, last third mean %s, drift %+.1f %%\n",
+				mb(int64(res.anonFirst)), mb(int64(res.anonLast)), (res.anonLast-res.anonFirst)/res.anonFirst*100)
+		}
 	} else {
 		fmt.Printf("  RSS: largest sample %s, peak (VmHWM) %s (the run is too short for thirds after the %s warm-up)\n", mb(res.maxRSS), mb(res.peak), o.warmup)
 	}
