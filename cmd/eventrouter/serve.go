@@ -102,6 +102,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	// config.MemoryLimitAuto is 0 and config.MemoryLimitOff is
 	// math.MaxInt64, as memlimit.Setup wants them.
 	memlimit.Setup(int64(cfg.MemoryLimit), cfg.Queue.MemoryOutsideHeap(), logger)
+	go memlimit.KeepCHeapTrimmed(ctx, memlimit.TrimCHeapEvery)
 	plan, err := planreload.LoadAtStart(cfg.TrackingPlan.Path) // a bad plan stops here
 	if err != nil {
 		return err

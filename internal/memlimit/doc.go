@@ -27,5 +27,7 @@
 //
 // [Setup] is what the server does at start: decide from the process's
 // environment and cgroup, apply, and log the limit and where it came from.
-// It uses only the standard library.
+// [KeepCHeapTrimmed] returns the C allocator's free memory to the operating
+// system periodically (see there why; with cgo, on glibc). [Gauge] exports
+// the limit as a Prometheus metric.
 package memlimit

@@ -1,0 +1,5 @@
+//go:build !cgo
+
+package memlimit
+
+const cgoEnabled = false
