@@ -81,7 +81,28 @@ type entry struct {
 	violations []router.Violation
 	reason     string // rejected: the reason code and detail
 	detail     string
-	attempts   map[string][]Attempt
+	// attempts are what the destinations did with the message, oldest
+	// first, at most maxAttemptsKept per destination. The first is kept
+	// inline: most messages have one attempt at one destination, and
+	// recording it then allocates nothing.
+	first    attempt
+	attempts []attempt // after first
+}
+
+// attempt is one Attempt as the recorder keeps it; it is formatted for
+// the API only when read.
+type attempt struct {
+	dest   string // "": none (first only)
+	n      int
+	status string // a constant: delivered, retrying, ...
+	err    string
+	took   time.Duration
+	at     time.Time
+}
+
+func (a *attempt) api() Attempt {
+	return Attempt{Attempt: a.n, Status: a.status, Error: a.err,
+		LatencyMS: float64(a.took.Microseconds()) / 1000, At: formatTime(a.at)}
 }
 
 // Summary is one message as the live stream and the message list show it.
@@ -303,25 +324,58 @@ func (r *Recorder) dest(name string) *destStats {
 }
 
 func (e *entry) addAttempt(dest, status string, err error, took time.Duration, at time.Time) {
-	if e.attempts == nil {
-		e.attempts = map[string][]Attempt{}
-	}
-	as := e.attempts[dest]
-	n := 1
-	if len(as) > 0 {
-		n = as[len(as)-1].Attempt
-		if status != "dead_lettered" {
-			n++
+	// The destination's last attempt gives the number of this one; a
+	// dead-lettering is the outcome of the last attempt, not a new one.
+	n, kept, oldest := 1, 0, -1
+	e.eachAttempt(func(i int, a *attempt) {
+		if a.dest == dest {
+			n = a.n
+			if kept == 0 {
+				oldest = i
+			}
+			kept++
 		}
+	})
+	if kept > 0 && status != "dead_lettered" {
+		n++
 	}
-	a := Attempt{Attempt: n, Status: status, LatencyMS: float64(took.Microseconds()) / 1000, At: formatTime(at)}
+	a := attempt{dest: dest, n: n, status: status, took: took, at: at}
 	if err != nil {
-		a.Error = err.Error()
+		a.err = err.Error()
 	}
-	if len(as) >= maxAttemptsKept {
-		as = append(as[:0], as[1:]...)
+	if kept >= maxAttemptsKept {
+		e.removeAttempt(oldest)
 	}
-	e.attempts[dest] = append(as, a)
+	if e.first.dest == "" {
+		e.first = a
+		return
+	}
+	e.attempts = append(e.attempts, a)
+}
+
+// eachAttempt calls f with every attempt kept, oldest first, and its
+// position (0 is first).
+func (e *entry) eachAttempt(f func(i int, a *attempt)) {
+	if e.first.dest == "" {
+		return
+	}
+	f(0, &e.first)
+	for i := range e.attempts {
+		f(i+1, &e.attempts[i])
+	}
+}
+
+// removeAttempt removes the attempt at position i, keeping the order.
+func (e *entry) removeAttempt(i int) {
+	if i == 0 {
+		if len(e.attempts) == 0 {
+			e.first = attempt{}
+			return
+		}
+		e.first = e.attempts[0]
+		i = 1
+	}
+	e.attempts = append(e.attempts[:i-1], e.attempts[i:]...)
 }
 
 // ObserveSend records one Send call to destination.
@@ -420,9 +474,9 @@ func (r *Recorder) Message(source, id string) (Detail, bool) {
 			d.Message = json.RawMessage(append([]byte(nil), e.chunk.data[e.off:e.off+e.n]...))
 		}
 	}
-	for k, as := range e.attempts {
-		d.Destinations[k] = append([]Attempt(nil), as...)
-	}
+	e.eachAttempt(func(_ int, a *attempt) {
+		d.Destinations[a.dest] = append(d.Destinations[a.dest], a.api())
+	})
 	if d.Violations == nil && e.sum.Violations > 0 && d.Message != nil {
 		d.Violations = protocolViolations(d.Message)
 	}

@@ -108,6 +108,34 @@ func TestRecorderAttempts(t *testing.T) {
 	}
 }
 
+// A destination's attempts are capped at maxAttemptsKept, the oldest
+// dropped first, without touching another destination's.
+func TestRecorderAttemptsCapped(t *testing.T) {
+	r := NewRecorder(RecorderConfig{})
+	now := time.Now()
+	r.ObserveIngest(batchRecord(0, 1, now))
+	m := []router.Message{msg(0, now)}
+	r.ObserveSend("hook", m, errors.New("503 busy"), time.Millisecond)
+	for i := 0; i < maxAttemptsKept+5; i++ {
+		r.ObserveSend("other", m, errors.New("503 busy"), time.Millisecond)
+	}
+	r.ObserveSend("hook", m, nil, time.Millisecond)
+	d, ok := r.Message("app", "m-0")
+	if !ok {
+		t.Fatal("m-0 not found")
+	}
+	if h := d.Destinations["hook"]; len(h) != 2 || h[0].Attempt != 1 || h[0].Status != "retrying" || h[0].Error != "503 busy" || h[1].Attempt != 2 || h[1].Status != "delivered" {
+		t.Errorf("hook attempts %+v", h)
+	}
+	o := d.Destinations["other"]
+	if len(o) != maxAttemptsKept || o[0].Attempt != 6 || o[len(o)-1].Attempt != maxAttemptsKept+5 {
+		t.Errorf("other: %d attempts from %d to %d, want %d from 6 to %d", len(o), o[0].Attempt, o[len(o)-1].Attempt, maxAttemptsKept, maxAttemptsKept+5)
+	}
+	if o[0].At == "" || o[0].LatencyMS != 1 {
+		t.Errorf("attempt %+v: want its time and 1 ms", o[0])
+	}
+}
+
 func TestStreamSampling(t *testing.T) {
 	r := NewRecorder(RecorderConfig{StreamRate: 5})
 	all, cancelAll := r.subscribe(Filter{})
