@@ -361,12 +361,15 @@ func keepInFlight(ctx context.Context, cancel context.CancelFunc, r *route, rd r
 // being sent), the others are to do (see shape). A message the log
 // delivers again counts the earlier deliveries as attempts.
 func (d *Dispatcher) filterBatch(r *route, ds []router.Delivery) *batch {
-	b := &batch{todo: make([]*item, 0, len(ds))}
-	for _, dl := range ds {
+	// One allocation each for the items, the pointers to them and what is
+	// done: per message, they were most of dispatch's garbage.
+	items := make([]item, len(ds))
+	b := &batch{todo: make([]*item, 0, len(ds)), done: make([]router.Delivery, 0, len(ds))}
+	for i, dl := range ds {
 		why := r.filter.reason(&dl.Message)
 		var it *item
 		if why == "" {
-			it, why = d.shape(r, dl)
+			it, why = d.shapeInto(r, dl, &items[i])
 		}
 		if why != "" {
 			r.m.filtered[why].Inc()

@@ -263,7 +263,9 @@ func (r *reader) Fetch(ctx context.Context, max int, wait time.Duration) ([]rout
 		r.needRewind(rewindFetch)
 		return nil, fmt.Errorf("fetching messages: %w", err)
 	}
-	var out []router.Delivery
+	// Sized for what was asked: growing it by appending was the reader's
+	// largest allocation (a Delivery is a whole message).
+	out := make([]router.Delivery, 0, maxInt(max, 1))
 	var decodeErr error
 	gap, stale, received := false, 0, 0
 	for msg := range batch.Messages() {
