@@ -6,11 +6,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/eventlog/dedupe"
 	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -30,10 +32,22 @@ import (
 // Body: a version byte (1), the number of messages as a uvarint, then per
 // message the uvarint-length-prefixed ID, Source, Type, UserID, AnonymousID
 // and Event, ReceivedAt as a varint of Unix nanoseconds, Violations as a
-// uvarint and the uvarint-length-prefixed Body. Version 2 is the same
-// after the version byte, compressed with S2 (klauspost/compress, the
-// compression nats-server itself uses for streams), and is what Append
-// writes when it is smaller.
+// uvarint and the uvarint-length-prefixed Body. Version 3 is the same
+// after the version byte, compressed with zstd (klauspost/compress, its
+// fastest level; one frame that states its decoded size), and is what
+// Append writes when it is smaller. Version 2, the same compressed with S2,
+// is what earlier versions wrote; it is still read.
+//
+// Why zstd, not S2: measured on the benchmark's records (100 track events
+// of ~680 bytes after normalisation), S2 stores 167 bytes per event and
+// zstd 86, because zstd also entropy-codes what does not repeat (ids,
+// hashes, numbers); it costs about 0.5 µs more per event to compress and
+// 0.2 µs to decompress, and it halves what nats-server copies, checksums,
+// writes and keeps in its block cache. At full batch ingest with a
+// destination delivering, that cache (about ten seconds of ingest, see
+// below) fell from 96 to 72 MB while throughput rose by a fifth: the
+// garbage collector, which the soft memory limit makes run more often the
+// less room that cache leaves, took 14 % of the CPU instead of 24 %.
 //
 // Why compress the record, not the stream (JetStream's compression: s2):
 // nats-server compresses a block only on disk, once it is full, while it
@@ -55,7 +69,8 @@ const (
 	hdrKeys      = "Er-Keys"
 	recordFormat = "record-1"
 	recordV1     = 1
-	recordV2     = 2 // recordV1's body compressed with S2
+	recordV2     = 2 // recordV1's body compressed with S2 (read only)
+	recordV3     = 3 // recordV1's body compressed with zstd
 	// minCompress is the smallest body worth compressing.
 	minCompress = 256
 )
@@ -154,10 +169,10 @@ func encodeRecordWith(bufs *recordBuffers, subject string, msgs []*router.Messag
 	}
 	bufs.raw = b
 	if len(b) >= minCompress {
-		c := grow(bufs.packed, 1+s2.MaxEncodedLen(len(b)-1))[:1]
+		c := grow(bufs.packed, len(b))[:1]
+		c[0] = recordV3
+		c = zstdEncoder().EncodeAll(b[1:], c)
 		bufs.packed = c
-		c[0] = recordV2
-		c = c[:1+len(s2.Encode(c[1:cap(c)], b[1:]))]
 		if len(c) < len(b) {
 			b = c
 		}
@@ -174,6 +189,30 @@ func encodeRecordWith(bufs *recordBuffers, subject string, msgs []*router.Messag
 	}
 	return &nats.Msg{Subject: subject, Header: h, Data: b}
 }
+
+// zstdEncoder and zstdDecoder compress and decompress record bodies, made
+// at first use; both are safe for concurrent use (EncodeAll, DecodeAll),
+// with one encoder or decoder state per core. The window covers a whole
+// record (maxRecordBytes); a record's body carries no checksum of its own
+// (nats-server checksums every stored message).
+var (
+	zstdEncoder = sync.OnceValue(func() *zstd.Encoder {
+		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithLowerEncoderMem(true),
+			zstd.WithWindowSize(1<<20), zstd.WithEncoderCRC(false))
+		if err != nil {
+			panic(err) // only for invalid options
+		}
+		return e
+	})
+	zstdDecoder = sync.OnceValue(func() *zstd.Decoder {
+		d, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxDecodedRecord), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderConcurrency(0))
+		if err != nil {
+			panic(err) // only for invalid options
+		}
+		return d
+	})
+)
 
 // errRecord reports a malformed record body.
 var errRecord = errors.New("malformed record")
@@ -200,6 +239,16 @@ func decodeRecord(h nats.Header, data []byte) ([]router.Message, error) {
 		if p, err = s2.Decode(make([]byte, n), p); err != nil {
 			return nil, fmt.Errorf("%w: %v", errRecord, err)
 		}
+	case recordV3:
+		var fh zstd.Header
+		if err := fh.Decode(p); err != nil || !fh.HasFCS || fh.FrameContentSize > maxDecodedRecord {
+			return nil, fmt.Errorf("%w: bad compressed body", errRecord)
+		}
+		out, err := zstdDecoder().DecodeAll(p, make([]byte, 0, fh.FrameContentSize))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errRecord, err)
+		}
+		p = out
 	default:
 		return nil, fmt.Errorf("%w: unknown version %d", errRecord, data[0])
 	}

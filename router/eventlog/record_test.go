@@ -10,6 +10,8 @@ import (
 
 	"github.com/eventrouter/eventrouter/router"
 	"github.com/eventrouter/eventrouter/router/eventlog/dedupe"
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
 )
 
 func recordMessages(n int) ([]*router.Message, []dedupe.Key) {
@@ -43,8 +45,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		switch v := nm.Data[0]; {
 		case n == 1 && v != recordV1:
 			t.Fatalf("%d messages: version %d, want plain %d", n, v, recordV1)
-		case n > 1 && v != recordV2:
-			t.Fatalf("%d messages: version %d, want compressed %d", n, v, recordV2)
+		case n > 1 && v != recordV3:
+			t.Fatalf("%d messages: version %d, want compressed %d", n, v, recordV3)
 		case n > 1 && len(nm.Data)*2 > plain:
 			t.Fatalf("%d messages: %d bytes compressed of about %d: less than half expected", n, len(nm.Data), plain)
 		}
@@ -81,10 +83,59 @@ func TestRecordDamaged(t *testing.T) {
 		"truncated":       nm.Data[:len(nm.Data)/2],
 		"bomb":            {recordV2, 0xff, 0xff, 0xff, 0xff, 0x0f}, // claims 4 GiB
 		"garbage":         append([]byte{recordV2}, []byte(strings.Repeat("\x00\x01", 50))...),
+		"zstd bomb":       append([]byte{recordV3}, zstdEncoder().EncodeAll(make([]byte, maxDecodedRecord+1), nil)...),
+		"zstd no size":    append([]byte{recordV3}, zstdNoSize(t, plainBody(msgs))...),
+		"zstd garbage":    append([]byte{recordV3}, []byte(strings.Repeat("\x28\xb5\x2f\xfd", 25))...),
+		"zstd truncated":  nm.Data[:len(nm.Data)-3],
 	}
 	for name, data := range cases {
 		if _, err := decodeRecord(nm.Header, data); !errors.Is(err, errRecord) {
 			t.Errorf("%s: err = %v, want errRecord", name, err)
 		}
+	}
+}
+
+// plainBody is the uncompressed body of a record of msgs, without its
+// version byte.
+func plainBody(msgs []*router.Message) []byte {
+	bufs := &recordBuffers{}
+	encodeRecordWith(bufs, "events.p0", msgs, nil)
+	return bufs.raw[1:]
+}
+
+// zstdNoSize compresses b as a zstd stream whose frame does not state its
+// decoded size, which a record must.
+func zstdNoSize(t *testing.T, b []byte) []byte {
+	var buf bytes.Buffer
+	w, err := zstd.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Flushed before the end, the frame's header is written before its
+	// size is known.
+	if _, err := w.Write(b[:len(b)/2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(b[len(b)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// Records that earlier versions wrote (S2-compressed, version 2) are read.
+func TestRecordV2Read(t *testing.T) {
+	msgs, keys := recordMessages(20)
+	nm := encodeRecord("events.p0", msgs, keys)
+	body := plainBody(msgs)
+	v2 := append([]byte{recordV2}, s2.Encode(nil, body)...)
+	got, err := decodeRecord(nm.Header, v2)
+	if err != nil || len(got) != 20 || got[19].ID != "m-19" || !bytes.Equal(got[19].Body, msgs[19].Body) {
+		t.Fatalf("version 2 record: %d messages, %v", len(got), err)
 	}
 }
