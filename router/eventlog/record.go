@@ -32,22 +32,26 @@ import (
 // Body: a version byte (1), the number of messages as a uvarint, then per
 // message the uvarint-length-prefixed ID, Source, Type, UserID, AnonymousID
 // and Event, ReceivedAt as a varint of Unix nanoseconds, Violations as a
-// uvarint and the uvarint-length-prefixed Body. Version 3 is the same
-// after the version byte, compressed with zstd (klauspost/compress, its
-// fastest level; one frame that states its decoded size), and is what
-// Append writes when it is smaller. Version 2, the same compressed with S2,
-// is what earlier versions wrote; it is still read.
+// uvarint and the uvarint-length-prefixed Body. Versions 2 and 3 are the
+// same after the version byte, compressed: 3 with zstd (klauspost/compress,
+// its fastest level; one frame that states its decoded size) for a body of
+// minZstd bytes or more, 2 with S2 for a smaller one. Append writes the
+// compressed form when it is smaller.
 //
-// Why zstd, not S2: measured on the benchmark's records (100 track events
-// of ~680 bytes after normalisation), S2 stores 167 bytes per event and
-// zstd 86, because zstd also entropy-codes what does not repeat (ids,
-// hashes, numbers); it costs about 0.5 µs more per event to compress and
-// 0.2 µs to decompress, and it halves what nats-server copies, checksums,
-// writes and keeps in its block cache. At full batch ingest with a
-// destination delivering, that cache (about ten seconds of ingest, see
-// below) fell from 96 to 72 MB while throughput rose by a fifth: the
-// garbage collector, which the soft memory limit makes run more often the
-// less room that cache leaves, took 14 % of the CPU instead of 24 %.
+// Why zstd for large records: measured on the benchmark's records (track
+// events of ~680 bytes after normalisation), zstd stores 86 bytes per event
+// in a record of 100 and S2 167, because zstd also entropy-codes what does
+// not repeat (ids, hashes, numbers); it costs about 0.5 µs more per event
+// to compress and 0.2 µs to decompress, and it halves what nats-server
+// copies, checksums, writes and keeps in its block cache. At full batch
+// ingest with a destination delivering, that cache (about ten seconds of
+// ingest, see below) fell from 96 to 72 MB while throughput rose by a
+// fifth: the garbage collector, which the soft memory limit makes run more
+// often the less room that cache leaves, took 14 % of the CPU instead of
+// 24 %. Why S2 for small ones: zstd's cost per call (its entropy tables)
+// makes it 1.5–4 µs per event in records of 1–4 events, where S2 takes
+// 0.25–0.5 µs; single /v1/track requests, whose records hold a few events,
+// spent 9 % of their CPU in zstd.
 //
 // Why compress the record, not the stream (JetStream's compression: s2):
 // nats-server compresses a block only on disk, once it is full, while it
@@ -69,10 +73,12 @@ const (
 	hdrKeys      = "Er-Keys"
 	recordFormat = "record-1"
 	recordV1     = 1
-	recordV2     = 2 // recordV1's body compressed with S2 (read only)
+	recordV2     = 2 // recordV1's body compressed with S2
 	recordV3     = 3 // recordV1's body compressed with zstd
-	// minCompress is the smallest body worth compressing.
+	// minCompress is the smallest body worth compressing; minZstd the
+	// smallest compressed with zstd rather than S2 (about a dozen messages).
 	minCompress = 256
+	minZstd     = 8 << 10
 )
 
 // Limits of one record. A message's position in the log (router.Delivery's
@@ -168,11 +174,20 @@ func encodeRecordWith(bufs *recordBuffers, subject string, msgs []*router.Messag
 		b = append(b, m.Body...)
 	}
 	bufs.raw = b
-	if len(b) >= minCompress {
+	switch {
+	case len(b) >= minZstd:
 		c := grow(bufs.packed, len(b))[:1]
 		c[0] = recordV3
 		c = zstdEncoder().EncodeAll(b[1:], c)
 		bufs.packed = c
+		if len(c) < len(b) {
+			b = c
+		}
+	case len(b) >= minCompress:
+		c := grow(bufs.packed, 1+s2.MaxEncodedLen(len(b)-1))[:1]
+		bufs.packed = c
+		c[0] = recordV2
+		c = c[:1+len(s2.Encode(c[1:cap(c)], b[1:]))]
 		if len(c) < len(b) {
 			b = c
 		}

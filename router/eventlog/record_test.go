@@ -30,7 +30,8 @@ func recordMessages(n int) ([]*router.Message, []dedupe.Key) {
 }
 
 // A record round-trips through its encoding, compressed when that is
-// smaller and plain otherwise, and its keys come back from the headers.
+// smaller (S2 when small, zstd when large) and plain otherwise, and its
+// keys come back from the headers.
 func TestRecordRoundTrip(t *testing.T) {
 	for _, n := range []int{1, 5, 200} {
 		msgs, keys := recordMessages(n)
@@ -45,8 +46,10 @@ func TestRecordRoundTrip(t *testing.T) {
 		switch v := nm.Data[0]; {
 		case n == 1 && v != recordV1:
 			t.Fatalf("%d messages: version %d, want plain %d", n, v, recordV1)
-		case n > 1 && v != recordV3:
-			t.Fatalf("%d messages: version %d, want compressed %d", n, v, recordV3)
+		case n == 5 && v != recordV2:
+			t.Fatalf("%d messages: version %d, want S2-compressed %d", n, v, recordV2)
+		case n == 200 && v != recordV3:
+			t.Fatalf("%d messages: version %d, want zstd-compressed %d", n, v, recordV3)
 		case n > 1 && len(nm.Data)*2 > plain:
 			t.Fatalf("%d messages: %d bytes compressed of about %d: less than half expected", n, len(nm.Data), plain)
 		}
@@ -128,7 +131,8 @@ func zstdNoSize(t *testing.T, b []byte) []byte {
 	return buf.Bytes()
 }
 
-// Records that earlier versions wrote (S2-compressed, version 2) are read.
+// A large record compressed with S2 (as earlier versions wrote them) is
+// read.
 func TestRecordV2Read(t *testing.T) {
 	msgs, keys := recordMessages(20)
 	nm := encodeRecord("events.p0", msgs, keys)
