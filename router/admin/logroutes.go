@@ -194,13 +194,16 @@ func (o *ops) stream(w http.ResponseWriter, r *http.Request) {
 // recent lists the most recent messages of the window (newest first).
 func (o *ops) recent(w http.ResponseWriter, r *http.Request) {
 	limit := queryInt(r, "limit", 100, 1000)
-	WriteJSON(w, http.StatusOK, map[string]any{"messages": nonNil(o.Recorder.Recent(filterOf(r), limit)), "window": o.Recorder.Config().Messages})
+	cfg := o.Recorder.Config()
+	WriteJSON(w, http.StatusOK, map[string]any{"messages": nonNil(o.Recorder.Recent(filterOf(r), limit)),
+		"window": cfg.Messages, "kept_per_second": cfg.KeepRate, "not_kept": o.Recorder.NotKept()})
 }
 
 func (o *ops) message(w http.ResponseWriter, r *http.Request) {
 	d, ok := o.Recorder.Message(r.PathValue("source"), r.PathValue("messageId"))
 	if !ok {
-		WriteError(w, http.StatusNotFound, "not_found", fmt.Sprintf("the message is not in the debugger's recent window (the last %d messages)", o.Recorder.Config().Messages))
+		cfg := o.Recorder.Config()
+		WriteError(w, http.StatusNotFound, "not_found", fmt.Sprintf("the message is not in the debugger's recent window (the last %d messages kept; above %d accepted messages/s, a sample is kept)", cfg.Messages, cfg.KeepRate))
 		return
 	}
 	WriteJSON(w, http.StatusOK, d)
