@@ -365,7 +365,8 @@ func (d *Dispatcher) filterBatch(r *route, ds []router.Delivery) *batch {
 	// done: per message, they were most of dispatch's garbage.
 	items := make([]item, len(ds))
 	b := &batch{todo: make([]*item, 0, len(ds)), done: make([]router.Delivery, 0, len(ds))}
-	for i, dl := range ds {
+	for i := range ds {
+		dl := &ds[i] // not a copy: a copy escaped to the heap, per message
 		why := r.filter.reason(&dl.Message)
 		var it *item
 		if why == "" {
@@ -374,7 +375,7 @@ func (d *Dispatcher) filterBatch(r *route, ds []router.Delivery) *batch {
 		if why != "" {
 			r.m.filtered[why].Inc()
 			d.observeFiltered(r, &dl.Message, why)
-			b.done = append(b.done, dl)
+			b.done = append(b.done, *dl)
 			continue
 		}
 		b.todo = append(b.todo, it)

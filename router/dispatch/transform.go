@@ -62,13 +62,13 @@ func (s *shaping) reasons() []string {
 // anything), with the error: the stored message is never changed, so a
 // redrive after the config is fixed delivers it.
 func (d *Dispatcher) shape(r *route, dl router.Delivery) (it *item, dropped string) {
-	return d.shapeInto(r, dl, new(item))
+	return d.shapeInto(r, &dl, new(item))
 }
 
 // shapeInto is shape working in it (the batch's items are allocated
 // together).
-func (d *Dispatcher) shapeInto(r *route, dl router.Delivery, it *item) (_ *item, dropped string) {
-	*it = item{d: dl, out: dl.Message, attempts: max(dl.Delivered-1, 0)}
+func (d *Dispatcher) shapeInto(r *route, dl *router.Delivery, it *item) (_ *item, dropped string) {
+	*it = item{d: *dl, out: dl.Message, attempts: max(dl.Delivered-1, 0)}
 	fail := func(err error) *item {
 		it.dead, it.attempts, it.first = true, it.attempts+1, d.clock.Now()
 		it.lastErr = router.Permanent(fmt.Errorf("transforming message for %s: %w", r.name, err))
