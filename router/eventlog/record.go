@@ -284,16 +284,22 @@ func decodeRecord(h nats.Header, data []byte) ([]router.Message, error) {
 	}
 	for i := range out {
 		m := &out[i]
-		var fields [6][]byte
-		for j := range fields {
+		// The six fields are read as offsets into one string of their
+		// bytes (one allocation per message, not six).
+		region := p
+		var offs [6][2]int
+		for j := range offs {
 			v, err := bytesOf()
 			if err != nil {
 				return nil, err
 			}
-			fields[j] = v
+			end := len(region) - len(p)
+			offs[j] = [2]int{end - len(v), end}
 		}
-		m.ID, m.Source, m.Type = string(fields[0]), string(fields[1]), string(fields[2])
-		m.UserID, m.AnonymousID, m.Event = string(fields[3]), string(fields[4]), string(fields[5])
+		fs := string(region[:len(region)-len(p)])
+		field := func(j int) string { return fs[offs[j][0]:offs[j][1]] }
+		m.ID, m.Source, m.Type = field(0), field(1), field(2)
+		m.UserID, m.AnonymousID, m.Event = field(3), field(4), field(5)
 		at, k := binary.Varint(p)
 		if k <= 0 {
 			return nil, fmt.Errorf("%w: truncated", errRecord)
