@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha512"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -363,6 +364,28 @@ func peakRSS(pid int) (int64, error) {
 		return 0, fmt.Errorf("reading peak RSS: %w", err)
 	}
 	return b, nil
+}
+
+// procCPU reads the CPU time (user and system, in clock ticks of 1/100 s)
+// the process has used, from /proc/<pid>/stat.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("reading CPU time: %w", err)
+	}
+	// The command name, in parentheses, may hold spaces: the fields
+	// counted from 3 (state) start after its closing parenthesis.
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, fmt.Errorf("reading CPU time: unexpected /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
+	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("reading CPU time: %w", err)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 // procStatus reads a size field ("VmRSS", "VmHWM", given in kB) of

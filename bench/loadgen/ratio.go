@@ -35,6 +35,10 @@ type runResult struct {
 	result
 	eventsPerSec float64
 	peak         int64
+	// cpuPerEvent is the server's CPU time (user and system) from the
+	// start of the load to its end (eventrouter delivering: until the sink
+	// received everything) over the events accepted.
+	cpuPerEvent time.Duration
 	// Delivery (eventrouter with its destination enabled only).
 	accepted, delivered int64
 	waited              time.Duration
@@ -175,7 +179,7 @@ func runPhase(o options, ph phaseSpec, ceilingBin string, snk *sink) (phaseOutco
 // reports whether every goal was met.
 func printRatioSummary(o options, outcomes []phaseOutcome) bool {
 	fmt.Printf("\nsummary (median of %d round(s); rates in events/s, latencies eventrouter's)\n", o.rounds)
-	fmt.Printf("  %-5s %12s %12s %6s %10s %10s %7s %12s\n", "phase", "ceiling", "eventrouter", "ratio", "p50", "p99", "errors", "peak RSS")
+	fmt.Printf("  %-5s %12s %12s %6s %10s %10s %7s %12s %14s\n", "phase", "ceiling", "eventrouter", "ratio", "p50", "p99", "errors", "peak RSS", "CPU µs/event")
 	goalsMet := true
 	var goals []string
 	var peakBatch []string
@@ -191,7 +195,9 @@ func printRatioSummary(o options, outcomes []phaseOutcome) bool {
 			errs += r.errors
 			peak = max(peak, r.peak)
 		}
-		fmt.Printf("  (%s)   %12.0f %12.0f %6.3f %10s %10s %7d %12s\n", out.spec.id, ceil, er, ratio, ms(p50), ms(p99), errs, mb(peak))
+		cpuC := median(collect(out.ceil, func(r runResult) float64 { return float64(r.cpuPerEvent.Nanoseconds()) / 1000 }))
+		cpuE := median(collect(out.er, func(r runResult) float64 { return float64(r.cpuPerEvent.Nanoseconds()) / 1000 }))
+		fmt.Printf("  (%s)   %12.0f %12.0f %6.3f %10s %10s %7d %12s %6.1f / %5.1f\n", out.spec.id, ceil, er, ratio, ms(p50), ms(p99), errs, mb(peak), cpuC, cpuE)
 		switch out.spec.id {
 		case "a":
 			goals = append(goals, fmt.Sprintf("(a) /v1/batch, destination disabled: %.3f x ceiling (no goal of its own)", ratio))
@@ -255,6 +261,10 @@ func ratioRun(o options, ph phaseSpec, er bool, ceilingBin string, snk *sink) (r
 		profiled = make(chan error, 1)
 		go func() { profiled <- takeProfiles(p.base, o.profile, ph.id, o.duration) }()
 	}
+	cpu0, err := procCPU(p.pid())
+	if err != nil {
+		return runResult{}, err
+	}
 	r.result = load(client, p.base+ph.path, ph.clients, o.duration, 0, body)
 	if profiled != nil {
 		if err := <-profiled; err != nil {
@@ -267,6 +277,13 @@ func ratioRun(o options, ph phaseSpec, er bool, ceilingBin string, snk *sink) (r
 		r.waited = snk.waitDelivered(r.accepted, 5*time.Minute)
 		r.delivered = snk.events.Load()
 	}
+	cpu1, err := procCPU(p.pid())
+	if err != nil {
+		return r, err
+	}
+	if events := r.ok * int64(perReq); events > 0 {
+		r.cpuPerEvent = (cpu1 - cpu0) / time.Duration(events)
+	}
 	if r.peak, err = peakRSS(p.pid()); err != nil {
 		return r, err
 	}
@@ -278,7 +295,7 @@ func printRun(name string, ph phaseSpec, r runResult) {
 	if ph.perReq == 1 {
 		rate = fmt.Sprintf("%8.0f requests/s", r.rps)
 	}
-	fmt.Printf("    %-12s %s, p50 %s, p99 %s, errors %d, peak RSS %s\n", name, rate, ms(r.p50), ms(r.p99), r.errors, mb(r.peak))
+	fmt.Printf("    %-12s %s, p50 %s, p99 %s, errors %d, peak RSS %s, CPU %.1f µs/event\n", name, rate, ms(r.p50), ms(r.p99), r.errors, mb(r.peak), float64(r.cpuPerEvent.Nanoseconds())/1000)
 }
 
 func collect(rs []runResult, f func(runResult) float64) []float64 {
