@@ -60,7 +60,7 @@ type Config struct {
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
 	// DedupeMemory caps the memory of the dedupe index (a quarter for the
 	// newest keys, the rest pebble's block cache and memtable; key
-	// "dedupe_memory", default 64MiB, at least 8MiB).
+	// "dedupe_memory", default 32MiB, at least 8MiB).
 	DedupeMemory router.ByteSize `yaml:"dedupe_memory"`
 	// DeliveryDedupeWindow is how long a webhook delivery marked with
 	// Log.Remember is remembered (the TTL of the <prefix>_deliveries KV

@@ -109,7 +109,7 @@ func TestBacklogAndScan(t *testing.T) {
 		t.Fatalf("backlog of a destination without cursors: %+v, %v", b, err)
 	}
 	info, err := l.Info(ctx)
-	if info.DedupeDiskBytes == 0 || info.DedupeMemoryLimit != 64<<20 || info.DedupeWindow != DefaultDedupeWindow {
+	if info.DedupeDiskBytes == 0 || info.DedupeMemoryLimit != 32<<20 || info.DedupeWindow != DefaultDedupeWindow {
 		t.Errorf("dedupe figures in info: %+v", info)
 	}
 	if err != nil || info.Messages != 3 || info.Bytes == 0 || info.Retention != DefaultRetention || info.FirstSeq != 1 {

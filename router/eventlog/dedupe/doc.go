@@ -8,7 +8,7 @@
 // ~580 bytes of live heap per message over a 24 h window once GC headroom
 // counts): at a steady 4,000 events/s the process grew ~1.9 MB/s for as
 // long as the window lasted. Here the ids live in an embedded LSM store,
-// and memory is a fixed budget (Options.Memory, default 64 MiB) whatever
+// and memory is a fixed budget (Options.Memory, default 32 MiB) whatever
 // the rate and the window; a window of 7 days costs disk only (about 28
 // bytes per id on disk, up to 1.5 windows' worth between expiries).
 //
@@ -53,8 +53,8 @@
 // stream in order and calls [Index.Add] with each batch of records' keys
 // and the position read. The newest keys are held in memory, where
 // lookups find them at once, and written as one sorted table that pebble
-// ingests whole once they fill a quarter of Options.Memory (174,762 keys
-// of the default 64 MiB) or 10 s passed, followed by the position they cover as the checkpoint (see
+// ingests whole once they fill a quarter of Options.Memory (87,381 keys
+// of the default 32 MiB) or 10 s passed, followed by the position they cover as the checkpoint (see
 // buffer.go: the memtable's skiplist of random keys was most of the
 // index's CPU). After a crash the store holds the tables written before it,
 // checkpoint included, so the caller repairs it by reading the log from

@@ -65,7 +65,7 @@ type Options struct {
 }
 
 // DefaultMemory is the default of Options.Memory.
-const DefaultMemory = 64 << 20
+const DefaultMemory = 32 << 20
 
 // OutsideHeap returns how much of an index of the given memory budget
 // lives outside the Go heap (pebble's block cache, allocated by cgo when
