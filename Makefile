@@ -78,7 +78,8 @@ bench-soak: build
 
 ## bench-startup: fill the log with STARTUP_MESSAGES events within the 24 h dedupe window, then time
 ##                starts to /readyz: after a clean stop, after kill -9 under load (goal <= 5 s each)
-##                and with the dedupe index deleted (rebuilt from the log)
+##                and with the dedupe index deleted (rebuilt from the log); the fill (full batch
+##                ingest for about a minute) also checks peak RSS <= 300 MB
 STARTUP_MESSAGES ?= 5000000
 bench-startup: build
 	$(GO) run ./bench/loadgen -mode startup -bin $(BIN) -messages $(STARTUP_MESSAGES)

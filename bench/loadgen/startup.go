@@ -51,7 +51,15 @@ func runStartup(o options) error {
 		return fmt.Errorf("filling the log: %d requests failed", r.errors)
 	}
 	stored := r.ok * int64(o.batchSize)
-	fmt.Printf("filled: %d events in %s (%.0f events/s), RSS %s, data %s\n", stored, fill.Round(time.Second), float64(stored)/fill.Seconds(), rssNow(p.pid()), mb(dirSize(dataDir)))
+	// The fill is full batch ingest for about a minute: long enough for
+	// the dedupe index's cache to fill, which the ratio phases' 20 s are
+	// not, so its peak RSS is checked against the same goal.
+	fillPeak, err := peakRSS(p.pid())
+	if err != nil {
+		p.cmd.Process.Kill()
+		return err
+	}
+	fmt.Printf("filled: %d events in %s (%.0f events/s), RSS %s, peak RSS %s, data %s\n", stored, fill.Round(time.Second), float64(stored)/fill.Seconds(), rssNow(p.pid()), mb(fillPeak), mb(dirSize(dataDir)))
 	p.keep = true
 	p.stop()
 
@@ -110,7 +118,8 @@ func runStartup(o options) error {
 	q.stop()
 
 	fmt.Println("goals:")
-	met := true
+	met := fillPeak <= goalPeakRSS
+	fmt.Printf("  peak RSS <= %s at full batch ingest while filling (%s): %s, %s\n", mb(goalPeakRSS), fill.Round(time.Second), mb(fillPeak), metStr(met))
 	for _, t := range ts {
 		if t.goal {
 			ok := t.d <= goalStartup
