@@ -3,6 +3,7 @@ package admin
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -232,7 +233,9 @@ func TestParseSince(t *testing.T) {
 func BenchmarkObserveIngest(b *testing.B) {
 	for _, clients := range []int{0, 2} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			r := NewRecorder(RecorderConfig{})
+			// Every request kept: the cost of keeping one (at most
+			// KeepRate messages a second are).
+			r := NewRecorder(RecorderConfig{KeepRate: math.MaxInt})
 			if clients > 0 {
 				s1, c1 := r.subscribe(Filter{})
 				s2, c2 := r.subscribe(Filter{Event: "Signed Up"})

@@ -639,7 +639,7 @@
       if (e instanceof HTTPError && e.status === 404) {
         if (detailTimer) clearInterval(detailTimer);
         detailTimer = null;
-        setResult(err, 'This message is no longer in the debugger\'s recent window: it keeps only the most recent messages in memory.', true);
+        setResult(err, 'This message is not in the debugger\'s recent window: it keeps only the most recent messages in memory, and above 1,000 accepted messages a second a sample of them.', true);
       } else {
         setResult(err, 'Could not load the message: ' + e.message, true);
       }
