@@ -238,9 +238,23 @@ func (ls *lease) Release(ctx context.Context) error {
 		return nil
 	default:
 	}
-	err := ls.l.leases.Delete(ctx, ls.key, jetstream.LastRevision(rev))
-	if err != nil && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyExists) {
-		return fmt.Errorf("releasing lease %q: %w", ls.key, err)
+	// A renewal Release interrupted may have been applied all the same:
+	// the key then names this holder at a newer revision, and is deleted
+	// at that one. (The server applies the update before the delete: both
+	// go over one connection to one stream.)
+	for range 3 {
+		err := ls.l.leases.Delete(ctx, ls.key, jetstream.LastRevision(rev))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("releasing lease %q: %w", ls.key, err)
+		}
+		e, gerr := ls.l.leases.Get(ctx, ls.key)
+		if gerr != nil || !bytes.Equal(e.Value(), ls.owner) {
+			return nil // taken over, expired or deleted: not this holder's any more
+		}
+		rev = e.Revision()
 	}
-	return nil
+	return fmt.Errorf("releasing lease %q: the key kept changing", ls.key)
 }
