@@ -467,6 +467,32 @@ func TestLeaseRenewalAppliedLate(t *testing.T) {
 	}
 }
 
+// Release interrupting a renewal the server applied all the same finds
+// the key at a newer revision of this holder's own, and still frees it.
+func TestLeaseReleaseAfterLateRenewal(t *testing.T) {
+	ctx := context.Background()
+	// A long TTL: no renewal of the holder's own runs during the test.
+	l := openLog(t, Config{Partitions: 1, LeaseTTL: 20 * time.Second})
+	held, err := l.Acquire(ctx, "hook/0")
+	if err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+	ls := held.(*lease)
+	ls.mu.Lock()
+	rev := ls.rev
+	ls.mu.Unlock()
+	// The interrupted renewal, as the server applied it.
+	if _, err := l.leases.Update(ctx, ls.key, ls.owner, rev); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if err := held.Release(ctx); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if _, err := l.Acquire(ctx, "hook/0"); err != nil {
+		t.Fatalf("Acquire after Release: %v", err)
+	}
+}
+
 func TestEscape(t *testing.T) {
 	for _, s := range []string{"", "plain", " lead", "trail ", "a b", "100%", "%41", "line\r\nbreak", "tab\tx", "\x00\x7f", "ünï", "%"} {
 		if got := unescape(escape(s)); got != s {
