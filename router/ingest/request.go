@@ -160,6 +160,11 @@ func (q *request) single(top map[string]any, body []byte, whole shape) {
 		q.rejectAsSent(top, body, reason, detail)
 		return
 	}
+	// Room for the fields normalisation adds (receivedAt, sentAt,
+	// timestamps, context.library, ...), so that the body is encoded into
+	// one allocation rather than grown from nothing (a twelfth of all
+	// bytes allocated at 20,000 single /v1/track requests/s).
+	q.arena = make([]byte, 0, min(len(body)+len(body)/4+384, q.budget))
 	q.item(top, nil, body)
 }
 
