@@ -98,7 +98,7 @@ func main() {
 	flag.IntVar(&o.singleClients, "single-clients", 0, "concurrent clients posting /v1/track (default 64; classic 16)")
 	flag.IntVar(&o.singleRate, "single-rate", 3000, "classic: target requests/s of the paced /v1/track phase")
 	flag.IntVar(&o.batchSize, "batch-size", 100, "events per /v1/batch request")
-	flag.IntVar(&o.partitions, "partitions", 16, "ratio, classic: queue.partitions of eventrouter (soak keeps the default)")
+	flag.IntVar(&o.partitions, "partitions", 8, "ratio, classic: queue.partitions of eventrouter (8 is its default; soak keeps the default)")
 	flag.BoolVar(&o.syncAlways, "sync-always", false, "ratio, classic: run eventrouter with queue.sync_always: true (fsync every write)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary data directories")
 	flag.StringVar(&o.phases, "phases", "a,b,c", "ratio: the phases to run")

@@ -24,7 +24,7 @@
 // Config.MaxBytes as its size cap with the DiscardNew policy (a full stream
 // refuses writes, which [Log.Append] reports as router.ErrUnavailable, so
 // ingest answers 503; it never drops old undelivered data), and
-// Config.DedupeWindow as its duplicate window (the events stream 10 s, see
+// Config.DedupeWindow as its duplicate window (the events stream 2 s, see
 // Dedupe). A <reason> or <destination>
 // token keeps letters, digits, '-' and '_' and encodes any other byte as
 // "=XX". The sample stream has its own cap, Config.SampleMaxBytes, and the
@@ -80,7 +80,7 @@
 // that, a retry whose records come out composed as the original's (a
 // request that had its records to itself, as on a process that is not
 // busy) is still dropped: its records have the same Nats-Msg-Id, and
-// JetStream's own duplicate window on the events stream (10 s, kept short
+// JetStream's own duplicate window on the events stream (2 s, kept short
 // because JetStream holds those ids on its heap) catches them on any
 // process. A retry that reaches another process within the follower's lag
 // (milliseconds; a client retries after its timeout, seconds) and is packed
