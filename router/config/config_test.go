@@ -139,7 +139,7 @@ func TestParseDefaults(t *testing.T) {
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)
 	}
-	if cfg.HTTP.MaxHeaderBytes != 16<<10 || cfg.Queue.Partitions != 16 || cfg.Queue.Retention != 168*time.Hour {
+	if cfg.HTTP.MaxHeaderBytes != 16<<10 || cfg.Queue.Partitions != 8 || cfg.Queue.Retention != 168*time.Hour {
 		t.Fatalf("defaults wrong: %+v", cfg)
 	}
 }
