@@ -49,7 +49,9 @@ type Config struct {
 	// Partitions is the number of partitions messages are spread over by
 	// router.Partition, a hash of userId (else anonymousId), between 1 and
 	// 1024 (key "partitions", default 8). Changing it on a log that holds
-	// undelivered messages breaks per-user order for those messages.
+	// undelivered messages breaks per-user order for those messages; a
+	// smaller count is refused while a partition past it holds messages a
+	// destination has not delivered (see partitions.go).
 	//
 	// Why 8: a partition is also the unit of storing (each request's
 	// messages of one partition go into one record, which concurrent

@@ -241,6 +241,9 @@ func (l *Log) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := l.checkDroppedPartitions(ctx); err != nil { // partitions.go
+		return err
+	}
 	if l.ns != nil && l.cfg.Listen == "" {
 		// An in-process server that accepts no TCP clients has no other
 		// process that could hold a lease: what the bucket holds was left
