@@ -111,8 +111,8 @@ func TestAdminProfilesAndMemoryLimit(t *testing.T) {
 		// what was logged.
 		switch l["source"] {
 		case "default":
-			if l["bytes"] != float64(190<<20) {
-				t.Fatalf("logged %v, want 190MiB", l)
+			if l["bytes"] != float64(180<<20) {
+				t.Fatalf("logged %v, want 180MiB", l)
 			}
 		case "cgroup":
 		default:

@@ -15,7 +15,7 @@
 //     memory.limit_in_bytes; see [CgroupLimit]), less the memory the
 //     process is configured to use outside the Go heap (Input.OutsideHeap:
 //     the dedupe index's cache), but not below half of it;
-//  4. [Default], 190 MiB, sized so that the whole process stays under
+//  4. [Default], 180 MiB, sized so that the whole process stays under
 //     300 MB at full ingest with the shipped defaults.
 //
 // The limit is soft: near it the garbage collector runs more often to keep

@@ -17,21 +17,23 @@ import (
 const Off int64 = math.MaxInt64
 
 // Default is the limit used without a configured limit, GOMEMLIMIT or a
-// cgroup limit: 190 MiB. On a machine without limits it keeps the heap from
+// cgroup limit: 180 MiB. On a machine without limits it keeps the heap from
 // growing to twice its live size (GOGC=100) unchecked, without capping
 // anything: it is a soft limit, so a process that needs more gets it, with
 // the garbage collector working harder. Measured at full batch ingest on
 // the shipped defaults for a minute (not only the first 20 seconds: the
 // dedupe index's cache outside the heap fills in about 40), it keeps the
 // whole process (the heap, the dedupe index's cache, the binary's mapped
-// pages, the rest) at 280 MB, where 200 MiB reached 293–297 MB with a
-// 32 MiB index and 318–327 MB with a 64 MiB one, and 512 MiB reached
+// pages, the rest) at 287 MB with 8 partitions, where 190 MiB reached
+// 300 MB (280 MB with 16 partitions, whose smaller records ingest a third
+// slower), 200 MiB 293–297 MB with 16 partitions and a 32 MiB index and
+// 318–327 MB with a 64 MiB one, and 512 MiB reached
 // 540–610 MB: the embedded NATS server's block buffers and the
 // debugger's recorder are freed only by a collection, and with twice the
 // live heap as the target collections came too seldom. The cost was
 // 0–12 % of throughput at full ingest, none at a steady load (see
 // docs/performance.md).
-const Default int64 = 190 << 20
+const Default int64 = 180 << 20
 
 // minCgroupShareDivisor: the smallest share of CgroupPercent of a cgroup's
 // limit left to the heap when memory outside it (Input.OutsideHeap) would

@@ -20,7 +20,7 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// MemoryLimit is the Go runtime's soft memory limit (key
 	// "memory_limit", default auto: GOMEMLIMIT when set, else 90% of the
-	// cgroup's memory limit less the dedupe index's cache, else 190MiB;
+	// cgroup's memory limit less the dedupe index's cache, else 180MiB;
 	// see [MemoryLimit]).
 	MemoryLimit MemoryLimit `yaml:"memory_limit"`
 	// Log configures logging (key "log").

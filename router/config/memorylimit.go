@@ -19,7 +19,7 @@ const (
 	// MemoryLimitAuto leaves the choice to the command: GOMEMLIMIT when it
 	// is set, else 90% of the cgroup's memory limit when the process runs
 	// in a cgroup with one (less the dedupe index's cache, outside the Go
-	// heap), else 190MiB.
+	// heap), else 180MiB.
 	MemoryLimitAuto MemoryLimit = 0
 	// MemoryLimitOff sets no soft limit.
 	MemoryLimitOff MemoryLimit = math.MaxInt64
